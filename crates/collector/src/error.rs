@@ -1,0 +1,66 @@
+//! Errors of starting the collector and of ingesting one export.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is invalid.
+    #[error("invalid collector setting --{setting}: {problem}")]
+    Config {
+        /// The setting's command-line name.
+        setting: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A listener could not bind.
+    #[error(
+        "cannot listen for OTLP/{what} on {addr}: {source} (is another collector running? use another address or port 0)"
+    )]
+    Bind {
+        /// `gRPC` or `HTTP`.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The store directory or its write-ahead log could not be prepared or replayed.
+    #[error("span store {path}: {message}")]
+    Store {
+        /// The directory or file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Why one export was refused. Maps onto gRPC codes and HTTP statuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    /// The payload is not valid OTLP (bad bytes, JSON, ids, compression, content type).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The body is larger than `--max-body`.
+    #[error("request body exceeds the limit of {limit} bytes (--max-body)")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Missing or wrong bearer token.
+    #[error("missing or wrong bearer token (the collector was started with --auth-token)")]
+    Unauthenticated,
+    /// The buffer is full; the client should retry later.
+    #[error("collector buffer is full ({buffered} spans waiting for the store); retry later")]
+    Overloaded {
+        /// Spans waiting.
+        buffered: usize,
+    },
+    /// The write-ahead log or the store failed; nothing was acknowledged.
+    #[error("span store failure: {0}")]
+    Store(String),
+    /// The collector is shutting down.
+    #[error("collector is shutting down")]
+    ShuttingDown,
+}

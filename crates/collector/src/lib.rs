@@ -1,0 +1,142 @@
+//! OTLP trace receiver writing the tracesplit span store.
+//!
+//! [`Collector::start`] binds an OTLP/gRPC and an OTLP/HTTP listener, replays
+//! any write-ahead log a previous process left behind, and returns a
+//! [`CollectorHandle`] that reports the bound addresses and statistics and
+//! shuts everything down cleanly (flushing the last segment).
+//!
+//! Durability promise: an export that received a success answer is in the
+//! write-ahead log (`STORE/wal/`) before the answer is sent, and every log
+//! file is replayed into a segment on the next start. A SIGKILL therefore
+//! never loses acknowledged spans (the log is not fsynced: an operating-system
+//! crash or power loss can).
+
+mod config;
+mod error;
+mod grpc;
+mod http;
+mod ingest;
+mod payload;
+mod wal;
+mod writer;
+
+pub use config::CollectorConfig;
+pub use error::{IngestError, StartError};
+pub use ingest::CollectorStats;
+pub use payload::{Encoding, decode_export};
+
+use ingest::Ingest;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Entry point: `Collector::start(config).await`.
+pub struct Collector;
+
+/// A running collector.
+pub struct CollectorHandle {
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    ingest: Arc<Ingest>,
+    shutdown: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
+    replayed_spans: u64,
+}
+
+impl Collector {
+    /// Replays the write-ahead log, binds both listeners and starts serving.
+    pub async fn start(config: CollectorConfig) -> Result<CollectorHandle, StartError> {
+        config.validate()?;
+        let (ingest, replayed_spans) = Ingest::open(&config)?;
+        let ingest = Arc::new(ingest);
+        let grpc_listener = bind(config.grpc_addr, "gRPC").await?;
+        let http_listener = bind(config.http_addr, "HTTP").await?;
+        let grpc_addr = local_addr(&grpc_listener, "gRPC")?;
+        let http_addr = local_addr(&http_listener, "HTTP")?;
+        let (shutdown, rx) = watch::channel(false);
+        let servers = vec![
+            tokio::spawn(grpc::serve(
+                grpc_listener,
+                ingest.clone(),
+                config.clone(),
+                rx.clone(),
+            )),
+            tokio::spawn(http::serve(
+                http_listener,
+                ingest.clone(),
+                config.clone(),
+                rx,
+            )),
+        ];
+        Ok(CollectorHandle {
+            grpc_addr,
+            http_addr,
+            ingest,
+            shutdown,
+            servers,
+            replayed_spans,
+        })
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { what, addr, source })
+}
+
+fn local_addr(l: &tokio::net::TcpListener, what: &'static str) -> Result<SocketAddr, StartError> {
+    l.local_addr().map_err(|source| StartError::Bind {
+        what,
+        addr: ([0, 0, 0, 0], 0).into(),
+        source,
+    })
+}
+
+impl CollectorHandle {
+    /// Address of the OTLP/gRPC listener.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Address of the OTLP/HTTP listener.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// `http://ADDR` of the OTLP/HTTP listener, as OTEL_EXPORTER_OTLP_ENDPOINT expects.
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// `http://ADDR` of the OTLP/gRPC listener.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// Spans replayed from a previous process's write-ahead log at start.
+    pub fn replayed_spans(&self) -> u64 {
+        self.replayed_spans
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> CollectorStats {
+        self.ingest.stats()
+    }
+
+    /// Writes what is buffered as a segment now and waits until it is on disk.
+    pub async fn flush(&self) -> Result<(), IngestError> {
+        self.ingest.flush().await
+    }
+
+    /// Stops accepting, finishes in-flight exports, writes the last segment.
+    pub async fn shutdown(self) -> Result<CollectorStats, IngestError> {
+        let _ = self.shutdown.send(true);
+        for server in self.servers {
+            let _ = server.await;
+        }
+        self.ingest.close().await?;
+        Ok(self.ingest.stats())
+    }
+}

@@ -1,0 +1,75 @@
+//! `manifest.json`: what a run directory holds and how it was produced.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// File name of the manifest inside a run directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name of the request table inside a run directory.
+pub const REQUESTS_FILE: &str = "requests.parquet";
+/// Directory of the embedded collector's span store inside a run directory.
+pub const SPANS_DIR: &str = "spans";
+/// File name of the fixture ledger inside a run directory.
+pub const LEDGER_FILE: &str = "ledger.jsonl";
+
+/// Describes one run: identity, target, schedule and what was collected.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunManifest {
+    /// Run id, e.g. `ts-20261127-140501-3f2a`.
+    pub run_id: String,
+    /// tracesplit version that produced the run.
+    pub tool_version: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// RFC 3339 end time; empty while running.
+    #[serde(default)]
+    pub finished_at: String,
+    /// Base URL of the API under test.
+    pub base_url: String,
+    /// Name of the suite.
+    pub suite_name: String,
+    /// Scenario name → cascade classifier overrides and targets, as the suite declared them.
+    #[serde(default)]
+    pub scenarios: BTreeMap<String, ScenarioManifest>,
+    /// Iterations per scenario requested (`--runs`), when the stop condition was a count.
+    #[serde(default)]
+    pub runs_per_test: Option<u64>,
+    /// Shard of this run, `i/n`, when sharded.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// Whether the embedded collector wrote `spans/`.
+    #[serde(default)]
+    pub embedded_collector: bool,
+    /// Client spans the runner handed to its exporter.
+    #[serde(default)]
+    pub client_spans_ended: u64,
+    /// Client spans the exporter confirmed.
+    #[serde(default)]
+    pub client_spans_exported: u64,
+    /// Requests whose trace had no server span when the span wait ended.
+    #[serde(default)]
+    pub missing_server_spans: Option<u64>,
+    /// Free-form notes (e.g. "API died mid-run").
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// Per-scenario settings the analyzer needs later.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScenarioManifest {
+    /// Entity type (`CPU`, …).
+    pub entity_type: String,
+    /// Operation (`DELETE`, …).
+    pub operation: String,
+    /// P95 target in milliseconds.
+    pub target_ms: f64,
+    /// Cascade classifier: statement regex override.
+    #[serde(default)]
+    pub cascade_statement: Option<String>,
+    /// Cascade classifier: span/ancestor name regex override.
+    #[serde(default)]
+    pub cascade_span: Option<String>,
+    /// Listings attached to the scenario's fixture (for N+1 growth and the cascade sweep).
+    #[serde(default)]
+    pub fixture_listings: Option<u64>,
+}

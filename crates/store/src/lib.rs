@@ -1,0 +1,31 @@
+//! Parquet files of tracesplit.
+//!
+//! * [`SpanSegmentWriter`]/[`write_span_segment`]: the span store, a directory of
+//!   complete Parquet segments (written to a temporary name, then renamed).
+//! * [`RequestFileWriter`]: `requests.parquet`, written as the run goes, with a
+//!   journal beside it so that a crash loses nothing already measured.
+//! * Readers for both, used by tests, tools and the notebooks' checks.
+
+mod batch;
+mod error;
+mod reader;
+mod requests;
+mod segment;
+
+pub use batch::{request_batch, span_batch};
+pub use error::StoreError;
+pub use reader::{read_requests, read_span_dir, read_span_file};
+pub use requests::{RequestFileWriter, recover_requests};
+pub use segment::{list_segments, segment_path, write_span_segment};
+
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+/// Writer settings shared by every file we produce: Snappy (cheap to write,
+/// read by every Parquet reader), dictionary encoding for the repetitive text columns.
+pub(crate) fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .build()
+}

@@ -1,0 +1,230 @@
+//! Reading tracesplit's Parquet files back into records.
+//!
+//! The analyzer reads with polars; these readers serve tests, `cleanup`,
+//! the span wait and tools that need a handful of rows as plain structs.
+
+use crate::{StoreError, segment::list_segments};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fs::File;
+use std::path::Path;
+use tracesplit_model::{RequestRecord, SpanKind, SpanRecord, SpanStatus};
+
+fn batches(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| StoreError::parquet(path, e))?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| StoreError::parquet(path, e))?;
+    reader
+        .map(|b| {
+            b.map_err(|e| StoreError::Arrow {
+                context: path.display().to_string(),
+                source: e,
+            })
+        })
+        .collect()
+}
+
+/// Typed access to one batch's columns by name, with errors naming the file and column.
+struct Columns<'a> {
+    batch: &'a RecordBatch,
+    path: &'a Path,
+}
+
+impl<'a> Columns<'a> {
+    fn column(&self, name: &str, want: &DataType) -> Result<&'a dyn Array, StoreError> {
+        let col = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| StoreError::Schema {
+                path: self.path.to_owned(),
+                column: name.to_owned(),
+                problem: "is missing".into(),
+            })?;
+        // Large string columns (written by polars) are accepted like plain ones.
+        let ok = col.data_type() == want
+            || (*want == DataType::Utf8
+                && matches!(col.data_type(), DataType::LargeUtf8 | DataType::Utf8View));
+        if !ok {
+            return Err(StoreError::Schema {
+                path: self.path.to_owned(),
+                column: name.to_owned(),
+                problem: format!("has type {}, expected {want}", col.data_type()),
+            });
+        }
+        Ok(col.as_ref())
+    }
+
+    fn opt_str(&self, name: &str) -> Result<Vec<Option<String>>, StoreError> {
+        let col = self.column(name, &DataType::Utf8)?;
+        let get = |i: usize| -> Option<String> {
+            if col.is_null(i) {
+                return None;
+            }
+            Some(match col.data_type() {
+                DataType::LargeUtf8 => col.as_string::<i64>().value(i).to_owned(),
+                DataType::Utf8View => col.as_string_view().value(i).to_owned(),
+                _ => col.as_string::<i32>().value(i).to_owned(),
+            })
+        };
+        Ok((0..col.len()).map(get).collect())
+    }
+
+    fn str(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .opt_str(name)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    }
+
+    fn opt_i64(&self, name: &str) -> Result<Vec<Option<i64>>, StoreError> {
+        let col = self
+            .column(name, &DataType::Int64)?
+            .as_primitive::<Int64Type>();
+        Ok(col.iter().collect())
+    }
+
+    fn i64(&self, name: &str) -> Result<Vec<i64>, StoreError> {
+        Ok(self
+            .opt_i64(name)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    }
+
+    fn opt_i32(&self, name: &str) -> Result<Vec<Option<i32>>, StoreError> {
+        let col = self
+            .column(name, &DataType::Int32)?
+            .as_primitive::<Int32Type>();
+        Ok(col.iter().collect())
+    }
+
+    fn bool(&self, name: &str) -> Result<Vec<bool>, StoreError> {
+        let col = self.column(name, &DataType::Boolean)?.as_boolean();
+        Ok(col.iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+/// Reads one span segment.
+pub fn read_span_file(path: &Path) -> Result<Vec<SpanRecord>, StoreError> {
+    use tracesplit_model::schema::span_columns as c;
+    let mut out = Vec::new();
+    for batch in batches(path)? {
+        let cols = Columns {
+            batch: &batch,
+            path,
+        };
+        let trace_id = cols.str(c::TRACE_ID)?;
+        let span_id = cols.str(c::SPAN_ID)?;
+        let parent = cols.opt_str(c::PARENT_SPAN_ID)?;
+        let name = cols.str(c::NAME)?;
+        let kind = cols.str(c::KIND)?;
+        let start = cols.i64(c::START)?;
+        let end = cols.i64(c::END)?;
+        let status = cols.str(c::STATUS_CODE)?;
+        let status_message = cols.str(c::STATUS_MESSAGE)?;
+        let service = cols.str(c::SERVICE_NAME)?;
+        let scope = cols.str(c::SCOPE_NAME)?;
+        let route = cols.opt_str(c::HTTP_ROUTE)?;
+        let http_status = cols.opt_i32(c::HTTP_STATUS_CODE)?;
+        let db_system = cols.opt_str(c::DB_SYSTEM)?;
+        let db_statement = cols.opt_str(c::DB_STATEMENT)?;
+        let db_operation = cols.opt_str(c::DB_OPERATION)?;
+        let attrs = cols.str(c::ATTRIBUTES)?;
+        let resource = cols.str(c::RESOURCE_ATTRIBUTES)?;
+        let events = cols.opt_str(c::EVENTS)?;
+        let links = cols.opt_str(c::LINKS)?;
+        for i in 0..batch.num_rows() {
+            out.push(SpanRecord {
+                trace_id: trace_id[i].clone(),
+                span_id: span_id[i].clone(),
+                parent_span_id: parent[i].clone(),
+                name: name[i].clone(),
+                kind: SpanKind::parse(&kind[i]),
+                start_unix_nano: start[i],
+                end_unix_nano: end[i],
+                status_code: SpanStatus::parse(&status[i]),
+                status_message: status_message[i].clone(),
+                service_name: service[i].clone(),
+                scope_name: scope[i].clone(),
+                http_route: route[i].clone(),
+                http_status_code: http_status[i],
+                db_system: db_system[i].clone(),
+                db_statement: db_statement[i].clone(),
+                db_operation: db_operation[i].clone(),
+                attributes_json: attrs[i].clone(),
+                resource_attributes_json: resource[i].clone(),
+                events_json: events[i].clone(),
+                links_json: links[i].clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every complete segment of a span store directory, in generation order.
+pub fn read_span_dir(dir: &Path) -> Result<Vec<SpanRecord>, StoreError> {
+    let mut out = Vec::new();
+    for (_, path) in list_segments(dir)? {
+        out.extend(read_span_file(&path)?);
+    }
+    Ok(out)
+}
+
+/// Reads `requests.parquet`.
+pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
+    use tracesplit_model::schema::request_columns as c;
+    let mut out = Vec::new();
+    for batch in batches(path)? {
+        let cols = Columns {
+            batch: &batch,
+            path,
+        };
+        let (run_id, scenario) = (cols.str(c::RUN_ID)?, cols.str(c::SCENARIO)?);
+        let (entity, operation) = (cols.str(c::ENTITY_TYPE)?, cols.str(c::OPERATION)?);
+        let (iteration, step) = (cols.i64(c::ITERATION)?, cols.i64(c::STEP)?);
+        let (method, route, url) = (cols.str(c::METHOD)?, cols.str(c::ROUTE)?, cols.str(c::URL)?);
+        let (status, expected) = (cols.opt_i32(c::STATUS)?, cols.bool(c::EXPECTED)?);
+        let (error, trace_id, span_id) = (
+            cols.opt_str(c::ERROR)?,
+            cols.str(c::TRACE_ID)?,
+            cols.str(c::SPAN_ID)?,
+        );
+        let (intended, start) = (cols.i64(c::INTENDED_START)?, cols.i64(c::START)?);
+        let (ttfb, duration) = (cols.opt_i64(c::TTFB)?, cols.i64(c::DURATION)?);
+        let (req_bytes, resp_bytes) = (cols.i64(c::REQUEST_BYTES)?, cols.i64(c::RESPONSE_BYTES)?);
+        for i in 0..batch.num_rows() {
+            out.push(RequestRecord {
+                run_id: run_id[i].clone(),
+                scenario: scenario[i].clone(),
+                entity_type: entity[i].clone(),
+                operation: operation[i].clone(),
+                iteration: u32::try_from(iteration[i]).unwrap_or_default(),
+                step: u32::try_from(step[i]).unwrap_or_default(),
+                method: method[i].clone(),
+                route: route[i].clone(),
+                url: url[i].clone(),
+                status: status[i]
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or_default(),
+                expected: expected[i],
+                error: error[i].clone(),
+                trace_id: trace_id[i].clone(),
+                span_id: span_id[i].clone(),
+                intended_start_unix_nano: intended[i],
+                start_unix_nano: start[i],
+                ttfb_ns: ttfb[i],
+                duration_ns: duration[i],
+                request_bytes: u64::try_from(req_bytes[i]).unwrap_or_default(),
+                response_bytes: u64::try_from(resp_bytes[i]).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,205 @@
+//! `requests.parquet`, written as the run goes.
+//!
+//! Rows go to two places: a journal (`requests.journal.jsonl`, one JSON line
+//! per request, flushed by the caller's clock) and a streaming Parquet writer
+//! on a temporary file. `finish` closes the Parquet file, renames it into place
+//! and removes the journal. After a crash the journal is still there and
+//! [`recover_requests`] turns it into `requests.parquet`, so a run that died
+//! half-way keeps every request it measured up to its last journal flush.
+
+use crate::{StoreError, batch::request_batch, writer_properties};
+use parquet::arrow::ArrowWriter;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use tracesplit_model::RequestRecord;
+use tracesplit_model::schema::request_schema;
+
+/// Rows buffered before they are encoded as one Parquet batch.
+const BATCH_ROWS: usize = 8 * 1024;
+
+fn journal_path(path: &Path) -> PathBuf {
+    path.with_extension("journal.jsonl")
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    path.with_extension("parquet.tmp")
+}
+
+/// Streaming writer of `requests.parquet` with a crash journal.
+pub struct RequestFileWriter {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    journal: BufWriter<File>,
+    pending: Vec<RequestRecord>,
+    rows: u64,
+}
+
+impl RequestFileWriter {
+    /// Starts `path` (normally `RUN_DIR/requests.parquet`).
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
+        let tmp = tmp_path(path);
+        let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let writer = ArrowWriter::try_new(file, request_schema(), Some(writer_properties()))
+            .map_err(|e| StoreError::parquet(&tmp, e))?;
+        let jpath = journal_path(path);
+        let journal = File::create(&jpath).map_err(|e| StoreError::io(&jpath, e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+            journal: BufWriter::with_capacity(256 * 1024, journal),
+            pending: Vec::with_capacity(BATCH_ROWS),
+            rows: 0,
+        })
+    }
+
+    /// Appends one request.
+    pub fn append(&mut self, record: RequestRecord) -> Result<(), StoreError> {
+        let jpath = journal_path(&self.path);
+        serde_json::to_writer(&mut self.journal, &record)
+            .map_err(|e| StoreError::io(&jpath, e.into()))?;
+        self.journal
+            .write_all(b"\n")
+            .map_err(|e| StoreError::io(&jpath, e))?;
+        self.pending.push(record);
+        self.rows += 1;
+        if self.pending.len() >= BATCH_ROWS {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Pushes journal lines to the operating system (survives a crash of this process).
+    pub fn flush_journal(&mut self) -> Result<(), StoreError> {
+        self.journal
+            .flush()
+            .map_err(|e| StoreError::io(journal_path(&self.path), e))
+    }
+
+    /// Rows appended so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn write_pending(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = request_batch(&self.pending)?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| StoreError::parquet(tmp_path(&self.path), e))?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Completes `requests.parquet` and removes the journal. Returns the row count.
+    pub fn finish(mut self) -> Result<u64, StoreError> {
+        self.write_pending()?;
+        self.flush_journal()?;
+        let tmp = tmp_path(&self.path);
+        self.writer
+            .close()
+            .map_err(|e| StoreError::parquet(&tmp, e))?;
+        fs::rename(&tmp, &self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        let jpath = journal_path(&self.path);
+        fs::remove_file(&jpath).map_err(|e| StoreError::io(&jpath, e))?;
+        Ok(self.rows)
+    }
+}
+
+/// Rebuilds `path` from its journal after a crash. Returns the number of rows
+/// recovered, or `None` when there was nothing to recover. A torn last line
+/// (the crash hit mid-write) is skipped; any other bad line is an error.
+pub fn recover_requests(path: &Path) -> Result<Option<u64>, StoreError> {
+    let jpath = journal_path(path);
+    if !jpath.exists() {
+        return Ok(None);
+    }
+    let file = File::open(&jpath).map_err(|e| StoreError::io(&jpath, e))?;
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::io(&jpath, e))?;
+    let mut records = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<RequestRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(_) if i + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(StoreError::Journal {
+                    path: jpath,
+                    line: i + 1,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    let mut writer = RequestFileWriter::create(path)?;
+    // The new writer truncated the journal; re-append writes it again as it goes.
+    for r in records {
+        writer.append(r)?;
+    }
+    writer.finish().map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_requests;
+
+    fn record(i: u32) -> RequestRecord {
+        RequestRecord {
+            run_id: "r1".into(),
+            scenario: "CPU_PATCH_SINGLE_FIELD".into(),
+            iteration: i,
+            status: 200,
+            expected: true,
+            trace_id: format!("{:032x}", i + 1),
+            span_id: format!("{:016x}", i + 1),
+            duration_ns: 1000 + i64::from(i),
+            ttfb_ns: (i % 2 == 0).then_some(5),
+            error: (i == 3).then(|| "timeout".to_string()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn writes_and_reads_back_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        let mut w = RequestFileWriter::create(&path).unwrap();
+        for i in 0..(BATCH_ROWS as u32 + 10) {
+            w.append(record(i)).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), BATCH_ROWS as u64 + 10);
+        assert!(!journal_path(&path).exists());
+        let back = read_requests(&path).unwrap();
+        assert_eq!(back.len(), BATCH_ROWS + 10);
+        assert_eq!(back[3], record(3));
+    }
+
+    #[test]
+    fn recovers_from_journal_with_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        let mut w = RequestFileWriter::create(&path).unwrap();
+        for i in 0..5 {
+            w.append(record(i)).unwrap();
+        }
+        w.flush_journal().unwrap();
+        drop(w); // a crash: no finish
+        let mut j = fs::OpenOptions::new()
+            .append(true)
+            .open(journal_path(&path))
+            .unwrap();
+        j.write_all(b"{\"run_id\":\"r1\",\"scen").unwrap();
+        assert!(!path.exists());
+        assert_eq!(recover_requests(&path).unwrap(), Some(5));
+        assert_eq!(
+            read_requests(&path).unwrap(),
+            (0..5).map(record).collect::<Vec<_>>()
+        );
+        assert_eq!(recover_requests(&path).unwrap(), None);
+    }
+}

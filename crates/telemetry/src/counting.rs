@@ -1,0 +1,99 @@
+//! Counting what the exporter did, so "dropped client spans" is a number, not a log line.
+
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Span export counts of one component.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportCounts {
+    /// Spans that ended (were handed to the exporter's queue).
+    pub ended: u64,
+    /// Spans in export requests the endpoint accepted.
+    pub exported: u64,
+    /// Spans in export requests that failed (endpoint down, refused).
+    pub failed: u64,
+}
+
+impl ExportCounts {
+    /// Spans that never reached the endpoint: failed exports plus queue overflow.
+    /// Exact after `Telemetry::shutdown`; before it, spans still queued count too.
+    pub fn dropped(&self) -> u64 {
+        self.ended.saturating_sub(self.exported)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    ended: AtomicU64,
+    exported: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> ExportCounts {
+        ExportCounts {
+            ended: self.ended.load(Relaxed),
+            exported: self.exported.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+        }
+    }
+}
+
+/// Counts every span that ends (registered before the batch processor).
+#[derive(Debug)]
+pub(crate) struct CountingProcessor(Arc<Counters>);
+
+impl CountingProcessor {
+    pub(crate) fn new(counters: Arc<Counters>) -> Self {
+        Self(counters)
+    }
+}
+
+impl SpanProcessor for CountingProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_end(&self, _span: SpanData) {
+        self.0.ended.fetch_add(1, Relaxed);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Wraps an exporter and counts the spans of successful and failed exports.
+#[derive(Debug)]
+pub(crate) struct CountingExporter<E> {
+    inner: E,
+    counters: Arc<Counters>,
+}
+
+impl<E> CountingExporter<E> {
+    pub(crate) fn new(inner: E, counters: Arc<Counters>) -> Self {
+        Self { inner, counters }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len() as u64;
+        let result = self.inner.export(batch).await;
+        let counter = if result.is_ok() { &self.counters.exported } else { &self.counters.failed };
+        counter.fetch_add(n, Relaxed);
+        result
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}

@@ -1,0 +1,180 @@
+//! OpenTelemetry wiring shared by the runner and the reference catalog.
+//!
+//! Each component gets its own [`Telemetry`]: a tracer provider exporting
+//! over OTLP/HTTP and a `tracing` [`Dispatch`] with an OpenTelemetry layer.
+//! Components attach the dispatch to their futures (`.with_subscriber`)
+//! instead of installing a global subscriber, so that the runner, the
+//! catalog and the tests can live in one process, each exporting to its own
+//! endpoint under its own service name.
+
+mod counting;
+
+pub use counting::ExportCounts;
+
+use counting::{CountingExporter, CountingProcessor, Counters};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// How a component exports its spans.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `service.name` unless OTEL_SERVICE_NAME is set.
+    pub service_name: String,
+    /// OTLP/HTTP base URL (`http://host:4318`); `None` means OTEL_EXPORTER_OTLP_ENDPOINT
+    /// (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else the OTLP default localhost:4318.
+    pub endpoint: Option<String>,
+    /// Extra export headers (e.g. a collector's bearer token); OTEL_EXPORTER_OTLP_HEADERS also applies.
+    pub headers: Vec<(String, String)>,
+    /// Spans waiting for export before new ones are dropped (and counted).
+    pub max_queue: usize,
+    /// How often the batch processor exports.
+    pub export_interval: Duration,
+    /// Spans per export request.
+    pub export_batch: usize,
+}
+
+impl TelemetryConfig {
+    /// Defaults for `service_name`: the environment's endpoint, 1 s batches.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Self {
+            service_name: service_name.into(),
+            endpoint: None,
+            headers: Vec::new(),
+            max_queue: 65_536,
+            export_interval: Duration::from_millis(500),
+            export_batch: 512,
+        }
+    }
+
+    /// Exports to the OTLP/HTTP base URL `endpoint`.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+}
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The exporter rejected its configuration (endpoint URL, headers, …).
+    #[error("cannot configure the OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+/// A component's tracer provider and dispatch.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+    dispatch: Dispatch,
+    counters: Arc<Counters>,
+}
+
+fn traces_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.ends_with("/v1/traces") { base.to_owned() } else { format!("{base}/v1/traces") }
+}
+
+impl Telemetry {
+    /// Builds the exporter, provider and dispatch.
+    pub fn start(config: &TelemetryConfig) -> Result<Self, TelemetryError> {
+        let mut builder = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_timeout(Duration::from_secs(10));
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.with_endpoint(traces_url(endpoint));
+        }
+        if !config.headers.is_empty() {
+            let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+            builder = builder.with_headers(headers);
+        }
+        let exporter = builder.build().map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        let counters = Arc::new(Counters::default());
+        let batch = BatchSpanProcessor::builder(CountingExporter::new(exporter, counters.clone()))
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_max_queue_size(config.max_queue)
+                    .with_scheduled_delay(config.export_interval)
+                    .with_max_export_batch_size(config.export_batch)
+                    .build(),
+            )
+            .build();
+        let mut resource = Resource::builder();
+        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+            resource = resource.with_service_name(config.service_name.clone());
+        }
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(CountingProcessor::new(counters.clone()))
+            .with_span_processor(batch)
+            .with_resource(resource.build())
+            .build();
+        let tracer = provider.tracer(config.service_name.clone());
+        let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        Ok(Self { provider, dispatch: Dispatch::new(subscriber), counters })
+    }
+
+    /// The dispatch to attach to this component's futures and threads.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
+
+    /// Spans ended / exported / failed so far.
+    pub fn counts(&self) -> ExportCounts {
+        self.counters.snapshot()
+    }
+
+    /// Exports everything queued now (blocking; call from a blocking context).
+    pub fn flush(&self) {
+        if let Err(e) = self.provider.force_flush() {
+            tracing::debug!("span export flush: {e}");
+        }
+    }
+
+    /// Flushes and stops the exporter; returns the final counts (blocking).
+    pub fn shutdown(&self) -> ExportCounts {
+        if let Err(e) = self.provider.shutdown() {
+            tracing::debug!("span exporter shutdown: {e}");
+        }
+        self.counts()
+    }
+}
+
+/// The W3C `traceparent` value of an OpenTelemetry span context, with the sampled flag.
+pub fn traceparent(cx: &opentelemetry::trace::SpanContext) -> String {
+    format!("00-{}-{}-01", cx.trace_id(), cx.span_id())
+}
+
+/// Parses an `OTEL_EXPORTER_OTLP_HEADERS`-style `k=v,k2=v2` list.
+pub fn parse_header_list(text: &str) -> Vec<(String, String)> {
+    text.split(',')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Reads the W3C trace context (`traceparent`, `tracestate`) of an incoming request.
+pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
+    use opentelemetry::propagation::{Extractor, TextMapPropagator};
+    struct Headers<'a>(&'a http::HeaderMap);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers))
+}

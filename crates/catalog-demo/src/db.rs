@@ -26,7 +26,11 @@ pub struct Statements<'c> {
 }
 
 fn verb(sql: &str) -> &str {
-    let word = sql.trim_start().split(|c: char| c.is_whitespace() || c == ';').next().unwrap_or("");
+    let word = sql
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .next()
+        .unwrap_or("");
     if word.is_empty() { "SQL" } else { word }
 }
 
@@ -58,7 +62,12 @@ impl Statements<'_> {
     }
 
     /// Runs a query and maps every row.
-    pub fn query<T>(&self, sql: &str, params: &[Sql], map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>, ApiError> {
+    pub fn query<T>(
+        &self,
+        sql: &str,
+        params: &[Sql],
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, ApiError> {
         let _s = statement_span(sql).entered();
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(params.iter()), map)?;
@@ -66,20 +75,29 @@ impl Statements<'_> {
     }
 
     /// Runs a query expected to return at most one row.
-    pub fn query_one<T>(&self, sql: &str, params: &[Sql], map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Result<Option<T>, ApiError> {
+    pub fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[Sql],
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, ApiError> {
         Ok(self.query(sql, params, map)?.into_iter().next())
     }
 
     /// Runs a `SELECT count(...)` query.
     pub fn count(&self, sql: &str, params: &[Sql]) -> Result<i64, ApiError> {
-        Ok(self.query_one(sql, params, |r| r.get::<_, i64>(0))?.unwrap_or(0))
+        Ok(self
+            .query_one(sql, params, |r| r.get::<_, i64>(0))?
+            .unwrap_or(0))
     }
 }
 
 impl Db {
     /// Wraps an open connection.
     pub fn new(conn: Connection) -> Self {
-        Self { conn: Arc::new(Mutex::new(conn)) }
+        Self {
+            conn: Arc::new(Mutex::new(conn)),
+        }
     }
 
     /// Runs `f` on a blocking thread under the caller's span.
@@ -93,7 +111,9 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             tracing::dispatcher::with_default(&dispatch, || {
                 let _entered = parent.enter();
-                let guard = conn.lock().map_err(|_| ApiError::Database("connection lock poisoned".into()))?;
+                let guard = conn
+                    .lock()
+                    .map_err(|_| ApiError::Database("connection lock poisoned".into()))?;
                 f(&Statements { conn: &guard })
             })
         })

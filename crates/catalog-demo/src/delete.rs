@@ -18,18 +18,36 @@ fn usage_count(sql: &Statements<'_>, spec: &EntitySpec, id: i64) -> Result<i64, 
         "otel.kind" = "internal",
     )
     .entered();
-    let filter: Vec<String> = spec.usage_columns.iter().map(|c| format!("listings.{c} = ?")).collect();
-    let query = format!("SELECT count(listings.id) AS count_1 FROM listings WHERE {}", filter.join(" OR "));
-    let params: Vec<Sql> = spec.usage_columns.iter().map(|_| Sql::Integer(id)).collect();
+    let filter: Vec<String> = spec
+        .usage_columns
+        .iter()
+        .map(|c| format!("listings.{c} = ?"))
+        .collect();
+    let query = format!(
+        "SELECT count(listings.id) AS count_1 FROM listings WHERE {}",
+        filter.join(" OR ")
+    );
+    let params: Vec<Sql> = spec
+        .usage_columns
+        .iter()
+        .map(|_| Sql::Integer(id))
+        .collect();
     sql.count(&query, &params)
 }
 
 fn only_default_profile(sql: &Statements<'_>, id: i64) -> Result<bool, ApiError> {
-    let is_default = sql.query_one("SELECT is_default FROM profiles WHERE id = ?", &[Sql::Integer(id)], |r| r.get::<_, i64>(0))?;
+    let is_default = sql.query_one(
+        "SELECT is_default FROM profiles WHERE id = ?",
+        &[Sql::Integer(id)],
+        |r| r.get::<_, i64>(0),
+    )?;
     if is_default != Some(1) {
         return Ok(false);
     }
-    Ok(sql.count("SELECT count(profiles.id) FROM profiles WHERE is_default = 1", &[])? <= 1)
+    Ok(sql.count(
+        "SELECT count(profiles.id) FROM profiles WHERE is_default = 1",
+        &[],
+    )? <= 1)
 }
 
 /// Deletes an entity unless listings still use it; 204 on success.
@@ -49,16 +67,27 @@ pub async fn delete(spec: &'static EntitySpec, db: Db, id: i64) -> Result<(), Ap
             if !spec.usage_columns.is_empty() {
                 let n = usage_count(sql, spec, id)?;
                 if n > 0 {
-                    return Err(ApiError::Conflict(format!("Cannot delete {}: used in {n} listing(s)", spec.display)));
+                    return Err(ApiError::Conflict(format!(
+                        "Cannot delete {}: used in {n} listing(s)",
+                        spec.display
+                    )));
                 }
             }
             if std::ptr::eq(spec, &PROFILE) && only_default_profile(sql, id)? {
-                return Err(ApiError::Conflict("Cannot delete the only default profile".into()));
+                return Err(ApiError::Conflict(
+                    "Cannot delete the only default profile".into(),
+                ));
             }
             if spec.ports {
-                sql.execute("DELETE FROM ports WHERE ports_profile_id = ?", &[Sql::Integer(id)])?;
+                sql.execute(
+                    "DELETE FROM ports WHERE ports_profile_id = ?",
+                    &[Sql::Integer(id)],
+                )?;
             }
-            sql.execute(&format!("DELETE FROM {} WHERE id = ?", spec.table), &[Sql::Integer(id)])?;
+            sql.execute(
+                &format!("DELETE FROM {} WHERE id = ?", spec.table),
+                &[Sql::Integer(id)],
+            )?;
             Ok(())
         })
         .instrument(span.clone())

@@ -35,24 +35,42 @@ pub struct FieldSpec {
 }
 
 const fn f(name: &'static str, ty: FieldType) -> FieldSpec {
-    FieldSpec { name, ty, required: false, range: None }
+    FieldSpec {
+        name,
+        ty,
+        required: false,
+        range: None,
+    }
 }
 
 const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
-    FieldSpec { name, ty, required: true, range: None }
+    FieldSpec {
+        name,
+        ty,
+        required: true,
+        range: None,
+    }
 }
 
 const fn ranged(name: &'static str, lo: i64, hi: i64) -> FieldSpec {
-    FieldSpec { name, ty: FieldType::Int, required: false, range: Some((lo, hi)) }
+    FieldSpec {
+        name,
+        ty: FieldType::Int,
+        required: false,
+        range: Some((lo, hi)),
+    }
 }
 
 use FieldType::{Bool, Float, Int, Str, Weights};
 
 /// RAM generations accepted by `ram-specs`.
-pub const DDR_GENERATIONS: &[&str] =
-    &["ddr3", "ddr4", "ddr5", "lpddr4", "lpddr4x", "lpddr5", "lpddr5x", "hbm2", "hbm3", "unknown"];
+pub const DDR_GENERATIONS: &[&str] = &[
+    "ddr3", "ddr4", "ddr5", "lpddr4", "lpddr4x", "lpddr5", "lpddr5x", "hbm2", "hbm3", "unknown",
+];
 /// Storage media accepted by `storage-profiles`.
-pub const STORAGE_MEDIA: &[&str] = &["nvme", "sata_ssd", "hdd", "hybrid", "emmc", "ufs", "unknown"];
+pub const STORAGE_MEDIA: &[&str] = &[
+    "nvme", "sata_ssd", "hdd", "hybrid", "emmc", "ufs", "unknown",
+];
 
 /// How `GET /{plural}` answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,7 +177,13 @@ pub static GPU: EntitySpec = EntitySpec {
     display: "GPU",
     key: "gpu",
     id_param: "gpu_id",
-    fields: &[req("name", Str), req("manufacturer", Str), f("gpu_mark", Int), f("metal_score", Int), f("notes", Str)],
+    fields: &[
+        req("name", Str),
+        req("manufacturer", Str),
+        f("gpu_mark", Int),
+        f("metal_score", Int),
+        f("notes", Str),
+    ],
     attributes: true,
     ports: false,
     unique_name: true,
@@ -175,7 +199,12 @@ pub static PROFILE: EntitySpec = EntitySpec {
     display: "Profile",
     key: "profile",
     id_param: "profile_id",
-    fields: &[req("name", Str), f("description", Str), req("weights_json", Weights), f("is_default", Bool)],
+    fields: &[
+        req("name", Str),
+        f("description", Str),
+        req("weights_json", Weights),
+        f("is_default", Bool),
+    ],
     attributes: false,
     ports: false,
     unique_name: true,
@@ -259,7 +288,14 @@ pub static STORAGE_PROFILE: EntitySpec = EntitySpec {
 };
 
 /// Every entity under `/v1/catalog`.
-pub static ENTITIES: [&EntitySpec; 6] = [&CPU, &GPU, &PROFILE, &PORTS_PROFILE, &RAM_SPEC, &STORAGE_PROFILE];
+pub static ENTITIES: [&EntitySpec; 6] = [
+    &CPU,
+    &GPU,
+    &PROFILE,
+    &PORTS_PROFILE,
+    &RAM_SPEC,
+    &STORAGE_PROFILE,
+];
 
 /// Listing fields accepted by `POST /v1/listings/` (besides `attributes`).
 pub static LISTING_FIELDS: &[FieldSpec] = &[

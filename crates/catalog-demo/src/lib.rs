@@ -96,14 +96,21 @@ pub struct CatalogHandle {
 pub struct CatalogServer;
 
 fn open(config: &CatalogConfig) -> Result<db::Db, CatalogError> {
-    let path = config.db_path.as_ref().map_or(":memory:".to_string(), |p| p.display().to_string());
-    let fail = |e: rusqlite::Error| CatalogError::Database { path: path.clone(), message: e.to_string() };
+    let path = config
+        .db_path
+        .as_ref()
+        .map_or(":memory:".to_string(), |p| p.display().to_string());
+    let fail = |e: rusqlite::Error| CatalogError::Database {
+        path: path.clone(),
+        message: e.to_string(),
+    };
     let mut conn = match &config.db_path {
         Some(p) => rusqlite::Connection::open(p).map_err(fail)?,
         None => rusqlite::Connection::open_in_memory().map_err(fail)?,
     };
     if config.db_path.is_some() {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
     }
     schema::create(&conn, config.listing_index).map_err(fail)?;
     schema::seed(&mut conn, config.seed_cpus, config.seed_listings).map_err(fail)?;
@@ -117,13 +124,31 @@ impl CatalogServer {
         let cfg = config.clone();
         let db = tokio::task::spawn_blocking(move || open(&cfg))
             .await
-            .map_err(|e| CatalogError::Database { path: "?".into(), message: e.to_string() })??;
-        let telemetry = config.telemetry.as_ref().map(Telemetry::start).transpose()?.map(Arc::new);
+            .map_err(|e| CatalogError::Database {
+                path: "?".into(),
+                message: e.to_string(),
+            })??;
+        let telemetry = config
+            .telemetry
+            .as_ref()
+            .map(Telemetry::start)
+            .transpose()?
+            .map(Arc::new);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| CatalogError::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| CatalogError::Bind { addr: config.listen, source })?;
-        let app = routes::router(routes::AppState { db, delay: config.handler_delay, telemetry: telemetry.clone() });
+            .map_err(|source| CatalogError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| CatalogError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let app = routes::router(routes::AppState {
+            db,
+            delay: config.handler_delay,
+            telemetry: telemetry.clone(),
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -133,7 +158,12 @@ impl CatalogServer {
                 tracing::error!("catalog server stopped: {e}");
             }
         });
-        Ok(CatalogHandle { addr, stop: Some(stop), server, telemetry })
+        Ok(CatalogHandle {
+            addr,
+            stop: Some(stop),
+            server,
+            telemetry,
+        })
     }
 }
 
@@ -150,7 +180,10 @@ impl CatalogHandle {
 
     /// Span export counts so far (zero when spans are off).
     pub fn span_counts(&self) -> ExportCounts {
-        self.telemetry.as_ref().map(|t| t.counts()).unwrap_or_default()
+        self.telemetry
+            .as_ref()
+            .map(|t| t.counts())
+            .unwrap_or_default()
     }
 
     /// Exports queued spans now.
@@ -167,7 +200,9 @@ impl CatalogHandle {
         }
         let _ = (&mut self.server).await;
         match self.telemetry.take() {
-            Some(t) => tokio::task::spawn_blocking(move || t.shutdown()).await.unwrap_or_default(),
+            Some(t) => tokio::task::spawn_blocking(move || t.shutdown())
+                .await
+                .unwrap_or_default(),
             None => ExportCounts::default(),
         }
     }

@@ -10,8 +10,15 @@ use serde_json::Value;
 
 /// The "unknown / 0 GB" row a listing gets when it names no RAM spec or storage
 /// profile; like production, it then counts as used.
-fn unknown_row(sql: &Statements<'_>, table: &str, kind_col: &str, cap_col: &str) -> Result<i64, ApiError> {
-    let find = format!("SELECT id FROM {table} WHERE {kind_col} = 'unknown' AND {cap_col} = 0 ORDER BY id LIMIT 1");
+fn unknown_row(
+    sql: &Statements<'_>,
+    table: &str,
+    kind_col: &str,
+    cap_col: &str,
+) -> Result<i64, ApiError> {
+    let find = format!(
+        "SELECT id FROM {table} WHERE {kind_col} = 'unknown' AND {cap_col} = 0 ORDER BY id LIMIT 1"
+    );
     if let Some(id) = sql.query_one(&find, &[], |r| r.get::<_, i64>(0))? {
         return Ok(id);
     }
@@ -27,7 +34,11 @@ fn unknown_row(sql: &Statements<'_>, table: &str, kind_col: &str, cap_col: &str)
 }
 
 fn listing(sql: &Statements<'_>, id: i64) -> Result<Option<Value>, ApiError> {
-    sql.query_one(&format!("SELECT {} FROM listings WHERE id = ?", listing_columns()), &[Sql::Integer(id)], listing_json)
+    sql.query_one(
+        &format!("SELECT {} FROM listings WHERE id = ?", listing_columns()),
+        &[Sql::Integer(id)],
+        listing_json,
+    )
 }
 
 fn listing_not_found(id: i64) -> ApiError {
@@ -39,18 +50,32 @@ pub async fn create(db: Db, body: Vec<u8>) -> Result<Value, ApiError> {
     let map = parse_body(&body)?;
     let mut v = validate(LISTING_FIELDS, &map, Mode::Create, true, false)?;
     db.transaction(move |sql| {
-        let has = |v: &crate::validate::Validated, c: &str| v.fields.iter().any(|(n, s)| *n == c && *s != Sql::Null);
+        let has = |v: &crate::validate::Validated, c: &str| {
+            v.fields.iter().any(|(n, s)| *n == c && *s != Sql::Null)
+        };
         if !has(&v, "ram_spec_id") {
             v.fields.retain(|(n, _)| *n != "ram_spec_id");
-            v.fields.push(("ram_spec_id", Sql::Integer(unknown_row(sql, "ram_specs", "ddr_generation", "total_capacity_gb")?)));
+            v.fields.push((
+                "ram_spec_id",
+                Sql::Integer(unknown_row(
+                    sql,
+                    "ram_specs",
+                    "ddr_generation",
+                    "total_capacity_gb",
+                )?),
+            ));
         }
         if !has(&v, "primary_storage_profile_id") {
             v.fields.retain(|(n, _)| *n != "primary_storage_profile_id");
             let id = unknown_row(sql, "storage_profiles", "medium", "capacity_gb")?;
-            v.fields.push(("primary_storage_profile_id", Sql::Integer(id)));
+            v.fields
+                .push(("primary_storage_profile_id", Sql::Integer(id)));
         }
         let mut values = std::mem::take(&mut v.fields);
-        values.push(("attributes_json", Sql::Text(Value::Object(v.attributes.take().unwrap_or_default()).to_string())));
+        values.push((
+            "attributes_json",
+            Sql::Text(Value::Object(v.attributes.take().unwrap_or_default()).to_string()),
+        ));
         // An unknown cpu_id fails the foreign key: a 500, as in production.
         let id = insert_row(sql, "listings", values)?;
         listing(sql, id)?.ok_or_else(|| listing_not_found(id))
@@ -60,7 +85,8 @@ pub async fn create(db: Db, body: Vec<u8>) -> Result<Value, ApiError> {
 
 /// `GET /v1/listings/{listing_id}`.
 pub async fn get_one(db: Db, id: i64) -> Result<Value, ApiError> {
-    db.call(move |sql| listing(sql, id)?.ok_or_else(|| listing_not_found(id))).await
+    db.call(move |sql| listing(sql, id)?.ok_or_else(|| listing_not_found(id)))
+        .await
 }
 
 /// `DELETE /v1/listings/{listing_id}` → 204.

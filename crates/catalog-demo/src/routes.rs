@@ -54,31 +54,65 @@ fn entity_routes(router: Router<AppState>, spec: &'static EntitySpec) -> Router<
     router
         .route(
             &base,
-            get(move |State(s): State<AppState>, Query(q): Q| async move { answer(StatusCode::OK, handlers::list(spec, s.db, q).await) })
-                .post(move |State(s): State<AppState>, body: Bytes| async move {
-                    answer(StatusCode::CREATED, handlers::create(spec, s.db, body.to_vec()).await)
-                }),
+            get(move |State(s): State<AppState>, Query(q): Q| async move {
+                answer(StatusCode::OK, handlers::list(spec, s.db, q).await)
+            })
+            .post(move |State(s): State<AppState>, body: Bytes| async move {
+                answer(
+                    StatusCode::CREATED,
+                    handlers::create(spec, s.db, body.to_vec()).await,
+                )
+            }),
         )
         .route(
             &item,
-            get(move |State(s): State<AppState>, Path(raw): Path<String>| async move {
-                answer(StatusCode::OK, async { handlers::get_one(spec, s.db, id(&raw)?).await }.await)
-            })
-            .put(move |State(s): State<AppState>, Path(raw): Path<String>, body: Bytes| async move {
-                answer(StatusCode::OK, async { handlers::update(spec, s.db, id(&raw)?, body.to_vec(), Mode::Put).await }.await)
-            })
-            .patch(move |State(s): State<AppState>, Path(raw): Path<String>, body: Bytes| async move {
-                answer(StatusCode::OK, async { handlers::update(spec, s.db, id(&raw)?, body.to_vec(), Mode::Patch).await }.await)
-            })
-            .delete(move |State(s): State<AppState>, Path(raw): Path<String>| async move {
-                no_content(async { delete::delete(spec, s.db, id(&raw)?).await }.await)
-            }),
+            get(
+                move |State(s): State<AppState>, Path(raw): Path<String>| async move {
+                    answer(
+                        StatusCode::OK,
+                        async { handlers::get_one(spec, s.db, id(&raw)?).await }.await,
+                    )
+                },
+            )
+            .put(
+                move |State(s): State<AppState>, Path(raw): Path<String>, body: Bytes| async move {
+                    answer(
+                        StatusCode::OK,
+                        async {
+                            handlers::update(spec, s.db, id(&raw)?, body.to_vec(), Mode::Put).await
+                        }
+                        .await,
+                    )
+                },
+            )
+            .patch(
+                move |State(s): State<AppState>, Path(raw): Path<String>, body: Bytes| async move {
+                    answer(
+                        StatusCode::OK,
+                        async {
+                            handlers::update(spec, s.db, id(&raw)?, body.to_vec(), Mode::Patch)
+                                .await
+                        }
+                        .await,
+                    )
+                },
+            )
+            .delete(
+                move |State(s): State<AppState>, Path(raw): Path<String>| async move {
+                    no_content(async { delete::delete(spec, s.db, id(&raw)?).await }.await)
+                },
+            ),
         )
         .route(
             &format!("{item}/listings"),
-            get(move |State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q| async move {
-                answer(StatusCode::OK, async { handlers::listings_of(spec, s.db, id(&raw)?, q).await }.await)
-            }),
+            get(
+                move |State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q| async move {
+                    answer(
+                        StatusCode::OK,
+                        async { handlers::listings_of(spec, s.db, id(&raw)?, q).await }.await,
+                    )
+                },
+            ),
         )
 }
 
@@ -88,22 +122,38 @@ fn listing_routes(router: Router<AppState>) -> Router<AppState> {
         .route(
             "/v1/listings/",
             post(|State(s): State<AppState>, body: Bytes| async move {
-                answer(StatusCode::CREATED, listings::create(s.db, body.to_vec()).await)
+                answer(
+                    StatusCode::CREATED,
+                    listings::create(s.db, body.to_vec()).await,
+                )
             }),
         )
         // Like the production API (FastAPI): the unslashed path redirects.
         .route(
             "/v1/listings",
-            post(|| async { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, "/v1/listings/")]).into_response() }),
+            post(|| async {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, "/v1/listings/")],
+                )
+                    .into_response()
+            }),
         )
         .route(
             "/v1/listings/{listing_id}",
-            get(move |State(s): State<AppState>, Path(raw): Path<String>| async move {
-                answer(StatusCode::OK, async { listings::get_one(s.db, id(&raw)?).await }.await)
-            })
-            .delete(move |State(s): State<AppState>, Path(raw): Path<String>| async move {
-                no_content(async { listings::delete(s.db, id(&raw)?).await }.await)
-            }),
+            get(
+                move |State(s): State<AppState>, Path(raw): Path<String>| async move {
+                    answer(
+                        StatusCode::OK,
+                        async { listings::get_one(s.db, id(&raw)?).await }.await,
+                    )
+                },
+            )
+            .delete(
+                move |State(s): State<AppState>, Path(raw): Path<String>| async move {
+                    no_content(async { listings::delete(s.db, id(&raw)?).await }.await)
+                },
+            ),
         )
 }
 
@@ -121,10 +171,17 @@ async fn delay(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// The SERVER span: continues an incoming `traceparent`, names itself
 /// `METHOD /route/{template}`, records the status.
 async fn trace(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(telemetry) = state.telemetry.clone() else { return next.run(req).await };
+    let Some(telemetry) = state.telemetry.clone() else {
+        return next.run(req).await;
+    };
     let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
-    let name = route.as_ref().map_or_else(|| method.clone(), |r| format!("{method} {r}"));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let name = route
+        .as_ref()
+        .map_or_else(|| method.clone(), |r| format!("{method} {r}"));
     let parent = tracesplit_telemetry::extract_context(req.headers());
     async move {
         let span = tracing::info_span!(
@@ -156,9 +213,17 @@ pub fn router(state: AppState) -> Router {
         router = entity_routes(router, spec);
     }
     listing_routes(router)
-        .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))) })
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"detail": "Not Found"})),
+            )
+        })
         .method_not_allowed_fallback(|| async {
-            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(json!({"detail": "Method Not Allowed"})))
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(json!({"detail": "Method Not Allowed"})),
+            )
         })
         .layer(middleware::from_fn_with_state(state.clone(), delay))
         .layer(middleware::from_fn_with_state(state.clone(), trace))

@@ -16,14 +16,22 @@ fn cell(row: &Row<'_>, idx: usize, ty: FieldType) -> rusqlite::Result<Value> {
         ValueRef::Real(f) => Value::from(f),
         ValueRef::Text(t) => {
             let text = String::from_utf8_lossy(t).into_owned();
-            if ty == FieldType::Weights { serde_json::from_str(&text).unwrap_or(Value::Null) } else { Value::String(text) }
+            if ty == FieldType::Weights {
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            } else {
+                Value::String(text)
+            }
         }
         ValueRef::Blob(_) => Value::Null,
     })
 }
 
 /// Reads `id, fields…, [attributes_json,] created_at, updated_at` into a JSON object.
-fn object(row: &Row<'_>, fields: &[FieldSpec], attributes: bool) -> rusqlite::Result<Map<String, Value>> {
+fn object(
+    row: &Row<'_>,
+    fields: &[FieldSpec],
+    attributes: bool,
+) -> rusqlite::Result<Map<String, Value>> {
     let mut out = Map::new();
     out.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
     for (i, f) in fields.iter().enumerate() {
@@ -32,7 +40,10 @@ fn object(row: &Row<'_>, fields: &[FieldSpec], attributes: bool) -> rusqlite::Re
     let mut idx = fields.len() + 1;
     if attributes {
         let text: String = row.get(idx)?;
-        out.insert("attributes_json".into(), serde_json::from_str(&text).unwrap_or_else(|_| Value::Object(Map::new())));
+        out.insert(
+            "attributes_json".into(),
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::Object(Map::new())),
+        );
         idx += 1;
     }
     out.insert("created_at".into(), Value::String(row.get(idx)?));
@@ -56,8 +67,14 @@ pub fn listing_json(row: &Row<'_>) -> rusqlite::Result<Value> {
 /// Loads the ports of the given profiles (all profiles when `id` is `None`).
 fn ports_of(sql: &Statements<'_>, id: Option<i64>) -> Result<Vec<(i64, Value)>, ApiError> {
     let (query, params) = match id {
-        Some(id) => ("SELECT ports_profile_id, id, type, count, spec_notes FROM ports WHERE ports_profile_id = ? ORDER BY id", vec![Sql::Integer(id)]),
-        None => ("SELECT ports_profile_id, id, type, count, spec_notes FROM ports ORDER BY id", vec![]),
+        Some(id) => (
+            "SELECT ports_profile_id, id, type, count, spec_notes FROM ports WHERE ports_profile_id = ? ORDER BY id",
+            vec![Sql::Integer(id)],
+        ),
+        None => (
+            "SELECT ports_profile_id, id, type, count, spec_notes FROM ports ORDER BY id",
+            vec![],
+        ),
     };
     sql.query(query, &params, |r| {
         let port = serde_json::json!({
@@ -71,15 +88,25 @@ fn ports_of(sql: &Statements<'_>, id: Option<i64>) -> Result<Vec<(i64, Value)>, 
 fn attach_ports(items: &mut [Map<String, Value>], ports: Vec<(i64, Value)>) {
     for item in items.iter_mut() {
         let id = item.get("id").and_then(Value::as_i64);
-        let mine: Vec<Value> = ports.iter().filter(|(p, _)| Some(*p) == id).map(|(_, v)| v.clone()).collect();
+        let mine: Vec<Value> = ports
+            .iter()
+            .filter(|(p, _)| Some(*p) == id)
+            .map(|(_, v)| v.clone())
+            .collect();
         item.insert("ports".into(), Value::Array(mine));
     }
 }
 
 /// One entity by id, or `None`.
 pub fn fetch(sql: &Statements<'_>, spec: &EntitySpec, id: i64) -> Result<Option<Value>, ApiError> {
-    let query = format!("SELECT {} FROM {} WHERE id = ?", spec.select_columns(), spec.table);
-    let mut rows = sql.query(&query, &[Sql::Integer(id)], |r| object(r, spec.fields, spec.attributes))?;
+    let query = format!(
+        "SELECT {} FROM {} WHERE id = ?",
+        spec.select_columns(),
+        spec.table
+    );
+    let mut rows = sql.query(&query, &[Sql::Integer(id)], |r| {
+        object(r, spec.fields, spec.attributes)
+    })?;
     if spec.ports {
         attach_ports(&mut rows, ports_of(sql, Some(id))?);
     }
@@ -87,7 +114,12 @@ pub fn fetch(sql: &Statements<'_>, spec: &EntitySpec, id: i64) -> Result<Option<
 }
 
 /// Many entities from a query selecting `spec.select_columns()`.
-pub fn fetch_many(sql: &Statements<'_>, spec: &EntitySpec, query: &str, params: &[Sql]) -> Result<Vec<Value>, ApiError> {
+pub fn fetch_many(
+    sql: &Statements<'_>,
+    spec: &EntitySpec,
+    query: &str,
+    params: &[Sql],
+) -> Result<Vec<Value>, ApiError> {
     let mut rows = sql.query(query, params, |r| object(r, spec.fields, spec.attributes))?;
     if spec.ports {
         attach_ports(&mut rows, ports_of(sql, None)?);
@@ -102,24 +134,46 @@ pub fn not_found(spec: &EntitySpec, id: i64) -> ApiError {
 
 /// Whether a row with this id exists.
 pub fn exists(sql: &Statements<'_>, table: &str, id: i64) -> Result<bool, ApiError> {
-    Ok(sql.query_one(&format!("SELECT id FROM {table} WHERE id = ?"), &[Sql::Integer(id)], |r| r.get::<_, i64>(0))?.is_some())
+    Ok(sql
+        .query_one(
+            &format!("SELECT id FROM {table} WHERE id = ?"),
+            &[Sql::Integer(id)],
+            |r| r.get::<_, i64>(0),
+        )?
+        .is_some())
 }
 
 /// Replaces the ports of a ports profile.
-pub fn write_ports(sql: &Statements<'_>, id: i64, ports: &[crate::validate::Port]) -> Result<(), ApiError> {
-    sql.execute("DELETE FROM ports WHERE ports_profile_id = ?", &[Sql::Integer(id)])?;
+pub fn write_ports(
+    sql: &Statements<'_>,
+    id: i64,
+    ports: &[crate::validate::Port],
+) -> Result<(), ApiError> {
+    sql.execute(
+        "DELETE FROM ports WHERE ports_profile_id = ?",
+        &[Sql::Integer(id)],
+    )?;
     for p in ports {
         let notes = p.spec_notes.clone().map_or(Sql::Null, Sql::Text);
         sql.insert(
             "INSERT INTO ports (ports_profile_id, type, count, spec_notes) VALUES (?, ?, ?, ?)",
-            &[Sql::Integer(id), Sql::Text(p.kind.clone()), Sql::Integer(p.count), notes],
+            &[
+                Sql::Integer(id),
+                Sql::Text(p.kind.clone()),
+                Sql::Integer(p.count),
+                notes,
+            ],
         )?;
     }
     Ok(())
 }
 
 /// `INSERT INTO table (cols…, created_at, updated_at)`; returns the id.
-pub fn insert_row(sql: &Statements<'_>, table: &str, mut values: Vec<(&str, Sql)>) -> Result<i64, ApiError> {
+pub fn insert_row(
+    sql: &Statements<'_>,
+    table: &str,
+    mut values: Vec<(&str, Sql)>,
+) -> Result<i64, ApiError> {
     let ts = crate::schema::now();
     values.push(("created_at", Sql::Text(ts.clone())));
     values.push(("updated_at", Sql::Text(ts)));

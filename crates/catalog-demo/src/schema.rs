@@ -51,7 +51,10 @@ const LISTING_INDEXES: &[(&str, &str)] = &[
     ("ix_listings_gpu_id", "gpu_id"),
     ("ix_listings_ram_spec_id", "ram_spec_id"),
     ("ix_listings_primary_storage", "primary_storage_profile_id"),
-    ("ix_listings_secondary_storage", "secondary_storage_profile_id"),
+    (
+        "ix_listings_secondary_storage",
+        "secondary_storage_profile_id",
+    ),
     ("ix_listings_ports_profile_id", "ports_profile_id"),
 ];
 
@@ -73,7 +76,9 @@ pub fn create(conn: &Connection, listing_index: bool) -> rusqlite::Result<()> {
 /// Now, in the API's timestamp format (`2025-11-14T10:30:00.123456`, UTC, naive).
 pub fn now() -> String {
     let t = time::OffsetDateTime::now_utc();
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]"
+    );
     t.format(&fmt).unwrap_or_default()
 }
 
@@ -105,7 +110,14 @@ pub fn seed(conn: &mut Connection, extra_cpus: u64, listings: u64) -> rusqlite::
             cpu.execute(params![name, maker, cores, threads, mark, ts])?;
         }
         for i in 0..extra_cpus {
-            cpu.execute(params![format!("Seed CPU {i:06}"), "Generic", 4, 8, 10_000 + (i % 20_000) as i64, ts])?;
+            cpu.execute(params![
+                format!("Seed CPU {i:06}"),
+                "Generic",
+                4,
+                8,
+                10_000 + (i % 20_000) as i64,
+                ts
+            ])?;
         }
     }
     tx.execute_batch(&format!(
@@ -138,7 +150,16 @@ fn seed_listings(tx: &rusqlite::Transaction<'_>, count: u64, ts: &str) -> rusqli
     )?;
     for i in 0..count as i64 {
         let cpu = 1 + i % cpus;
-        stmt.execute(params![format!("Seeded mini PC #{i}"), 150.0 + (i % 400) as f64, cpu, 1 + i % 4, 1 + i % 3, 1 + i % 3, 1 + i % 2, ts])?;
+        stmt.execute(params![
+            format!("Seeded mini PC #{i}"),
+            150.0 + (i % 400) as f64,
+            cpu,
+            1 + i % 4,
+            1 + i % 3,
+            1 + i % 3,
+            1 + i % 2,
+            ts
+        ])?;
     }
     Ok(())
 }

@@ -52,7 +52,10 @@ pub fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
             "json_invalid",
             &["body", &e.column().to_string()],
             "JSON decode error",
-            Value::Object(Map::from_iter([("error".to_string(), Value::String(e.to_string()))])),
+            Value::Object(Map::from_iter([(
+                "error".to_string(),
+                Value::String(e.to_string()),
+            )])),
         )])),
     }
 }
@@ -71,7 +74,9 @@ pub fn parse_id(param: &str, raw: &str) -> Result<i64, ApiError> {
 
 fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -90,7 +95,11 @@ fn field_value(spec: &FieldSpec, v: &Value, mode: Mode) -> Result<Sql, Vec<Value
     let loc = ["body", spec.name];
     let fail = |kind: &str, msg: &str| Err(vec![item(kind, &loc, msg, v.clone())]);
     if v.is_null() {
-        return if spec.required { fail("missing", "Field required") } else { Ok(Sql::Null) };
+        return if spec.required {
+            fail("missing", "Field required")
+        } else {
+            Ok(Sql::Null)
+        };
     }
     match spec.ty {
         FieldType::Str => match v {
@@ -102,12 +111,14 @@ fn field_value(spec: &FieldSpec, v: &Value, mode: Mode) -> Result<Sql, Vec<Value
                 return fail("int_parsing", "Input should be a valid integer");
             };
             match spec.range {
-                Some((lo, _)) if mode != Mode::Create && i < lo => {
-                    fail("greater_than_equal", &format!("Input should be greater than or equal to {lo}"))
-                }
-                Some((_, hi)) if mode != Mode::Create && i > hi => {
-                    fail("less_than_equal", &format!("Input should be less than or equal to {hi}"))
-                }
+                Some((lo, _)) if mode != Mode::Create && i < lo => fail(
+                    "greater_than_equal",
+                    &format!("Input should be greater than or equal to {lo}"),
+                ),
+                Some((_, hi)) if mode != Mode::Create && i > hi => fail(
+                    "less_than_equal",
+                    &format!("Input should be less than or equal to {hi}"),
+                ),
                 _ => Ok(Sql::Integer(i)),
             }
         }
@@ -122,7 +133,11 @@ fn field_value(spec: &FieldSpec, v: &Value, mode: Mode) -> Result<Sql, Vec<Value
         FieldType::Enum(values) => match v.as_str().map(str::to_ascii_lowercase) {
             Some(s) if values.contains(&s.as_str()) => Ok(Sql::Text(s)),
             _ => {
-                let expected = values.iter().map(|v| format!("'{v}'")).collect::<Vec<_>>().join(", ");
+                let expected = values
+                    .iter()
+                    .map(|v| format!("'{v}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 fail("enum", &format!("Input should be {expected}"))
             }
         },
@@ -132,24 +147,43 @@ fn field_value(spec: &FieldSpec, v: &Value, mode: Mode) -> Result<Sql, Vec<Value
 
 fn weights(name: &str, v: &Value) -> Result<Sql, Vec<Value>> {
     let Value::Object(map) = v else {
-        return Err(vec![item("dict_type", &["body", name], "Input should be a valid dictionary", v.clone())]);
+        return Err(vec![item(
+            "dict_type",
+            &["body", name],
+            "Input should be a valid dictionary",
+            v.clone(),
+        )]);
     };
     let bad: Vec<Value> = map
         .iter()
         .filter(|(_, x)| as_float(x).is_none())
-        .map(|(k, x)| item("float_parsing", &["body", name, k], "Input should be a valid number", x.clone()))
+        .map(|(k, x)| {
+            item(
+                "float_parsing",
+                &["body", name, k],
+                "Input should be a valid number",
+                x.clone(),
+            )
+        })
         .collect();
     if !bad.is_empty() {
         return Err(bad);
     }
-    let normalized: Map<String, Value> =
-        map.iter().map(|(k, x)| (k.clone(), Value::from(as_float(x).unwrap_or_default()))).collect();
+    let normalized: Map<String, Value> = map
+        .iter()
+        .map(|(k, x)| (k.clone(), Value::from(as_float(x).unwrap_or_default())))
+        .collect();
     Ok(Sql::Text(Value::Object(normalized).to_string()))
 }
 
 fn ports(v: &Value) -> Result<Vec<Port>, Vec<Value>> {
     let Value::Array(list) = v else {
-        return Err(vec![item("list_type", &["body", "ports"], "Input should be a valid list", v.clone())]);
+        return Err(vec![item(
+            "list_type",
+            &["body", "ports"],
+            "Input should be a valid list",
+            v.clone(),
+        )]);
     };
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -158,26 +192,59 @@ fn ports(v: &Value) -> Result<Vec<Port>, Vec<Value>> {
         let kind = p.get("type").and_then(Value::as_str);
         let count = p.get("count").and_then(as_int);
         if kind.is_none() {
-            errors.push(item("missing", &["body", "ports", &idx, "type"], "Field required", p.clone()));
+            errors.push(item(
+                "missing",
+                &["body", "ports", &idx, "type"],
+                "Field required",
+                p.clone(),
+            ));
         }
         if count.is_none() {
-            errors.push(item("int_parsing", &["body", "ports", &idx, "count"], "Input should be a valid integer", p.clone()));
+            errors.push(item(
+                "int_parsing",
+                &["body", "ports", &idx, "count"],
+                "Input should be a valid integer",
+                p.clone(),
+            ));
         }
         if let (Some(kind), Some(count)) = (kind, count) {
-            let spec_notes = p.get("spec_notes").and_then(Value::as_str).map(str::to_owned);
-            out.push(Port { kind: kind.to_owned(), count, spec_notes });
+            let spec_notes = p
+                .get("spec_notes")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            out.push(Port {
+                kind: kind.to_owned(),
+                count,
+                spec_notes,
+            });
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
-fn attributes(body: &Map<String, Value>, mode: Mode) -> Result<Option<Map<String, Value>>, Vec<Value>> {
+fn attributes(
+    body: &Map<String, Value>,
+    mode: Mode,
+) -> Result<Option<Map<String, Value>>, Vec<Value>> {
     // Create accepts either name; updates use `attributes` only (CATALOG_API.md).
-    let keys: &[&str] = if mode == Mode::Create { &["attributes", "attributes_json"] } else { &["attributes"] };
+    let keys: &[&str] = if mode == Mode::Create {
+        &["attributes", "attributes_json"]
+    } else {
+        &["attributes"]
+    };
     match keys.iter().find_map(|k| body.get(*k).map(|v| (*k, v))) {
         None | Some((_, Value::Null)) => Ok(None),
         Some((_, Value::Object(m))) => Ok(Some(m.clone())),
-        Some((k, other)) => Err(vec![item("dict_type", &["body", k], "Input should be a valid dictionary", other.clone())]),
+        Some((k, other)) => Err(vec![item(
+            "dict_type",
+            &["body", k],
+            "Input should be a valid dictionary",
+            other.clone(),
+        )]),
     }
 }
 
@@ -194,7 +261,12 @@ pub fn validate(
     for spec in fields {
         match body.get(spec.name) {
             None if mode == Mode::Create && spec.required => {
-                errors.push(item("missing", &["body", spec.name], "Field required", Value::Object(body.clone())));
+                errors.push(item(
+                    "missing",
+                    &["body", spec.name],
+                    "Field required",
+                    Value::Object(body.clone()),
+                ));
             }
             None => {}
             Some(v) => match field_value(spec, v, mode) {
@@ -215,7 +287,11 @@ pub fn validate(
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 #[cfg(test)]
@@ -230,8 +306,17 @@ mod tests {
 
     #[test]
     fn create_requires_fields_and_ignores_unknown_ones() {
-        let err = validate(CPU.fields, &obj(json!({"name": "x", "bogus": 1})), Mode::Create, true, false).unwrap_err();
-        let ApiError::Validation(items) = err else { panic!() };
+        let err = validate(
+            CPU.fields,
+            &obj(json!({"name": "x", "bogus": 1})),
+            Mode::Create,
+            true,
+            false,
+        )
+        .unwrap_err();
+        let ApiError::Validation(items) = err else {
+            panic!()
+        };
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["loc"], json!(["body", "manufacturer"]));
         assert_eq!(items[0]["type"], "missing");
@@ -249,7 +334,9 @@ mod tests {
 
     #[test]
     fn path_ids_must_be_integers() {
-        let ApiError::Validation(items) = parse_id("cpu_id", "abc").unwrap_err() else { panic!() };
+        let ApiError::Validation(items) = parse_id("cpu_id", "abc").unwrap_err() else {
+            panic!()
+        };
         assert_eq!(items[0]["loc"], json!(["path", "cpu_id"]));
         assert_eq!(parse_id("cpu_id", "12").unwrap(), 12);
     }

@@ -1,1 +1,48 @@
-fn main() {}
+//! `tracesplit`: drives a catalog API through CRUD scenarios and splits each
+//! scenario's P95 into network, handler, database and cascade-check time.
+
+mod args;
+mod commands;
+mod exit;
+mod signal;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::code_of(&e))
+        }
+    }
+}
+
+/// Log lines of the binary itself go to stderr; `RUST_LOG` refines them.
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+// mimalloc: the collector's ingest path allocates per attribute; glibc's
+// allocator costs it a third of its throughput (see the ingest benchmark).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

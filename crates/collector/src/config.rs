@@ -23,7 +23,7 @@ pub struct CollectorConfig {
     /// A segment is written when this many spans are buffered (default 100,000).
     pub segment_spans: usize,
     /// Spans accepted but not yet in a segment; beyond it exports are refused
-    /// with a retryable answer (default 1,000,000).
+    /// with a retryable answer (default 200,000).
     pub max_buffered_spans: usize,
 }
 
@@ -37,7 +37,7 @@ impl Default for CollectorConfig {
             max_body: 16 * 1024 * 1024,
             flush_interval: Duration::from_secs(1),
             segment_spans: 100_000,
-            max_buffered_spans: 1_000_000,
+            max_buffered_spans: 200_000,
         }
     }
 }

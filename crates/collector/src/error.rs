@@ -48,6 +48,16 @@ pub enum IngestError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// One export holds more spans than the whole buffer.
+    #[error(
+        "export of {spans} spans exceeds the collector buffer of {limit} spans (--max-buffered-spans); send smaller batches"
+    )]
+    BatchTooLarge {
+        /// Spans in the export.
+        spans: usize,
+        /// The buffer size.
+        limit: usize,
+    },
     /// Missing or wrong bearer token.
     #[error("missing or wrong bearer token (the collector was started with --auth-token)")]
     Unauthenticated,

@@ -61,7 +61,7 @@ impl Codec for RawCodec {
 fn to_status(e: &IngestError) -> Status {
     let code = match e {
         IngestError::InvalidArgument(_) => Code::InvalidArgument,
-        IngestError::TooLarge { .. } => Code::OutOfRange,
+        IngestError::TooLarge { .. } | IngestError::BatchTooLarge { .. } => Code::OutOfRange,
         IngestError::Unauthenticated => Code::Unauthenticated,
         IngestError::Overloaded { .. } | IngestError::Store(_) | IngestError::ShuttingDown => {
             Code::Unavailable

@@ -25,7 +25,9 @@ struct AppState {
 fn status_of(e: &IngestError) -> StatusCode {
     match e {
         IngestError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-        IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        IngestError::TooLarge { .. } | IngestError::BatchTooLarge { .. } => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
         IngestError::Unauthenticated => StatusCode::UNAUTHORIZED,
         IngestError::Overloaded { .. } | IngestError::Store(_) | IngestError::ShuttingDown => {
             StatusCode::SERVICE_UNAVAILABLE
@@ -36,7 +38,7 @@ fn status_of(e: &IngestError) -> StatusCode {
 fn grpc_code_of(e: &IngestError) -> i32 {
     match e {
         IngestError::InvalidArgument(_) => 3,
-        IngestError::TooLarge { .. } => 11,
+        IngestError::TooLarge { .. } | IngestError::BatchTooLarge { .. } => 11,
         IngestError::Unauthenticated => 16,
         _ => 14,
     }

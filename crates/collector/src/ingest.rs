@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, mpsc};
 use tracesplit_model::SpanRecord;
 use tracesplit_model::otlp::records_from_export;
-use tracesplit_store::{list_segments, write_span_segment};
+use tracesplit_store::{list_segments, span_batch, write_span_segment};
 
 /// Counters of a collector since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,7 +113,14 @@ impl Ingest {
         let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel();
         let thread = writer::spawn(
-            writer::Writer::new(config, wal_dir, wal.clone(), tx.clone(), counters.clone()),
+            writer::Writer::new(
+                config,
+                wal_dir,
+                wal.clone(),
+                next,
+                tx.clone(),
+                counters.clone(),
+            ),
             rx,
         )
         .map_err(|e| store_err(&store, e))?;
@@ -165,6 +172,12 @@ impl Ingest {
         if n == 0 {
             return Ok(());
         }
+        if n > self.max_buffered {
+            return Err(IngestError::BatchTooLarge {
+                spans: n,
+                limit: self.max_buffered,
+            });
+        }
         let before = self.counters.buffered.fetch_add(n, Relaxed);
         if before + n > self.max_buffered {
             self.counters.buffered.fetch_sub(n, Relaxed);
@@ -174,6 +187,10 @@ impl Ingest {
             self.counters.buffered.fetch_sub(n, Relaxed);
             e
         };
+        // Columns are built here, on the accepting thread, so the single writer
+        // thread only encodes: the expensive part scales with the workers.
+        let batch = span_batch(&records).map_err(|e| release(IngestError::Store(e.to_string())))?;
+        drop(records);
         // The log lock is held across append and send so that the writer sees
         // batches in log order; rotation markers rely on it.
         let mut slot = self
@@ -189,7 +206,7 @@ impl Ingest {
             .tx
             .lock()
             .map_err(|_| release(IngestError::Store("writer lock poisoned".into())))?;
-        tx.send(WriterMsg::Batch(records))
+        tx.send(WriterMsg::Batch(batch))
             .map_err(|_| release(IngestError::Store("segment writer stopped".into())))
     }
 

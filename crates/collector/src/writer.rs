@@ -1,26 +1,28 @@
-//! The segment writer thread: buffers accepted spans and writes segments.
+//! The segment writer thread: encodes accepted spans into the open segment
+//! as they arrive (memory holds one Parquet row group, not the segment) and
+//! completes the segment at each rotation.
 //!
 //! Rotation protocol: to write a segment the writer swaps the log for a new
 //! generation *while holding the log lock* and sends itself a `Rotated`
 //! marker through the same channel. Accepting threads also append and send
 //! under that lock, so every batch logged in the old generation is ahead of
-//! the marker. When the marker arrives the buffer holds exactly that
-//! generation's spans: they become segment G and log G is deleted.
+//! the marker. When the marker arrives the open segment holds exactly that
+//! generation's spans: segment G is renamed into place and log G deleted.
 
 use crate::CollectorConfig;
 use crate::ingest::{Counters, WalSlot};
 use crate::wal::{self, WalFile};
+use arrow_array::RecordBatch;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-use tracesplit_model::SpanRecord;
-use tracesplit_store::write_span_segment;
+use tracesplit_store::SpanSegmentWriter;
 
 pub(crate) enum WriterMsg {
-    /// Accepted spans, in log order.
-    Batch(Vec<SpanRecord>),
+    /// Accepted spans as columns, in log order.
+    Batch(RecordBatch),
     /// Write a segment now and answer when it is on disk.
     Flush(oneshot::Sender<()>),
     /// Write the last segment, answer, and stop.
@@ -41,7 +43,12 @@ pub(crate) struct Writer {
     counters: Arc<Counters>,
     flush_interval: Duration,
     segment_spans: usize,
-    buffer: Vec<SpanRecord>,
+    /// Generation whose batches are arriving now.
+    generation: u64,
+    /// The open segment of `generation` (opened at its first batch).
+    segment: Option<SpanSegmentWriter>,
+    /// A write to this generation's segment failed: its log is kept for replay.
+    failed: bool,
     first_at: Option<Instant>,
     rotation_pending: bool,
 }
@@ -51,6 +58,7 @@ impl Writer {
         config: &CollectorConfig,
         wal_dir: PathBuf,
         wal: WalSlot,
+        generation: u64,
         tx: mpsc::Sender<WriterMsg>,
         counters: Arc<Counters>,
     ) -> Self {
@@ -62,7 +70,9 @@ impl Writer {
             counters,
             flush_interval: config.flush_interval,
             segment_spans: config.segment_spans,
-            buffer: Vec::new(),
+            generation,
+            segment: None,
+            failed: false,
             first_at: None,
             rotation_pending: false,
         }
@@ -106,31 +116,63 @@ impl Writer {
         });
     }
 
-    fn write_segment(&mut self, generation: u64) {
-        let spans = std::mem::take(&mut self.buffer);
+    fn store_error(&mut self, what: &str, e: impl std::fmt::Display) {
+        tracing::error!(
+            "span segment {}: {what}: {e}; its write-ahead log is kept for replay",
+            self.generation
+        );
+        self.counters.store_errors.fetch_add(1, Relaxed);
+        self.failed = true;
+        self.segment = None;
+    }
+
+    /// Encodes one accepted batch into the open segment.
+    fn append(&mut self, batch: RecordBatch) {
+        self.first_at.get_or_insert_with(Instant::now);
+        if !self.failed && self.segment.is_none() {
+            match SpanSegmentWriter::create(&self.store, self.generation) {
+                Ok(w) => self.segment = Some(w),
+                Err(e) => self.store_error("cannot create", e),
+            }
+        }
+        if let Some(segment) = self.segment.as_mut()
+            && let Err(e) = segment.write_batch(&batch)
+        {
+            self.store_error("cannot write", e);
+        }
+        // The spans are encoded (or, on failure, safe in the log): their buffer space is free.
+        self.counters.buffered.fetch_sub(batch.num_rows(), Relaxed);
+    }
+
+    fn pending_rows(&self) -> u64 {
+        self.segment.as_ref().map_or(0, SpanSegmentWriter::rows)
+    }
+
+    /// Completes segment `generation` and removes its log.
+    fn complete(&mut self, generation: u64) {
+        debug_assert_eq!(generation, self.generation);
         self.first_at = None;
         self.rotation_pending = false;
-        match write_span_segment(&self.store, generation, &spans) {
-            Ok(written) => {
-                if written.is_some() {
-                    self.counters.segments.fetch_add(1, Relaxed);
-                }
+        let rows = self.pending_rows();
+        let finished = match self.segment.take() {
+            Some(segment) => segment.finish().map(|p| p.is_some()),
+            None => Ok(false),
+        };
+        match finished {
+            Ok(written) if !self.failed => {
                 self.counters
-                    .stored_spans
-                    .fetch_add(spans.len() as u64, Relaxed);
+                    .segments
+                    .fetch_add(u64::from(written), Relaxed);
+                self.counters.stored_spans.fetch_add(rows, Relaxed);
                 if let Err(e) = std::fs::remove_file(wal::wal_path(&self.wal_dir, generation)) {
                     tracing::warn!("cannot remove write-ahead log {generation}: {e}");
                 }
             }
-            Err(e) => {
-                // The log stays on disk and is replayed into this segment on the next start.
-                tracing::error!(
-                    "cannot write span segment {generation}: {e}; its log is kept for replay"
-                );
-                self.counters.store_errors.fetch_add(1, Relaxed);
-            }
+            Ok(_) => {}
+            Err(e) => self.store_error("cannot complete", e),
         }
-        self.counters.buffered.fetch_sub(spans.len(), Relaxed);
+        self.failed = false;
+        self.generation = generation + 1;
     }
 
     fn wait_time(&self) -> Duration {
@@ -143,10 +185,9 @@ impl Writer {
     fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
         loop {
             match rx.recv_timeout(self.wait_time()) {
-                Ok(WriterMsg::Batch(records)) => {
-                    self.first_at.get_or_insert_with(Instant::now);
-                    self.buffer.extend(records);
-                    if self.buffer.len() >= self.segment_spans && !self.rotation_pending {
+                Ok(WriterMsg::Batch(batch)) => {
+                    self.append(batch);
+                    if self.pending_rows() >= self.segment_spans as u64 && !self.rotation_pending {
                         self.rotate(None, false);
                     }
                 }
@@ -157,7 +198,7 @@ impl Writer {
                     reply,
                     last,
                 }) => {
-                    self.write_segment(generation);
+                    self.complete(generation);
                     if let Some(r) = reply {
                         let _ = r.send(());
                     }
@@ -166,7 +207,7 @@ impl Writer {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if !self.buffer.is_empty() && !self.rotation_pending {
+                    if self.first_at.is_some() && !self.rotation_pending {
                         self.rotate(None, false);
                     }
                 }

@@ -70,6 +70,16 @@ async fn grpc_send(
     grpc.unary(request, path, Raw).await.map(|_| ())
 }
 
+/// (what, content type, body, extra headers, expected status, expected message part)
+type HttpCase = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    Vec<(&'static str, &'static str)>,
+    u16,
+    &'static str,
+);
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(data).unwrap();
@@ -97,7 +107,7 @@ async fn bad_http_bodies_are_refused_with_named_problems_and_nothing_is_lost() {
     );
     handle.flush().await.unwrap();
 
-    let cases: Vec<(&str, &str, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<HttpCase> = vec![
         (
             "garbage",
             "application/x-protobuf",
@@ -323,45 +333,90 @@ async fn bearer_token_is_required_on_both_transports() {
 async fn a_full_buffer_answers_retryable_codes_and_never_drops_silently() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = CollectorConfig::ephemeral(dir.path());
+    config.segment_spans = 1000;
+    config.max_buffered_spans = 1000;
+    let handle = std::sync::Arc::new(start_with(config).await);
+
+    // Exports of 600 spans: any two in flight at once exceed the buffer.
+    let mut senders = Vec::new();
+    for sender in 0..8u8 {
+        let handle = handle.clone();
+        senders.push(tokio::spawn(async move {
+            let (mut ok, mut refused, mut retry_after) = (0u64, 0u64, true);
+            for round in 0..40u8 {
+                let body = protobuf(sender.wrapping_mul(41).wrapping_add(round).max(1), 600);
+                if round % 2 == 0 {
+                    let r = post(&handle, "application/x-protobuf", body, &[]).await;
+                    match r.status().as_u16() {
+                        200 => ok += 600,
+                        503 => {
+                            retry_after &= r.headers().get("retry-after").is_some_and(|v| v == "1");
+                            refused += 600;
+                        }
+                        other => panic!("unexpected status {other}"),
+                    }
+                } else {
+                    match grpc_send(&handle, body, false, None).await {
+                        Ok(()) => ok += 600,
+                        Err(s)
+                            if s.code() == Code::Unavailable
+                                && s.message().contains("buffer is full") =>
+                        {
+                            refused += 600
+                        }
+                        Err(s) => panic!("unexpected status {s:?}"),
+                    }
+                }
+            }
+            (ok, refused, retry_after)
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for s in senders {
+        let (o, r, retry_after) = s.await.unwrap();
+        assert!(retry_after, "every 503 carries Retry-After");
+        ok += o;
+        refused += r;
+    }
+    assert!(
+        refused > 0,
+        "concurrent exports larger than the buffer were never refused"
+    );
+    let stats = std::sync::Arc::into_inner(handle)
+        .unwrap()
+        .shutdown()
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.received_spans, stats.rejected_spans),
+        (ok, refused),
+        "every span is either acknowledged or refused"
+    );
+    assert_eq!(stats.stored_spans, ok);
+    assert_eq!(stored(dir.path()).len() as u64, ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_larger_than_the_whole_buffer_is_refused_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = CollectorConfig::ephemeral(dir.path());
     config.segment_spans = 100;
     config.max_buffered_spans = 100;
-    config.flush_interval = std::time::Duration::from_secs(3600);
     let handle = start_with(config).await;
+    let r = post(&handle, "application/x-protobuf", protobuf(1, 101), &[]).await;
     assert_eq!(
-        post(&handle, "application/x-protobuf", protobuf(1, 60), &[])
-            .await
-            .status(),
-        200
+        r.status(),
+        413,
+        "retrying would never succeed, so the answer is not retryable"
     );
-
-    let r = post(&handle, "application/x-protobuf", protobuf(2, 60), &[]).await;
-    assert_eq!(r.status(), 503);
-    assert_eq!(r.headers()["retry-after"], "1");
-    let status = grpc_send(&handle, protobuf(2, 60), false, None)
+    let status = grpc_send(&handle, protobuf(1, 101), false, None)
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(status.code(), Code::OutOfRange);
     assert!(
-        status.message().contains("buffer is full"),
+        status.message().contains("--max-buffered-spans"),
         "{}",
         status.message()
     );
-
-    handle.flush().await.unwrap();
-    assert_eq!(
-        post(&handle, "application/x-protobuf", protobuf(2, 60), &[])
-            .await
-            .status(),
-        200
-    );
-    let stats = handle.shutdown().await.unwrap();
-    assert_eq!(
-        (
-            stats.received_spans,
-            stats.rejected_spans,
-            stats.stored_spans
-        ),
-        (120, 120, 120)
-    );
-    assert_eq!(stored(dir.path()).len(), 120);
+    handle.shutdown().await.unwrap();
 }

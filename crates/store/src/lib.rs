@@ -16,7 +16,7 @@ pub use batch::{request_batch, span_batch};
 pub use error::StoreError;
 pub use reader::{read_requests, read_span_dir, read_span_file};
 pub use requests::{RequestFileWriter, recover_requests};
-pub use segment::{list_segments, segment_path, write_span_segment};
+pub use segment::{SpanSegmentWriter, list_segments, segment_path, write_span_segment};
 
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -24,8 +24,23 @@ use parquet::file::properties::WriterProperties;
 /// Writer settings shared by every file we produce: Snappy (cheap to write,
 /// read by every Parquet reader), dictionary encoding for the repetitive text columns.
 pub(crate) fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    use tracesplit_model::schema::{request_columns as r, span_columns as s};
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(128 * 1024))
-        .build()
+        .set_max_row_group_row_count(Some(128 * 1024));
+    // Ids and timestamps are (nearly) unique: a dictionary only costs time there.
+    for column in [
+        s::TRACE_ID,
+        s::SPAN_ID,
+        s::PARENT_SPAN_ID,
+        s::START,
+        s::END,
+        r::START,
+        r::INTENDED_START,
+        r::DURATION,
+        r::TTFB,
+    ] {
+        builder = builder.set_column_dictionary_enabled(column.into(), false);
+    }
+    builder.build()
 }

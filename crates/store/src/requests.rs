@@ -158,7 +158,7 @@ mod tests {
             trace_id: format!("{:032x}", i + 1),
             span_id: format!("{:016x}", i + 1),
             duration_ns: 1000 + i64::from(i),
-            ttfb_ns: (i % 2 == 0).then_some(5),
+            ttfb_ns: i.is_multiple_of(2).then_some(5),
             error: (i == 3).then(|| "timeout".to_string()),
             ..Default::default()
         }

@@ -6,10 +6,12 @@
 //! write-ahead-log generation, which makes replay after a crash idempotent).
 
 use crate::{StoreError, batch::span_batch, writer_properties};
+use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use tracesplit_model::SpanRecord;
+use tracesplit_model::schema::span_schema;
 
 const PREFIX: &str = "spans-";
 const SUFFIX: &str = ".parquet";
@@ -39,6 +41,69 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     Ok(out)
 }
 
+/// A segment being written: batches are encoded as they arrive, so memory
+/// holds at most one row group, not the whole segment.
+pub struct SpanSegmentWriter {
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl SpanSegmentWriter {
+    /// Starts segment `generation` of `dir` under a temporary name.
+    pub fn create(dir: &Path, generation: u64) -> Result<Self, StoreError> {
+        let final_path = segment_path(dir, generation);
+        let tmp_path = final_path.with_extension("parquet.tmp");
+        let file = File::create(&tmp_path).map_err(|e| StoreError::io(&tmp_path, e))?;
+        let writer = ArrowWriter::try_new(file, span_schema(), Some(writer_properties()))
+            .map_err(|e| StoreError::parquet(&tmp_path, e))?;
+        Ok(Self {
+            tmp_path,
+            final_path,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Encodes more spans.
+    pub fn write(&mut self, spans: &[SpanRecord]) -> Result<(), StoreError> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        self.write_batch(&span_batch(spans)?)
+    }
+
+    /// Encodes a batch built by [`span_batch`] (callers build batches on their own threads).
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        self.writer
+            .write(batch)
+            .map_err(|e| StoreError::parquet(&self.tmp_path, e))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Spans written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Completes the file and renames it into place. A segment without spans is
+    /// removed instead, and `None` returned.
+    pub fn finish(self) -> Result<Option<PathBuf>, StoreError> {
+        self.writer
+            .close()
+            .map_err(|e| StoreError::parquet(&self.tmp_path, e))?;
+        if self.rows == 0 {
+            fs::remove_file(&self.tmp_path).map_err(|e| StoreError::io(&self.tmp_path, e))?;
+            return Ok(None);
+        }
+        fs::rename(&self.tmp_path, &self.final_path)
+            .map_err(|e| StoreError::io(&self.final_path, e))?;
+        Ok(Some(self.final_path))
+    }
+}
+
 /// Writes `spans` as segment `generation` of `dir` (write to `.tmp`, then rename).
 /// Returns the final path. An empty slice writes nothing and returns `None`.
 pub fn write_span_segment(
@@ -49,27 +114,12 @@ pub fn write_span_segment(
     if spans.is_empty() {
         return Ok(None);
     }
-    let final_path = segment_path(dir, generation);
-    let tmp_path = final_path.with_extension("parquet.tmp");
-    let file = File::create(&tmp_path).map_err(|e| StoreError::io(&tmp_path, e))?;
-    let batch = span_batch(spans)?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
-        .map_err(|e| StoreError::parquet(&tmp_path, e))?;
+    let mut writer = SpanSegmentWriter::create(dir, generation)?;
     // Large segments are written in slices so the encoder's buffers stay small.
-    let step = 64 * 1024;
-    let mut offset = 0;
-    while offset < batch.num_rows() {
-        let len = step.min(batch.num_rows() - offset);
-        writer
-            .write(&batch.slice(offset, len))
-            .map_err(|e| StoreError::parquet(&tmp_path, e))?;
-        offset += len;
+    for chunk in spans.chunks(64 * 1024) {
+        writer.write(chunk)?;
     }
-    writer
-        .close()
-        .map_err(|e| StoreError::parquet(&tmp_path, e))?;
-    fs::rename(&tmp_path, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
-    Ok(Some(final_path))
+    writer.finish()
 }
 
 #[cfg(test)]

@@ -83,7 +83,11 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
         let result = self.inner.export(batch).await;
-        let counter = if result.is_ok() { &self.counters.exported } else { &self.counters.failed };
+        let counter = if result.is_ok() {
+            &self.counters.exported
+        } else {
+            &self.counters.failed
+        };
         counter.fetch_add(n, Relaxed);
         result
     }

@@ -11,7 +11,7 @@ mod counting;
 
 pub use counting::ExportCounts;
 
-use counting::{CountingExporter, CountingProcessor, Counters};
+use counting::{Counters, CountingExporter, CountingProcessor};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Dispatch;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// How a component exports its spans.
@@ -77,7 +78,11 @@ pub struct Telemetry {
 
 fn traces_url(base: &str) -> String {
     let base = base.trim_end_matches('/');
-    if base.ends_with("/v1/traces") { base.to_owned() } else { format!("{base}/v1/traces") }
+    if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    }
 }
 
 impl Telemetry {
@@ -94,7 +99,9 @@ impl Telemetry {
             let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
             builder = builder.with_headers(headers);
         }
-        let exporter = builder.build().map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        let exporter = builder
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
         let counters = Arc::new(Counters::default());
         let batch = BatchSpanProcessor::builder(CountingExporter::new(exporter, counters.clone()))
             .with_batch_config(
@@ -115,8 +122,18 @@ impl Telemetry {
             .with_resource(resource.build())
             .build();
         let tracer = provider.tracer(config.service_name.clone());
-        let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
-        Ok(Self { provider, dispatch: Dispatch::new(subscriber), counters })
+        // Warnings and errors logged inside the component still reach the terminal.
+        let logs = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(logs);
+        Ok(Self {
+            provider,
+            dispatch: Dispatch::new(subscriber),
+            counters,
+        })
     }
 
     /// The dispatch to attach to this component's futures and threads.

@@ -1,0 +1,43 @@
+//! `tracesplit collect`.
+
+use crate::args::CollectArgs;
+use crate::{exit, signal};
+use anyhow::Context;
+use tracesplit_collector::{Collector, CollectorConfig};
+
+pub async fn run(args: CollectArgs) -> anyhow::Result<u8> {
+    let config = CollectorConfig {
+        grpc_addr: args.grpc,
+        http_addr: args.http,
+        store_dir: args.store,
+        auth_token: args.auth_token,
+        max_body: args.max_body,
+        flush_interval: args.flush_interval,
+        segment_spans: args.segment_spans,
+        max_buffered_spans: args.max_buffered_spans,
+    };
+    let store = config.store_dir.clone();
+    let collector = Collector::start(config)
+        .await
+        .context("cannot start the collector")?;
+    println!("OTLP/gRPC listening on {}", collector.grpc_endpoint());
+    println!("OTLP/HTTP listening on {}", collector.http_endpoint());
+    println!("span store: {}", store.display());
+    if collector.replayed_spans() > 0 {
+        println!(
+            "replayed {} spans from the write-ahead log",
+            collector.replayed_spans()
+        );
+    }
+    signal::interrupted().await;
+    let stats = collector.shutdown().await.context("collector shutdown")?;
+    println!(
+        "spans received {}, stored {}, rejected {} ({} exports refused)",
+        stats.received_spans, stats.stored_spans, stats.rejected_spans, stats.rejected_exports
+    );
+    Ok(if stats.store_errors > 0 {
+        exit::USAGE
+    } else {
+        exit::OK
+    })
+}

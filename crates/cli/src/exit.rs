@@ -1,0 +1,30 @@
+//! Exit codes (DESIGN.md): 0 targets met, 1 target missed or regression,
+//! 2 usage/configuration/input error, 3 target API or span source unreachable.
+
+/// All targets met.
+pub const OK: u8 = 0;
+/// Usage, configuration or input error.
+pub const USAGE: u8 = 2;
+/// The target API or a span source could not be reached.
+pub const UNREACHABLE: u8 = 3;
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Exit code of an error: 3 when something could not be reached, else 2.
+pub fn code_of(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.downcast_ref::<Unreachable>().is_some()) {
+        UNREACHABLE
+    } else {
+        USAGE
+    }
+}

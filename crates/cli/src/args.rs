@@ -26,6 +26,115 @@ pub enum Command {
     ServeCatalog(ServeCatalogArgs),
     /// Receive OTLP traces (gRPC and HTTP) and write the span store.
     Collect(CollectArgs),
+    /// Run a suite against a live API, with a trace context on every request.
+    Run(Box<RunArgs>),
+    /// Show the built-in suite (or check a suite file).
+    Suite(SuiteArgs),
+    /// Remove the fixtures a ledger lists (after a crash, or a kept set).
+    Cleanup(CleanupArgs),
+}
+
+/// `tracesplit suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// What to do with it.
+    #[command(subcommand)]
+    pub action: SuiteAction,
+}
+
+/// `tracesplit suite show`.
+#[derive(Debug, Subcommand)]
+pub enum SuiteAction {
+    /// Print the suite (validated) in its TOML form.
+    Show {
+        /// A suite file to validate and print instead of the built-in one.
+        #[arg(long)]
+        suite: Option<PathBuf>,
+    },
+}
+
+/// `tracesplit cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The ledger (RUN_DIR/ledger.jsonl).
+    pub ledger: PathBuf,
+    /// The API; defaults to the base URL in the manifest beside the ledger.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Extra request header, e.g. 'Authorization: Bearer …' (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+}
+
+/// `tracesplit run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The API under test.
+    #[arg(long, default_value = "http://localhost:8000")]
+    pub base_url: String,
+    /// Measured iterations per scenario.
+    #[arg(long, default_value_t = 20, conflicts_with = "duration")]
+    pub runs: u64,
+    /// Run each scenario for this long instead of a number of iterations (e.g. 30s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Iterations in flight at once (closed model).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Start this many iterations per second (open model; latency corrected for coordinated omission).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Unmeasured iterations before each scenario.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Also write the summary JSON (seed format) here.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Only scenarios of this entity type.
+    #[arg(long, value_parser = ["cpu", "gpu", "profile", "ram-spec", "storage-profile", "ports-profile"])]
+    pub entity_type: Option<String>,
+    /// Run directory (default: tracesplit-runs/RUN_ID).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Only scenarios whose name matches this glob (e.g. 'CPU_DELETE*').
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Extra request header, e.g. 'Authorization: Bearer …' (repeatable; never written anywhere).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Suite file instead of the built-in catalog suite.
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
+    /// Create this many CPUs before CPU_LIST_ALL (volume for list scenarios).
+    #[arg(long, default_value_t = 0)]
+    pub list_volume: u64,
+    /// Fixture creations in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub setup_concurrency: usize,
+    /// Leave the shared fixtures (and their ledger) in place for reuse.
+    #[arg(long)]
+    pub keep_fixtures: bool,
+    /// Reuse a kept fixture set (its ledger), rebuilding only what is missing.
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+    /// Do not start the embedded collector (spans go to your own collector).
+    #[arg(long)]
+    pub no_collect: bool,
+    /// OTLP/HTTP endpoint for client spans with --no-collect (default: OTEL_EXPORTER_OTLP_ENDPOINT).
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
+    /// Embedded collector's OTLP/gRPC address.
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    pub collector_grpc: SocketAddr,
+    /// Embedded collector's OTLP/HTTP address (point the API's OTEL_EXPORTER_OTLP_ENDPOINT here).
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    pub collector_http: SocketAddr,
+    /// After the last request, wait until every request has its server span or none arrived for this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub span_wait: std::time::Duration,
 }
 
 /// `tracesplit serve-catalog`.

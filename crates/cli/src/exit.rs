@@ -3,10 +3,15 @@
 
 /// All targets met.
 pub const OK: u8 = 0;
+/// A target was missed or a regression found.
+pub const FAILED: u8 = 1;
 /// Usage, configuration or input error.
 pub const USAGE: u8 = 2;
 /// The target API or a span source could not be reached.
 pub const UNREACHABLE: u8 = 3;
+
+/// Interrupted by Ctrl-C (the shell convention, 128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
 
 /// An error that carries its exit code.
 #[derive(Debug)]

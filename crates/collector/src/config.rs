@@ -25,6 +25,9 @@ pub struct CollectorConfig {
     /// Spans accepted but not yet in a segment; beyond it exports are refused
     /// with a retryable answer (default 200,000).
     pub max_buffered_spans: usize,
+    /// Remember the parent id of every SERVER span received, so an embedding
+    /// runner can wait until each of its requests has its server span.
+    pub track_server_parents: bool,
 }
 
 impl Default for CollectorConfig {
@@ -38,6 +41,7 @@ impl Default for CollectorConfig {
             flush_interval: Duration::from_secs(1),
             segment_spans: 100_000,
             max_buffered_spans: 200_000,
+            track_server_parents: false,
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::payload::{Encoding, decode_export};
 use crate::wal::{self, WalFile};
 use crate::writer::{self, WriterMsg};
 use crate::{CollectorConfig, IngestError, StartError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -56,6 +56,7 @@ pub(crate) struct Ingest {
     counters: Arc<Counters>,
     max_buffered: usize,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    server_parents: Option<Mutex<HashSet<String>>>,
 }
 
 fn store_err(path: &Path, e: impl std::fmt::Display) -> StartError {
@@ -130,6 +131,9 @@ impl Ingest {
             counters,
             max_buffered: config.max_buffered_spans,
             writer: Mutex::new(Some(thread)),
+            server_parents: config
+                .track_server_parents
+                .then(|| Mutex::new(HashSet::new())),
         };
         Ok((ingest, replayed))
     }
@@ -187,6 +191,7 @@ impl Ingest {
             self.counters.buffered.fetch_sub(n, Relaxed);
             e
         };
+        self.note_server_parents(&records);
         // Columns are built here, on the accepting thread, so the single writer
         // thread only encodes: the expensive part scales with the workers.
         let batch = span_batch(&records).map_err(|e| release(IngestError::Store(e.to_string())))?;
@@ -208,6 +213,27 @@ impl Ingest {
             .map_err(|_| release(IngestError::Store("writer lock poisoned".into())))?;
         tx.send(WriterMsg::Batch(batch))
             .map_err(|_| release(IngestError::Store("segment writer stopped".into())))
+    }
+
+    fn note_server_parents(&self, records: &[SpanRecord]) {
+        let Some(set) = &self.server_parents else {
+            return;
+        };
+        let Ok(mut set) = set.lock() else { return };
+        for r in records
+            .iter()
+            .filter(|r| r.kind == tracesplit_model::SpanKind::Server)
+        {
+            if let Some(p) = &r.parent_span_id {
+                set.insert(p.clone());
+            }
+        }
+    }
+
+    /// How many of `parents` have no SERVER child span yet (`None` when not tracking).
+    pub(crate) fn missing_server_children(&self, parents: &[String]) -> Option<usize> {
+        let set = self.server_parents.as_ref()?.lock().ok()?;
+        Some(parents.iter().filter(|p| !set.contains(*p)).count())
     }
 
     pub(crate) fn stats(&self) -> CollectorStats {

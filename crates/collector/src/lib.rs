@@ -125,6 +125,12 @@ impl CollectorHandle {
         self.ingest.stats()
     }
 
+    /// How many of these client span ids have no SERVER span as child yet
+    /// (`None` unless the config set `track_server_parents`).
+    pub fn missing_server_spans(&self, client_span_ids: &[String]) -> Option<usize> {
+        self.ingest.missing_server_children(client_span_ids)
+    }
+
     /// Writes what is buffered as a segment now and waits until it is on disk.
     pub async fn flush(&self) -> Result<(), IngestError> {
         self.ingest.flush().await

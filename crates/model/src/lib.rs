@@ -11,6 +11,8 @@ pub mod manifest;
 pub mod request;
 pub mod schema;
 pub mod span;
+pub mod stats;
+pub mod summary;
 
 #[cfg(feature = "otlp")]
 pub mod otlp;

@@ -1,1 +1,24 @@
-//! placeholder
+//! Runs a suite of CRUD scenarios against a catalog API with a W3C trace
+//! context on every request, writing `requests.parquet` as it goes.
+
+pub mod client;
+pub mod fixtures;
+pub mod progress;
+pub mod record;
+pub mod run;
+pub mod scenario;
+pub mod schedule;
+pub mod spanwait;
+pub mod suite;
+pub mod summary;
+
+pub use run::{Collect, RunConfig, RunError, RunOutcome, run};
+
+/// A new run id: `ts-YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).
+pub fn new_run_id() -> String {
+    let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    let now = time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default();
+    format!("ts-{now}-{:04x}", rand::random::<u16>())
+}

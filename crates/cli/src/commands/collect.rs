@@ -15,6 +15,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<u8> {
         flush_interval: args.flush_interval,
         segment_spans: args.segment_spans,
         max_buffered_spans: args.max_buffered_spans,
+        track_server_parents: false,
     };
     let store = config.store_dir.clone();
     let collector = Collector::start(config)

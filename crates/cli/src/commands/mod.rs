@@ -1,7 +1,10 @@
 //! One module per subcommand; each returns its exit code.
 
+mod cleanup;
 mod collect;
+mod run;
 mod serve_catalog;
+mod suite;
 
 use crate::args::Command;
 
@@ -10,5 +13,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::ServeCatalog(args) => serve_catalog::run(args).await,
         Command::Collect(args) => collect::run(args).await,
+        Command::Run(args) => run::run(*args).await,
+        Command::Suite(args) => suite::run(args),
+        Command::Cleanup(args) => cleanup::run(args).await,
     }
 }

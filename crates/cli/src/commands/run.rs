@@ -1,0 +1,150 @@
+//! `tracesplit run`: CLI arguments → a validated `RunConfig` → the runner.
+
+use crate::args::RunArgs;
+use crate::exit::{self, Unreachable};
+use crate::signal;
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracesplit_runner::client::parse_headers;
+use tracesplit_runner::progress::Progress;
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, RunConfig, RunError, RunOutcome, suite};
+
+/// Validates the arguments into a run configuration; nothing has run yet.
+pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunConfig> {
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if args.runs == 0 && args.duration.is_none() {
+        bail!("--runs must be at least 1");
+    }
+    if let Some(r) = args.rate.filter(|r| !(*r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of iterations per second, got {r}");
+    }
+    let mut suite = suite::load(args.suite.as_deref())?;
+    suite
+        .select(args.scenario.as_deref(), args.entity_type.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let run_id = tracesplit_runner::new_run_id();
+    let run_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tracesplit-runs").join(&run_id));
+    let collect = if args.no_collect {
+        Collect::External {
+            endpoint: args.otlp_endpoint.clone(),
+        }
+    } else {
+        if args.otlp_endpoint.is_some() {
+            bail!(
+                "--otlp-endpoint needs --no-collect (the embedded collector receives the client spans otherwise)"
+            );
+        }
+        Collect::Embedded {
+            grpc: args.collector_grpc,
+            http: args.collector_http,
+        }
+    };
+    let otlp_headers = std::env::var("OTEL_EXPORTER_OTLP_HEADERS")
+        .map(|h| tracesplit_telemetry::parse_header_list(&h))
+        .unwrap_or_default();
+    Ok(RunConfig {
+        base_url: args.base_url.trim_end_matches('/').to_owned(),
+        headers: parse_headers(&args.headers)?,
+        timeout: args.timeout,
+        suite,
+        schedule: Schedule {
+            stop: args
+                .duration
+                .map_or(Stop::Iterations(args.runs), Stop::Duration),
+            concurrency: args.concurrency,
+            rate: args.rate,
+            warmup: args.warmup,
+        },
+        run_dir,
+        run_id,
+        list_volume: args.list_volume,
+        setup_concurrency: args.setup_concurrency.max(1),
+        keep_fixtures: args.keep_fixtures,
+        reuse_fixtures: args.fixtures.clone(),
+        collect,
+        otlp_headers,
+        span_wait: args.span_wait,
+        progress: Progress::new(false),
+        cancelled,
+    })
+}
+
+/// Ctrl-C sets the flag: no new iteration starts; fixtures are still removed.
+pub fn cancel_on_signal() -> Arc<AtomicBool> {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let flag = cancelled.clone();
+    tokio::spawn(async move {
+        signal::interrupted().await;
+        eprintln!(
+            "interrupted: finishing in-flight requests, then removing fixtures (Ctrl-C again to abort)"
+        );
+        flag.store(true, Ordering::Relaxed);
+        signal::interrupted().await;
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    });
+    cancelled
+}
+
+/// Runs and maps errors: an unreachable API is exit 3.
+pub async fn execute(config: RunConfig) -> anyhow::Result<RunOutcome> {
+    match tracesplit_runner::run(config).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e @ RunError::Unreachable { .. }) => Err(Unreachable(e.to_string()).into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints where everything is, and the notes.
+pub fn report_files(outcome: &RunOutcome) {
+    let dir = outcome.run_dir.display();
+    println!(
+        "requests: {dir}/requests.parquet ({} rows)",
+        outcome.requests
+    );
+    if let Some(c) = &outcome.collector {
+        println!("spans:    {dir}/spans ({} stored)", c.stored_spans);
+    }
+    println!("summary:  {dir}/summary.json");
+    for note in &outcome.summary.notes {
+        println!("note: {note}");
+    }
+}
+
+/// Exit code of a finished run.
+pub fn exit_code(outcome: &RunOutcome) -> u8 {
+    if outcome.interrupted {
+        exit::INTERRUPTED
+    } else if outcome.api_down {
+        exit::UNREACHABLE
+    } else if outcome.summary.summary.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let output = args.output.clone();
+    let config = config(args, cancel_on_signal())?;
+    let outcome = execute(config).await?;
+    if let Some(path) = output {
+        let text = serde_json::to_string_pretty(&outcome.summary)?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write --output {}", path.display()))?;
+    }
+    let s = outcome.summary.summary;
+    println!(
+        "{} of {} scenarios met their targets",
+        s.passed, s.total_tests
+    );
+    report_files(&outcome);
+    Ok(exit_code(&outcome))
+}

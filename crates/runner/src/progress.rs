@@ -1,0 +1,110 @@
+//! Progress: indicatif bars when stderr is a terminal, plain lines otherwise
+//! (CI logs stay readable and grep-able).
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Where progress goes.
+#[derive(Clone)]
+pub struct Progress {
+    multi: Option<MultiProgress>,
+    quiet: bool,
+}
+
+/// One bar (or its plain-text stand-in).
+#[derive(Clone)]
+pub struct Bar {
+    bar: Option<ProgressBar>,
+    label: Arc<str>,
+    total: u64,
+    done: Arc<AtomicU64>,
+    quarter_printed: Arc<AtomicU64>,
+    quiet: bool,
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal (unless `quiet`); plain lines otherwise.
+    pub fn new(quiet: bool) -> Self {
+        let multi = (!quiet && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self { multi, quiet }
+    }
+
+    /// No output at all (tests, libraries).
+    pub fn silent() -> Self {
+        Self {
+            multi: None,
+            quiet: true,
+        }
+    }
+
+    /// A line above the bars.
+    pub fn line(&self, text: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None if !self.quiet => eprintln!("{text}"),
+            None => {}
+        }
+    }
+
+    /// A bar of `total` steps (0: unknown length).
+    pub fn bar(&self, label: &str, total: u64) -> Bar {
+        let bar = self.multi.as_ref().map(|m| {
+            let pb = if total > 0 {
+                ProgressBar::new(total)
+            } else {
+                ProgressBar::new_spinner()
+            };
+            let style = ProgressStyle::with_template("{prefix:>34} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            pb.set_style(style);
+            pb.set_prefix(label.to_owned());
+            m.add(pb)
+        });
+        Bar {
+            bar,
+            label: label.into(),
+            total,
+            done: Arc::new(AtomicU64::new(0)),
+            quarter_printed: Arc::new(AtomicU64::new(0)),
+            quiet: self.quiet,
+        }
+    }
+}
+
+impl Bar {
+    /// One more step done; `msg` (e.g. live percentiles) shown beside the bar.
+    pub fn inc(&self, msg: Option<String>) {
+        let done = self.done.fetch_add(1, Relaxed) + 1;
+        match &self.bar {
+            Some(b) => {
+                b.inc(1);
+                if let Some(m) = msg {
+                    b.set_message(m);
+                }
+            }
+            None if !self.quiet && self.total >= 100 => {
+                // Plain mode: one line per quarter of a long task.
+                let quarter = done * 4 / self.total;
+                if quarter > self.quarter_printed.load(Relaxed)
+                    && self.quarter_printed.fetch_max(quarter, Relaxed) < quarter
+                {
+                    eprintln!("  {}: {done}/{}", self.label, self.total);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

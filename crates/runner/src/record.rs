@@ -1,0 +1,145 @@
+//! Recording requests: `requests.parquet` (written by its own thread as the
+//! run goes) and per-scenario tallies for the live display and the summary.
+
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+use tracesplit_model::RequestRecord;
+use tracesplit_store::{RequestFileWriter, StoreError};
+
+/// Feeds `requests.parquet` from any number of workers.
+pub struct Recorder {
+    tx: Option<mpsc::Sender<RequestRecord>>,
+    thread: Option<std::thread::JoinHandle<Result<u64, StoreError>>>,
+}
+
+impl Recorder {
+    /// Starts writing `path`; the journal is flushed every 100 ms.
+    pub fn start(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = RequestFileWriter::create(path)?;
+        let (tx, rx) = mpsc::channel::<RequestRecord>();
+        let thread = std::thread::Builder::new()
+            .name("requests-writer".into())
+            .spawn(move || {
+                loop {
+                    match rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok(r) => writer.append(r)?,
+                        Err(mpsc::RecvTimeoutError::Timeout) => writer.flush_journal()?,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return writer.finish(),
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Io {
+                path: path.to_owned(),
+                source: e,
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// A sender for one worker.
+    pub fn sender(&self) -> Option<mpsc::Sender<RequestRecord>> {
+        self.tx.clone()
+    }
+
+    /// Completes `requests.parquet`; returns the row count.
+    pub fn finish(mut self) -> Result<u64, StoreError> {
+        self.tx.take();
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(StoreError::Io {
+                path: "requests.parquet".into(),
+                source: std::io::Error::other("writer thread panicked"),
+            }),
+            None => Ok(0),
+        }
+    }
+}
+
+/// Everything counted for one scenario.
+#[derive(Default)]
+pub struct Tally {
+    inner: Mutex<TallyInner>,
+}
+
+#[derive(Default)]
+struct TallyInner {
+    durations_ns: Vec<i64>,
+    corrected_ns: Vec<i64>,
+    status_counts: BTreeMap<String, u64>,
+    errors: BTreeMap<String, u64>,
+    failed: u64,
+    live: Option<Histogram<u64>>,
+}
+
+/// A finished tally.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TallySnapshot {
+    /// Client latencies of requests with an expected status.
+    pub durations_ns: Vec<i64>,
+    /// The same, measured from the intended start (open model).
+    pub corrected_ns: Vec<i64>,
+    /// Responses per status (`"0"` = none).
+    pub status_counts: BTreeMap<String, u64>,
+    /// Failures by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Requests that failed.
+    pub failed: u64,
+}
+
+impl Tally {
+    /// Counts one request.
+    pub fn add(&self, r: &RequestRecord) {
+        let Ok(mut t) = self.inner.lock() else { return };
+        *t.status_counts.entry(r.status.to_string()).or_default() += 1;
+        if r.expected {
+            t.durations_ns.push(r.duration_ns);
+            t.corrected_ns.push(r.corrected_duration_ns());
+            if t.live.is_none() {
+                // Microseconds from 1 µs to one hour, 3 significant digits.
+                t.live = Histogram::new_with_bounds(1, 3_600_000_000, 3).ok();
+            }
+            if let Some(live) = t.live.as_mut() {
+                let _ = live.record((r.duration_ns / 1000).max(1) as u64);
+            }
+        } else {
+            t.failed += 1;
+            let kind = match &r.error {
+                Some(e) => e.clone(),
+                None => format!("status {}", r.status),
+            };
+            *t.errors.entry(kind).or_default() += 1;
+        }
+    }
+
+    /// `p50 x ms p95 y ms` of what was measured so far.
+    pub fn live_line(&self) -> Option<String> {
+        let t = self.inner.lock().ok()?;
+        let h = t.live.as_ref()?;
+        Some(format!(
+            "p50 {:.1} ms  p95 {:.1} ms  failed {}",
+            h.value_at_quantile(0.5) as f64 / 1000.0,
+            h.value_at_quantile(0.95) as f64 / 1000.0,
+            t.failed
+        ))
+    }
+
+    /// Everything counted.
+    pub fn snapshot(&self) -> TallySnapshot {
+        let Ok(t) = self.inner.lock() else {
+            return TallySnapshot::default();
+        };
+        TallySnapshot {
+            durations_ns: t.durations_ns.clone(),
+            corrected_ns: t.corrected_ns.clone(),
+            status_counts: t.status_counts.clone(),
+            errors: t.errors.clone(),
+            failed: t.failed,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Suites: TOML files of scenarios. Parsed and validated completely before any
+//! request is sent; every error names the file, line and what is wrong.
+
+mod raw;
+pub mod template;
+
+use crate::suite::template::Template;
+use serde_json::Value;
+use std::path::Path;
+
+pub use raw::parse;
+
+/// The built-in catalog suite's text.
+pub const CATALOG_SUITE: &str = include_str!("catalog.toml");
+
+/// A validated suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// Suite name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Scenarios in file order.
+    pub scenarios: Vec<Scenario>,
+}
+
+/// Cascade classifier overrides (regexes), already checked to compile.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cascade {
+    /// Statement regex (default: a `SELECT count(` read).
+    pub statement: Option<String>,
+    /// Span/ancestor name regex (default: `usage|cascade|in_use|dependen`).
+    pub span: Option<String>,
+}
+
+/// One scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name, e.g. `CPU_DELETE_WITH_LISTINGS_1000`.
+    pub name: String,
+    /// Seed entity type (`CPU`, …).
+    pub entity_type: String,
+    /// Seed operation (`DELETE`, …).
+    pub operation: String,
+    /// P95 target in milliseconds.
+    pub target_p95_ms: f64,
+    /// What the scenario needs created first.
+    pub fixture: Option<FixtureSpec>,
+    /// Entity plural that `--list-volume N` creates N of before this scenario.
+    pub volume_entity: Option<String>,
+    /// Requests of one iteration.
+    pub steps: Vec<Step>,
+    /// Cascade classifier (suite defaults merged with the scenario's own).
+    pub cascade: Cascade,
+}
+
+/// A fixture: an entity created through the API, optionally used by listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixtureSpec {
+    /// Entity plural under `/v1/catalog` (`cpus`, `gpus`, …).
+    pub entity: String,
+    /// One fresh entity per iteration (consumed by the iteration) instead of one per scenario.
+    pub per_iteration: bool,
+    /// Listings that reference the entity.
+    pub listings: u64,
+    /// Listing field that references it (`cpu_id`).
+    pub listing_field: String,
+    /// Create body template.
+    pub body: Value,
+}
+
+/// One HTTP request of an iteration.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// HTTP method.
+    pub method: http::Method,
+    /// Path (and query) template.
+    pub path: Template,
+    /// Route template recorded with the request (`/v1/catalog/cpus/{id}`).
+    pub route: String,
+    /// JSON body template.
+    pub body: Option<Value>,
+    /// Expected statuses.
+    pub expect: Vec<u16>,
+}
+
+/// A suite file could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct SuiteError {
+    /// File name (or `<built-in catalog suite>`).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Loads a suite file, or the built-in suite when `path` is `None`.
+pub fn load(path: Option<&Path>) -> Result<Suite, SuiteError> {
+    match path {
+        None => parse(CATALOG_SUITE, "<built-in catalog suite>"),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| SuiteError {
+                file: p.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the suite file: {e}"),
+            })?;
+            parse(&text, &p.display().to_string())
+        }
+    }
+}
+
+impl Suite {
+    /// Keeps the scenarios whose name matches `glob` (case-insensitive) and whose
+    /// entity type matches `entity` (`cpu`, `ram-spec`, … or the seed's `RAM_SPEC`).
+    pub fn select(&mut self, glob: Option<&str>, entity: Option<&str>) -> Result<(), String> {
+        if let Some(g) = glob {
+            let matcher = globset::GlobBuilder::new(g)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| format!("invalid --scenario pattern {g:?}: {e}"))?
+                .compile_matcher();
+            self.scenarios.retain(|s| matcher.is_match(&s.name));
+        }
+        if let Some(e) = entity {
+            let want = e.to_ascii_uppercase().replace('-', "_");
+            self.scenarios
+                .retain(|s| s.entity_type.eq_ignore_ascii_case(&want));
+        }
+        if self.scenarios.is_empty() {
+            return Err(format!(
+                "no scenario matches (--scenario {}, --entity-type {}); `tracesplit suite show` lists them",
+                glob.unwrap_or("*"),
+                entity.unwrap_or("any")
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

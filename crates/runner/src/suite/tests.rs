@@ -1,0 +1,121 @@
+use super::*;
+use template::Context;
+
+#[test]
+fn the_built_in_suite_has_the_sixteen_seed_scenarios() {
+    let suite = load(None).unwrap();
+    let names: Vec<&str> = suite.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), 16);
+    for n in [
+        "CPU_PATCH_SINGLE_FIELD",
+        "CPU_DELETE_WITH_LISTINGS_1000",
+        "PORTS_PROFILE_LIST",
+        "CPU_DETAIL_WITH_LISTINGS",
+    ] {
+        assert!(names.contains(&n), "{n}");
+    }
+    let delete = suite
+        .scenarios
+        .iter()
+        .find(|s| s.name == "CPU_DELETE_WITH_LISTINGS_1000")
+        .unwrap();
+    assert_eq!(delete.target_p95_ms, 1000.0);
+    assert_eq!(delete.fixture.as_ref().unwrap().listings, 1000);
+    assert_eq!(delete.steps[0].route, "/v1/catalog/cpus/{id}");
+    assert_eq!(delete.steps[0].expect, vec![409]);
+    assert!(delete.cascade.statement.is_some() && delete.cascade.span.is_some());
+    let targets: Vec<f64> = suite
+        .scenarios
+        .iter()
+        .filter(|s| s.operation == "PATCH" || s.operation == "PUT")
+        .map(|s| s.target_p95_ms)
+        .collect();
+    assert!(targets.iter().all(|t| *t == 500.0));
+}
+
+#[test]
+fn templates_render_numbers_and_text() {
+    let suite = load(None).unwrap();
+    let s = suite
+        .scenarios
+        .iter()
+        .find(|s| s.name == "CPU_PATCH_SINGLE_FIELD")
+        .unwrap();
+    let cx = Context {
+        fixture_id: Some(42),
+        run_id: "r1",
+        iteration: 3,
+        n: 9,
+    };
+    assert_eq!(s.steps[0].path.render(&cx), "/v1/catalog/cpus/42");
+    let body = template::render_json(s.steps[0].body.as_ref().unwrap(), &cx);
+    assert_eq!(body, serde_json::json!({"notes": "tracesplit iteration 3"}));
+    let listing = serde_json::json!({"cpu_id": "{fixture.id}", "title": "t {n}"});
+    assert_eq!(
+        template::render_json(&listing, &cx),
+        serde_json::json!({"cpu_id": 42, "title": "t 9"})
+    );
+}
+
+fn error_of(text: &str) -> SuiteError {
+    parse(text, "suite.toml").unwrap_err()
+}
+
+const ONE: &str = r#"name = "s"
+[[scenario]]
+name = "A"
+entity_type = "CPU"
+operation = "GET"
+target_p95_ms = 100
+steps = [{ method = "GET", path = "/x", expect = [200] }]
+"#;
+
+#[test]
+fn malformed_suites_are_rejected_with_file_line_and_reason() {
+    assert!(parse(ONE, "suite.toml").is_ok());
+    let e = error_of(&ONE.replace("target_p95_ms = 100", "target_p95_ms = \"fast\""));
+    assert_eq!((e.file.as_str(), e.line), ("suite.toml", 6));
+    let e = error_of(&ONE.replace("path = \"/x\"", "path = \"/x/{fixture.id}\""));
+    assert_eq!(e.line, 7);
+    assert!(e.message.contains("declares no fixture"), "{e}");
+    let e = error_of(&ONE.replace("path = \"/x\"", "path = \"/x/{cpu}\""));
+    assert!(e.message.contains("unknown placeholder {cpu}"), "{e}");
+    let e = error_of(&ONE.replace("expect = [200]", "expect = [700]"));
+    assert!(e.message.contains("between 100 and 599"), "{e}");
+    let e = error_of(&ONE.replace("method = \"GET\"", "method = \"FETCH\""));
+    assert!(e.message.contains("unsupported method"), "{e}");
+    let e = error_of(&format!("cascade_span = '(unclosed'\n{ONE}"));
+    assert_eq!(e.line, 1);
+    assert!(e.message.contains("invalid regex"), "{e}");
+    let e = error_of(&ONE.replace(
+        "operation = \"GET\"",
+        "operation = \"GET\"\ncolour = \"red\"",
+    ));
+    assert_eq!(e.line, 6);
+    assert!(e.message.contains("colour"), "{e}");
+    let e = error_of(&format!(
+        "{ONE}{}",
+        &ONE[ONE.find("[[scenario]]").unwrap()..]
+    ));
+    assert!(e.message.contains("defined twice"), "{e}");
+    let e = error_of("name = \"s\"\n[[scenario]\n");
+    assert_eq!(e.line, 2);
+    assert!(e.to_string().starts_with("suite.toml:2:"), "{e}");
+}
+
+#[test]
+fn selection_by_glob_and_entity_type() {
+    let mut s = load(None).unwrap();
+    s.select(Some("cpu_delete*"), None).unwrap();
+    assert_eq!(s.scenarios.len(), 3);
+    let mut s = load(None).unwrap();
+    s.select(None, Some("ram-spec")).unwrap();
+    assert_eq!(
+        s.scenarios
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["RAM_SPEC_LIST_WITH_FILTER"]
+    );
+    assert!(load(None).unwrap().select(Some("NOPE*"), None).is_err());
+}

@@ -1,0 +1,194 @@
+//! Test support: a programmable fake API that can die on cue, and run configs.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tracesplit_runner::progress::Progress;
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, RunConfig, suite};
+
+/// What the fake API does; shared with the test.
+#[derive(Default)]
+pub struct FakeState {
+    /// `METHOD path` of every request, in order.
+    pub log: Mutex<Vec<String>>,
+    /// Ids handed out by creates.
+    pub created: Mutex<Vec<i64>>,
+    /// Ids deleted.
+    pub deleted: Mutex<Vec<i64>>,
+    next_id: AtomicI64,
+    /// After this many `GET /v1/ok`, the server dies (0 = never).
+    pub die_after_ok: AtomicU64,
+    ok_count: AtomicU64,
+    /// Listing creates succeed this many times, then answer 500 (0 = always succeed).
+    pub listings_ok: AtomicU64,
+    listings_seen: AtomicU64,
+    mixed: AtomicU64,
+    /// Set when the server died.
+    pub dead: AtomicBool,
+}
+
+pub struct FakeApi {
+    pub addr: SocketAddr,
+    pub state: Arc<FakeState>,
+    kill: Arc<Notify>,
+}
+
+fn json(status: u16, body: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap()
+}
+
+async fn handle(
+    state: Arc<FakeState>,
+    kill: Arc<Notify>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let _ = req.into_body().collect().await;
+    state.log.lock().unwrap().push(format!("{method} {path}"));
+    let id_of = |p: &str| p.rsplit('/').next().and_then(|s| s.parse::<i64>().ok());
+    let response = match (method.as_str(), path.as_str()) {
+        ("GET", "/health") => json(200, r#"{"status":"ok"}"#),
+        ("POST", "/v1/listings/") => {
+            let n = state.listings_seen.fetch_add(1, SeqCst) + 1;
+            let limit = state.listings_ok.load(SeqCst);
+            if limit > 0 && n > limit {
+                json(
+                    500,
+                    r#"{"detail":"Database error occurred. Please try again later."}"#,
+                )
+            } else {
+                let id = state.next_id.fetch_add(1, SeqCst) + 1;
+                state.created.lock().unwrap().push(id);
+                json(201, &format!(r#"{{"id":{id}}}"#))
+            }
+        }
+        ("POST", p) if p.starts_with("/v1/catalog/") => {
+            let id = state.next_id.fetch_add(1, SeqCst) + 1;
+            state.created.lock().unwrap().push(id);
+            json(201, &format!(r#"{{"id":{id}}}"#))
+        }
+        ("DELETE", p) => {
+            if let Some(id) = id_of(p) {
+                state.deleted.lock().unwrap().push(id);
+            }
+            json(204, "")
+        }
+        ("GET", "/v1/ok") => {
+            let n = state.ok_count.fetch_add(1, SeqCst) + 1;
+            let limit = state.die_after_ok.load(SeqCst);
+            if limit > 0 && n >= limit {
+                state.dead.store(true, SeqCst);
+                kill.notify_one();
+            }
+            json(200, "{}")
+        }
+        ("GET", "/v1/mixed") => {
+            let codes = [200, 500, 404, 503];
+            json(codes[(state.mixed.fetch_add(1, SeqCst) % 4) as usize], "{}")
+        }
+        ("GET", "/v1/slow") => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            json(200, "{}")
+        }
+        _ => json(404, r#"{"detail":"Not Found"}"#),
+    };
+    Ok(response)
+}
+
+impl FakeApi {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(FakeState::default());
+        let kill = Arc::new(Notify::new());
+        let (st, k) = (state.clone(), kill.clone());
+        tokio::spawn(async move {
+            let mut conns = JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = k.notified() => {
+                        // Dying: drop the listener and every open connection.
+                        conns.shutdown().await;
+                        return;
+                    }
+                    Ok((stream, _)) = listener.accept() => {
+                        let (st, k) = (st.clone(), k.clone());
+                        conns.spawn(async move {
+                            let service = service_fn(move |req| handle(st.clone(), k.clone(), req));
+                            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        });
+                    }
+                }
+            }
+        });
+        Self { addr, state, kill }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn kill(&self) {
+        self.kill.notify_one();
+    }
+}
+
+/// A run config with test defaults: silent, embedded collector on port 0.
+pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunConfig {
+    RunConfig {
+        base_url: base_url.to_owned(),
+        headers: Default::default(),
+        timeout: Duration::from_secs(5),
+        suite: suite::parse(suite_text, "test-suite.toml").unwrap(),
+        schedule: Schedule {
+            stop: Stop::Iterations(runs),
+            concurrency: 1,
+            rate: None,
+            warmup: 0,
+        },
+        run_dir: dir.join("run"),
+        run_id: "ts-test".into(),
+        list_volume: 0,
+        setup_concurrency: 4,
+        keep_fixtures: false,
+        reuse_fixtures: None,
+        collect: Collect::Embedded {
+            grpc: ([127, 0, 0, 1], 0).into(),
+            http: ([127, 0, 0, 1], 0).into(),
+        },
+        otlp_headers: Vec::new(),
+        span_wait: Duration::from_millis(300),
+        progress: Progress::silent(),
+        cancelled: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+/// A one-scenario suite: `GET path` expecting 200, optionally with a fixture of `listings` listings.
+pub fn suite_get(path: &str, fixture_listings: Option<u64>) -> String {
+    let fixture = match fixture_listings {
+        Some(n) => format!(
+            "fixture = {{ entity = \"gpus\", listings = {n}, listing_field = \"gpu_id\", body = {{ name = \"f {{n}}\" }} }}\n"
+        ),
+        None => String::new(),
+    };
+    format!(
+        "name = \"t\"\n[[scenario]]\nname = \"S\"\nentity_type = \"GPU\"\noperation = \"GET\"\ntarget_p95_ms = 1000\n{fixture}steps = [{{ method = \"GET\", path = \"{path}\", expect = [200] }}]\n"
+    )
+}

@@ -8,7 +8,7 @@ use opentelemetry::trace::{
     Link, Span as _, SpanKind, TraceContextExt, Tracer, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use support::*;
@@ -142,8 +142,14 @@ async fn rust_http_exporter_spans_are_stored_exactly() {
     let handle = start(dir.path()).await;
     let endpoint = format!("{}/v1/traces", handle.http_endpoint());
     let expected = tokio::task::spawn_blocking(move || {
+        // The blocking reqwest client: the SDK's batch processor exports from a plain thread.
+        let client = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap();
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
+            .with_http_client(client)
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(endpoint)
             .build()

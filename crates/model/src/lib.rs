@@ -6,6 +6,7 @@
 //! Arrow schemas of the Parquet files live here too so that writer and readers
 //! agree on column names and types.
 
+pub mod analysis;
 pub mod ids;
 pub mod manifest;
 pub mod request;
@@ -17,6 +18,7 @@ pub mod summary;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 
+pub use analysis::Analysis;
 pub use ids::{IdError, SpanId, TraceId};
 pub use manifest::RunManifest;
 pub use request::RequestRecord;

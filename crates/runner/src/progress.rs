@@ -101,6 +101,11 @@ impl Bar {
         }
     }
 
+    /// Whether a terminal bar is drawn (plain mode shows no live figures).
+    pub fn visible(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(b) = &self.bar {

@@ -4,32 +4,62 @@
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracesplit_model::RequestRecord;
 use tracesplit_store::{RequestFileWriter, StoreError};
 
+/// Where workers put request records: a shared vector the writer thread
+/// swaps out every 50 ms (no wake-up per request).
+#[derive(Clone, Default)]
+pub struct RecordSink {
+    pending: Arc<Mutex<Vec<RequestRecord>>>,
+}
+
+impl RecordSink {
+    /// Queues one record for `requests.parquet`.
+    pub fn push(&self, record: RequestRecord) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.push(record);
+        }
+    }
+
+    fn take(&self) -> Vec<RequestRecord> {
+        self.pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+}
+
 /// Feeds `requests.parquet` from any number of workers.
 pub struct Recorder {
-    tx: Option<mpsc::Sender<RequestRecord>>,
+    sink: RecordSink,
+    stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<Result<u64, StoreError>>>,
 }
 
 impl Recorder {
-    /// Starts writing `path`; the journal is flushed every 100 ms.
+    /// Starts writing `path`; queued records and the journal are flushed every 50 ms.
     pub fn start(path: &Path) -> Result<Self, StoreError> {
         let mut writer = RequestFileWriter::create(path)?;
-        let (tx, rx) = mpsc::channel::<RequestRecord>();
+        let sink = RecordSink::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (sink.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("requests-writer".into())
             .spawn(move || {
                 loop {
-                    match rx.recv_timeout(Duration::from_millis(100)) {
-                        Ok(r) => writer.append(r)?,
-                        Err(mpsc::RecvTimeoutError::Timeout) => writer.flush_journal()?,
-                        Err(mpsc::RecvTimeoutError::Disconnected) => return writer.finish(),
+                    let done = st.load(Ordering::Acquire);
+                    for r in s.take() {
+                        writer.append(r)?;
                     }
+                    writer.flush_journal()?;
+                    if done {
+                        return writer.finish();
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
                 }
             })
             .map_err(|e| StoreError::Io {
@@ -37,19 +67,20 @@ impl Recorder {
                 source: e,
             })?;
         Ok(Self {
-            tx: Some(tx),
+            sink,
+            stop,
             thread: Some(thread),
         })
     }
 
-    /// A sender for one worker.
-    pub fn sender(&self) -> Option<mpsc::Sender<RequestRecord>> {
-        self.tx.clone()
+    /// The sink workers push to.
+    pub fn sink(&self) -> RecordSink {
+        self.sink.clone()
     }
 
     /// Completes `requests.parquet`; returns the row count.
     pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.tx.take();
+        self.stop.store(true, Ordering::Release);
         match self.thread.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(StoreError::Io {

@@ -208,22 +208,27 @@ async fn health(client: &ApiClient, progress: &Progress) -> Result<(), RunError>
 }
 
 async fn start_collector(config: &mut RunConfig) -> Result<Option<CollectorHandle>, RunError> {
-    let placeholder = Collect::External { endpoint: None };
-    if let Collect::Running(handle) = std::mem::replace(&mut config.collect, placeholder) {
-        return Ok(Some(*handle));
+    match &config.collect {
+        Collect::Running(_) => {
+            let taken =
+                std::mem::replace(&mut config.collect, Collect::External { endpoint: None });
+            match taken {
+                Collect::Running(handle) => Ok(Some(*handle)),
+                _ => Ok(None),
+            }
+        }
+        Collect::Embedded { grpc, http } => {
+            let cfg = CollectorConfig {
+                grpc_addr: *grpc,
+                http_addr: *http,
+                store_dir: config.run_dir.join(SPANS_DIR),
+                track_server_parents: true,
+                ..CollectorConfig::default()
+            };
+            Ok(Some(Collector::start(cfg).await?))
+        }
+        Collect::External { .. } => Ok(None),
     }
-    let Collect::Embedded { grpc, http } = &config.collect else {
-        return Ok(None);
-    };
-    let store = config.run_dir.join(SPANS_DIR);
-    let cfg = CollectorConfig {
-        grpc_addr: *grpc,
-        http_addr: *http,
-        store_dir: store,
-        track_server_parents: true,
-        ..CollectorConfig::default()
-    };
-    Ok(Some(Collector::start(cfg).await?))
 }
 
 fn telemetry(
@@ -285,15 +290,11 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         config.progress.clone(),
     );
     let recorder = Recorder::start(&dir.join(REQUESTS_FILE))?;
-    let sender = recorder.sender().ok_or_else(|| RunError::RunDir {
-        path: dir.clone(),
-        message: "request writer stopped".into(),
-    })?;
     let state = Arc::new(RunState {
         client,
         fixtures: fixtures.clone(),
         run_id: config.run_id.clone(),
-        records: Mutex::new(sender),
+        records: recorder.sink(),
         conn_failures: AtomicU64::new(0),
         api_down: AtomicBool::new(false),
         anchor: (Instant::now(), SystemTime::now()),
@@ -424,7 +425,12 @@ async fn measure(
         async move {
             run.iteration(ticket).await;
             if !ticket.warmup {
-                bar.inc(run.tally.live_line());
+                // Live percentiles cost a histogram walk: only when a bar shows them.
+                bar.inc(if bar.visible() {
+                    run.tally.live_line()
+                } else {
+                    None
+                });
             }
         }
         .with_subscriber(dispatch)

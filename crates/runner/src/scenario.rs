@@ -9,7 +9,7 @@ use crate::suite::{Scenario, Step};
 use opentelemetry::trace::TraceContextExt;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracesplit_model::RequestRecord;
 use tracing::Instrument;
@@ -28,7 +28,7 @@ pub struct RunState {
     /// Run id.
     pub run_id: String,
     /// Where request records go.
-    pub records: Mutex<mpsc::Sender<RequestRecord>>,
+    pub records: crate::record::RecordSink,
     /// Consecutive connection failures.
     pub conn_failures: AtomicU64,
     /// The API stopped answering.
@@ -143,9 +143,7 @@ impl ScenarioRun {
                 {
                     r.push(record.span_id.clone());
                 }
-                if let Ok(tx) = self.state.records.lock() {
-                    let _ = tx.send(record);
-                }
+                self.state.records.push(record);
             }
         }
     }
@@ -167,7 +165,7 @@ impl ScenarioRun {
         let span = tracing::info_span!(
             parent: parent,
             "http.client",
-            "otel.name" = format!("{} {}", step.method, step.route),
+            "otel.name" = step.span_name.as_str(),
             "otel.kind" = "client",
             "http.request.method" = step.method.as_str(),
             "url.full" = url.as_str(),

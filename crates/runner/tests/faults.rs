@@ -116,6 +116,9 @@ async fn server_errors_and_unexpected_statuses_are_counted_never_measured() {
     assert_eq!((r.runs, r.failed_runs), (10, 30));
     assert_eq!(r.errors.get("status 500"), Some(&10));
     assert!(!r.passed, "failed requests fail the scenario");
+    // The embedded collector received every client span (iteration + request spans).
+    assert_eq!(outcome.client_spans.exported, 80);
+    assert_eq!(outcome.collector.unwrap().stored_spans, 80);
     let requests =
         tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
     assert_eq!(requests.iter().filter(|q| q.expected).count(), 10);

@@ -228,3 +228,61 @@ pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
     }
     Ok(out)
 }
+
+fn check_schema(path: &Path, required: &[(&str, DataType)]) -> Result<(), StoreError> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| StoreError::parquet(path, e))?;
+    let schema = builder.schema();
+    for (name, want) in required {
+        let field = schema
+            .field_with_name(name)
+            .map_err(|_| StoreError::Schema {
+                path: path.to_owned(),
+                column: (*name).to_owned(),
+                problem: "is missing".into(),
+            })?;
+        let text_ok = *want == DataType::Utf8
+            && matches!(field.data_type(), DataType::LargeUtf8 | DataType::Utf8View);
+        if field.data_type() != want && !text_ok {
+            return Err(StoreError::Schema {
+                path: path.to_owned(),
+                column: (*name).to_owned(),
+                problem: format!("has type {}, expected {want}", field.data_type()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a file is a `requests.parquet` (reads only its footer).
+pub fn check_request_file(path: &Path) -> Result<(), StoreError> {
+    use tracesplit_model::schema::request_columns as c;
+    check_schema(
+        path,
+        &[
+            (c::SCENARIO, DataType::Utf8),
+            (c::TRACE_ID, DataType::Utf8),
+            (c::SPAN_ID, DataType::Utf8),
+            (c::DURATION, DataType::Int64),
+            (c::EXPECTED, DataType::Boolean),
+        ],
+    )
+}
+
+/// Checks that a file is a span store segment (reads only its footer).
+pub fn check_span_file(path: &Path) -> Result<(), StoreError> {
+    use tracesplit_model::schema::span_columns as c;
+    check_schema(
+        path,
+        &[
+            (c::TRACE_ID, DataType::Utf8),
+            (c::SPAN_ID, DataType::Utf8),
+            (c::PARENT_SPAN_ID, DataType::Utf8),
+            (c::NAME, DataType::Utf8),
+            (c::KIND, DataType::Utf8),
+            (c::START, DataType::Int64),
+            (c::END, DataType::Int64),
+        ],
+    )
+}

@@ -7,15 +7,17 @@
 //! catalog and the tests can live in one process, each exporting to its own
 //! endpoint under its own service name.
 
+mod batch;
 mod counting;
 
 pub use counting::ExportCounts;
 
+use batch::PollingBatchProcessor;
 use counting::{Counters, CountingExporter, CountingProcessor};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,15 +105,12 @@ impl Telemetry {
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
         let counters = Arc::new(Counters::default());
-        let batch = BatchSpanProcessor::builder(CountingExporter::new(exporter, counters.clone()))
-            .with_batch_config(
-                BatchConfigBuilder::default()
-                    .with_max_queue_size(config.max_queue)
-                    .with_scheduled_delay(config.export_interval)
-                    .with_max_export_batch_size(config.export_batch)
-                    .build(),
-            )
-            .build();
+        let batch = PollingBatchProcessor::new(
+            CountingExporter::new(exporter, counters.clone()),
+            config.max_queue,
+            config.export_batch,
+            config.export_interval,
+        );
         let mut resource = Resource::builder();
         if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
             resource = resource.with_service_name(config.service_name.clone());

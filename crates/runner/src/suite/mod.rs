@@ -78,6 +78,8 @@ pub struct Step {
     pub path: Template,
     /// Route template recorded with the request (`/v1/catalog/cpus/{id}`).
     pub route: String,
+    /// Client span name, `METHOD route` (built once, not per request).
+    pub span_name: String,
     /// JSON body template.
     pub body: Option<Value>,
     /// Expected statuses.

@@ -253,7 +253,9 @@ fn step(at: &Locator<'_>, st: Spanned<RawStep>, has_fixture: bool) -> Result<Ste
         ));
     }
     let route = st.route.unwrap_or_else(|| path.route());
+    let span_name = format!("{method} {route}");
     Ok(Step {
+        span_name,
         method,
         path,
         route,

@@ -1,0 +1,36 @@
+//! Errors of an analysis.
+
+/// Why an analysis could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// A run directory, span source or file is missing or malformed.
+    #[error("{0}")]
+    Input(String),
+    /// polars failed on the data (names the step).
+    #[error("{step}: {source}")]
+    Polars {
+        /// What was being done.
+        step: &'static str,
+        /// The error.
+        source: polars::error::PolarsError,
+    },
+    /// A classifier regex is invalid.
+    #[error("invalid cascade regex {regex:?}: {message}")]
+    Regex {
+        /// The regex.
+        regex: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Attaches a step name to polars errors.
+pub(crate) trait Step<T> {
+    fn step(self, step: &'static str) -> Result<T, AnalyzeError>;
+}
+
+impl<T> Step<T> for polars::error::PolarsResult<T> {
+    fn step(self, step: &'static str) -> Result<T, AnalyzeError> {
+        self.map_err(|source| AnalyzeError::Polars { step, source })
+    }
+}

@@ -1,0 +1,273 @@
+//! The split of one request, from its trace's spans (pure Rust, no polars).
+//!
+//! For a request r with client span c: the server entry S is the SERVER span
+//! of r's trace whose parent is c (the longest, when there are several);
+//! network = max(0, total − server); DB spans are the spans of S's subtree
+//! with a db system; db = union of their intervals clipped to S; cascade =
+//! union of the DB spans the classifier picks; db_other = db − cascade;
+//! handler = server − db. So total = network + handler + cascade + db_other.
+
+use crate::intervals::union_clipped;
+use std::collections::HashMap;
+
+/// The spans of all traces, grouped: spans of one trace are contiguous.
+#[derive(Debug, Clone, Default)]
+pub struct SpanColumns {
+    /// Span id (8 bytes as u64).
+    pub span_id: Vec<u64>,
+    /// Parent span id; 0 for a root.
+    pub parent: Vec<u64>,
+    /// SERVER kind.
+    pub is_server: Vec<bool>,
+    /// Start (ns).
+    pub start: Vec<i64>,
+    /// End (ns).
+    pub end: Vec<i64>,
+    /// Carries a db system attribute.
+    pub is_db: Vec<bool>,
+    /// Per classifier variant: the statement matches.
+    pub statement_match: Vec<Vec<bool>>,
+    /// Per classifier variant: the span's own name matches.
+    pub name_match: Vec<Vec<bool>>,
+    /// `[start, end)` span index range of each trace.
+    pub groups: Vec<(u32, u32)>,
+}
+
+/// What the split needs to know about one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestInput {
+    /// Trace group of its trace id, when the trace has spans.
+    pub group: Option<u32>,
+    /// Its client span id.
+    pub client_span: u64,
+    /// Client-observed duration (ns).
+    pub total_ns: i64,
+    /// Cascade classifier variant of its scenario.
+    pub variant: usize,
+}
+
+/// The split of one request (ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestSplit {
+    /// A server entry span was found.
+    pub matched: bool,
+    /// Client-observed duration.
+    pub total_ns: i64,
+    /// Server entry duration.
+    pub server_ns: i64,
+    /// total − server, clamped at 0.
+    pub network_ns: i64,
+    /// server − db.
+    pub handler_ns: i64,
+    /// Union of DB intervals within the server span.
+    pub db_ns: i64,
+    /// Union of cascade intervals.
+    pub cascade_ns: i64,
+    /// db − cascade.
+    pub db_other_ns: i64,
+    /// DB spans in the subtree.
+    pub db_count: u32,
+    /// server > total (network clamped to 0).
+    pub clamped: bool,
+    /// Server spans under the client span.
+    pub server_candidates: u32,
+    /// Global index of the server entry span.
+    pub server_span: Option<u32>,
+    /// Global index of the longest cascade span.
+    pub top_cascade: Option<u32>,
+    /// Global index of the longest other DB span.
+    pub top_db_other: Option<u32>,
+}
+
+impl RequestSplit {
+    /// total when unmatched (everything unexplained); the four components otherwise.
+    pub fn unmatched(total_ns: i64) -> Self {
+        Self {
+            total_ns,
+            ..Self::default()
+        }
+    }
+}
+
+/// One trace's parent links, computed once for every request in it.
+struct Tree {
+    base: usize,
+    parent: Vec<Option<usize>>,
+}
+
+impl Tree {
+    fn new(s: &SpanColumns, (a, b): (u32, u32)) -> Self {
+        let (a, b) = (a as usize, b as usize);
+        let ids = &s.span_id[a..b];
+        // Most traces are small: a linear search beats hashing there.
+        let parent = if ids.len() <= 32 {
+            s.parent[a..b]
+                .iter()
+                .map(|p| {
+                    if *p == 0 {
+                        None
+                    } else {
+                        ids.iter().position(|id| id == p)
+                    }
+                })
+                .collect()
+        } else {
+            let index: HashMap<u64, usize> =
+                ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            s.parent[a..b]
+                .iter()
+                .map(|p| if *p == 0 { None } else { index.get(p).copied() })
+                .collect()
+        };
+        Self { base: a, parent }
+    }
+
+    /// Whether local span `i` is `entry` or below it (guarding against cycles).
+    fn under(&self, mut i: usize, entry: usize) -> bool {
+        for _ in 0..=self.parent.len() {
+            if i == entry {
+                return true;
+            }
+            match self.parent[i] {
+                Some(p) => i = p,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Whether a span on the path from `i` up to (not including) `entry` has a matching name.
+    fn name_on_path(&self, s: &SpanColumns, variant: usize, mut i: usize, entry: usize) -> bool {
+        for _ in 0..=self.parent.len() {
+            if i == entry {
+                return false;
+            }
+            if s.name_match[variant][self.base + i] {
+                return true;
+            }
+            match self.parent[i] {
+                Some(p) => i = p,
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+fn longest(s: &SpanColumns, candidates: impl Iterator<Item = usize>) -> (Option<usize>, u32) {
+    let mut best: Option<usize> = None;
+    let mut count = 0;
+    for i in candidates {
+        count += 1;
+        let d = s.end[i] - s.start[i];
+        // Ties go to the earliest start, then the lowest index: deterministic whatever the arrival order.
+        if best.is_none_or(|b| (d, -s.start[i]) > (s.end[b] - s.start[b], -s.start[b])) {
+            best = Some(i);
+        }
+    }
+    (best, count)
+}
+
+/// Splits one request inside its trace.
+fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
+    let (a, b) = (tree.base, tree.base + tree.parent.len());
+    let (entry, candidates) = longest(
+        s,
+        (a..b).filter(|&i| s.is_server[i] && s.parent[i] == r.client_span),
+    );
+    let Some(entry) = entry else {
+        return RequestSplit::unmatched(r.total_ns);
+    };
+    let (lo, hi) = (s.start[entry], s.end[entry]);
+    let server_ns = (hi - lo).max(0);
+    let mut db = Vec::new();
+    let mut cascade = Vec::new();
+    let (mut top_cascade, mut top_other): (Option<usize>, Option<usize>) = (None, None);
+    let local_entry = entry - a;
+    for i in a..b {
+        if !s.is_db[i] || i == entry || !tree.under(i - a, local_entry) {
+            continue;
+        }
+        let interval = (s.start[i], s.end[i]);
+        db.push(interval);
+        let is_cascade =
+            s.statement_match[r.variant][i] || tree.name_on_path(s, r.variant, i - a, local_entry);
+        let top = if is_cascade {
+            &mut top_cascade
+        } else {
+            &mut top_other
+        };
+        if is_cascade {
+            cascade.push(interval);
+        }
+        if top.is_none_or(|t| s.end[t] - s.start[t] < interval.1 - interval.0) {
+            *top = Some(i);
+        }
+    }
+    let db_count = db.len() as u32;
+    let db_ns = union_clipped(&mut db, lo, hi);
+    let cascade_ns = union_clipped(&mut cascade, lo, hi);
+    let (mut handler_ns, mut cascade_ns, mut db_other_ns) =
+        (server_ns - db_ns, cascade_ns, db_ns - cascade_ns);
+    let clamped = server_ns > r.total_ns;
+    if clamped {
+        // The server claims more time than the client saw (clock or instrumentation
+        // error). Network is 0 and the excess comes off handler, then other DB,
+        // then cascade time, so the components still sum to the client total.
+        let mut excess = server_ns - r.total_ns.max(0);
+        for part in [&mut handler_ns, &mut db_other_ns, &mut cascade_ns] {
+            let cut = excess.min(*part);
+            *part -= cut;
+            excess -= cut;
+        }
+    }
+    RequestSplit {
+        matched: true,
+        total_ns: r.total_ns,
+        server_ns,
+        network_ns: (r.total_ns - server_ns).max(0),
+        handler_ns,
+        db_ns,
+        cascade_ns,
+        db_other_ns,
+        db_count,
+        clamped,
+        server_candidates: candidates,
+        server_span: Some(entry as u32),
+        top_cascade: top_cascade.map(|i| i as u32),
+        top_db_other: top_other.map(|i| i as u32),
+    }
+}
+
+/// Splits every request. Requests of one trace share the trace's parent links.
+pub fn split_all(s: &SpanColumns, requests: &[RequestInput]) -> Vec<RequestSplit> {
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_unstable_by_key(|&i| requests[i].group);
+    let mut out = vec![RequestSplit::default(); requests.len()];
+    let mut cached: Option<(u32, Tree)> = None;
+    for i in order {
+        let r = &requests[i];
+        out[i] = match r.group {
+            None => RequestSplit::unmatched(r.total_ns),
+            Some(g) => {
+                if cached.as_ref().is_none_or(|(cg, _)| *cg != g) {
+                    cached = Some((g, Tree::new(s, s.groups[g as usize])));
+                }
+                match &cached {
+                    Some((_, tree)) => split_in(s, tree, r),
+                    None => RequestSplit::unmatched(r.total_ns),
+                }
+            }
+        };
+    }
+    out
+}
+
+/// The split's invariant, for every matched request: total = network + handler + cascade + db_other.
+pub fn holds(split: &RequestSplit) -> bool {
+    let parts = split.network_ns + split.handler_ns + split.cascade_ns + split.db_other_ns;
+    !split.matched || parts == split.total_ns.max(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+//! The result of `analyze`: plain, serializable data that every report format
+//! renders (crates/report never sees polars).
+
+use crate::stats::LatencyStats;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything the analyzer found for one or more runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Runs analyzed (several when shards were merged).
+    pub run_ids: Vec<String>,
+    /// API base URL.
+    pub base_url: String,
+    /// Where the spans came from (`store RUN/spans`, `otlp-json FILE`, …).
+    pub span_source: String,
+    /// Requests matched to a server span, over all scenarios.
+    pub coverage: Coverage,
+    /// One entry per scenario, in suite order.
+    pub scenarios: Vec<ScenarioAnalysis>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Cascade classifier in effect by default.
+    pub cascade_defaults: Classifier,
+}
+
+/// How many requests could be split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Requests with an expected status.
+    pub requests: u64,
+    /// Of those, with a server entry span.
+    pub matched: u64,
+    /// Matched requests whose server span was longer than the client's duration (network clamped to 0).
+    pub clamped: u64,
+    /// Requests with more than one server span under their client span (the longest was used).
+    pub multiple_server_spans: u64,
+}
+
+impl Coverage {
+    /// Requests without a server span.
+    pub fn unmatched(&self) -> u64 {
+        self.requests - self.matched
+    }
+
+    /// matched / requests (1 when there are no requests).
+    pub fn ratio(&self) -> f64 {
+        if self.requests == 0 {
+            1.0
+        } else {
+            self.matched as f64 / self.requests as f64
+        }
+    }
+}
+
+/// The cascade classifier: statement regex and span/ancestor name regex.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Classifier {
+    /// Regex on `db_statement`.
+    pub statement: String,
+    /// Regex on the DB span's name or an ancestor's name.
+    pub span: String,
+}
+
+/// A latency decomposition in milliseconds; components sum to `total_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Split {
+    /// Mean client-observed total.
+    pub total_ms: f64,
+    /// Mean network (total − server).
+    pub network_ms: f64,
+    /// Mean handler (server − db).
+    pub handler_ms: f64,
+    /// Mean cascade (usage) check.
+    pub cascade_ms: f64,
+    /// Mean other database time.
+    pub db_other_ms: f64,
+    /// Requests averaged.
+    pub requests: u64,
+    /// 1-based rank range of the requests averaged (by total).
+    pub ranks: (u64, u64),
+}
+
+impl Split {
+    /// `(name, ms)` of the four components in display order.
+    pub fn components(&self) -> [(&'static str, f64); 4] {
+        [
+            ("network", self.network_ms),
+            ("handler", self.handler_ms),
+            ("cascade", self.cascade_ms),
+            ("db other", self.db_other_ms),
+        ]
+    }
+}
+
+/// p50/p95/p99 of one component (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Nearest-rank P50.
+    pub p50_ms: f64,
+    /// Nearest-rank P95.
+    pub p95_ms: f64,
+    /// Nearest-rank P99.
+    pub p99_ms: f64,
+}
+
+/// Each component's own distribution over matched requests.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ComponentStats {
+    /// Network.
+    pub network: Percentiles,
+    /// Handler.
+    pub handler: Percentiles,
+    /// Cascade check.
+    pub cascade: Percentiles,
+    /// Other DB time.
+    pub db_other: Percentiles,
+    /// All DB time.
+    pub db: Percentiles,
+}
+
+/// DB spans per matched request.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DbSpanCounts {
+    /// Mean.
+    pub mean: f64,
+    /// Nearest-rank P50.
+    pub p50: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+/// A deep link to a trace viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceLink {
+    /// `Jaeger`, `Grafana`.
+    pub label: String,
+    /// URL.
+    pub url: String,
+}
+
+/// One slow request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Outlier {
+    /// Trace id.
+    pub trace_id: String,
+    /// Client span id.
+    pub span_id: String,
+    /// Iteration.
+    pub iteration: u32,
+    /// Step within the iteration.
+    pub step: u32,
+    /// HTTP status.
+    pub status: u16,
+    /// Its split (`requests` = 1).
+    pub split: Split,
+    /// Whether it had a server span.
+    pub matched: bool,
+    /// Trace viewer links.
+    pub links: Vec<TraceLink>,
+}
+
+/// One span of an exemplar waterfall, placed on the client's timeline.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WaterfallSpan {
+    /// Depth below the client span (client = 0).
+    pub depth: u32,
+    /// Span name.
+    pub name: String,
+    /// `CLIENT`, `SERVER`, …
+    pub kind: String,
+    /// Start relative to the client span start (ms).
+    pub offset_ms: f64,
+    /// Duration (ms).
+    pub duration_ms: f64,
+    /// `db`, `cascade`, `server`, `client`, `internal`.
+    pub category: String,
+    /// DB statement, when any.
+    pub statement: Option<String>,
+}
+
+/// The request closest to the P95, with its spans.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Exemplar {
+    /// The request.
+    pub request: Outlier,
+    /// Its spans, depth-first, on the client's timeline (midpoint assumption for server spans).
+    pub spans: Vec<WaterfallSpan>,
+}
+
+/// Everything about one scenario.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScenarioAnalysis {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed entity type.
+    pub entity_type: String,
+    /// Seed operation.
+    pub operation: String,
+    /// P95 target (ms).
+    pub target_ms: f64,
+    /// Client latency statistics over requests with an expected status.
+    pub stats: LatencyStats,
+    /// Requests that failed.
+    pub failed: u64,
+    /// P95 within target and nothing failed.
+    pub passed: bool,
+    /// Responses per status.
+    pub status_counts: BTreeMap<String, u64>,
+    /// Failures per kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Coverage of this scenario.
+    pub coverage: Coverage,
+    /// The P95 split (window around the P95 rank), when any request matched.
+    pub p95_split: Option<Split>,
+    /// Mean split of the requests at or above the P95.
+    pub tail_split: Option<Split>,
+    /// Each component's percentiles.
+    pub components: ComponentStats,
+    /// DB spans per request.
+    pub db_spans: DbSpanCounts,
+    /// The cascade statement seen most in the P95 window.
+    pub cascade_statement: Option<String>,
+    /// The name of the longest cascade span (or its matching ancestor) in the P95 window.
+    pub cascade_span_name: Option<String>,
+    /// The slowest other DB statement in the P95 window.
+    pub slowest_db_statement: Option<String>,
+    /// Mean response size (bytes).
+    pub mean_response_bytes: f64,
+    /// Listings attached to the scenario's fixture.
+    pub fixture_listings: Option<u64>,
+    /// The K slowest requests.
+    pub outliers: Vec<Outlier>,
+    /// The P95 exemplar with its waterfall.
+    pub exemplar: Option<Exemplar>,
+    /// Cascade classifier used for this scenario.
+    pub classifier: Classifier,
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A target is missed.
+    Critical,
+    /// Close to a target, or evidence worth acting on.
+    Warning,
+    /// Room for improvement.
+    Optimization,
+    /// Context (coverage, data quality).
+    Info,
+}
+
+/// One finding with its evidence and a next step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Severity.
+    pub severity: Severity,
+    /// Rule that produced it (`target_missed`, `dominant_component`, `n_plus_one`, …).
+    pub rule: String,
+    /// Scenario it is about, if one.
+    pub scenario: Option<String>,
+    /// One line.
+    pub title: String,
+    /// The evidence.
+    pub detail: String,
+    /// What to do next.
+    pub next_step: Option<String>,
+}

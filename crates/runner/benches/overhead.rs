@@ -1,0 +1,205 @@
+//! Runner overhead against oha on a loopback no-op endpoint.
+//!
+//! `cargo bench -p tracesplit-runner --bench overhead [-- SECONDS [CONCURRENCY]]`
+//!
+//! Starts a tiny HTTP server (hyper, its own runtime), then measures, in one
+//! run and alternating: oha (`oha` on PATH or in ~/.cargo/bin; install it with
+//! `cargo install oha`) and the tracesplit runner with tracing and span export
+//! on (embedded collector, every request a CLIENT span), both at the same
+//! concurrency for the same time. Prints requests/s, P50 and the ratios.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use tracesplit_runner::progress::Progress;
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, RunConfig, run, suite};
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn start_server() -> (SocketAddr, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(b"{}"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, rt)
+}
+
+fn oha_path() -> Option<String> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    ["oha".to_string(), format!("{home}/.cargo/bin/oha")]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+/// (requests/s, P50 ms) of oha.
+fn run_oha(oha: &str, url: &str, secs: u64, concurrency: usize) -> (f64, f64) {
+    let out = Command::new(oha)
+        .args([
+            "-z",
+            &format!("{secs}s"),
+            "-c",
+            &concurrency.to_string(),
+            "--no-tui",
+            "--output-format",
+            "json",
+            url,
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("oha output: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let rps = v["summary"]["requestsPerSec"].as_f64().unwrap();
+    let p50 = v["latencyPercentiles"]["p50"].as_f64().unwrap() * 1000.0;
+    (rps, p50)
+}
+
+/// (requests/s, P50 ms) of the runner.
+fn run_runner(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    secs: u64,
+    concurrency: usize,
+) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";
+    let config = RunConfig {
+        base_url: base.to_owned(),
+        headers: Default::default(),
+        timeout: Duration::from_secs(10),
+        suite: suite::parse(text, "bench").unwrap(),
+        schedule: Schedule {
+            stop: Stop::Duration(Duration::from_secs(secs)),
+            concurrency,
+            rate: None,
+            warmup: 0,
+        },
+        run_dir: dir.path().join("run"),
+        run_id: "bench".into(),
+        list_volume: 0,
+        setup_concurrency: 1,
+        keep_fixtures: false,
+        reuse_fixtures: None,
+        collect: Collect::Embedded {
+            grpc: ([127, 0, 0, 1], 0).into(),
+            http: ([127, 0, 0, 1], 0).into(),
+        },
+        otlp_headers: Vec::new(),
+        span_wait: Duration::from_millis(100),
+        progress: Progress::silent(),
+        cancelled: Arc::new(AtomicBool::new(false)),
+    };
+    let outcome = rt.block_on(run(config)).unwrap();
+    let requests =
+        tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
+    let first = requests.iter().map(|r| r.start_unix_nano).min().unwrap();
+    let last = requests
+        .iter()
+        .map(|r| r.start_unix_nano + r.duration_ns)
+        .max()
+        .unwrap();
+    let rps = requests.len() as f64 / ((last - first) as f64 / 1e9);
+    let c = outcome.client_spans;
+    println!(
+        "    ({} requests; client spans ended {}, exported {}, dropped {}; collector stored {})",
+        requests.len(),
+        c.ended,
+        c.exported,
+        c.dropped(),
+        outcome.collector.map_or(0, |s| s.stored_spans)
+    );
+    (rps, outcome.summary.results[0].p50_ms)
+}
+
+fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let secs = args.first().copied().unwrap_or(10);
+    let concurrency = args.get(1).copied().unwrap_or(64) as usize;
+    let (addr, _server) = start_server();
+    let base = format!("http://{addr}");
+    let runner_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "runner overhead: GET /noop on a loopback hyper server, concurrency {concurrency}, {secs} s per measurement"
+    );
+    // TRACESPLIT_BENCH_NO_OHA=1 measures the runner alone (for profiling).
+    let oha = if std::env::var_os("TRACESPLIT_BENCH_NO_OHA").is_some() {
+        None
+    } else {
+        oha_path()
+    };
+    let mut rows = Vec::new();
+    for round in 0..2 {
+        if let Some(oha) = &oha {
+            let (rps, p50) = run_oha(oha, &format!("{base}/noop"), secs, concurrency);
+            println!("  round {round}: oha        {rps:>10.0} req/s   p50 {p50:.3} ms");
+            rows.push(("oha", rps, p50));
+        }
+        let (rps, p50) = run_runner(&runner_rt, &base, secs, concurrency);
+        println!(
+            "  round {round}: tracesplit {rps:>10.0} req/s   p50 {p50:.3} ms   (tracing + span export on)"
+        );
+        rows.push(("tracesplit", rps, p50));
+    }
+    let best = |who: &str| {
+        rows.iter()
+            .filter(|r| r.0 == who)
+            .map(|r| (r.1, r.2))
+            .fold((0.0, f64::MAX), |a, b| {
+                (f64::max(a.0, b.0), f64::min(a.1, b.1))
+            })
+    };
+    let (t_rps, t_p50) = best("tracesplit");
+    match oha {
+        Some(_) => {
+            let (o_rps, o_p50) = best("oha");
+            println!(
+                "  best: tracesplit/oha throughput {:.2}x, p50 {:+.1} %",
+                t_rps / o_rps,
+                (t_p50 / o_p50 - 1.0) * 100.0
+            );
+        }
+        None => println!("  oha not found: `cargo install oha` to compare"),
+    }
+}

@@ -1,5 +1,24 @@
 //! Joins a run's requests with the server's spans and splits every request's
-//! latency into network, handler, cascade check and other database time.
+//! latency into network, handler, cascade check and other database time —
+//! exactly as DESIGN.md defines it — then aggregates per scenario and derives
+//! findings. The result is a plain [`tracesplit_model::Analysis`].
 
+mod aggregate;
+mod analyze;
+mod error;
+mod findings;
 pub mod intervals;
+pub mod links;
+pub mod load;
+pub mod source;
 pub mod split;
+mod table;
+mod waterfall;
+
+pub use aggregate::p95_window;
+pub use analyze::{AnalyzeConfig, AnalyzeOutput, DEFAULT_SPAN, DEFAULT_STATEMENT, analyze};
+pub use error::AnalyzeError;
+pub use findings::filtered_column;
+pub use links::LinkConfig;
+pub use source::SpanSource;
+pub use table::RequestTable;

@@ -40,12 +40,15 @@ pub fn span_files(sources: &[SpanSource], scratch: &Path) -> Result<Vec<PathBuf>
                         dir.display()
                     )));
                 }
-                let segments = list_segments(dir).map_err(|e| AnalyzeError::Input(e.to_string()))?;
+                let segments =
+                    list_segments(dir).map_err(|e| AnalyzeError::Input(e.to_string()))?;
                 files.extend(segments.into_iter().map(|(_, p)| p));
             }
             SpanSource::OtlpJson(path) => {
                 let records = read_otlp_json(path)?;
-                if let Some(p) = write_span_segment(scratch, i as u64 + 1, &records).map_err(|e| AnalyzeError::Input(e.to_string()))? {
+                if let Some(p) = write_span_segment(scratch, i as u64 + 1, &records)
+                    .map_err(|e| AnalyzeError::Input(e.to_string()))?
+                {
                     files.push(p);
                 }
             }
@@ -56,17 +59,25 @@ pub fn span_files(sources: &[SpanSource], scratch: &Path) -> Result<Vec<PathBuf>
 
 /// Reads newline-delimited OTLP JSON (the OpenTelemetry Collector file exporter's format).
 pub fn read_otlp_json(path: &Path) -> Result<Vec<tracesplit_model::SpanRecord>, AnalyzeError> {
-    let file = std::fs::File::open(path).map_err(|e| AnalyzeError::Input(format!("{}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| AnalyzeError::Input(format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| AnalyzeError::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        let line =
+            line.map_err(|e| AnalyzeError::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
         if line.trim().is_empty() {
             continue;
         }
         let request: ExportTraceServiceRequest = serde_json::from_str(&line).map_err(|e| {
-            AnalyzeError::Input(format!("{}:{}: not an OTLP JSON export request (column {}): {e}", path.display(), i + 1, e.column()))
+            AnalyzeError::Input(format!(
+                "{}:{}: not an OTLP JSON export request (column {}): {e}",
+                path.display(),
+                i + 1,
+                e.column()
+            ))
         })?;
-        let records = records_from_export(request).map_err(|e| AnalyzeError::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        let records = records_from_export(request)
+            .map_err(|e| AnalyzeError::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
         out.extend(records);
     }
     Ok(out)

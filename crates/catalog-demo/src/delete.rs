@@ -23,8 +23,12 @@ fn usage_count(sql: &Statements<'_>, spec: &EntitySpec, id: i64) -> Result<i64, 
         .iter()
         .map(|c| format!("listings.{c} = ?"))
         .collect();
+    // Archived (sold) listings do not count. Without the listing indexes both the
+    // filter and the per-listing archive lookup scan, so the check grows with the
+    // number of listings that use the entity, as an unindexed check does in production.
     let query = format!(
-        "SELECT count(listings.id) AS count_1 FROM listings WHERE {}",
+        "SELECT count(listings.id) AS count_1 FROM listings WHERE ({}) \
+         AND NOT EXISTS (SELECT 1 FROM listing_archive WHERE listing_archive.listing_id = listings.id)",
         filter.join(" OR ")
     );
     let params: Vec<Sql> = spec

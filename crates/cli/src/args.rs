@@ -32,6 +32,71 @@ pub enum Command {
     Suite(SuiteArgs),
     /// Remove the fixtures a ledger lists (after a crash, or a kept set).
     Cleanup(CleanupArgs),
+    /// Join a run's requests with its spans and split each scenario's P95.
+    Analyze(AnalyzeArgs),
+    /// Everything on embedded defaults: reference catalog, collector, catalog suite, analysis.
+    Demo(DemoArgs),
+}
+
+/// Options shared by `analyze`, `run` and `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AnalysisOptions {
+    /// Cascade classifier: regex on DB statements (default: a `SELECT count(` read).
+    #[arg(long)]
+    pub cascade_statement: Option<String>,
+    /// Cascade classifier: regex on the DB span's or an ancestor's name (default: usage|cascade|in_use|dependen).
+    #[arg(long)]
+    pub cascade_span: Option<String>,
+    /// The K slowest requests listed per scenario.
+    #[arg(long, default_value_t = 5)]
+    pub outliers: usize,
+    /// Jaeger UI base URL, for trace links (e.g. http://localhost:16686).
+    #[arg(long)]
+    pub jaeger_url: Option<String>,
+    /// Grafana base URL, for Tempo trace links (e.g. http://localhost:3000).
+    #[arg(long)]
+    pub grafana_url: Option<String>,
+    /// Uid of Grafana's Tempo data source (with --grafana-url).
+    #[arg(long, default_value = "tempo")]
+    pub tempo_datasource: String,
+}
+
+/// `tracesplit analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Run directories (several: shards of one run, merged).
+    #[arg(required = true)]
+    pub run_dirs: Vec<PathBuf>,
+    /// A span store directory instead of the run's own spans/ (repeatable).
+    #[arg(long)]
+    pub spans: Vec<PathBuf>,
+    /// Newline-delimited OTLP JSON, as an OpenTelemetry Collector's file exporter writes (repeatable).
+    #[arg(long)]
+    pub otlp_json: Vec<PathBuf>,
+    /// Also write the summary JSON here.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub analysis: AnalysisOptions,
+}
+
+/// `tracesplit demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Index the listings' foreign keys (the demo leaves them off on purpose).
+    #[arg(long)]
+    pub with_index: bool,
+    /// Listings in the reference catalog, like a grown production catalog.
+    #[arg(long, default_value_t = 300_000)]
+    pub listings: u64,
+    /// Measured iterations per scenario.
+    #[arg(long, default_value_t = 20)]
+    pub runs: u64,
+    /// Run directory (default: tracesplit-runs/RUN_ID).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub analysis: AnalysisOptions,
 }
 
 /// `tracesplit suite`.
@@ -135,6 +200,8 @@ pub struct RunArgs {
     /// After the last request, wait until every request has its server span or none arrived for this long.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub span_wait: std::time::Duration,
+    #[command(flatten)]
+    pub analysis: AnalysisOptions,
 }
 
 /// `tracesplit serve-catalog`.

@@ -191,8 +191,8 @@ prop_compose! {
     fn tree()(n in 1usize..14, seed in proptest::collection::vec((0usize..100, 0i64..80, 1i64..60, any::<bool>(), any::<bool>(), any::<bool>()), 14), servers in 1usize..3)
         -> Vec<S> {
         let mut spans: Vec<S> = Vec::new();
-        for k in 0..servers {
-            spans.push((100 + k as u64, CLIENT, true, seed[k].1, seed[k].1 + 40 + seed[k].2, false, false, false));
+        for (k, (_, start, len, ..)) in seed.iter().take(servers).enumerate() {
+            spans.push((100 + k as u64, CLIENT, true, *start, start + 40 + len, false, false, false));
         }
         for (i, (p, start, len, db, stmt, name)) in seed.iter().take(n).enumerate() {
             let parent = spans[p % spans.len()].0;

@@ -1,7 +1,9 @@
 //! One module per subcommand; each returns its exit code.
 
+mod analyze;
 mod cleanup;
 mod collect;
+mod demo;
 mod run;
 mod serve_catalog;
 mod suite;
@@ -16,5 +18,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(*args).await,
         Command::Suite(args) => suite::run(args),
         Command::Cleanup(args) => cleanup::run(args).await,
+        Command::Analyze(args) => analyze::run(args),
+        Command::Demo(args) => demo::run(args).await,
     }
 }

@@ -1,10 +1,11 @@
 //! `tracesplit run`: CLI arguments → a validated `RunConfig` → the runner.
 
-use crate::args::RunArgs;
+use crate::args::{AnalysisOptions, RunArgs};
+use crate::commands::analyze;
 use crate::exit::{self, Unreachable};
 use crate::signal;
 use anyhow::{Context, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracesplit_runner::client::parse_headers;
@@ -118,33 +119,77 @@ pub fn report_files(outcome: &RunOutcome) {
     }
 }
 
-/// Exit code of a finished run.
-pub fn exit_code(outcome: &RunOutcome) -> u8 {
+/// Exit code of a finished run whose final summary has `failed` failing scenarios.
+pub fn exit_code(outcome: &RunOutcome, failed: u64) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
     } else if outcome.api_down {
         exit::UNREACHABLE
-    } else if outcome.summary.summary.failed > 0 {
+    } else if failed > 0 {
         exit::FAILED
     } else {
         exit::OK
     }
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let output = args.output.clone();
-    let config = config(args, cancel_on_signal())?;
-    let outcome = execute(config).await?;
+/// After a run whose collector ran: the analysis replaces the client-side
+/// summary (same seed keys, plus the split). Returns the final summary's failed count.
+pub fn analyze_after_run(
+    outcome: &RunOutcome,
+    options: &AnalysisOptions,
+    output: Option<&Path>,
+) -> anyhow::Result<u64> {
+    let client = &outcome.summary.summary;
+    if outcome.collector.is_none() {
+        write_output(&outcome.summary, output)?;
+        println!(
+            "{} of {} scenarios met their targets (client-side figures: spans were not collected here; \
+             split them with `tracesplit analyze {} --spans DIR` or --otlp-json FILE)",
+            client.passed,
+            client.total_tests,
+            outcome.run_dir.display()
+        );
+        return Ok(client.failed);
+    }
+    let cfg = analyze::config(vec![outcome.run_dir.clone()], Vec::new(), options);
+    match analyze::analyze_and_write(
+        &cfg,
+        &outcome.run_dir,
+        output,
+        outcome.summary.notes.clone(),
+    ) {
+        Ok((out, summary)) => {
+            analyze::print_table(&out)?;
+            Ok(summary.summary.failed)
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: the analysis failed, summary.json keeps the client-side figures: {e:#}"
+            );
+            write_output(&outcome.summary, output)?;
+            Ok(client.failed)
+        }
+    }
+}
+
+fn write_output(
+    summary: &tracesplit_model::summary::Summary,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
     if let Some(path) = output {
-        let text = serde_json::to_string_pretty(&outcome.summary)?;
-        std::fs::write(&path, text + "\n")
+        let text = serde_json::to_string_pretty(summary)?;
+        std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write --output {}", path.display()))?;
     }
-    let s = outcome.summary.summary;
-    println!(
-        "{} of {} scenarios met their targets",
-        s.passed, s.total_tests
-    );
+    Ok(())
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let output = args.output.clone();
+    let options = args.analysis.clone();
+    let config = config(args, cancel_on_signal())?;
+    let outcome = execute(config).await?;
+    let failed = analyze_after_run(&outcome, &options, output.as_deref())?;
     report_files(&outcome);
-    Ok(exit_code(&outcome))
+    Ok(exit_code(&outcome, failed))
 }

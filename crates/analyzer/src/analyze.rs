@@ -1,0 +1,353 @@
+//! `analyze`: run directories + span sources → [`Analysis`].
+
+use crate::aggregate::{numbers, outlier};
+use crate::error::AnalyzeError;
+use crate::links::LinkConfig;
+use crate::load::{Variant, load, load_requests, request_inputs, scenario_names};
+use crate::source::{SpanSource, span_files};
+use crate::split::{RequestSplit, SpanColumns, holds, split_all};
+use crate::table::RequestTable;
+use crate::waterfall::{SpanText, waterfall};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tracesplit_model::analysis::{Analysis, Classifier, Coverage, Exemplar, ScenarioAnalysis};
+use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR};
+use tracesplit_model::{RunManifest, stats::rank_of};
+
+/// Default statement regex of the cascade classifier: a `SELECT count(` read.
+pub const DEFAULT_STATEMENT: &str = r"(?i)select\s+count\s*\(";
+/// Default span/ancestor name regex of the cascade classifier.
+pub const DEFAULT_SPAN: &str = r"(?i)usage|cascade|in_use|dependen";
+
+/// What to analyze and how.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeConfig {
+    /// Run directories (several: shards merged).
+    pub run_dirs: Vec<PathBuf>,
+    /// Span sources; empty means each run's own `spans/`.
+    pub spans: Vec<SpanSource>,
+    /// `--cascade-statement` (overrides suite and scenario settings).
+    pub cascade_statement: Option<String>,
+    /// `--cascade-span`.
+    pub cascade_span: Option<String>,
+    /// Outliers per scenario.
+    pub outliers: usize,
+    /// Trace viewer links.
+    pub links: LinkConfig,
+}
+
+/// The analysis and what it was made from.
+pub struct AnalyzeOutput {
+    /// The analysis.
+    pub analysis: Analysis,
+    /// The first run's manifest (targets, base URL).
+    pub manifest: RunManifest,
+    /// Per-request splits, in `requests.parquet` order.
+    pub splits: Vec<RequestSplit>,
+    /// The requests.
+    pub requests: RequestTable,
+}
+
+fn manifests(dirs: &[PathBuf]) -> Result<Vec<RunManifest>, AnalyzeError> {
+    dirs.iter()
+        .map(|d| {
+            let path = d.join(MANIFEST_FILE);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                AnalyzeError::Input(format!(
+                    "{}: {e} (is {} a tracesplit run directory?)",
+                    path.display(),
+                    d.display()
+                ))
+            })?;
+            serde_json::from_str(&text).map_err(|e| {
+                AnalyzeError::Input(format!("{}: not a run manifest: {e}", path.display()))
+            })
+        })
+        .collect()
+}
+
+fn check(regex: &str) -> Result<String, AnalyzeError> {
+    regex::Regex::new(regex).map_err(|e| AnalyzeError::Regex {
+        regex: regex.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(regex.to_owned())
+}
+
+/// The classifier of each scenario: command line, then scenario, then suite defaults.
+fn classifiers(
+    config: &AnalyzeConfig,
+    manifests: &[RunManifest],
+    names: &[String],
+) -> Result<Vec<Classifier>, AnalyzeError> {
+    names
+        .iter()
+        .map(|name| {
+            let m = manifests.iter().find_map(|m| m.scenarios.get(name));
+            let statement = config
+                .cascade_statement
+                .clone()
+                .or_else(|| m.and_then(|m| m.cascade_statement.clone()))
+                .unwrap_or_else(|| DEFAULT_STATEMENT.into());
+            let span = config
+                .cascade_span
+                .clone()
+                .or_else(|| m.and_then(|m| m.cascade_span.clone()))
+                .unwrap_or_else(|| DEFAULT_SPAN.into());
+            Ok(Classifier {
+                statement: check(&statement)?,
+                span: check(&span)?,
+            })
+        })
+        .collect()
+}
+
+fn sources(config: &AnalyzeConfig) -> Vec<SpanSource> {
+    if !config.spans.is_empty() {
+        return config.spans.clone();
+    }
+    config
+        .run_dirs
+        .iter()
+        .map(|d| d.join(SPANS_DIR))
+        .filter(|d| d.is_dir())
+        .map(SpanSource::Store)
+        .collect()
+}
+
+/// Analyzes runs.
+pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
+    if config.run_dirs.is_empty() {
+        return Err(AnalyzeError::Input("no run directory given".into()));
+    }
+    let manifests = manifests(&config.run_dirs)?;
+    let sources = sources(config);
+    let scratch = tempdir()?;
+    let files = span_files(&sources, &scratch);
+    let files = files.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&scratch);
+    })?;
+    let requests = load_requests(&config.run_dirs);
+    let requests = requests.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&scratch);
+    })?;
+    let names = scenario_names(&requests)?;
+    let classifiers = classifiers(config, &manifests, &names)?;
+    let mut variants: Vec<Variant> = Vec::new();
+    let mut variant_of_scenario = HashMap::new();
+    for (name, c) in names.iter().zip(&classifiers) {
+        let v = Variant {
+            statement: c.statement.clone(),
+            span: c.span.clone(),
+        };
+        let k = variants.iter().position(|x| *x == v).unwrap_or_else(|| {
+            variants.push(v);
+            variants.len() - 1
+        });
+        variant_of_scenario.insert(name.clone(), k);
+    }
+    let loaded = load(requests, &files, &variants);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let loaded = loaded?;
+    let table = RequestTable::from_frame(&loaded.requests)?;
+    let inputs = request_inputs(&loaded, &|s| {
+        variant_of_scenario.get(s).copied().unwrap_or(0)
+    })?;
+    let splits = split_all(&loaded.columns, &inputs);
+    if let Some(bad) = splits.iter().position(|s| !holds(s)) {
+        return Err(AnalyzeError::Input(format!(
+            "internal error: the split of request {bad} does not sum to its total"
+        )));
+    }
+    let text = SpanText::new(&loaded.spans);
+    let mut scenarios = Vec::new();
+    for (k, name) in table.scenarios.iter().enumerate() {
+        let rows: Vec<usize> = (0..table.len())
+            .filter(|&i| table.scenario[i] as usize == k)
+            .collect();
+        let variant = variant_of_scenario.get(name).copied().unwrap_or(0);
+        let classifier = names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| classifiers[i].clone())
+            .unwrap_or_default();
+        let meta = manifests
+            .iter()
+            .find_map(|m| m.scenarios.get(name))
+            .cloned()
+            .unwrap_or_default();
+        let ctx = ScenarioCtx {
+            table: &table,
+            splits: &splits,
+            columns: &loaded.columns,
+            text: &text,
+            variant,
+            config,
+        };
+        scenarios.push(scenario(&ctx, k, &rows, meta, classifier));
+    }
+    let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {
+        requests: c.requests + s.coverage.requests,
+        matched: c.matched + s.coverage.matched,
+        clamped: c.clamped + s.coverage.clamped,
+        multiple_server_spans: c.multiple_server_spans + s.coverage.multiple_server_spans,
+    });
+    let mut findings = crate::findings::findings(&scenarios);
+    if sources.is_empty() {
+        findings.push(tracesplit_model::analysis::Finding {
+            severity: tracesplit_model::analysis::Severity::Warning,
+            rule: "no_spans".into(),
+            scenario: None,
+            title: "no span source: nothing could be split".into(),
+            detail: "the run has no spans/ directory (was it run with --no-collect?)".into(),
+            next_step: Some("name the spans with --spans DIR or --otlp-json FILE".into()),
+        });
+    }
+    let first = manifests[0].clone();
+    let analysis = Analysis {
+        run_ids: manifests.iter().map(|m| m.run_id.clone()).collect(),
+        base_url: first.base_url.clone(),
+        span_source: sources
+            .iter()
+            .map(SpanSource::describe)
+            .collect::<Vec<_>>()
+            .join(", "),
+        coverage,
+        scenarios,
+        findings,
+        cascade_defaults: Classifier {
+            statement: DEFAULT_STATEMENT.into(),
+            span: DEFAULT_SPAN.into(),
+        },
+    };
+    Ok(AnalyzeOutput {
+        analysis,
+        manifest: first,
+        splits,
+        requests: table,
+    })
+}
+
+fn tempdir() -> Result<PathBuf, AnalyzeError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir =
+        std::env::temp_dir().join(format!("tracesplit-analyze-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AnalyzeError::Input(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+struct ScenarioCtx<'a> {
+    table: &'a RequestTable,
+    splits: &'a [RequestSplit],
+    columns: &'a SpanColumns,
+    text: &'a SpanText<'a>,
+    variant: usize,
+    config: &'a AnalyzeConfig,
+}
+
+/// The most frequent text among `values`.
+fn most_common(values: impl Iterator<Item = String>) -> Option<String> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(v, _)| v)
+}
+
+fn scenario(
+    cx: &ScenarioCtx<'_>,
+    k: usize,
+    rows: &[usize],
+    meta: tracesplit_model::manifest::ScenarioManifest,
+    classifier: Classifier,
+) -> ScenarioAnalysis {
+    let (t, splits) = (cx.table, cx.splits);
+    let n = numbers(t, splits, rows);
+    let window = n.p95.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
+    let statement_of = |idx: Option<u32>| idx.and_then(|i| cx.text.statement(i));
+    let cascade_statement = most_common(
+        window
+            .iter()
+            .filter_map(|&i| statement_of(splits[i].top_cascade)),
+    );
+    let cascade_span_name = most_common(
+        window
+            .iter()
+            .filter_map(|&i| splits[i].top_cascade)
+            .map(|i| cascade_name(cx, i)),
+    );
+    let slowest_db_statement = most_common(
+        window
+            .iter()
+            .filter_map(|&i| statement_of(splits[i].top_db_other)),
+    );
+    let outliers = n
+        .slowest
+        .iter()
+        .take(cx.config.outliers)
+        .map(|&i| outlier(t, splits, i, &cx.config.links))
+        .collect();
+    let exemplar = (!n.matched_sorted.is_empty()).then(|| {
+        let i = n.matched_sorted[rank_of(n.matched_sorted.len(), 95.0) - 1];
+        let request = outlier(t, splits, i, &cx.config.links);
+        let name = format!("{} {}", t.method[i], t.route[i]);
+        Exemplar {
+            spans: waterfall(cx.columns, cx.text, &splits[i], &name, cx.variant),
+            request,
+        }
+    });
+    let stats = n.stats;
+    let passed = stats.count > 0 && n.failed == 0 && stats.p95_ms <= meta.target_ms;
+    ScenarioAnalysis {
+        scenario: t.scenarios[k].clone(),
+        entity_type: t.entity_type[k].clone(),
+        operation: t.operation[k].clone(),
+        target_ms: meta.target_ms,
+        stats,
+        failed: n.failed,
+        passed,
+        status_counts: n.status_counts,
+        errors: n.errors,
+        coverage: n.coverage,
+        p95_split: n.p95.map(|(s, _)| s),
+        tail_split: n.tail,
+        components: n.components,
+        db_spans: n.db_spans,
+        cascade_statement,
+        cascade_span_name,
+        slowest_db_statement,
+        mean_response_bytes: n.mean_response_bytes,
+        fixture_listings: meta.fixture_listings,
+        outliers,
+        exemplar,
+        classifier,
+    }
+}
+
+/// The name that made span `i` a cascade span: its nearest matching ancestor's, else its own.
+fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
+    let s = cx.columns;
+    let mut cur = i as usize;
+    for _ in 0..64 {
+        if s.name_match[cx.variant][cur] {
+            return cx.text.name(cur as u32);
+        }
+        let group = s.groups.partition_point(|(_, end)| (*end as usize) <= cur);
+        let Some(&(a, b)) = s.groups.get(group) else {
+            break;
+        };
+        match (a as usize..b as usize).find(|&p| s.span_id[p] == s.parent[cur] && s.span_id[p] != 0)
+        {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    cx.text.name(i)
+}

@@ -1,0 +1,273 @@
+//! Findings: the seed analyzer's rules, plus what the spans show.
+
+use tracesplit_model::analysis::{Finding, ScenarioAnalysis, Severity, Split};
+
+fn finding(
+    severity: Severity,
+    rule: &str,
+    s: Option<&ScenarioAnalysis>,
+    title: String,
+    detail: String,
+    next: Option<String>,
+) -> Finding {
+    Finding {
+        severity,
+        rule: rule.into(),
+        scenario: s.map(|s| s.scenario.clone()),
+        title,
+        detail,
+        next_step: next,
+    }
+}
+
+/// `listings.cpu_id` from `... WHERE listings.cpu_id = ...` (the column a count filters on).
+pub fn filtered_column(statement: &str) -> Option<String> {
+    let lower = statement.to_ascii_lowercase();
+    let after = &statement[lower.find(" where ")? + 7..];
+    let column: String = after
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.' || *c == '"')
+        .collect();
+    let column = column.replace('"', "");
+    (!column.is_empty()).then_some(column)
+}
+
+/// The seed's rules on the client statistics.
+fn seed_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
+    let p95 = s.stats.p95_ms;
+    if s.stats.count > 0 && p95 > s.target_ms {
+        out.push(finding(
+            Severity::Critical,
+            "target_missed",
+            Some(s),
+            format!(
+                "{}: P95 {p95:.1} ms misses the {:.0} ms target",
+                s.scenario, s.target_ms
+            ),
+            format!("{:.0} % of the target", p95 / s.target_ms * 100.0),
+            None,
+        ));
+    } else if s.stats.count > 0 && p95 > 0.75 * s.target_ms {
+        out.push(finding(
+            Severity::Warning,
+            "near_target",
+            Some(s),
+            format!(
+                "{}: P95 {p95:.1} ms is above 75 % of the {:.0} ms target",
+                s.scenario, s.target_ms
+            ),
+            format!("{:.0} % of the target", p95 / s.target_ms * 100.0),
+            None,
+        ));
+    }
+    if s.stats.count > 1 && s.stats.stddev_ms > 0.3 * s.stats.mean_ms {
+        out.push(finding(
+            Severity::Optimization,
+            "high_variance",
+            Some(s),
+            format!(
+                "{}: latency varies (stddev {:.1} ms is {:.0} % of the mean {:.1} ms)",
+                s.scenario,
+                s.stats.stddev_ms,
+                s.stats.stddev_ms / s.stats.mean_ms * 100.0,
+                s.stats.mean_ms
+            ),
+            "the seed's rule: stddev above 30 % of the mean".into(),
+            Some("look at the slowest requests' traces (outliers) for what differs".into()),
+        ));
+    }
+    if s.failed > 0 {
+        let kinds: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+        out.push(finding(
+            Severity::Critical,
+            "failed_requests",
+            Some(s),
+            format!("{}: {} requests failed", s.scenario, s.failed),
+            kinds.join(", "),
+            None,
+        ));
+    }
+}
+
+fn dominant(split: &Split) -> Option<(&'static str, f64, f64)> {
+    if split.total_ms <= 0.0 {
+        return None;
+    }
+    split
+        .components()
+        .into_iter()
+        .map(|(name, v)| (name, v, v / split.total_ms))
+        .filter(|(_, _, share)| *share > 0.5)
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+fn next_step_for(s: &ScenarioAnalysis, component: &str) -> (String, Option<String>) {
+    match component {
+        "cascade" => {
+            let statement = s.cascade_statement.clone().unwrap_or_default();
+            let span = s.cascade_span_name.clone().map(|n| format!(" in {n}")).unwrap_or_default();
+            let index = filtered_column(&statement).map(|c| format!("add an index on {c} (the column the check filters on); "));
+            (
+                format!("the usage check{span}: `{statement}`"),
+                Some(format!("{}answer the check with EXISTS (stop at the first referencing row) instead of counting them all", index.unwrap_or_default())),
+            )
+        }
+        "db other" => (
+            format!("database time outside the usage check; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
+            Some("EXPLAIN that statement and check its indexes; several statements per request suggest N+1 loading".into()),
+        ),
+        "handler" => (
+            format!("time in the handler outside any database span ({} DB spans per request)", s.db_spans.p50),
+            Some("profile the handler: object loading and serialization (e.g. eager-loading every listing before a delete) show up here".into()),
+        ),
+        _ => (
+            format!("time between client and server (response {:.1} KB on average)", s.mean_response_bytes / 1024.0),
+            Some("reduce the payload (pagination, fewer fields, compression), keep connections alive, or move the client closer".into()),
+        ),
+    }
+}
+
+/// Span-based rules for one scenario.
+fn span_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
+    if let Some(split) = &s.p95_split
+        && let Some((component, value, share)) = dominant(split)
+    {
+        let (evidence, next) = next_step_for(s, component);
+        // A dominant cascade check is always worth a look (it is what the tool is for);
+        // other components only matter when the scenario is near or over its target.
+        let severity = if s.stats.p95_ms > s.target_ms {
+            Severity::Critical
+        } else if component == "cascade" || s.stats.p95_ms > 0.75 * s.target_ms {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
+        out.push(finding(
+            severity,
+            "dominant_component",
+            Some(s),
+            format!(
+                "{}: {component} is {:.0} % of the P95 ({value:.1} of {:.1} ms)",
+                s.scenario,
+                share * 100.0,
+                split.total_ms
+            ),
+            evidence,
+            next,
+        ));
+    }
+    if s.db_spans.p50 > 20 {
+        out.push(finding(
+            Severity::Warning,
+            "n_plus_one",
+            Some(s),
+            format!(
+                "{}: {} DB statements per request (median)",
+                s.scenario, s.db_spans.p50
+            ),
+            format!("up to {} statements in one request", s.db_spans.max),
+            Some(
+                "load related rows in one query (join or IN list) instead of one query per row"
+                    .into(),
+            ),
+        ));
+    }
+    let c = &s.coverage;
+    if c.requests > 0 && c.matched < c.requests {
+        out.push(finding(
+            Severity::Warning,
+            "unmatched_requests",
+            Some(s),
+            format!("{}: {} of {} requests have no server span", s.scenario, c.unmatched(), c.requests),
+            "their time is counted in the client statistics but not split".into(),
+            Some("check that the API exports spans to this collector, samples by its parent (traceparent flag 01) and continues the incoming traceparent".into()),
+        ));
+    }
+    if c.clamped > 0 {
+        out.push(finding(
+            Severity::Info,
+            "clamped",
+            Some(s),
+            format!(
+                "{}: {} requests had a server span longer than the client saw",
+                s.scenario, c.clamped
+            ),
+            "network was clamped to 0 for them (clock or instrumentation difference)".into(),
+            None,
+        ));
+    }
+    if c.multiple_server_spans > 0 {
+        out.push(finding(
+            Severity::Info,
+            "multiple_server_spans",
+            Some(s),
+            format!(
+                "{}: {} requests had several server spans under their client span",
+                s.scenario, c.multiple_server_spans
+            ),
+            "the longest was used as the server entry".into(),
+            None,
+        ));
+    }
+}
+
+/// N+1 across scenarios: the same operation with more fixture listings issues more statements.
+fn growth_rules(scenarios: &[ScenarioAnalysis], out: &mut Vec<Finding>) {
+    for a in scenarios {
+        for b in scenarios {
+            let (Some(la), Some(lb)) = (a.fixture_listings, b.fixture_listings) else {
+                continue;
+            };
+            let same_op = a.entity_type == b.entity_type && a.operation == b.operation;
+            if same_op
+                && lb >= la.max(1) * 5
+                && b.db_spans.mean > a.db_spans.mean * 1.5
+                && b.db_spans.mean - a.db_spans.mean >= 2.0
+            {
+                out.push(finding(
+                    Severity::Warning,
+                    "n_plus_one_growth",
+                    Some(b),
+                    format!("{}: DB statements grow with the listings ({:.1} with {la} listings → {:.1} with {lb})", b.scenario, a.db_spans.mean, b.db_spans.mean),
+                    format!("compared with {}", a.scenario),
+                    Some("one statement per listing: load them in one query, or not at all when only their count matters".into()),
+                ));
+            }
+        }
+    }
+}
+
+/// All findings, most severe first.
+pub fn findings(scenarios: &[ScenarioAnalysis]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in scenarios {
+        seed_rules(s, &mut out);
+        span_rules(s, &mut out);
+    }
+    growth_rules(scenarios, &mut out);
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filtered_column_of_a_count() {
+        assert_eq!(
+            filtered_column(
+                "SELECT count(listings.id) AS count_1 FROM listings WHERE listings.cpu_id = ?"
+            )
+            .as_deref(),
+            Some("listings.cpu_id")
+        );
+        assert_eq!(
+            filtered_column("select count(*) from \"listing\" where \"listing\".\"cpu_id\" = $1")
+                .as_deref(),
+            Some("listing.cpu_id")
+        );
+        assert_eq!(filtered_column("SELECT 1"), None);
+    }
+}

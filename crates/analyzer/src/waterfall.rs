@@ -1,0 +1,123 @@
+//! The P95 exemplar's span waterfall, placed on the client's timeline.
+//!
+//! Server clocks are not the client's: the server span is placed so that the
+//! network time splits evenly before and after it (the midpoint assumption,
+//! as Jaeger's skew adjuster does), and its descendants keep their offsets
+//! relative to it.
+
+use crate::split::{RequestSplit, SpanColumns};
+use polars::prelude::*;
+use tracesplit_model::analysis::WaterfallSpan;
+use tracesplit_model::schema::span_columns as sc;
+use tracesplit_model::stats::ms;
+
+/// Text columns of the span frame, for the few spans a report shows.
+pub struct SpanText<'a> {
+    name: Option<&'a StringChunked>,
+    kind: Option<&'a StringChunked>,
+    statement: Option<&'a StringChunked>,
+}
+
+impl<'a> SpanText<'a> {
+    /// Borrows the text columns of the (sorted) span frame.
+    pub fn new(spans: &'a DataFrame) -> Self {
+        let get = |n: &str| spans.column(n).ok().and_then(|c| c.str().ok());
+        Self {
+            name: get(sc::NAME),
+            kind: get(sc::KIND),
+            statement: get(sc::DB_STATEMENT),
+        }
+    }
+
+    /// Name of span `i`.
+    pub fn name(&self, i: u32) -> String {
+        self.name
+            .and_then(|c| c.get(i as usize))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Kind of span `i`.
+    pub fn kind(&self, i: u32) -> String {
+        self.kind
+            .and_then(|c| c.get(i as usize))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Statement of span `i`.
+    pub fn statement(&self, i: u32) -> Option<String> {
+        self.statement
+            .and_then(|c| c.get(i as usize))
+            .map(str::to_owned)
+    }
+}
+
+fn group_of(s: &SpanColumns, i: usize) -> Option<(usize, usize)> {
+    let g = s.groups.partition_point(|(_, end)| (*end as usize) <= i);
+    s.groups.get(g).map(|(a, b)| (*a as usize, *b as usize))
+}
+
+/// The waterfall of one matched request: client span, server span, its subtree (depth first).
+pub fn waterfall(
+    s: &SpanColumns,
+    text: &SpanText<'_>,
+    split: &RequestSplit,
+    client_name: &str,
+    variant: usize,
+) -> Vec<WaterfallSpan> {
+    let mut out = vec![WaterfallSpan {
+        depth: 0,
+        name: client_name.to_owned(),
+        kind: "CLIENT".into(),
+        offset_ms: 0.0,
+        duration_ms: ms(split.total_ns),
+        category: "client".into(),
+        statement: None,
+    }];
+    let Some(server) = split.server_span.map(|i| i as usize) else {
+        return out;
+    };
+    let Some((a, b)) = group_of(s, server) else {
+        return out;
+    };
+    let server_offset = (split.total_ns - split.server_ns).max(0) / 2;
+    let mut stack = vec![(server, 1u32, false)];
+    while let Some((i, depth, cascade_above)) = stack.pop() {
+        let cascade = s.is_db[i]
+            && (s.statement_match[variant][i] || cascade_above || s.name_match[variant][i]);
+        let category = if i == server {
+            "server"
+        } else if cascade {
+            "cascade"
+        } else if s.is_db[i] {
+            "db"
+        } else {
+            "internal"
+        };
+        out.push(WaterfallSpan {
+            depth,
+            name: text.name(i as u32),
+            kind: text.kind(i as u32),
+            offset_ms: ms(server_offset + s.start[i] - s.start[server]),
+            duration_ms: ms(s.end[i] - s.start[i]),
+            category: category.into(),
+            statement: if s.is_db[i] {
+                text.statement(i as u32)
+            } else {
+                None
+            },
+        });
+        let mut children: Vec<usize> = (a..b)
+            .filter(|&c| c != i && s.parent[c] == s.span_id[i] && s.span_id[c] != 0)
+            .collect();
+        children.sort_by_key(|&c| std::cmp::Reverse((s.start[c], c)));
+        let below = i != server && (cascade_above || s.name_match[variant][i]);
+        stack.extend(children.into_iter().map(|c| (c, depth + 1, below)));
+        if out.len() > 200 {
+            break;
+        }
+    }
+
+    out
+}

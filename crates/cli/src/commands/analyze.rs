@@ -1,0 +1,76 @@
+//! `tracesplit analyze RUN_DIR…`, and the analysis step shared with `run` and `demo`.
+
+use crate::args::{AnalysisOptions, AnalyzeArgs};
+use crate::exit;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use tracesplit_analyzer::{AnalyzeConfig, AnalyzeOutput, LinkConfig, SpanSource, analyze};
+use tracesplit_model::summary::Summary;
+use tracesplit_report::{Exporter, TerminalExporter};
+
+/// The analyzer's configuration from the shared options.
+pub fn config(
+    run_dirs: Vec<PathBuf>,
+    spans: Vec<SpanSource>,
+    o: &AnalysisOptions,
+) -> AnalyzeConfig {
+    AnalyzeConfig {
+        run_dirs,
+        spans,
+        cascade_statement: o.cascade_statement.clone(),
+        cascade_span: o.cascade_span.clone(),
+        outliers: o.outliers,
+        links: LinkConfig {
+            jaeger_url: o.jaeger_url.clone(),
+            grafana_url: o.grafana_url.clone(),
+            tempo_datasource: Some(o.tempo_datasource.clone()),
+        },
+    }
+}
+
+/// Analyzes and writes `summary.json` into `write_to` (and `--output`); returns the output and summary.
+pub fn analyze_and_write(
+    config: &AnalyzeConfig,
+    write_to: &Path,
+    output: Option<&Path>,
+    notes: Vec<String>,
+) -> anyhow::Result<(AnalyzeOutput, Summary)> {
+    let out = analyze(config)?;
+    let runs = out.manifest.runs_per_test.unwrap_or(0);
+    let mut summary = tracesplit_report::summary(
+        &out.analysis,
+        &tracesplit_runner::summary::timestamp_now(),
+        runs,
+    );
+    summary.notes = notes;
+    let text = serde_json::to_string_pretty(&summary)? + "\n";
+    let path = write_to.join("summary.json");
+    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(o) = output {
+        std::fs::write(o, &text)
+            .with_context(|| format!("cannot write --output {}", o.display()))?;
+    }
+    Ok((out, summary))
+}
+
+/// Prints the terminal table.
+pub fn print_table(out: &AnalyzeOutput) -> anyhow::Result<()> {
+    let table = TerminalExporter::default().render(&out.analysis)?;
+    print!("{}", String::from_utf8_lossy(&table));
+    Ok(())
+}
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
+    let mut spans: Vec<SpanSource> = args.spans.into_iter().map(SpanSource::Store).collect();
+    spans.extend(args.otlp_json.into_iter().map(SpanSource::OtlpJson));
+    let first = args.run_dirs[0].clone();
+    let cfg = config(args.run_dirs, spans, &args.analysis);
+    let (out, summary) = analyze_and_write(&cfg, &first, args.output.as_deref(), Vec::new())?;
+    print_table(&out)?;
+    println!("summary: {}", first.join("summary.json").display());
+    Ok(if summary.summary.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}

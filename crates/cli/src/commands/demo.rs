@@ -1,0 +1,91 @@
+//! `tracesplit demo`: the whole pipeline on embedded defaults.
+
+use crate::args::DemoArgs;
+use crate::commands::run::{analyze_after_run, cancel_on_signal, execute, exit_code, report_files};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
+use tracesplit_collector::{Collector, CollectorConfig};
+use tracesplit_runner::progress::Progress;
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, RunConfig, suite};
+use tracesplit_telemetry::TelemetryConfig;
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let run_id = tracesplit_runner::new_run_id();
+    let run_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tracesplit-runs").join(&run_id));
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let mut collector_config =
+        CollectorConfig::ephemeral(run_dir.join(tracesplit_model::manifest::SPANS_DIR));
+    collector_config.track_server_parents = true;
+    let collector = Collector::start(collector_config)
+        .await
+        .context("cannot start the embedded collector")?;
+
+    let index = if args.with_index { "ON" } else { "OFF" };
+    eprintln!(
+        "tracesplit demo: reference catalog in memory with {} listings and the listings index {index}{}",
+        args.listings,
+        if args.with_index {
+            ""
+        } else {
+            " — deliberately, so the unindexed usage count dominates the 1000-listing delete (--with-index shows the difference)"
+        }
+    );
+    let catalog = CatalogServer::start(CatalogConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        db_path: None,
+        seed_cpus: 200,
+        seed_listings: args.listings,
+        listing_index: args.with_index,
+        handler_delay: Duration::ZERO,
+        telemetry: Some(
+            TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint()),
+        ),
+    })
+    .await
+    .context("cannot start the reference catalog")?;
+    eprintln!(
+        "catalog on {} (seeded in {:.1} s), collector on {}",
+        catalog.base_url(),
+        started.elapsed().as_secs_f64(),
+        collector.http_endpoint()
+    );
+
+    let config = RunConfig {
+        base_url: catalog.base_url(),
+        headers: Default::default(),
+        timeout: Duration::from_secs(30),
+        suite: suite::load(None)?,
+        schedule: Schedule {
+            stop: Stop::Iterations(args.runs),
+            concurrency: 1,
+            rate: None,
+            warmup: 0,
+        },
+        run_dir,
+        run_id,
+        list_volume: 0,
+        setup_concurrency: 8,
+        keep_fixtures: false,
+        reuse_fixtures: None,
+        collect: Collect::Running(Box::new(collector)),
+        otlp_headers: Vec::new(),
+        span_wait: Duration::from_secs(5),
+        progress: Progress::new(false),
+        cancelled: cancel_on_signal(),
+    };
+    let outcome = execute(config).await;
+    catalog.shutdown().await;
+    let outcome = outcome?;
+    let failed = analyze_after_run(&outcome, &args.analysis, None)?;
+    report_files(&outcome);
+    eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(exit_code(&outcome, failed))
+}

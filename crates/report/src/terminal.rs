@@ -1,0 +1,130 @@
+//! The terminal table: scenario, P95, target, verdict, the P95 split as numbers
+//! and a proportional bar (n network, h handler, C cascade, d other DB).
+
+use crate::{Exporter, ReportError, fmt_ms};
+use std::fmt::Write;
+use tracesplit_model::Analysis;
+use tracesplit_model::analysis::{ScenarioAnalysis, Severity};
+
+/// Plain-text table for a terminal or a CI log.
+#[derive(Debug, Clone, Copy)]
+pub struct TerminalExporter {
+    /// Width of the proportional bar in characters.
+    pub bar_width: usize,
+}
+
+impl Default for TerminalExporter {
+    fn default() -> Self {
+        Self { bar_width: 24 }
+    }
+}
+
+/// A bar whose segments are proportional to the components.
+pub fn bar(s: &ScenarioAnalysis, width: usize) -> String {
+    let Some(split) = &s.p95_split else {
+        return format!("{:width$}", "(no spans)");
+    };
+    if split.total_ms <= 0.0 {
+        return " ".repeat(width);
+    }
+    let symbols = ['n', 'h', 'C', 'd'];
+    let mut out = String::new();
+    let mut used = 0usize;
+    let mut acc = 0.0;
+    for (k, (_, v)) in split.components().iter().enumerate() {
+        acc += v;
+        let end = ((acc / split.total_ms) * width as f64).round() as usize;
+        let end = end.clamp(used, width);
+        out.extend(std::iter::repeat_n(symbols[k], end - used));
+        used = end;
+    }
+    out.extend(std::iter::repeat_n(' ', width - used));
+    out
+}
+
+fn row(out: &mut String, s: &ScenarioAnalysis, width: usize) {
+    let verdict = if s.passed { "PASS" } else { "FAIL" };
+    let split = s.p95_split.map(|p| {
+        format!(
+            "{:>7} = {:>7} {:>7} {:>7} {:>7}",
+            fmt_ms(p.total_ms),
+            fmt_ms(p.network_ms),
+            fmt_ms(p.handler_ms),
+            fmt_ms(p.cascade_ms),
+            fmt_ms(p.db_other_ms)
+        )
+    });
+    let _ = writeln!(
+        out,
+        "{:<34} {:>8} {:>7} {verdict}  {}  [{}] {:>3.0}%",
+        s.scenario,
+        fmt_ms(s.stats.p95_ms),
+        fmt_ms(s.target_ms),
+        split.unwrap_or_else(|| format!("{:>41}", "no server spans")),
+        bar(s, width),
+        s.coverage.ratio() * 100.0
+    );
+}
+
+impl Exporter for TerminalExporter {
+    fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
+        let mut out = String::new();
+        let h = [
+            "scenario", "P95 ms", "target", "split", "network", "handler", "cascade", "db other",
+            "n h C d", "spans",
+        ];
+        let _ = writeln!(
+            out,
+            "{:<34} {:>8} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            h[4],
+            h[5],
+            h[6],
+            h[7],
+            h[8],
+            h[9],
+            w = self.bar_width + 2
+        );
+        for s in &a.scenarios {
+            row(&mut out, s, self.bar_width);
+        }
+        let _ = writeln!(
+            out,
+            "(split: mean of the requests ranked around the P95 — ranks ⌈0.94n⌉..⌈0.96n⌉, at least 3 — so split = network + handler + cascade + db other exactly)"
+        );
+        let passed = a.scenarios.iter().filter(|s| s.passed).count();
+        let _ = writeln!(
+            out,
+            "\n{passed} of {} scenarios met their targets; {} of {} requests matched a server span ({})",
+            a.scenarios.len(),
+            a.coverage.matched,
+            a.coverage.requests,
+            a.span_source
+        );
+        let shown: Vec<_> = a
+            .findings
+            .iter()
+            .filter(|f| f.severity <= Severity::Warning)
+            .collect();
+        if !shown.is_empty() {
+            let _ = writeln!(out, "\nfindings:");
+        }
+        for f in shown {
+            let tag = match f.severity {
+                Severity::Critical => "CRITICAL",
+                Severity::Warning => "WARNING ",
+                Severity::Optimization => "OPTIMIZE",
+                Severity::Info => "INFO    ",
+            };
+            let _ = writeln!(out, "  {tag} {}", f.title);
+            let _ = writeln!(out, "           {}", f.detail);
+            if let Some(n) = &f.next_step {
+                let _ = writeln!(out, "           next: {n}");
+            }
+        }
+        Ok(out.into_bytes())
+    }
+}

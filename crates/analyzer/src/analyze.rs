@@ -1,9 +1,9 @@
 //! `analyze`: run directories + span sources → [`Analysis`].
 
-use crate::aggregate::{numbers, outlier};
+use crate::aggregate::{ScenarioNumbers, numbers, outlier};
 use crate::error::AnalyzeError;
 use crate::links::LinkConfig;
-use crate::load::{Variant, load, load_requests, request_inputs, scenario_names};
+use crate::load::{Variant, load, load_requests, request_inputs, scenario_names, span_text};
 use crate::source::{SpanSource, span_files};
 use crate::split::{RequestSplit, SpanColumns, holds, split_all};
 use crate::table::RequestTable;
@@ -122,15 +122,11 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     }
     let manifests = manifests(&config.run_dirs)?;
     let sources = sources(config);
-    let scratch = tempdir()?;
-    let files = span_files(&sources, &scratch);
-    let files = files.inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&scratch);
-    })?;
-    let requests = load_requests(&config.run_dirs);
-    let requests = requests.inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&scratch);
-    })?;
+    let scratch = Scratch::new()?;
+    let files = span_files(&sources, &scratch.0)?;
+    let timer = Timer::new();
+    let requests = load_requests(&config.run_dirs)?;
+    timer.mark("requests");
     let names = scenario_names(&requests)?;
     let classifiers = classifiers(config, &manifests, &names)?;
     let mut variants: Vec<Variant> = Vec::new();
@@ -146,29 +142,55 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         });
         variant_of_scenario.insert(name.clone(), k);
     }
-    let loaded = load(requests, &files, &variants);
-    let _ = std::fs::remove_dir_all(&scratch);
-    let loaded = loaded?;
+    let loaded = load(requests, &files, &variants)?;
+    timer.mark("spans: scan, join, sort, columns");
     let table = RequestTable::from_frame(&loaded.requests)?;
+    timer.mark("request table");
     let inputs = request_inputs(&loaded, &|s| {
         variant_of_scenario.get(s).copied().unwrap_or(0)
     })?;
     let splits = split_all(&loaded.columns, &inputs);
+    timer.mark("split");
     if let Some(bad) = splits.iter().position(|s| !holds(s)) {
         return Err(AnalyzeError::Input(format!(
             "internal error: the split of request {bad} does not sum to its total"
         )));
     }
-    let text = SpanText::new(&loaded.spans);
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); table.scenarios.len()];
+    for i in 0..table.len() {
+        rows_of[table.scenario[i] as usize].push(i);
+    }
+    let numbers: Vec<ScenarioNumbers> = rows_of
+        .iter()
+        .map(|rows| numbers(&table, &splits, rows))
+        .collect();
+    timer.mark("statistics");
+    // Names and statements only for the spans the report shows: the P95 windows and exemplars.
+    let mut wanted: Vec<String> = numbers
+        .iter()
+        .flat_map(|n| {
+            n.p95
+                .iter()
+                .flat_map(|(_, w)| w.iter().copied())
+                .chain(exemplar_row(n))
+        })
+        .filter_map(|i| {
+            inputs[i]
+                .group
+                .and_then(|g| loaded.group_traces.get(g as usize).cloned())
+        })
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let text_map = span_text(&loaded.span_files, &wanted)?;
+    timer.mark("span text");
+    let text = SpanText::new(&text_map, &loaded.columns, &loaded.group_traces);
     let mut scenarios = Vec::new();
-    for (k, name) in table.scenarios.iter().enumerate() {
-        let rows: Vec<usize> = (0..table.len())
-            .filter(|&i| table.scenario[i] as usize == k)
-            .collect();
+    for (k, (name, n)) in table.scenarios.iter().zip(numbers).enumerate() {
         let variant = variant_of_scenario.get(name).copied().unwrap_or(0);
         let classifier = names
             .iter()
-            .position(|n| n == name)
+            .position(|x| x == name)
             .map(|i| classifiers[i].clone())
             .unwrap_or_default();
         let meta = manifests
@@ -184,7 +206,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             variant,
             config,
         };
-        scenarios.push(scenario(&ctx, k, &rows, meta, classifier));
+        scenarios.push(scenario(&ctx, k, n, meta, classifier));
     }
     let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {
         requests: c.requests + s.coverage.requests,
@@ -228,16 +250,27 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     })
 }
 
-fn tempdir() -> Result<PathBuf, AnalyzeError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir =
-        std::env::temp_dir().join(format!("tracesplit-analyze-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| AnalyzeError::Input(format!("{}: {e}", dir.display())))?;
-    Ok(dir)
+/// A scratch directory (OTLP JSON converted to a segment) removed when the analysis ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self, AnalyzeError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("tracesplit-analyze-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| AnalyzeError::Input(format!("{}: {e}", dir.display())))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 struct ScenarioCtx<'a> {
@@ -261,15 +294,20 @@ fn most_common(values: impl Iterator<Item = String>) -> Option<String> {
         .map(|(v, _)| v)
 }
 
+/// The request whose split is the scenario's P95 exemplar.
+fn exemplar_row(n: &ScenarioNumbers) -> Option<usize> {
+    (!n.matched_sorted.is_empty())
+        .then(|| n.matched_sorted[rank_of(n.matched_sorted.len(), 95.0) - 1])
+}
+
 fn scenario(
     cx: &ScenarioCtx<'_>,
     k: usize,
-    rows: &[usize],
+    n: ScenarioNumbers,
     meta: tracesplit_model::manifest::ScenarioManifest,
     classifier: Classifier,
 ) -> ScenarioAnalysis {
     let (t, splits) = (cx.table, cx.splits);
-    let n = numbers(t, splits, rows);
     let window = n.p95.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
     let statement_of = |idx: Option<u32>| idx.and_then(|i| cx.text.statement(i));
     let cascade_statement = most_common(
@@ -294,8 +332,7 @@ fn scenario(
         .take(cx.config.outliers)
         .map(|&i| outlier(t, splits, i, &cx.config.links))
         .collect();
-    let exemplar = (!n.matched_sorted.is_empty()).then(|| {
-        let i = n.matched_sorted[rank_of(n.matched_sorted.len(), 95.0) - 1];
+    let exemplar = exemplar_row(&n).map(|i| {
         let request = outlier(t, splits, i, &cx.config.links);
         let name = format!("{} {}", t.method[i], t.route[i]);
         Exemplar {
@@ -350,4 +387,23 @@ fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
         }
     }
     cx.text.name(i)
+}
+
+/// Phase timings on stderr when `TRACESPLIT_TIMING` is set (for the benchmark).
+struct Timer(Option<std::cell::Cell<std::time::Instant>>);
+
+impl Timer {
+    fn new() -> Self {
+        Self(
+            std::env::var_os("TRACESPLIT_TIMING")
+                .map(|_| std::cell::Cell::new(std::time::Instant::now())),
+        )
+    }
+
+    fn mark(&self, what: &str) {
+        if let Some(t) = &self.0 {
+            eprintln!("  {what}: {:.3} s", t.get().elapsed().as_secs_f64());
+            t.set(std::time::Instant::now());
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! The polars part: read requests and spans, keep the spans of the runs'
-//! traces, flag DB and cascade candidates, group spans by trace — then hand
-//! plain columns to the split.
+//! traces, flag server, DB and cascade-candidate spans, number the traces and
+//! join each request to its trace — then hand plain columns to the split.
+//!
+//! Memory: only ids, times and flags of the spans are collected; names and
+//! statements are fetched afterwards for the few spans a report shows.
 
 use crate::error::{AnalyzeError, Step};
 use crate::split::{RequestInput, SpanColumns};
 use polars::prelude::*;
-use std::collections::HashMap;
+use polars_core::query_result::QueryResult;
 use std::path::{Path, PathBuf};
 use tracesplit_model::schema::{request_columns as rc, span_columns as sc};
 
@@ -20,14 +23,14 @@ pub struct Variant {
 
 /// Requests and spans ready for the split.
 pub struct Loaded {
-    /// Requests (one row each, in file order) with `req_idx`.
+    /// Requests (one row each, in file order) with their trace `group`.
     pub requests: DataFrame,
-    /// Spans of the requests' traces, grouped by trace, deduplicated.
-    pub spans: DataFrame,
-    /// The same spans as plain columns.
+    /// The spans as plain columns, grouped by trace.
     pub columns: SpanColumns,
-    /// Trace id → group index in `columns`.
-    pub trace_index: HashMap<String, u32>,
+    /// Trace id of each group.
+    pub group_traces: Vec<String>,
+    /// Files the spans came from (for fetching text later).
+    pub span_files: Vec<PathBuf>,
 }
 
 fn paths(files: &[PathBuf]) -> Vec<PlRefPath> {
@@ -35,6 +38,11 @@ fn paths(files: &[PathBuf]) -> Vec<PlRefPath> {
         .iter()
         .map(|p| PlRefPath::new(p.to_string_lossy().into_owned()))
         .collect()
+}
+
+fn scan(files: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
+    LazyFrame::scan_parquet_files(paths(files).into(), ScanArgsParquet::default())
+        .step("reading the span store")
 }
 
 /// `requests.parquet` of each run directory (recovered from its journal after a crash).
@@ -58,36 +66,69 @@ pub fn scan_requests(run_dirs: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
         .step("reading requests.parquet")
 }
 
+/// Reads `requests.parquet` of every run.
+pub fn load_requests(run_dirs: &[PathBuf]) -> Result<DataFrame, AnalyzeError> {
+    scan_requests(run_dirs)?
+        .collect()
+        .step("reading requests.parquet")
+}
+
+/// Distinct scenario names in order of first appearance.
+pub fn scenario_names(requests: &DataFrame) -> Result<Vec<String>, AnalyzeError> {
+    let col = requests
+        .column(rc::SCENARIO)
+        .step("request scenarios")?
+        .str()
+        .step("request scenarios")?;
+    let mut out: Vec<String> = Vec::new();
+    for name in col.iter().flatten() {
+        if out.last().is_none_or(|l| l != name) && !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// A hex id (or a 16-digit half of one) as an unsigned integer; null when not hex.
+fn hex_u64(e: Expr) -> Expr {
+    e.str().to_integer(lit(16), Some(DataType::UInt64), false)
+}
+
+/// The trace id's two halves as integers: sorting and joining on them is
+/// cheaper, in time and memory, than on 32-character strings.
+fn trace_halves(name: &str) -> [Expr; 2] {
+    [
+        hex_u64(col(name).str().slice(lit(0), lit(16))).alias("t_hi"),
+        hex_u64(col(name).str().slice(lit(16), lit(16))).alias("t_lo"),
+    ]
+}
+
+/// Spans of the requests' traces with flags, sorted by trace, numbered by trace.
 fn span_frame(
     files: &[PathBuf],
     traces: LazyFrame,
     variants: &[Variant],
 ) -> Result<LazyFrame, AnalyzeError> {
-    let cols = [
-        sc::TRACE_ID,
-        sc::SPAN_ID,
-        sc::PARENT_SPAN_ID,
-        sc::NAME,
-        sc::KIND,
-        sc::START,
-        sc::END,
-        sc::DB_SYSTEM,
-        sc::DB_STATEMENT,
+    let [hi, lo] = trace_halves(sc::TRACE_ID);
+    let mut cols = vec![
+        hi,
+        lo,
+        hex_u64(col(sc::SPAN_ID)).alias("sid"),
+        hex_u64(col(sc::PARENT_SPAN_ID)).alias("pid"),
+        col(sc::START),
+        col(sc::END),
+        col(sc::KIND).eq(lit("SERVER")).alias("is_server"),
+        col(sc::DB_SYSTEM).is_not_null().alias("is_db"),
     ];
-    let mut lf = LazyFrame::scan_parquet_files(paths(files).into(), ScanArgsParquet::default())
-        .step("reading the span store")?
-        .select(cols.iter().map(|c| col(*c)).collect::<Vec<_>>())
-        .semi_join(traces, col(sc::TRACE_ID), col(rc::TRACE_ID));
-    let mut flags = Vec::new();
     for (k, v) in variants.iter().enumerate() {
-        flags.push(
+        cols.push(
             col(sc::DB_STATEMENT)
                 .str()
                 .contains(lit(v.statement.clone()), false)
                 .fill_null(lit(false))
                 .alias(format!("stmt_{k}")),
         );
-        flags.push(
+        cols.push(
             col(sc::NAME)
                 .str()
                 .contains(lit(v.span.clone()), false)
@@ -95,11 +136,23 @@ fn span_frame(
                 .alias(format!("name_{k}")),
         );
     }
-    lf = lf.with_columns(flags).sort(
-        [sc::TRACE_ID],
-        SortMultipleOptions::default().with_multithreaded(true),
-    );
-    Ok(lf)
+    let changed = |c: &str| col(c).neq(col(c).shift(lit(1)));
+    let new_trace = (changed("t_hi").or(changed("t_lo")))
+        .fill_null(lit(true))
+        .cast(DataType::UInt32);
+    Ok(scan(files)?
+        .select(cols)
+        .join(
+            traces,
+            [col("t_hi"), col("t_lo")],
+            [col("t_hi"), col("t_lo")],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .sort(
+            ["t_hi", "t_lo"],
+            SortMultipleOptions::default().with_multithreaded(true),
+        )
+        .with_columns([(new_trace.cum_sum(false) - lit(1u32)).alias("group")]))
 }
 
 /// Hex span id → u64 (a hash for anything that is not 16 hex digits).
@@ -137,47 +190,31 @@ fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError> {
         .collect())
 }
 
-/// Plain columns from the sorted span frame; duplicate spans (same trace and
-/// span id, e.g. an export retried) are marked so the split ignores them.
-fn columns(
-    df: &DataFrame,
-    variants: usize,
-) -> Result<(SpanColumns, HashMap<String, u32>), AnalyzeError> {
-    let trace = df
-        .column(sc::TRACE_ID)
+fn ids(df: &DataFrame, name: &str) -> Result<Vec<u64>, AnalyzeError> {
+    Ok(df
+        .column(name)
         .step("span ids")?
-        .str()
-        .step("span ids")?;
-    let span = df
-        .column(sc::SPAN_ID)
+        .u64()
         .step("span ids")?
-        .str()
-        .step("span ids")?;
-    let parent = df
-        .column(sc::PARENT_SPAN_ID)
-        .step("span ids")?
-        .str()
-        .step("span ids")?;
-    let kind = df
-        .column(sc::KIND)
-        .step("span kinds")?
-        .str()
-        .step("span kinds")?;
-    let db = df.column(sc::DB_SYSTEM).step("db system")?;
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
+/// Plain columns from the sorted, numbered span frame.
+fn columns(df: &DataFrame, variants: usize) -> Result<SpanColumns, AnalyzeError> {
+    let group = df
+        .column("group")
+        .step("trace groups")?
+        .u32()
+        .step("trace groups")?;
     let mut c = SpanColumns {
-        span_id: span.iter().map(|s| s.map_or(0, id64)).collect(),
-        parent: parent.iter().map(|s| s.map_or(0, id64)).collect(),
-        is_server: kind
-            .iter()
-            .map(|k| k.is_some_and(|k| k.eq_ignore_ascii_case("SERVER")))
-            .collect(),
+        span_id: ids(df, "sid")?,
+        parent: ids(df, "pid")?,
+        is_server: bools(df, "is_server")?,
         start: ints(df, sc::START)?,
         end: ints(df, sc::END)?,
-        is_db: db
-            .is_not_null()
-            .iter()
-            .map(|v| v.unwrap_or(false))
-            .collect(),
+        is_db: bools(df, "is_db")?,
         statement_match: (0..variants)
             .map(|k| bools(df, &format!("stmt_{k}")))
             .collect::<Result<_, _>>()?,
@@ -186,32 +223,39 @@ fn columns(
             .collect::<Result<_, _>>()?,
         groups: Vec::new(),
     };
-    let mut index = HashMap::new();
     let mut start = 0u32;
-    let mut current: Option<&str> = None;
-    for (i, t) in trace.iter().enumerate() {
-        let t = t.unwrap_or("");
-        if current != Some(t) {
-            if let Some(prev) = current {
-                index.insert(prev.to_owned(), c.groups.len() as u32);
+    let mut current = None;
+    for (i, g) in group.iter().enumerate() {
+        if current != g {
+            if current.is_some() {
                 c.groups.push((start, i as u32));
             }
-            current = Some(t);
+            current = g;
             start = i as u32;
         }
     }
-    if let Some(prev) = current {
-        index.insert(prev.to_owned(), c.groups.len() as u32);
-        c.groups.push((start, trace.len() as u32));
+    if current.is_some() {
+        c.groups.push((start, group.len() as u32));
     }
     mark_duplicates(&mut c);
-    Ok((c, index))
+    Ok(c)
 }
 
 /// A span seen twice in one trace keeps its first copy; later copies stop counting.
 fn mark_duplicates(c: &mut SpanColumns) {
     for &(a, b) in &c.groups {
         let (a, b) = (a as usize, b as usize);
+        if b - a > 64 {
+            let mut seen = std::collections::HashSet::new();
+            for i in a..b {
+                if !seen.insert(c.span_id[i]) {
+                    c.is_db[i] = false;
+                    c.is_server[i] = false;
+                    c.span_id[i] = 0;
+                }
+            }
+            continue;
+        }
         for i in a + 1..b {
             if c.span_id[a..i].contains(&c.span_id[i]) {
                 c.is_db[i] = false;
@@ -222,28 +266,14 @@ fn mark_duplicates(c: &mut SpanColumns) {
     }
 }
 
-/// Reads `requests.parquet` of every run (row index `req_idx`).
-pub fn load_requests(run_dirs: &[PathBuf]) -> Result<DataFrame, AnalyzeError> {
-    scan_requests(run_dirs)?
-        .with_row_index("req_idx", None)
-        .collect()
-        .step("reading requests.parquet")
-}
-
-/// Distinct scenario names in order of first appearance.
-pub fn scenario_names(requests: &DataFrame) -> Result<Vec<String>, AnalyzeError> {
-    let col = requests
-        .column(rc::SCENARIO)
-        .step("request scenarios")?
-        .str()
-        .step("request scenarios")?;
-    let mut out: Vec<String> = Vec::new();
-    for name in col.iter().flatten() {
-        if out.last().is_none_or(|l| l != name) && !out.iter().any(|n| n == name) {
-            out.push(name.to_owned());
-        }
-    }
-    Ok(out)
+/// Runs a query on polars' streaming engine, which keeps the scan's memory bounded.
+fn collect(lf: LazyFrame, step: &'static str) -> Result<DataFrame, AnalyzeError> {
+    lf.collect_with_engine(Engine::Streaming)
+        .step(step)
+        .map(|r| match r {
+            QueryResult::Single(df) => df,
+            QueryResult::Multiple(mut dfs) => dfs.pop().unwrap_or_default(),
+        })
 }
 
 /// Reads the spans of the requests' traces and prepares the split's columns.
@@ -255,33 +285,86 @@ pub fn load(
     for f in span_files {
         tracesplit_store::check_span_file(f).map_err(|e| AnalyzeError::Input(e.to_string()))?;
     }
-    let spans = if span_files.is_empty() {
-        DataFrame::empty()
-    } else {
-        let traces = requests
-            .clone()
-            .lazy()
-            .select([col(rc::TRACE_ID)])
-            .unique(None, UniqueKeepStrategy::Any);
-        span_frame(span_files, traces, variants)?
-            .collect()
-            .step("joining spans to the run's traces")?
+    let requests = requests
+        .lazy()
+        .with_columns(trace_halves(rc::TRACE_ID))
+        .collect()
+        .step("request trace ids")?;
+    let empty = || SpanColumns {
+        statement_match: vec![Vec::new(); variants.len()],
+        name_match: vec![Vec::new(); variants.len()],
+        ..Default::default()
     };
-    let (columns, trace_index) = if spans.height() == 0 {
-        let empty = SpanColumns {
-            statement_match: vec![Vec::new(); variants.len()],
-            name_match: vec![Vec::new(); variants.len()],
-            ..Default::default()
-        };
-        (empty, HashMap::new())
+    if span_files.is_empty() {
+        let requests = requests
+            .lazy()
+            .with_column(lit(NULL).cast(DataType::UInt32).alias("group"))
+            .collect()
+            .step("requests")?;
+        return Ok(Loaded {
+            requests,
+            columns: empty(),
+            group_traces: Vec::new(),
+            span_files: Vec::new(),
+        });
+    }
+    let traces = requests
+        .clone()
+        .lazy()
+        .select([col("t_hi"), col("t_lo")])
+        .unique(None, UniqueKeepStrategy::Any);
+    let spans = collect(
+        span_frame(span_files, traces, variants)?,
+        "joining spans to the run's traces",
+    )?;
+    // One row per trace with its group number; each request is joined to its trace's group.
+    let groups = spans
+        .clone()
+        .lazy()
+        .select([col("t_hi"), col("t_lo"), col("group")])
+        .unique_stable(None, UniqueKeepStrategy::First);
+    let groups = groups
+        .sort(["group"], SortMultipleOptions::default())
+        .collect()
+        .step("numbering traces")?;
+    let mut left = JoinArgs::new(JoinType::Left);
+    left.maintain_order = MaintainOrderJoin::Left;
+    let requests = requests
+        .lazy()
+        .join(
+            groups.clone().lazy(),
+            [col("t_hi"), col("t_lo")],
+            [col("t_hi"), col("t_lo")],
+            left,
+        )
+        .collect()
+        .step("joining requests to their traces")?;
+    let columns = if spans.height() == 0 {
+        empty()
     } else {
         columns(&spans, variants.len())?
     };
+    drop(spans);
+    let hi = groups
+        .column("t_hi")
+        .step("trace ids")?
+        .u64()
+        .step("trace ids")?;
+    let lo = groups
+        .column("t_lo")
+        .step("trace ids")?
+        .u64()
+        .step("trace ids")?;
+    let group_traces = hi
+        .iter()
+        .zip(lo.iter())
+        .map(|(h, l)| format!("{:016x}{:016x}", h.unwrap_or(0), l.unwrap_or(0)))
+        .collect();
     Ok(Loaded {
         requests,
-        spans,
         columns,
-        trace_index,
+        group_traces,
+        span_files: span_files.to_vec(),
     })
 }
 
@@ -291,11 +374,11 @@ pub fn request_inputs(
     variant_of: &dyn Fn(&str) -> usize,
 ) -> Result<Vec<RequestInput>, AnalyzeError> {
     let df = &loaded.requests;
-    let trace = df
-        .column(rc::TRACE_ID)
-        .step("request ids")?
-        .str()
-        .step("request ids")?;
+    let group = df
+        .column("group")
+        .step("request groups")?
+        .u32()
+        .step("request groups")?;
     let span = df
         .column(rc::SPAN_ID)
         .step("request ids")?
@@ -307,16 +390,67 @@ pub fn request_inputs(
         .str()
         .step("request scenarios")?;
     let duration = ints(df, rc::DURATION)?;
-    Ok((0..df.height())
-        .map(|i| RequestInput {
-            group: trace
-                .get(i)
-                .and_then(|t| loaded.trace_index.get(t).copied()),
-            client_span: span.get(i).map_or(0, id64),
-            total_ns: duration[i],
-            variant: variant_of(scenario.get(i).unwrap_or("")),
+    Ok(group
+        .iter()
+        .zip(span.iter())
+        .zip(scenario.iter())
+        .zip(duration)
+        .map(|(((group, span), scenario), total_ns)| RequestInput {
+            group,
+            client_span: span.map_or(0, id64),
+            total_ns,
+            variant: variant_of(scenario.unwrap_or("")),
         })
         .collect())
+}
+
+/// Text of a few spans: (trace id, span id hex) → (name, kind, statement).
+pub type SpanTextMap =
+    std::collections::HashMap<(String, String), (String, String, Option<String>)>;
+
+/// Fetches names, kinds and statements of the spans of `traces` (a second,
+/// filtered scan: reports show a handful of spans, not millions).
+pub fn span_text(files: &[PathBuf], traces: &[String]) -> Result<SpanTextMap, AnalyzeError> {
+    if files.is_empty() || traces.is_empty() {
+        return Ok(SpanTextMap::new());
+    }
+    let wanted = Series::new("t".into(), traces.to_vec());
+    let df = scan(files)?
+        .filter(col(sc::TRACE_ID).is_in(lit(wanted).implode(false), false))
+        .select([
+            col(sc::TRACE_ID),
+            col(sc::SPAN_ID),
+            col(sc::NAME),
+            col(sc::KIND),
+            col(sc::DB_STATEMENT),
+        ])
+        .collect()
+        .step("reading span names")?;
+    let s = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
+    let (Some(t), Some(i), Some(n), Some(k), Some(st)) = (
+        s(sc::TRACE_ID),
+        s(sc::SPAN_ID),
+        s(sc::NAME),
+        s(sc::KIND),
+        s(sc::DB_STATEMENT),
+    ) else {
+        return Ok(SpanTextMap::new());
+    };
+    let mut out = SpanTextMap::new();
+    for r in 0..df.height() {
+        let key = (
+            t.get(r).unwrap_or("").to_owned(),
+            i.get(r).unwrap_or("").to_owned(),
+        );
+        out.entry(key).or_insert_with(|| {
+            (
+                n.get(r).unwrap_or("").to_owned(),
+                k.get(r).unwrap_or("").to_owned(),
+                st.get(r).map(str::to_owned),
+            )
+        });
+    }
+    Ok(out)
 }
 
 /// Path of the per-request split table written beside the run.

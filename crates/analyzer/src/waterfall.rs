@@ -5,51 +5,52 @@
 //! as Jaeger's skew adjuster does), and its descendants keep their offsets
 //! relative to it.
 
+use crate::load::SpanTextMap;
 use crate::split::{RequestSplit, SpanColumns};
-use polars::prelude::*;
 use tracesplit_model::analysis::WaterfallSpan;
-use tracesplit_model::schema::span_columns as sc;
 use tracesplit_model::stats::ms;
 
-/// Text columns of the span frame, for the few spans a report shows.
+/// Names, kinds and statements of the few spans a report shows.
 pub struct SpanText<'a> {
-    name: Option<&'a StringChunked>,
-    kind: Option<&'a StringChunked>,
-    statement: Option<&'a StringChunked>,
+    map: &'a SpanTextMap,
+    columns: &'a SpanColumns,
+    group_traces: &'a [String],
 }
 
 impl<'a> SpanText<'a> {
-    /// Borrows the text columns of the (sorted) span frame.
-    pub fn new(spans: &'a DataFrame) -> Self {
-        let get = |n: &str| spans.column(n).ok().and_then(|c| c.str().ok());
+    /// Text fetched by [`crate::load::span_text`] for spans of `columns`.
+    pub fn new(map: &'a SpanTextMap, columns: &'a SpanColumns, group_traces: &'a [String]) -> Self {
         Self {
-            name: get(sc::NAME),
-            kind: get(sc::KIND),
-            statement: get(sc::DB_STATEMENT),
+            map,
+            columns,
+            group_traces,
         }
+    }
+
+    fn get(&self, i: u32) -> Option<&'a (String, String, Option<String>)> {
+        let i = i as usize;
+        let g = self
+            .columns
+            .groups
+            .partition_point(|(_, end)| (*end as usize) <= i);
+        let trace = self.group_traces.get(g)?;
+        self.map
+            .get(&(trace.clone(), format!("{:016x}", self.columns.span_id[i])))
     }
 
     /// Name of span `i`.
     pub fn name(&self, i: u32) -> String {
-        self.name
-            .and_then(|c| c.get(i as usize))
-            .unwrap_or_default()
-            .to_owned()
+        self.get(i).map(|t| t.0.clone()).unwrap_or_default()
     }
 
     /// Kind of span `i`.
     pub fn kind(&self, i: u32) -> String {
-        self.kind
-            .and_then(|c| c.get(i as usize))
-            .unwrap_or_default()
-            .to_owned()
+        self.get(i).map(|t| t.1.clone()).unwrap_or_default()
     }
 
     /// Statement of span `i`.
     pub fn statement(&self, i: u32) -> Option<String> {
-        self.statement
-            .and_then(|c| c.get(i as usize))
-            .map(str::to_owned)
+        self.get(i).and_then(|t| t.2.clone())
     }
 }
 

@@ -112,9 +112,10 @@ fn split_of<'a>(scenarios: &'a [ScenarioAnalysis], name: &str) -> &'a Split {
         .unwrap()
 }
 
-/// Within 10 % or 1 ms.
+/// Within 15 % or 2 ms: a P95 on a shared 2-core machine carries scheduler noise
+/// (timer overshoot, a descheduled server thread), so tighter bounds are flaky.
 fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= (0.1 * b.abs()).max(1.0)
+    (a - b).abs() <= (0.15 * b.abs()).max(2.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,6 +132,7 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
     let base = measure(setup(0, 0)).await;
     let loopback = split_of(&base, SCENARIO).network_ms;
     assert!(loopback < 5.0, "loopback network {loopback} ms");
+    let base_handler = split_of(&base, SCENARIO).handler_ms;
 
     let net = measure(setup(20, 0)).await;
     let n = split_of(&net, SCENARIO);
@@ -148,8 +150,8 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
     let handler = measure(setup(0, 30)).await;
     let h = split_of(&handler, SCENARIO);
     assert!(
-        h.handler_ms >= 30.0 && close(h.handler_ms, 30.0),
-        "handler {:.2} ms ≥ the 30 ms injected",
+        h.handler_ms >= 30.0 && close(h.handler_ms, 30.0 + base_handler),
+        "handler {:.2} ms ≥ the 30 ms injected (+{base_handler:.2} ms without it)",
         h.handler_ms
     );
     assert!(

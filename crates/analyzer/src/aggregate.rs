@@ -78,6 +78,8 @@ pub struct ScenarioNumbers {
     pub slowest: Vec<usize>,
     /// Mean response size.
     pub mean_response_bytes: f64,
+    /// Client totals at percentiles 0..=100 (ms).
+    pub distribution_ms: Vec<f64>,
 }
 
 /// Numbers of the requests `rows` of one scenario.
@@ -98,8 +100,10 @@ pub fn numbers(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> Sce
             *errors.entry(kind).or_insert(0) += 1;
         }
     }
-    let totals: Vec<i64> = expected.iter().map(|&i| t.duration[i]).collect();
-    let stats = LatencyStats::from_ns(&totals);
+    let mut totals: Vec<i64> = expected.iter().map(|&i| t.duration[i]).collect();
+    totals.sort_unstable();
+    let stats = LatencyStats::from_sorted_ns(&totals);
+    let distribution_ms = tracesplit_model::stats::distribution_ms(&totals);
     let mut matched: Vec<usize> = expected
         .iter()
         .copied()
@@ -178,6 +182,7 @@ pub fn numbers(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> Sce
         matched_sorted: matched,
         slowest,
         mean_response_bytes,
+        distribution_ms,
     }
 }
 

@@ -226,6 +226,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         });
     }
     let first = manifests[0].clone();
+    let cascade_sweep = tracesplit_model::sweep::CascadeSweep::from_scenarios(&scenarios);
     let analysis = Analysis {
         run_ids: manifests.iter().map(|m| m.run_id.clone()).collect(),
         base_url: first.base_url.clone(),
@@ -241,6 +242,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             statement: DEFAULT_STATEMENT.into(),
             span: DEFAULT_SPAN.into(),
         },
+        cascade_sweep,
     };
     Ok(AnalyzeOutput {
         analysis,
@@ -348,6 +350,7 @@ fn scenario(
         operation: t.operation[k].clone(),
         target_ms: meta.target_ms,
         stats,
+        distribution_ms: n.distribution_ms,
         failed: n.failed,
         passed,
         status_counts: n.status_counts,

@@ -36,6 +36,43 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Everything on embedded defaults: reference catalog, collector, catalog suite, analysis.
     Demo(DemoArgs),
+    /// Compare two analyzed runs: P95 and split changes, significance, regressions.
+    Compare(CompareArgs),
+}
+
+/// Report files written after an analysis (as soon as it exists).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportOptions {
+    /// Markdown report with span waterfalls, e.g. "$GITHUB_STEP_SUMMARY" (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// JUnit XML: one testcase per scenario, failures carry the split (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Self-contained HTML report with SVG charts (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+/// `tracesplit compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base run directory (requests.parquet, and summary.json for the split).
+    pub base: PathBuf,
+    /// The head run directory.
+    pub head: PathBuf,
+    /// Largest tolerated P95 growth, in percent (`10`, `10%`, `2.5`).
+    #[arg(long, default_value = "10%")]
+    pub max_regression: String,
+    /// Significance level of the Mann-Whitney U test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Also write the comparison as Markdown (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Also write the comparison as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// Options shared by `analyze`, `run` and `demo`.
@@ -78,6 +115,8 @@ pub struct AnalyzeArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub analysis: AnalysisOptions,
+    #[command(flatten)]
+    pub reports: ReportOptions,
 }
 
 /// `tracesplit demo`.
@@ -95,8 +134,13 @@ pub struct DemoArgs {
     /// Run directory (default: tracesplit-runs/RUN_ID).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also measure the delete's usage check against CPUs used by each of these listing counts.
+    #[arg(long, value_name = "N,N,…")]
+    pub cascade_sweep: Option<String>,
     #[command(flatten)]
     pub analysis: AnalysisOptions,
+    #[command(flatten)]
+    pub reports: ReportOptions,
 }
 
 /// `tracesplit suite`.
@@ -200,8 +244,13 @@ pub struct RunArgs {
     /// After the last request, wait until every request has its server span or none arrived for this long.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub span_wait: std::time::Duration,
+    /// Add CASCADE_SWEEP_<N> scenarios: the delete's usage check against CPUs used by N listings, e.g. 0,10,100,1000,10000.
+    #[arg(long, value_name = "N,N,…")]
+    pub cascade_sweep: Option<String>,
     #[command(flatten)]
     pub analysis: AnalysisOptions,
+    #[command(flatten)]
+    pub reports: ReportOptions,
 }
 
 /// `tracesplit serve-catalog`.

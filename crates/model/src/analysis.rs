@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Everything the analyzer found for one or more runs.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Analysis {
     /// Runs analyzed (several when shards were merged).
     pub run_ids: Vec<String>,
@@ -22,10 +22,15 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Cascade classifier in effect by default.
     pub cascade_defaults: Classifier,
+    /// The cascade sweep (`run --cascade-sweep`), when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade_sweep: Option<crate::sweep::CascadeSweep>,
 }
 
 /// How many requests could be split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Coverage {
     /// Requests with an expected status.
     pub requests: u64,
@@ -54,7 +59,7 @@ impl Coverage {
 }
 
 /// The cascade classifier: statement regex and span/ancestor name regex.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Classifier {
     /// Regex on `db_statement`.
     pub statement: String,
@@ -63,7 +68,7 @@ pub struct Classifier {
 }
 
 /// A latency decomposition in milliseconds; components sum to `total_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Split {
     /// Mean client-observed total.
     pub total_ms: f64,
@@ -94,7 +99,7 @@ impl Split {
 }
 
 /// p50/p95/p99 of one component (ms).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Percentiles {
     /// Nearest-rank P50.
     pub p50_ms: f64,
@@ -105,7 +110,7 @@ pub struct Percentiles {
 }
 
 /// Each component's own distribution over matched requests.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComponentStats {
     /// Network.
     pub network: Percentiles,
@@ -120,7 +125,7 @@ pub struct ComponentStats {
 }
 
 /// DB spans per matched request.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DbSpanCounts {
     /// Mean.
     pub mean: f64,
@@ -131,7 +136,7 @@ pub struct DbSpanCounts {
 }
 
 /// A deep link to a trace viewer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TraceLink {
     /// `Jaeger`, `Grafana`.
     pub label: String,
@@ -140,7 +145,7 @@ pub struct TraceLink {
 }
 
 /// One slow request.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outlier {
     /// Trace id.
     pub trace_id: String,
@@ -161,7 +166,7 @@ pub struct Outlier {
 }
 
 /// One span of an exemplar waterfall, placed on the client's timeline.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaterfallSpan {
     /// Depth below the client span (client = 0).
     pub depth: u32,
@@ -180,7 +185,7 @@ pub struct WaterfallSpan {
 }
 
 /// The request closest to the P95, with its spans.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Exemplar {
     /// The request.
     pub request: Outlier,
@@ -189,7 +194,7 @@ pub struct Exemplar {
 }
 
 /// Everything about one scenario.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioAnalysis {
     /// Scenario name.
     pub scenario: String,
@@ -201,6 +206,10 @@ pub struct ScenarioAnalysis {
     pub target_ms: f64,
     /// Client latency statistics over requests with an expected status.
     pub stats: LatencyStats,
+    /// The latency distribution: client total (ms) at percentiles 0, 1, …, 100
+    /// (nearest rank; 0 is the minimum). Empty without requests.
+    #[serde(default)]
+    pub distribution_ms: Vec<f64>,
     /// Requests that failed.
     pub failed: u64,
     /// P95 within target and nothing failed.
@@ -238,7 +247,9 @@ pub struct ScenarioAnalysis {
 }
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A target is missed.
@@ -252,7 +263,7 @@ pub enum Severity {
 }
 
 /// One finding with its evidence and a next step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Severity.
     pub severity: Severity,

@@ -7,6 +7,7 @@
 //! agree on column names and types.
 
 pub mod analysis;
+pub mod compare;
 pub mod ids;
 pub mod manifest;
 pub mod request;
@@ -14,6 +15,7 @@ pub mod schema;
 pub mod span;
 pub mod stats;
 pub mod summary;
+pub mod sweep;
 
 #[cfg(feature = "otlp")]
 pub mod otlp;

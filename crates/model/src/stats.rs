@@ -19,7 +19,7 @@ pub fn rank_of(n: usize, p: f64) -> usize {
 }
 
 /// Client-observed latency statistics of one scenario, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LatencyStats {
     /// Values measured.
     pub count: u64,
@@ -37,6 +37,17 @@ pub struct LatencyStats {
     pub mean_ms: f64,
     /// Sample standard deviation (n − 1); 0 for fewer than two values.
     pub stddev_ms: f64,
+}
+
+/// Nearest-rank values (ms) at percentiles 0, 1, …, 100 of ascending
+/// durations in nanoseconds (percentile 0 is the minimum); empty for no values.
+pub fn distribution_ms(sorted_ns: &[i64]) -> Vec<f64> {
+    if sorted_ns.is_empty() {
+        return Vec::new();
+    }
+    (0..=100)
+        .filter_map(|p| nearest_rank(sorted_ns, f64::from(p)).map(ms))
+        .collect()
 }
 
 /// Nanoseconds → milliseconds.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The whole file.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Seed: local time of the run, `2025-11-14T10:30:00.123456`.
     pub timestamp: String,
@@ -32,11 +32,14 @@ pub struct Summary {
     pub notes: Vec<String>,
     /// tracesplit: the analysis (split, coverage, findings) when spans were joined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::Analysis>")]
     pub analysis: Option<serde_json::Value>,
 }
 
 /// Seed: `summary` object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Totals {
     /// Scenarios.
     pub total_tests: u64,
@@ -47,7 +50,7 @@ pub struct Totals {
 }
 
 /// Seed: one `results[]` entry, plus tracesplit's additions.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioResult {
     /// Seed: `PATCH`, `PUT`, `DELETE`, `LIST`, `GET`.
     pub operation: String,
@@ -103,4 +106,9 @@ impl ScenarioResult {
         self.stddev_ms = s.stddev_ms;
         self.runs = s.count;
     }
+}
+
+/// The JSON Schema of `summary.json` (checked in as `schemas/summary.schema.json`).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Summary)).unwrap_or_default()
 }

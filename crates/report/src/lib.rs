@@ -2,11 +2,22 @@
 //! module per format, each behind [`Exporter`]: plain data in, bytes out.
 //! No polars here: `cargo test -p tracesplit-report` builds in seconds.
 
+mod compare;
+mod html;
 mod json;
+mod junit;
+mod markdown;
+mod svg;
 mod terminal;
+mod waterfall;
 
+pub use compare::{compare_markdown, compare_terminal};
+pub use html::HtmlExporter;
 pub use json::{JsonExporter, summary};
+pub use junit::JunitExporter;
+pub use markdown::MarkdownExporter;
 pub use terminal::TerminalExporter;
+pub use waterfall::text as waterfall_text;
 
 use tracesplit_model::Analysis;
 
@@ -48,4 +59,35 @@ pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
         .map(|(n, v)| format!("{n} {}", fmt_ms(*v)))
         .collect();
     format!("{} ms = {}", fmt_ms(s.total_ms), parts.join(" + "))
+}
+
+/// `cascade grows 24.8 ms per 1,000 listings (P95 +25.1 ms per 1,000; 0 → 10000 listings)`.
+pub fn sweep_sentence(sw: &tracesplit_model::sweep::CascadeSweep) -> String {
+    let sl = &sw.slope_per_1000;
+    let (lo, hi) = match (sw.points.first(), sw.points.last()) {
+        (Some(a), Some(b)) => (a.listings, b.listings),
+        _ => (0, 0),
+    };
+    format!(
+        "Fitted growth per 1,000 listings ({lo} → {hi}): cascade {:+.2} ms, db other {:+.2} ms, handler {:+.2} ms, network {:+.2} ms; P95 {:+.2} ms.",
+        sl.cascade_ms, sl.db_other_ms, sl.handler_ms, sl.network_ms, sl.p95_ms
+    )
+}
+
+/// Escapes text for XML and HTML (element content and quoted attributes).
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 forbids (control characters other than tab and newlines).
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }

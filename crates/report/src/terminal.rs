@@ -104,6 +104,9 @@ impl Exporter for TerminalExporter {
             a.coverage.requests,
             a.span_source
         );
+        if let Some(sw) = &a.cascade_sweep {
+            let _ = writeln!(out, "\ncascade sweep: {}", crate::sweep_sentence(sw));
+        }
         let shown: Vec<_> = a
             .findings
             .iter()

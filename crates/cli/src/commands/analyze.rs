@@ -1,12 +1,15 @@
 //! `tracesplit analyze RUN_DIR…`, and the analysis step shared with `run` and `demo`.
 
-use crate::args::{AnalysisOptions, AnalyzeArgs};
+use crate::args::{AnalysisOptions, AnalyzeArgs, ReportOptions};
 use crate::exit;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use tracesplit_analyzer::{AnalyzeConfig, AnalyzeOutput, LinkConfig, SpanSource, analyze};
+use tracesplit_model::Analysis;
 use tracesplit_model::summary::Summary;
-use tracesplit_report::{Exporter, TerminalExporter};
+use tracesplit_report::{
+    Exporter, HtmlExporter, JunitExporter, MarkdownExporter, TerminalExporter,
+};
 
 /// The analyzer's configuration from the shared options.
 pub fn config(
@@ -53,6 +56,33 @@ pub fn analyze_and_write(
     Ok((out, summary))
 }
 
+/// Writes `bytes` to `path`, or to stdout for `-`.
+pub fn write_to(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        return Ok(out.flush()?);
+    }
+    std::fs::write(path, bytes)
+        .with_context(|| format!("cannot write the {what} {}", path.display()))
+}
+
+/// Writes every requested report; each is on disk before the next is rendered.
+pub fn write_reports(a: &Analysis, reports: &ReportOptions) -> anyhow::Result<()> {
+    let formats: [(&Option<PathBuf>, &dyn Exporter, &str); 3] = [
+        (&reports.markdown, &MarkdownExporter, "Markdown report"),
+        (&reports.junit, &JunitExporter, "JUnit report"),
+        (&reports.html, &HtmlExporter, "HTML report"),
+    ];
+    for (path, exporter, what) in formats {
+        if let Some(path) = path {
+            write_to(path, &exporter.render(a)?, what)?;
+        }
+    }
+    Ok(())
+}
+
 /// Prints the terminal table.
 pub fn print_table(out: &AnalyzeOutput) -> anyhow::Result<()> {
     let table = TerminalExporter::default().render(&out.analysis)?;
@@ -66,6 +96,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let first = args.run_dirs[0].clone();
     let cfg = config(args.run_dirs, spans, &args.analysis);
     let (out, summary) = analyze_and_write(&cfg, &first, args.output.as_deref(), Vec::new())?;
+    write_reports(&out.analysis, &args.reports)?;
     print_table(&out)?;
     println!("summary: {}", first.join("summary.json").display());
     Ok(if summary.summary.failed > 0 {

@@ -1,6 +1,6 @@
 //! `tracesplit demo`: the whole pipeline on embedded defaults.
 
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, ReportOptions};
 use crate::commands::run::{analyze_after_run, cancel_on_signal, execute, exit_code, report_files};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -28,6 +28,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .await
         .context("cannot start the embedded collector")?;
 
+    let mut suite = suite::load(None)?;
+    if let Some(counts) = &args.cascade_sweep {
+        let counts = suite::sweep::parse_counts(counts).map_err(anyhow::Error::msg)?;
+        suite
+            .add_cascade_sweep(&counts)
+            .map_err(anyhow::Error::msg)?;
+    }
     let index = if args.with_index { "ON" } else { "OFF" };
     eprintln!(
         "tracesplit demo: reference catalog in memory with {} listings and the listings index {index}{}",
@@ -62,7 +69,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         base_url: catalog.base_url(),
         headers: Default::default(),
         timeout: Duration::from_secs(30),
-        suite: suite::load(None)?,
+        suite,
         schedule: Schedule {
             stop: Stop::Iterations(args.runs),
             concurrency: 1,
@@ -84,8 +91,39 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let outcome = execute(config).await;
     catalog.shutdown().await;
     let outcome = outcome?;
-    let failed = analyze_after_run(&outcome, &args.analysis, None)?;
+    // The demo always leaves its reports beside the run (unless told where).
+    let dir = &outcome.run_dir;
+    let reports = ReportOptions {
+        markdown: Some(
+            args.reports
+                .markdown
+                .clone()
+                .unwrap_or_else(|| dir.join("report.md")),
+        ),
+        junit: Some(
+            args.reports
+                .junit
+                .clone()
+                .unwrap_or_else(|| dir.join("junit.xml")),
+        ),
+        html: Some(
+            args.reports
+                .html
+                .clone()
+                .unwrap_or_else(|| dir.join("report.html")),
+        ),
+    };
+    let failed = analyze_after_run(&outcome, &args.analysis, &reports, None)?;
     report_files(&outcome);
+    for (what, path) in [
+        ("markdown", &reports.markdown),
+        ("junit", &reports.junit),
+        ("html", &reports.html),
+    ] {
+        if let Some(p) = path.as_ref().filter(|p| p.as_os_str() != "-") {
+            println!("{:<10}{}", format!("{what}:"), p.display());
+        }
+    }
     eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(exit_code(&outcome, failed))
 }

@@ -3,6 +3,7 @@
 mod analyze;
 mod cleanup;
 mod collect;
+mod compare;
 mod demo;
 mod run;
 mod serve_catalog;
@@ -20,5 +21,6 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Cleanup(args) => cleanup::run(args).await,
         Command::Analyze(args) => analyze::run(args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Compare(args) => compare::run(args),
     }
 }

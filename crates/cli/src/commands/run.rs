@@ -1,6 +1,6 @@
 //! `tracesplit run`: CLI arguments → a validated `RunConfig` → the runner.
 
-use crate::args::{AnalysisOptions, RunArgs};
+use crate::args::{AnalysisOptions, ReportOptions, RunArgs};
 use crate::commands::analyze;
 use crate::exit::{self, Unreachable};
 use crate::signal;
@@ -25,6 +25,13 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         bail!("--rate must be a positive number of iterations per second, got {r}");
     }
     let mut suite = suite::load(args.suite.as_deref())?;
+    if let Some(counts) = &args.cascade_sweep {
+        // Before the selection, so `--scenario 'CASCADE_SWEEP_*'` runs the sweep alone.
+        let counts = suite::sweep::parse_counts(counts).map_err(anyhow::Error::msg)?;
+        suite
+            .add_cascade_sweep(&counts)
+            .map_err(anyhow::Error::msg)?;
+    }
     suite
         .select(args.scenario.as_deref(), args.entity_type.as_deref())
         .map_err(anyhow::Error::msg)?;
@@ -137,6 +144,7 @@ pub fn exit_code(outcome: &RunOutcome, failed: u64) -> u8 {
 pub fn analyze_after_run(
     outcome: &RunOutcome,
     options: &AnalysisOptions,
+    reports: &ReportOptions,
     output: Option<&Path>,
 ) -> anyhow::Result<u64> {
     let client = &outcome.summary.summary;
@@ -159,6 +167,7 @@ pub fn analyze_after_run(
         outcome.summary.notes.clone(),
     ) {
         Ok((out, summary)) => {
+            analyze::write_reports(&out.analysis, reports)?;
             analyze::print_table(&out)?;
             Ok(summary.summary.failed)
         }
@@ -187,9 +196,10 @@ fn write_output(
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let output = args.output.clone();
     let options = args.analysis.clone();
+    let reports = args.reports.clone();
     let config = config(args, cancel_on_signal())?;
     let outcome = execute(config).await?;
-    let failed = analyze_after_run(&outcome, &options, output.as_deref())?;
+    let failed = analyze_after_run(&outcome, &options, &reports, output.as_deref())?;
     report_files(&outcome);
     Ok(exit_code(&outcome, failed))
 }

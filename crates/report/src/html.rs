@@ -1,0 +1,193 @@
+//! One self-contained HTML file: inline CSS and SVG, no scripts, no network
+//! fetch — it can be attached to a CI run and opened anywhere.
+
+use crate::svg::{self, COLORS, NAMES};
+use crate::{Exporter, ReportError, esc, fmt_ms, split_sentence, sweep_sentence};
+use std::fmt::Write;
+use tracesplit_model::Analysis;
+use tracesplit_model::analysis::{ScenarioAnalysis, Severity};
+
+/// Renders `report.html`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HtmlExporter;
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}\
+h1{font-size:22px}h2{font-size:18px;margin-top:28px}table{border-collapse:collapse;margin:8px 0}\
+td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}\
+.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}svg{display:block;margin:6px 0;font:11px sans-serif}\
+.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:-1px}\
+.finding{margin:6px 0;padding:6px 10px;border-left:4px solid #999}.critical{border-color:#cf222e}.warning{border-color:#d4a72c}\
+details{margin:8px 0;border:1px solid #ddd;border-radius:6px;padding:6px 10px}summary{cursor:pointer;font-weight:600}\
+code{background:#f4f4f4;padding:1px 4px;border-radius:3px;word-break:break-all}";
+
+fn verdict(s: &ScenarioAnalysis) -> String {
+    if s.passed {
+        "<span class=\"pass\">pass</span>".into()
+    } else {
+        "<span class=\"fail\">FAIL</span>".into()
+    }
+}
+
+fn legend(out: &mut String) {
+    out.push_str("<p class=\"legend\">");
+    for (c, n) in COLORS.iter().zip(NAMES) {
+        let _ = write!(out, "<span style=\"background:{c}\"></span>{n}");
+    }
+    out.push_str(" · black tick: P95 target</p>");
+}
+
+fn table(out: &mut String, a: &Analysis) {
+    out.push_str("<table class=\"scenarios\"><tr><th>scenario</th><th>P95 ms</th><th>target</th><th>result</th><th>network</th><th>handler</th><th>cascade</th><th>db other</th><th>requests</th><th>spans</th></tr>");
+    for s in &a.scenarios {
+        let p = s.p95_split.unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td><td>{9:.0}%</td></tr>",
+            esc(&s.scenario),
+            fmt_ms(s.stats.p95_ms),
+            fmt_ms(s.target_ms),
+            verdict(s),
+            fmt_ms(p.network_ms),
+            fmt_ms(p.handler_ms),
+            fmt_ms(p.cascade_ms),
+            fmt_ms(p.db_other_ms),
+            s.stats.count,
+            s.coverage.ratio() * 100.0
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn findings(out: &mut String, a: &Analysis) {
+    if a.findings.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Findings</h2>");
+    for f in &a.findings {
+        let class = match f.severity {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Optimization => "optimization",
+            Severity::Info => "info",
+        };
+        let _ = write!(
+            out,
+            "<div class=\"finding {class}\"><b>{class}</b> — {}<br>{}",
+            esc(&f.title),
+            esc(&f.detail)
+        );
+        if let Some(n) = &f.next_step {
+            let _ = write!(out, "<br><i>Next:</i> {}", esc(n));
+        }
+        out.push_str("</div>");
+    }
+}
+
+fn scenario(out: &mut String, s: &ScenarioAnalysis) {
+    let _ = write!(
+        out,
+        "<details id=\"{0}\"{4}><summary>{0} — P95 {1} ms (target {2} ms) {3}</summary>",
+        esc(&s.scenario),
+        fmt_ms(s.stats.p95_ms),
+        fmt_ms(s.target_ms),
+        verdict(s),
+        // Failing scenarios open, so their waterfall is on screen.
+        if s.passed { "" } else { " open" }
+    );
+    let st = &s.stats;
+    let _ = write!(
+        out,
+        "<p>{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms · {:.1} DB statements per request</p>",
+        st.count,
+        s.failed,
+        fmt_ms(st.p50_ms),
+        fmt_ms(st.p95_ms),
+        fmt_ms(st.p99_ms),
+        fmt_ms(st.max_ms),
+        s.db_spans.mean
+    );
+    if let Some(p) = &s.p95_split {
+        let _ = write!(out, "<p><b>P95 split:</b> {}</p>", esc(&split_sentence(p)));
+    }
+    if let Some(q) = &s.cascade_statement {
+        let _ = write!(out, "<p><b>Cascade check:</b> <code>{}</code></p>", esc(q));
+    }
+    out.push_str(&svg::cdf(s));
+    if let Some(ex) = &s.exemplar {
+        let _ = write!(
+            out,
+            "<p><b>P95 exemplar</b> <code>{}</code>{}</p>",
+            esc(&ex.request.trace_id),
+            links(&ex.request.links)
+        );
+        out.push_str(&svg::waterfall(ex));
+    }
+    if !s.outliers.is_empty() {
+        out.push_str("<table><tr><th>slowest traces</th><th>total</th><th>network</th><th>handler</th><th>cascade</th><th>db other</th></tr>");
+        for o in &s.outliers {
+            let p = o.split;
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&o.trace_id),
+                links(&o.links),
+                fmt_ms(p.total_ms),
+                fmt_ms(p.network_ms),
+                fmt_ms(p.handler_ms),
+                fmt_ms(p.cascade_ms),
+                fmt_ms(p.db_other_ms)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</details>");
+}
+
+fn links(links: &[tracesplit_model::analysis::TraceLink]) -> String {
+    links
+        .iter()
+        .map(|l| format!(" <a href=\"{}\">{}</a>", esc(&l.url), esc(&l.label)))
+        .collect()
+}
+
+impl Exporter for HtmlExporter {
+    fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
+        let passed = a.scenarios.iter().filter(|s| s.passed).count();
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>tracesplit {}</title><style>{STYLE}</style></head><body>",
+            esc(&a.run_ids.join(", "))
+        );
+        let _ = write!(
+            out,
+            "<h1>tracesplit report</h1><p><b>{passed} of {} scenarios met their targets</b> · run <code>{}</code> against <code>{}</code> · {} of {} requests matched a server span ({})</p>",
+            a.scenarios.len(),
+            esc(&a.run_ids.join(", ")),
+            esc(&a.base_url),
+            a.coverage.matched,
+            a.coverage.requests,
+            esc(&a.span_source)
+        );
+        out.push_str("<h2>Where the P95 goes</h2>");
+        legend(&mut out);
+        out.push_str(&svg::split_bars(&a.scenarios));
+        table(&mut out, a);
+        findings(&mut out, a);
+        if let Some(sw) = &a.cascade_sweep {
+            out.push_str("<h2>Cascade sweep</h2>");
+            out.push_str(&svg::sweep(sw));
+            let _ = write!(out, "<p>{}</p>", esc(&sweep_sentence(sw)));
+        }
+        out.push_str("<h2>Scenarios</h2>");
+        for s in &a.scenarios {
+            scenario(&mut out, s);
+        }
+        let _ = writeln!(
+            out,
+            "<p><small>tracesplit {} · split = mean of the requests ranked around the P95 (⌈0.94n⌉..⌈0.96n⌉); server spans placed on the client timeline assuming the network time splits evenly.</small></p></body></html>",
+            env!("CARGO_PKG_VERSION")
+        );
+        Ok(out.into_bytes())
+    }
+}

@@ -1,0 +1,126 @@
+//! JUnit XML for CI test reporters: one testcase per scenario; a missed target
+//! is a `<failure>` carrying the P95 split and the slowest trace's link.
+
+use crate::{Exporter, ReportError, esc, fmt_ms, split_sentence};
+use std::fmt::Write;
+use tracesplit_model::Analysis;
+use tracesplit_model::analysis::ScenarioAnalysis;
+
+/// Renders `junit.xml`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JunitExporter;
+
+/// Seconds spent in the scenario's measured requests (mean × count).
+fn seconds(s: &ScenarioAnalysis) -> f64 {
+    s.stats.mean_ms * s.stats.count as f64 / 1000.0
+}
+
+/// Why the scenario failed, in one line.
+fn failure_message(s: &ScenarioAnalysis) -> String {
+    let mut why = Vec::new();
+    if s.stats.count == 0 {
+        why.push("no request succeeded".to_owned());
+    } else if s.stats.p95_ms > s.target_ms {
+        why.push(format!(
+            "P95 {} ms over the {} ms target",
+            fmt_ms(s.stats.p95_ms),
+            fmt_ms(s.target_ms)
+        ));
+    }
+    if s.failed > 0 {
+        why.push(format!("{} failed requests", s.failed));
+    }
+    why.join("; ")
+}
+
+/// The evidence: split, stats, errors, outlier traces.
+fn body(s: &ScenarioAnalysis) -> String {
+    let mut out = String::new();
+    let st = &s.stats;
+    let _ = writeln!(
+        out,
+        "P95 {} ms (target {} ms); p50 {} p99 {} max {} ms over {} requests, {} failed",
+        fmt_ms(st.p95_ms),
+        fmt_ms(s.target_ms),
+        fmt_ms(st.p50_ms),
+        fmt_ms(st.p99_ms),
+        fmt_ms(st.max_ms),
+        st.count,
+        s.failed
+    );
+    match &s.p95_split {
+        Some(p) => {
+            let _ = writeln!(out, "P95 split: {}", split_sentence(p));
+        }
+        None => {
+            let _ = writeln!(out, "P95 split: no server spans matched");
+        }
+    }
+    for (kind, n) in &s.errors {
+        let _ = writeln!(out, "errors: {n} × {kind}");
+    }
+    for o in s.outliers.iter().take(3) {
+        let links: Vec<String> = o
+            .links
+            .iter()
+            .map(|l| format!("{} {}", l.label, l.url))
+            .collect();
+        let _ = writeln!(
+            out,
+            "outlier trace {} ({} ms) {}",
+            o.trace_id,
+            fmt_ms(o.split.total_ms),
+            links.join(" ")
+        );
+    }
+    out
+}
+
+impl Exporter for JunitExporter {
+    fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
+        let failures = a.scenarios.iter().filter(|s| !s.passed).count();
+        let total: f64 = a.scenarios.iter().map(seconds).sum();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuites name=\"tracesplit\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{total:.3}\">",
+            a.scenarios.len()
+        );
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{total:.3}\">",
+            esc(&format!("tracesplit {}", a.base_url)),
+            a.scenarios.len()
+        );
+        let _ = writeln!(
+            out,
+            "    <properties>\n      <property name=\"run_id\" value=\"{}\"/>\n      <property name=\"span_source\" value=\"{}\"/>\n    </properties>",
+            esc(&a.run_ids.join(",")),
+            esc(&a.span_source)
+        );
+        for s in &a.scenarios {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"tracesplit.{}\" name=\"{}\" time=\"{:.3}\">",
+                esc(&s.entity_type),
+                esc(&s.scenario),
+                seconds(s)
+            );
+            let evidence = esc(&body(s));
+            if s.passed {
+                let _ = writeln!(
+                    out,
+                    "\n      <system-out>{evidence}</system-out>\n    </testcase>"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "\n      <failure message=\"{}\" type=\"target_missed\">{evidence}</failure>\n    </testcase>",
+                    esc(&failure_message(s))
+                );
+            }
+        }
+        out.push_str("  </testsuite>\n</testsuites>\n");
+        Ok(out.into_bytes())
+    }
+}

@@ -1,0 +1,223 @@
+//! Markdown for a GitHub step summary or a pull-request comment: the verdict
+//! table with the P95 split, findings, the cascade sweep, and per scenario the
+//! outliers and the P95 exemplar's span waterfall.
+
+use crate::{Exporter, ReportError, fmt_ms, split_sentence, waterfall};
+use std::fmt::Write;
+use tracesplit_model::Analysis;
+use tracesplit_model::analysis::{ScenarioAnalysis, Severity, Split};
+use tracesplit_model::sweep::CascadeSweep;
+
+/// Renders `report.md`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MarkdownExporter;
+
+/// One colour square per component (network, handler, cascade, db other).
+const SQUARES: [&str; 4] = ["🟦", "🟨", "🟥", "🟩"];
+const CELLS: usize = 20;
+
+/// A 20-cell bar of coloured squares proportional to the components.
+pub fn square_bar(s: &Split) -> String {
+    if s.total_ms <= 0.0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let (mut used, mut acc) = (0usize, 0.0);
+    for (k, (_, v)) in s.components().iter().enumerate() {
+        acc += v;
+        let end = ((acc / s.total_ms) * CELLS as f64).round() as usize;
+        let end = end.clamp(used, CELLS);
+        out.push_str(&SQUARES[k].repeat(end - used));
+        used = end;
+    }
+    out
+}
+
+/// Escapes the characters that would break a table cell or inline code.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', " ")
+}
+
+fn verdict(s: &ScenarioAnalysis) -> &'static str {
+    if s.passed { "✅ pass" } else { "❌ fail" }
+}
+
+fn table(out: &mut String, a: &Analysis) {
+    let _ = writeln!(
+        out,
+        "| scenario | P95 ms | target ms | result | P95 = network + handler + cascade + db other (ms) | split | spans |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|:-:|---|---|--:|");
+    for s in &a.scenarios {
+        let (numbers, bar) = match &s.p95_split {
+            Some(p) => (
+                format!(
+                    "{} = {} + {} + **{}** + {}",
+                    fmt_ms(p.total_ms),
+                    fmt_ms(p.network_ms),
+                    fmt_ms(p.handler_ms),
+                    fmt_ms(p.cascade_ms),
+                    fmt_ms(p.db_other_ms)
+                ),
+                square_bar(p),
+            ),
+            None => ("no server spans".to_owned(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {numbers} | {bar} | {:.0} % |",
+            s.scenario,
+            fmt_ms(s.stats.p95_ms),
+            fmt_ms(s.target_ms),
+            verdict(s),
+            s.coverage.ratio() * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} network · {} handler · {} cascade check · {} other DB. The split is the mean of the requests ranked around the P95 (ranks ⌈0.94n⌉..⌈0.96n⌉), so its parts add up exactly.",
+        SQUARES[0], SQUARES[1], SQUARES[2], SQUARES[3]
+    );
+}
+
+fn findings(out: &mut String, a: &Analysis) {
+    if a.findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Findings\n");
+    for f in &a.findings {
+        let tag = match f.severity {
+            Severity::Critical => "🔴 **critical**",
+            Severity::Warning => "🟠 **warning**",
+            Severity::Optimization => "🔵 optimization",
+            Severity::Info => "⚪ info",
+        };
+        let _ = writeln!(out, "- {tag} — {}  \n  {}", cell(&f.title), cell(&f.detail));
+        if let Some(n) = &f.next_step {
+            let _ = writeln!(out, "  *Next:* {}", cell(n));
+        }
+    }
+}
+
+/// The sweep as a table, one row per listing count, with the fitted growth.
+pub fn sweep(out: &mut String, sw: &CascadeSweep) {
+    let _ = writeln!(out, "\n## Cascade sweep\n");
+    let _ = writeln!(
+        out,
+        "| listings | P95 ms | network | handler | cascade | db other |\n|--:|--:|--:|--:|--:|--:|"
+    );
+    for p in &sw.points {
+        let c = p.split.unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            p.listings,
+            fmt_ms(p.p95_ms),
+            fmt_ms(c.network_ms),
+            fmt_ms(c.handler_ms),
+            fmt_ms(c.cascade_ms),
+            fmt_ms(c.db_other_ms)
+        );
+    }
+    let _ = writeln!(out, "\n{}", crate::sweep_sentence(sw));
+}
+
+fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
+    let _ = writeln!(
+        out,
+        "\n<details><summary><b>{}</b> — P95 {} ms (target {} ms) {}</summary>\n",
+        s.scenario,
+        fmt_ms(s.stats.p95_ms),
+        fmt_ms(s.target_ms),
+        verdict(s)
+    );
+    let st = &s.stats;
+    let _ = writeln!(
+        out,
+        "{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms · {} DB statements per request (max {})",
+        st.count,
+        s.failed,
+        fmt_ms(st.p50_ms),
+        fmt_ms(st.p95_ms),
+        fmt_ms(st.p99_ms),
+        fmt_ms(st.max_ms),
+        format_args!("{:.1}", s.db_spans.mean),
+        s.db_spans.max
+    );
+    if let Some(p) = &s.p95_split {
+        let _ = writeln!(out, "\n**P95 split:** {}", split_sentence(p));
+    }
+    if let Some(q) = &s.cascade_statement {
+        let _ = writeln!(
+            out,
+            "\n**Cascade check:** `{}`",
+            waterfall::one_line(q, 160).replace('`', "'")
+        );
+    }
+    if !s.outliers.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| slowest | trace | total | network | handler | cascade | db other |\n|--:|---|--:|--:|--:|--:|--:|"
+        );
+        for (k, o) in s.outliers.iter().enumerate() {
+            let links: Vec<String> = o
+                .links
+                .iter()
+                .map(|l| format!("[{}]({})", l.label, l.url))
+                .collect();
+            let p = o.split;
+            let _ = writeln!(
+                out,
+                "| {} | `{}` {} | {} | {} | {} | {} | {} |",
+                k + 1,
+                o.trace_id,
+                links.join(" "),
+                fmt_ms(p.total_ms),
+                fmt_ms(p.network_ms),
+                fmt_ms(p.handler_ms),
+                fmt_ms(p.cascade_ms),
+                fmt_ms(p.db_other_ms)
+            );
+        }
+    }
+    if let Some(ex) = &s.exemplar {
+        let _ = writeln!(
+            out,
+            "\n**P95 exemplar** `{}` (server spans placed assuming the network time splits evenly before and after):\n\n```text\n{}```",
+            ex.request.trace_id,
+            waterfall::text(ex)
+        );
+    }
+    let _ = writeln!(out, "\n</details>");
+}
+
+impl Exporter for MarkdownExporter {
+    fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
+        let mut out = String::new();
+        let passed = a.scenarios.iter().filter(|s| s.passed).count();
+        let _ = writeln!(out, "# tracesplit report\n");
+        let _ = writeln!(
+            out,
+            "**{passed} of {} scenarios met their targets** · run `{}` against `{}` · {} of {} requests matched a server span ({})\n",
+            a.scenarios.len(),
+            a.run_ids.join(", "),
+            a.base_url,
+            a.coverage.matched,
+            a.coverage.requests,
+            a.span_source
+        );
+        table(&mut out, a);
+        findings(&mut out, a);
+        if let Some(sw) = &a.cascade_sweep {
+            sweep(&mut out, sw);
+        }
+        let _ = writeln!(out, "\n## Scenarios");
+        for s in &a.scenarios {
+            scenario_details(&mut out, s);
+        }
+        Ok(out.into_bytes())
+    }
+}

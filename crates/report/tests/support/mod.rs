@@ -1,0 +1,305 @@
+//! A fixed Analysis exercising every part of every report: a passing scenario,
+//! a delete whose cascade check misses its target (with outliers, links and an
+//! exemplar waterfall), one without server spans, a cascade sweep, findings.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use tracesplit_model::Analysis;
+use tracesplit_model::analysis::*;
+use tracesplit_model::stats::LatencyStats;
+use tracesplit_model::sweep::CascadeSweep;
+
+fn split(network: f64, handler: f64, cascade: f64, db_other: f64) -> Split {
+    Split {
+        total_ms: network + handler + cascade + db_other,
+        network_ms: network,
+        handler_ms: handler,
+        cascade_ms: cascade,
+        db_other_ms: db_other,
+        requests: 3,
+        ranks: (19, 20),
+    }
+}
+
+fn stats(count: u64, p50: f64, p95: f64) -> LatencyStats {
+    LatencyStats {
+        count,
+        p50_ms: p50,
+        p95_ms: p95,
+        p99_ms: p95 * 1.1,
+        min_ms: p50 * 0.6,
+        max_ms: p95 * 1.2,
+        mean_ms: (p50 + p95) / 2.0,
+        stddev_ms: (p95 - p50) / 3.0,
+    }
+}
+
+/// Nearest-rank style distribution from min to max, bending up at the tail.
+fn distribution(min: f64, p50: f64, max: f64) -> Vec<f64> {
+    (0..=100)
+        .map(|p| {
+            let q = f64::from(p) / 100.0;
+            if q <= 0.5 {
+                min + (p50 - min) * q * 2.0
+            } else {
+                p50 + (max - p50) * ((q - 0.5) * 2.0).powi(3)
+            }
+        })
+        .collect()
+}
+
+fn outlier(trace: &str, s: Split) -> Outlier {
+    Outlier {
+        trace_id: trace.into(),
+        span_id: "00f067aa0ba902b7".into(),
+        iteration: 7,
+        step: 0,
+        status: 409,
+        split: Split {
+            requests: 1,
+            ranks: (0, 0),
+            ..s
+        },
+        matched: true,
+        links: vec![
+            TraceLink {
+                label: "Jaeger".into(),
+                url: format!("http://localhost:16686/trace/{trace}"),
+            },
+            TraceLink {
+                label: "Grafana".into(),
+                url: format!(
+                    "http://localhost:3000/explore?left=%7B%22queries%22:%5B%7B%22query%22:%22{trace}%22%7D%5D%7D"
+                ),
+            },
+        ],
+    }
+}
+
+fn wf(
+    depth: u32,
+    name: &str,
+    kind: &str,
+    offset: f64,
+    dur: f64,
+    category: &str,
+    statement: Option<&str>,
+) -> WaterfallSpan {
+    WaterfallSpan {
+        depth,
+        name: name.into(),
+        kind: kind.into(),
+        offset_ms: offset,
+        duration_ms: dur,
+        category: category.into(),
+        statement: statement.map(Into::into),
+    }
+}
+
+const COUNT: &str = "SELECT count(*) FROM listing WHERE cpu_id = ?1 AND NOT EXISTS (SELECT 1 FROM listing_archive a WHERE a.listing_id = listing.id)";
+
+fn delete_1000() -> ScenarioAnalysis {
+    let p95 = split(1.2, 3.1, 780.4, 27.5);
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    ScenarioAnalysis {
+        scenario: "CPU_DELETE_WITH_LISTINGS_1000".into(),
+        entity_type: "CPU".into(),
+        operation: "DELETE".into(),
+        target_ms: 500.0,
+        stats: stats(20, 640.0, 812.2),
+        distribution_ms: distribution(402.0, 640.0, 974.6),
+        failed: 0,
+        passed: false,
+        status_counts: BTreeMap::from([("409".into(), 20)]),
+        errors: BTreeMap::new(),
+        coverage: Coverage {
+            requests: 20,
+            matched: 20,
+            clamped: 0,
+            multiple_server_spans: 0,
+        },
+        p95_split: Some(p95),
+        tail_split: Some(split(1.3, 3.0, 801.0, 28.0)),
+        components: ComponentStats::default(),
+        db_spans: DbSpanCounts {
+            mean: 3.0,
+            p50: 3,
+            max: 3,
+        },
+        cascade_statement: Some(COUNT.into()),
+        cascade_span_name: Some("catalog.cpu_usage_count".into()),
+        slowest_db_statement: Some("SELECT id FROM cpu WHERE id = ?1".into()),
+        mean_response_bytes: 88.0,
+        fixture_listings: Some(1000),
+        outliers: vec![outlier(trace, split(1.4, 3.3, 938.0, 31.9))],
+        exemplar: Some(Exemplar {
+            request: outlier(trace, p95),
+            spans: vec![
+                wf(
+                    0,
+                    "DELETE /v1/catalog/cpus/{id}",
+                    "CLIENT",
+                    0.0,
+                    812.2,
+                    "client",
+                    None,
+                ),
+                wf(
+                    1,
+                    "DELETE /v1/catalog/cpus/{id}",
+                    "SERVER",
+                    0.6,
+                    811.0,
+                    "server",
+                    None,
+                ),
+                wf(
+                    2,
+                    "catalog.delete_cpu",
+                    "INTERNAL",
+                    1.1,
+                    810.0,
+                    "internal",
+                    None,
+                ),
+                wf(
+                    3,
+                    "SELECT cpu",
+                    "CLIENT",
+                    1.3,
+                    0.4,
+                    "db",
+                    Some("SELECT id FROM cpu WHERE id = ?1"),
+                ),
+                wf(
+                    3,
+                    "SELECT listing",
+                    "CLIENT",
+                    1.9,
+                    780.4,
+                    "cascade",
+                    Some(COUNT),
+                ),
+                wf(
+                    3,
+                    "SELECT listing_archive",
+                    "CLIENT",
+                    782.5,
+                    27.1,
+                    "db",
+                    Some("SELECT count(*) FROM listing_archive WHERE cpu_id = ?1"),
+                ),
+            ],
+        }),
+        classifier: Classifier {
+            statement: "(?i)select\\s+count\\(".into(),
+            span: "(?i)usage|cascade|in_use|dependen".into(),
+        },
+    }
+}
+
+fn patch() -> ScenarioAnalysis {
+    ScenarioAnalysis {
+        scenario: "GPU_PATCH_SINGLE_FIELD".into(),
+        entity_type: "GPU".into(),
+        operation: "PATCH".into(),
+        target_ms: 500.0,
+        stats: stats(20, 1.9, 3.4),
+        distribution_ms: distribution(1.2, 1.9, 4.1),
+        passed: true,
+        status_counts: BTreeMap::from([("200".into(), 20)]),
+        coverage: Coverage {
+            requests: 20,
+            matched: 20,
+            clamped: 0,
+            multiple_server_spans: 0,
+        },
+        p95_split: Some(split(0.4, 1.6, 0.0, 1.4)),
+        db_spans: DbSpanCounts {
+            mean: 2.0,
+            p50: 2,
+            max: 2,
+        },
+        ..Default::default()
+    }
+}
+
+fn unmatched() -> ScenarioAnalysis {
+    ScenarioAnalysis {
+        scenario: "PORTS_PROFILE_PUT_FULL_UPDATE".into(),
+        entity_type: "PORTS_PROFILE".into(),
+        operation: "PUT".into(),
+        target_ms: 500.0,
+        stats: stats(18, 2.5, 4.0),
+        distribution_ms: distribution(1.9, 2.5, 4.4),
+        failed: 2,
+        passed: false,
+        status_counts: BTreeMap::from([("200".into(), 18), ("500".into(), 2)]),
+        errors: BTreeMap::from([("status 500".into(), 2)]),
+        coverage: Coverage {
+            requests: 18,
+            matched: 0,
+            clamped: 0,
+            multiple_server_spans: 0,
+        },
+        ..Default::default()
+    }
+}
+
+fn sweep_point(listings: u64, cascade: f64) -> ScenarioAnalysis {
+    let s = split(0.5, 1.5, cascade, 2.0);
+    ScenarioAnalysis {
+        scenario: format!("CASCADE_SWEEP_{listings}"),
+        entity_type: "CPU".into(),
+        operation: "DELETE".into(),
+        target_ms: 1000.0,
+        stats: stats(10, s.total_ms * 0.9, s.total_ms),
+        distribution_ms: distribution(s.total_ms * 0.5, s.total_ms * 0.9, s.total_ms * 1.1),
+        passed: true,
+        coverage: Coverage {
+            requests: 10,
+            matched: 10,
+            clamped: 0,
+            multiple_server_spans: 0,
+        },
+        p95_split: Some(s),
+        fixture_listings: Some(listings),
+        ..Default::default()
+    }
+}
+
+/// The fixed analysis every snapshot renders.
+pub fn analysis() -> Analysis {
+    let mut scenarios = vec![patch(), delete_1000(), unmatched()];
+    scenarios.extend(
+        [(0, 0.3), (100, 8.1), (1000, 78.0), (10000, 781.0)].map(|(n, c)| sweep_point(n, c)),
+    );
+    let cascade_sweep = CascadeSweep::from_scenarios(&scenarios);
+    Analysis {
+        run_ids: vec!["20261127-101500-ab12".into()],
+        base_url: "http://127.0.0.1:8000".into(),
+        span_source: "store run/spans".into(),
+        coverage: Coverage { requests: 98, matched: 80, clamped: 0, multiple_server_spans: 0 },
+        scenarios,
+        findings: vec![
+            Finding {
+                severity: Severity::Critical,
+                rule: "target_missed".into(),
+                scenario: Some("CPU_DELETE_WITH_LISTINGS_1000".into()),
+                title: "CPU_DELETE_WITH_LISTINGS_1000: P95 812 ms misses the 500 ms target; the cascade check is 96 % of it".into(),
+                detail: "812 ms = network 1.20 + handler 3.10 + cascade 780 + db other 27.5".into(),
+                next_step: Some("index listing(cpu_id), or check existence with `SELECT 1 … LIMIT 1` instead of counting".into()),
+            },
+            Finding {
+                severity: Severity::Warning,
+                rule: "no_server_spans".into(),
+                scenario: Some("PORTS_PROFILE_PUT_FULL_UPDATE".into()),
+                title: "PORTS_PROFILE_PUT_FULL_UPDATE: no request has a server span <missing>".into(),
+                detail: "is the route instrumented & exporting?".into(),
+                next_step: None,
+            },
+        ],
+        cascade_defaults: Classifier { statement: "(?i)select\\s+count\\(".into(), span: "(?i)usage|cascade|in_use|dependen".into() },
+        cascade_sweep,
+    }
+}

@@ -1,0 +1,115 @@
+//! `run --cascade-sweep 0,10,100,…`: the suite's delete-with-listings scenario
+//! repeated against CPUs used by each number of listings, so the reports can
+//! show how the usage check grows.
+
+use super::{Scenario, Suite};
+use serde_json::Value;
+use tracesplit_model::sweep::sweep_scenario;
+
+impl Suite {
+    /// Adds one `CASCADE_SWEEP_<n>` scenario per listing count, modelled on the
+    /// suite's DELETE scenarios: the per-iteration one for 0 listings (the delete
+    /// succeeds), the one with listings for every other count (it answers 409).
+    pub fn add_cascade_sweep(&mut self, counts: &[u64]) -> Result<(), String> {
+        let deletes = || {
+            self.scenarios
+                .iter()
+                .filter(|s| s.operation.eq_ignore_ascii_case("DELETE"))
+                .filter_map(|s| s.fixture.as_ref().map(|f| (s, f)))
+        };
+        let unused = deletes()
+            .find(|(_, f)| f.per_iteration && f.listings == 0)
+            .map(|(s, _)| s.clone());
+        let used = deletes()
+            .find(|(_, f)| f.listings > 0)
+            .map(|(s, _)| s.clone());
+        let mut added = Vec::new();
+        for &n in counts {
+            let template = if n == 0 { &unused } else { &used };
+            let Some(template) = template else {
+                return Err(format!(
+                    "--cascade-sweep {n}: the suite has no DELETE scenario with a fixture {} to model it on",
+                    if n == 0 {
+                        "created per iteration"
+                    } else {
+                        "used by listings"
+                    }
+                ));
+            };
+            if added.iter().any(|s: &Scenario| s.name == sweep_scenario(n)) {
+                return Err(format!("--cascade-sweep lists {n} twice"));
+            }
+            added.push(point(template, n));
+        }
+        self.scenarios.extend(added);
+        Ok(())
+    }
+}
+
+fn point(template: &Scenario, listings: u64) -> Scenario {
+    let mut s = template.clone();
+    s.name = sweep_scenario(listings);
+    if let Some(f) = s.fixture.as_mut() {
+        f.listings = listings;
+        // Fixture names must stay unique (the API answers 400 on a duplicate).
+        if let Some(Value::String(name)) = f.body.get_mut("name") {
+            name.push_str(&format!(" sweep {listings}"));
+        }
+    }
+    s
+}
+
+/// Parses `0,10,100,1000`.
+pub fn parse_counts(text: &str) -> Result<Vec<u64>, String> {
+    let counts: Result<Vec<u64>, String> = text
+        .split(',')
+        .map(|p| {
+            p.trim().parse::<u64>().map_err(|_| {
+                format!("--cascade-sweep: {p:?} is not a listing count (e.g. 0,10,100,1000)")
+            })
+        })
+        .collect();
+    let counts = counts?;
+    if counts.is_empty() {
+        return Err("--cascade-sweep needs at least one listing count".into());
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_follows_the_catalog_suites_deletes() {
+        let mut suite = crate::suite::load(None).expect("built-in suite");
+        let before = suite.scenarios.len();
+        suite.add_cascade_sweep(&[0, 10, 5000]).expect("sweep");
+        let added = &suite.scenarios[before..];
+        let names: Vec<&str> = added.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["CASCADE_SWEEP_0", "CASCADE_SWEEP_10", "CASCADE_SWEEP_5000"]
+        );
+        let f0 = added[0].fixture.as_ref().expect("fixture");
+        assert!(f0.per_iteration);
+        assert_eq!(added[0].steps[0].expect, [204]);
+        let f = added[2].fixture.as_ref().expect("fixture");
+        assert_eq!((f.listings, f.per_iteration), (5000, false));
+        assert_eq!(added[2].steps[0].expect, [409]);
+        assert!(
+            f.body["name"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("sweep 5000")
+        );
+        assert!(suite.add_cascade_sweep(&[7, 7]).is_err());
+    }
+
+    #[test]
+    fn listing_counts_parse_or_say_what_is_wrong() {
+        assert_eq!(parse_counts("0, 10,100").ok(), Some(vec![0, 10, 100]));
+        let e = parse_counts("0,ten").unwrap_err();
+        assert!(e.contains("\"ten\""), "{e}");
+    }
+}

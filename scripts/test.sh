@@ -11,13 +11,17 @@ if ! [ -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests-support/python/requirements.txt
 
-# Headless Chromium for the HTML report test (Debian's package).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: headless Chromium for the HTML report test, docker-compose
+# (1.29; validates docker-compose.yml without an engine).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-        echo "chromium is missing: install Debian's chromium package (as root: apt-get install chromium)" >&2
+        echo "missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})" >&2
         exit 1
     fi
 fi

@@ -34,6 +34,10 @@ pub struct AnalyzeConfig {
     pub outliers: usize,
     /// Trace viewer links.
     pub links: LinkConfig,
+    /// Fetching sources (Jaeger, Tempo): how long a trace may be missing before it counts as missing.
+    pub span_wait: std::time::Duration,
+    /// Fetching sources: requests in flight at most (0 = 8).
+    pub fetch_concurrency: usize,
 }
 
 /// The analysis and what it was made from.
@@ -123,7 +127,16 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let manifests = manifests(&config.run_dirs)?;
     let sources = sources(config);
     let scratch = Scratch::new()?;
-    let files = span_files(&sources, &scratch.0)?;
+    let scope = crate::source::FetchScope {
+        run_dirs: config.run_dirs.clone(),
+        span_wait: config.span_wait,
+        concurrency: if config.fetch_concurrency == 0 {
+            8
+        } else {
+            config.fetch_concurrency
+        },
+    };
+    let (files, source_notes) = span_files(&sources, &scratch.0, &scope)?;
     let timer = Timer::new();
     let requests = load_requests(&config.run_dirs)?;
     timer.mark("requests");
@@ -215,6 +228,18 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         multiple_server_spans: c.multiple_server_spans + s.coverage.multiple_server_spans,
     });
     let mut findings = crate::findings::findings(&scenarios);
+    for note in source_notes {
+        findings.push(tracesplit_model::analysis::Finding {
+            severity: tracesplit_model::analysis::Severity::Warning,
+            rule: "traces_missing".into(),
+            scenario: None,
+            title: "some traces were not found in the span source".into(),
+            detail: note,
+            next_step: Some(
+                "wait longer for the backend to flush (--span-wait), or check sampling".into(),
+            ),
+        });
+    }
     if sources.is_empty() {
         findings.push(tracesplit_model::analysis::Finding {
             severity: tracesplit_model::analysis::Severity::Warning,

@@ -14,6 +14,9 @@ pub enum AnalyzeError {
         /// The error.
         source: polars::error::PolarsError,
     },
+    /// A span source (Jaeger, Tempo) could not be reached.
+    #[error("{0}")]
+    Unreachable(String),
     /// A classifier regex is invalid.
     #[error("invalid cascade regex {regex:?}: {message}")]
     Regex {

@@ -6,6 +6,7 @@
 mod aggregate;
 mod analyze;
 mod error;
+pub mod fetch;
 mod findings;
 pub mod intervals;
 pub mod links;

@@ -2,6 +2,7 @@
 //! OTLP JSON an OpenTelemetry Collector's file exporter writes.
 
 use crate::AnalyzeError;
+use crate::fetch::{FetchConfig, TraceApi, fetch};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,13 @@ pub enum SpanSource {
     Store(PathBuf),
     /// An OTLP JSON file: one `ExportTraceServiceRequest` per line (`--otlp-json FILE`).
     OtlpJson(PathBuf),
+    /// The run's traces fetched by id from a query API (`--jaeger URL`, `--tempo URL`).
+    Fetch {
+        /// Base URL.
+        url: String,
+        /// Which API.
+        api: TraceApi,
+    },
 }
 
 impl SpanSource {
@@ -23,14 +31,55 @@ impl SpanSource {
         match self {
             Self::Store(p) => format!("span store {}", p.display()),
             Self::OtlpJson(p) => format!("OTLP JSON {}", p.display()),
+            Self::Fetch { url, api } => match api {
+                TraceApi::Jaeger => format!("Jaeger {url}"),
+                TraceApi::TempoV1 | TraceApi::TempoV2 => format!("Tempo {url}"),
+            },
         }
     }
 }
 
-/// Parquet files holding the spans of `sources`; OTLP JSON is converted into
-/// a segment under `scratch` first. Missing stores are an error naming them.
-pub fn span_files(sources: &[SpanSource], scratch: &Path) -> Result<Vec<PathBuf>, AnalyzeError> {
+/// What fetching sources need to know about the run.
+#[derive(Debug, Clone, Default)]
+pub struct FetchScope {
+    /// Run directories (their requests name the traces).
+    pub run_dirs: Vec<PathBuf>,
+    /// How long a trace may still be missing before it counts as missing.
+    pub span_wait: std::time::Duration,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+}
+
+/// The run's distinct trace ids and its time range (unix seconds, ± 1 h).
+fn traces_of(run_dirs: &[PathBuf]) -> Result<(Vec<String>, (i64, i64)), AnalyzeError> {
+    let mut ids = Vec::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for d in run_dirs {
+        let path = d.join(tracesplit_model::manifest::REQUESTS_FILE);
+        let requests = tracesplit_store::read_requests(&path)
+            .map_err(|e| AnalyzeError::Input(format!("{}: {e}", path.display())))?;
+        for r in requests {
+            lo = lo.min(r.start_unix_nano);
+            hi = hi.max(r.start_unix_nano + r.duration_ns);
+            ids.push(r.trace_id);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
+    Ok((ids, (secs(lo.min(hi)) - 3600, secs(hi.max(lo)) + 3600)))
+}
+
+/// Parquet files holding the spans of `sources`, and notes on what is missing.
+/// OTLP JSON and fetched traces are converted into segments under `scratch`
+/// first. Missing stores are an error naming them.
+pub fn span_files(
+    sources: &[SpanSource],
+    scratch: &Path,
+    scope: &FetchScope,
+) -> Result<(Vec<PathBuf>, Vec<String>), AnalyzeError> {
     let mut files = Vec::new();
+    let mut notes = Vec::new();
     for (i, source) in sources.iter().enumerate() {
         match source {
             SpanSource::Store(dir) => {
@@ -46,15 +95,40 @@ pub fn span_files(sources: &[SpanSource], scratch: &Path) -> Result<Vec<PathBuf>
             }
             SpanSource::OtlpJson(path) => {
                 let records = read_otlp_json(path)?;
-                if let Some(p) = write_span_segment(scratch, i as u64 + 1, &records)
-                    .map_err(|e| AnalyzeError::Input(e.to_string()))?
-                {
-                    files.push(p);
+                files.extend(segment(scratch, i, &records)?);
+            }
+            SpanSource::Fetch { url, api } => {
+                let (ids, time_range) = traces_of(&scope.run_dirs)?;
+                let cfg = FetchConfig {
+                    base_url: url.clone(),
+                    api: *api,
+                    concurrency: scope.concurrency,
+                    span_wait: scope.span_wait,
+                    time_range,
+                };
+                let got = fetch(&cfg, &ids)?;
+                if let Some((id, why)) = got.missing.first() {
+                    notes.push(format!(
+                        "{}: {} of {} traces not found (first: {id}, {why}); their requests count as unmatched",
+                        source.describe(),
+                        got.missing.len(),
+                        ids.len()
+                    ));
                 }
+                files.extend(segment(scratch, i, &got.records)?);
             }
         }
     }
-    Ok(files)
+    Ok((files, notes))
+}
+
+fn segment(
+    scratch: &Path,
+    i: usize,
+    records: &[tracesplit_model::SpanRecord],
+) -> Result<Option<PathBuf>, AnalyzeError> {
+    write_span_segment(scratch, i as u64 + 1, records)
+        .map_err(|e| AnalyzeError::Input(e.to_string()))
 }
 
 /// Reads newline-delimited OTLP JSON (the OpenTelemetry Collector file exporter's format).

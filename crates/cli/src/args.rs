@@ -110,6 +110,21 @@ pub struct AnalyzeArgs {
     /// Newline-delimited OTLP JSON, as an OpenTelemetry Collector's file exporter writes (repeatable).
     #[arg(long)]
     pub otlp_json: Vec<PathBuf>,
+    /// Fetch the run's traces by id from Jaeger's query API (e.g. http://localhost:16686).
+    #[arg(long, value_name = "URL")]
+    pub jaeger: Option<String>,
+    /// Fetch the run's traces by id from Tempo (e.g. http://localhost:3200; /api/v2/traces).
+    #[arg(long, value_name = "URL")]
+    pub tempo: Option<String>,
+    /// Use Tempo's v1 endpoint (/api/traces/{id}), for Tempo before 2.5.
+    #[arg(long, requires = "tempo")]
+    pub tempo_v1: bool,
+    /// With --jaeger/--tempo: how long a trace that is not there yet (404) is retried.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub span_wait: std::time::Duration,
+    /// With --jaeger/--tempo: trace requests in flight at most.
+    #[arg(long, default_value_t = 8)]
+    pub fetch_concurrency: usize,
     /// Also write the summary JSON here.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -244,6 +259,12 @@ pub struct RunArgs {
     /// After the last request, wait until every request has its server span or none arrived for this long.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub span_wait: std::time::Duration,
+    /// Run shard I of N (0-based): a disjoint share of the iterations (and of --rate), own fixtures; merge with `analyze DIR…`.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// N shards, this one's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u64>,
     /// Add CASCADE_SWEEP_<N> scenarios: the delete's usage check against CPUs used by N listings, e.g. 0,10,100,1000,10000.
     #[arg(long, value_name = "N,N,…")]
     pub cascade_sweep: Option<String>,

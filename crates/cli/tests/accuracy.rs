@@ -74,6 +74,7 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
         span_wait: Duration::from_secs(5),
         progress: Progress::silent(),
         cancelled: Arc::new(AtomicBool::new(false)),
+        shard: None,
     };
     let outcome = run(config).await.unwrap();
     catalog.shutdown().await;

@@ -124,6 +124,7 @@ fn run_runner(
         span_wait: Duration::from_millis(100),
         progress: Progress::silent(),
         cancelled: Arc::new(AtomicBool::new(false)),
+        shard: None,
     };
     let outcome = rt.block_on(run(config)).unwrap();
     let requests =

@@ -8,6 +8,7 @@ pub mod record;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod shard;
 pub mod spanwait;
 pub mod suite;
 pub mod summary;

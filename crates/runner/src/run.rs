@@ -81,6 +81,8 @@ pub struct RunConfig {
     pub progress: Progress,
     /// Set on Ctrl-C: no new iteration starts.
     pub cancelled: Arc<AtomicBool>,
+    /// This process's shard (its schedule already holds its share), recorded in the manifest.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// What a run produced.
@@ -185,6 +187,7 @@ fn manifest(config: &RunConfig, embedded: bool) -> RunManifest {
             Stop::Duration(_) => None,
         },
         embedded_collector: embedded,
+        shard: config.shard.map(|s| s.to_string()),
         ..Default::default()
     }
 }

@@ -4,6 +4,7 @@ use crate::args::{AnalysisOptions, AnalyzeArgs, ReportOptions};
 use crate::exit;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use tracesplit_analyzer::fetch::TraceApi;
 use tracesplit_analyzer::{AnalyzeConfig, AnalyzeOutput, LinkConfig, SpanSource, analyze};
 use tracesplit_model::Analysis;
 use tracesplit_model::summary::Summary;
@@ -28,7 +29,21 @@ pub fn config(
             grafana_url: o.grafana_url.clone(),
             tempo_datasource: Some(o.tempo_datasource.clone()),
         },
+        ..Default::default()
     }
+}
+
+/// A query API base URL: plain http (this build has no TLS client).
+fn api_url(flag: &str, url: &str) -> anyhow::Result<String> {
+    if url.starts_with("https://") {
+        anyhow::bail!(
+            "{flag} {url}: https is not supported by this build; use http:// (e.g. a port-forward)"
+        );
+    }
+    if !url.starts_with("http://") || url.len() <= "http://".len() {
+        anyhow::bail!("{flag} {url:?} is not an http:// URL (e.g. http://localhost:16686)");
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// Analyzes and writes `summary.json` into `write_to` (and `--output`); returns the output and summary.
@@ -38,7 +53,12 @@ pub fn analyze_and_write(
     output: Option<&Path>,
     notes: Vec<String>,
 ) -> anyhow::Result<(AnalyzeOutput, Summary)> {
-    let out = analyze(config)?;
+    let out = analyze(config).map_err(|e| match e {
+        tracesplit_analyzer::AnalyzeError::Unreachable(m) => {
+            anyhow::Error::new(exit::Unreachable(m))
+        }
+        e => e.into(),
+    })?;
     let runs = out.manifest.runs_per_test.unwrap_or(0);
     let mut summary = tracesplit_report::summary(
         &out.analysis,
@@ -93,8 +113,26 @@ pub fn print_table(out: &AnalyzeOutput) -> anyhow::Result<()> {
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut spans: Vec<SpanSource> = args.spans.into_iter().map(SpanSource::Store).collect();
     spans.extend(args.otlp_json.into_iter().map(SpanSource::OtlpJson));
+    if let Some(url) = &args.jaeger {
+        let url = api_url("--jaeger", url)?;
+        spans.push(SpanSource::Fetch {
+            url,
+            api: TraceApi::Jaeger,
+        });
+    }
+    if let Some(url) = &args.tempo {
+        let url = api_url("--tempo", url)?;
+        let api = if args.tempo_v1 {
+            TraceApi::TempoV1
+        } else {
+            TraceApi::TempoV2
+        };
+        spans.push(SpanSource::Fetch { url, api });
+    }
     let first = args.run_dirs[0].clone();
-    let cfg = config(args.run_dirs, spans, &args.analysis);
+    let mut cfg = config(args.run_dirs, spans, &args.analysis);
+    cfg.span_wait = args.span_wait;
+    cfg.fetch_concurrency = args.fetch_concurrency.max(1);
     let (out, summary) = analyze_and_write(&cfg, &first, args.output.as_deref(), Vec::new())?;
     write_reports(&out.analysis, &args.reports)?;
     print_table(&out)?;

@@ -87,6 +87,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         span_wait: Duration::from_secs(5),
         progress: Progress::new(false),
         cancelled: cancel_on_signal(),
+        shard: None,
     };
     let outcome = execute(config).await;
     catalog.shutdown().await;

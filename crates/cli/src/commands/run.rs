@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracesplit_runner::client::parse_headers;
 use tracesplit_runner::progress::Progress;
 use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::shard::Shard;
 use tracesplit_runner::{Collect, RunConfig, RunError, RunOutcome, suite};
 
 /// Validates the arguments into a run configuration; nothing has run yet.
@@ -55,6 +56,23 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
             http: args.collector_http,
         }
     };
+    let shard = match (&args.shard, args.shards) {
+        (Some(text), _) => Some(Shard::parse(text).map_err(anyhow::Error::msg)?),
+        (None, Some(n)) => Some(
+            Shard::from_job_index(n, std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())
+                .map_err(anyhow::Error::msg)?,
+        ),
+        (None, None) => None,
+    };
+    let schedule = Schedule {
+        stop: args
+            .duration
+            .map_or(Stop::Iterations(args.runs), Stop::Duration),
+        concurrency: args.concurrency,
+        rate: args.rate,
+        warmup: args.warmup,
+    };
+    let schedule = shard.map_or(schedule, |s| s.apply(schedule));
     let otlp_headers = std::env::var("OTEL_EXPORTER_OTLP_HEADERS")
         .map(|h| tracesplit_telemetry::parse_header_list(&h))
         .unwrap_or_default();
@@ -63,14 +81,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         headers: parse_headers(&args.headers)?,
         timeout: args.timeout,
         suite,
-        schedule: Schedule {
-            stop: args
-                .duration
-                .map_or(Stop::Iterations(args.runs), Stop::Duration),
-            concurrency: args.concurrency,
-            rate: args.rate,
-            warmup: args.warmup,
-        },
+        schedule,
         run_dir,
         run_id,
         list_volume: args.list_volume,
@@ -82,6 +93,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         span_wait: args.span_wait,
         progress: Progress::new(false),
         cancelled,
+        shard,
     })
 }
 

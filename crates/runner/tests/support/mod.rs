@@ -177,6 +177,7 @@ pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunCon
         span_wait: Duration::from_millis(300),
         progress: Progress::silent(),
         cancelled: Arc::new(AtomicBool::new(false)),
+        shard: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod reader;
 mod requests;
 mod segment;
+mod split;
 
 pub use batch::{request_batch, span_batch};
 pub use error::StoreError;
@@ -19,6 +20,7 @@ pub use reader::{
 };
 pub use requests::{RequestFileWriter, recover_requests};
 pub use segment::{SpanSegmentWriter, list_segments, segment_path, write_span_segment};
+pub use split::{SplitRow, write_split_file};
 
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;

@@ -11,6 +11,7 @@ use tracesplit_model::summary::Summary;
 use tracesplit_report::{
     Exporter, HtmlExporter, JunitExporter, MarkdownExporter, TerminalExporter,
 };
+use tracesplit_store::{SplitRow, write_split_file};
 
 /// The analyzer's configuration from the shared options.
 pub fn config(
@@ -66,6 +67,7 @@ pub fn analyze_and_write(
         runs,
     );
     summary.notes = notes;
+    write_split(&out, &write_to.join("split.parquet"))?;
     let text = serde_json::to_string_pretty(&summary)? + "\n";
     let path = write_to.join("summary.json");
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -74,6 +76,35 @@ pub fn analyze_and_write(
             .with_context(|| format!("cannot write --output {}", o.display()))?;
     }
     Ok((out, summary))
+}
+
+/// `RUN/split.parquet`: every request with its split, for notebooks.
+fn write_split(out: &AnalyzeOutput, path: &Path) -> anyhow::Result<()> {
+    let t = &out.requests;
+    let rows: Vec<SplitRow> = (0..t.len())
+        .map(|i| {
+            let s = &out.splits[i];
+            SplitRow {
+                scenario: t.scenarios[t.scenario[i] as usize].clone(),
+                trace_id: t.trace_id[i].clone(),
+                span_id: t.span_id[i].clone(),
+                iteration: t.iteration[i],
+                step: t.step[i],
+                expected: t.expected[i],
+                start_unix_nano: t.start[i],
+                total_ns: t.duration[i],
+                parts: s.matched.then_some([
+                    s.server_ns,
+                    s.network_ns,
+                    s.handler_ns,
+                    s.cascade_ns,
+                    s.db_other_ns,
+                ]),
+                db_spans: s.db_count,
+            }
+        })
+        .collect();
+    write_split_file(path, &rows).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `bytes` to `path`, or to stdout for `-`.

@@ -127,19 +127,22 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let manifests = manifests(&config.run_dirs)?;
     let sources = sources(config);
     let scratch = Scratch::new()?;
-    let scope = crate::source::FetchScope {
-        run_dirs: config.run_dirs.clone(),
+    let timer = Timer::new();
+    let requests = load_requests(&config.run_dirs)?;
+    timer.mark("requests");
+    let mut scope = crate::source::FetchScope {
         span_wait: config.span_wait,
         concurrency: if config.fetch_concurrency == 0 {
             8
         } else {
             config.fetch_concurrency
         },
+        ..Default::default()
     };
+    if sources.iter().any(SpanSource::fetches) {
+        (scope.trace_ids, scope.time_range) = crate::load::trace_scope(&requests)?;
+    }
     let (files, source_notes) = span_files(&sources, &scratch.0, &scope)?;
-    let timer = Timer::new();
-    let requests = load_requests(&config.run_dirs)?;
-    timer.mark("requests");
     let names = scenario_names(&requests)?;
     let classifiers = classifiers(config, &manifests, &names)?;
     let mut variants: Vec<Variant> = Vec::new();

@@ -73,6 +73,34 @@ pub fn load_requests(run_dirs: &[PathBuf]) -> Result<DataFrame, AnalyzeError> {
         .step("reading requests.parquet")
 }
 
+/// The requests' distinct trace ids and their time range in unix seconds,
+/// widened by an hour each way (what a fetching span source asks for).
+pub fn trace_scope(requests: &DataFrame) -> Result<(Vec<String>, (i64, i64)), AnalyzeError> {
+    let step = "the requests' traces";
+    let ids = requests
+        .column(rc::TRACE_ID)
+        .step(step)?
+        .unique()
+        .step(step)?;
+    let mut ids: Vec<String> = ids
+        .str()
+        .step(step)?
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    let starts = ints(requests, rc::START)?;
+    let ends = starts
+        .iter()
+        .zip(ints(requests, rc::DURATION)?)
+        .map(|(s, d)| s + d);
+    let lo = starts.iter().copied().min().unwrap_or(0);
+    let hi = ends.max().unwrap_or(lo);
+    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
+    Ok((ids, (secs(lo) - 3600, secs(hi) + 3600)))
+}
+
 /// Distinct scenario names in order of first appearance.
 pub fn scenario_names(requests: &DataFrame) -> Result<Vec<String>, AnalyzeError> {
     let col = requests

@@ -42,32 +42,21 @@ impl SpanSource {
 /// What fetching sources need to know about the run.
 #[derive(Debug, Clone, Default)]
 pub struct FetchScope {
-    /// Run directories (their requests name the traces).
-    pub run_dirs: Vec<PathBuf>,
+    /// The run's distinct trace ids.
+    pub trace_ids: Vec<String>,
+    /// The run's time range in unix seconds, widened (Tempo's search window).
+    pub time_range: (i64, i64),
     /// How long a trace may still be missing before it counts as missing.
     pub span_wait: std::time::Duration,
     /// Requests in flight at most.
     pub concurrency: usize,
 }
 
-/// The run's distinct trace ids and its time range (unix seconds, ± 1 h).
-fn traces_of(run_dirs: &[PathBuf]) -> Result<(Vec<String>, (i64, i64)), AnalyzeError> {
-    let mut ids = Vec::new();
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for d in run_dirs {
-        let path = d.join(tracesplit_model::manifest::REQUESTS_FILE);
-        let requests = tracesplit_store::read_requests(&path)
-            .map_err(|e| AnalyzeError::Input(format!("{}: {e}", path.display())))?;
-        for r in requests {
-            lo = lo.min(r.start_unix_nano);
-            hi = hi.max(r.start_unix_nano + r.duration_ns);
-            ids.push(r.trace_id);
-        }
+impl SpanSource {
+    /// Whether this source fetches traces by id (and so needs a [`FetchScope`]).
+    pub fn fetches(&self) -> bool {
+        matches!(self, Self::Fetch { .. })
     }
-    ids.sort();
-    ids.dedup();
-    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
-    Ok((ids, (secs(lo.min(hi)) - 3600, secs(hi.max(lo)) + 3600)))
 }
 
 /// Parquet files holding the spans of `sources`, and notes on what is missing.
@@ -98,15 +87,15 @@ pub fn span_files(
                 files.extend(segment(scratch, i, &records)?);
             }
             SpanSource::Fetch { url, api } => {
-                let (ids, time_range) = traces_of(&scope.run_dirs)?;
+                let ids = &scope.trace_ids;
                 let cfg = FetchConfig {
                     base_url: url.clone(),
                     api: *api,
                     concurrency: scope.concurrency,
                     span_wait: scope.span_wait,
-                    time_range,
+                    time_range: scope.time_range,
                 };
-                let got = fetch(&cfg, &ids)?;
+                let got = fetch(&cfg, ids)?;
                 if let Some((id, why)) = got.missing.first() {
                     notes.push(format!(
                         "{}: {} of {} traces not found (first: {id}, {why}); their requests count as unmatched",

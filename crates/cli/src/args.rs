@@ -54,6 +54,20 @@ pub struct ReportOptions {
     pub html: Option<PathBuf>,
 }
 
+impl ReportOptions {
+    /// Every report, each where it was asked for or else under its usual name in `dir`.
+    pub fn defaulted_in(&self, dir: &std::path::Path) -> Self {
+        let or = |given: &Option<PathBuf>, name: &str| {
+            Some(given.clone().unwrap_or_else(|| dir.join(name)))
+        };
+        Self {
+            markdown: or(&self.markdown, "report.md"),
+            junit: or(&self.junit, "junit.xml"),
+            html: or(&self.html, "report.html"),
+        }
+    }
+}
+
 /// `tracesplit compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {

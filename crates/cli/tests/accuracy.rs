@@ -6,14 +6,11 @@
 #[path = "support/proxy.rs"]
 mod proxy;
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tracesplit_analyzer::{AnalyzeConfig, analyze};
 use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
 use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_model::analysis::{ScenarioAnalysis, Split};
-use tracesplit_runner::progress::Progress;
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, run, suite};
 use tracesplit_telemetry::TelemetryConfig;
@@ -53,28 +50,18 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
     let mut suite = suite::load(None).unwrap();
     suite.select(Some(s.scenarios), None).unwrap();
     let config = RunConfig {
-        base_url: format!("http://{target}"),
-        headers: Default::default(),
-        timeout: Duration::from_secs(30),
-        suite,
         schedule: Schedule {
             stop: Stop::Iterations(s.runs),
-            concurrency: 1,
-            rate: None,
             warmup: 2,
+            ..Schedule::default()
         },
-        run_dir: run_dir.clone(),
         run_id: "accuracy".into(),
-        list_volume: 0,
-        setup_concurrency: 8,
-        keep_fixtures: false,
-        reuse_fixtures: None,
-        collect: Collect::Running(Box::new(collector)),
-        otlp_headers: Vec::new(),
-        span_wait: Duration::from_secs(5),
-        progress: Progress::silent(),
-        cancelled: Arc::new(AtomicBool::new(false)),
-        shard: None,
+        ..RunConfig::new(
+            &format!("http://{target}"),
+            suite,
+            run_dir.clone(),
+            Collect::Running(Box::new(collector)),
+        )
     };
     let outcome = run(config).await.unwrap();
     catalog.shutdown().await;

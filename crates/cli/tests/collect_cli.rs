@@ -111,14 +111,7 @@ fn final_line_counts_received_stored_and_rejected() {
 fn catalog_spans_reach_the_store_through_collect() {
     let dir = tempfile::tempdir().unwrap();
     let (collector, _, http) = collect(dir.path(), &["--flush-interval", "100ms"]);
-    let mut catalog = Proc::spawn(&[
-        "serve-catalog",
-        "--listen",
-        "127.0.0.1:0",
-        "--otlp-endpoint",
-        &http,
-    ]);
-    let base = catalog.wait_line("catalog listening on", Duration::from_secs(30));
+    let (catalog, base) = serve_catalog(&["--otlp-endpoint", &http]);
     let trace = "0af7651916cd43dd8448eb211c80319c";
     let r = http_client()
         .get(format!("{base}/v1/catalog/cpus/1"))

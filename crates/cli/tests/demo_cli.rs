@@ -4,7 +4,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
 use support::*;
 
 fn summary(dir: &std::path::Path) -> serde_json::Value {
@@ -79,20 +78,8 @@ fn demo_runs_everything_and_the_unindexed_check_dominates() {
 
 #[test]
 fn run_analyzes_at_its_end_when_its_collector_ran() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let mut cat = Proc::spawn(&[
-        "serve-catalog",
-        "--listen",
-        "127.0.0.1:0",
-        "--otlp-endpoint",
-        &endpoint,
-    ]);
-    let url = cat.wait_line("catalog listening on", Duration::from_secs(30));
+    let port = free_port();
+    let (cat, url) = serve_catalog(&["--otlp-endpoint", &format!("http://127.0.0.1:{port}")]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let output = Command::new(bin())

@@ -7,7 +7,6 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 use support::*;
 
 fn text(o: &Output) -> String {
@@ -28,23 +27,14 @@ fn python_script(script: &str, args: &[&Path]) -> Output {
 
 #[test]
 fn a_cascade_sweep_reaches_every_report() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let mut cat = Proc::spawn(&[
-        "serve-catalog",
-        "--listen",
-        "127.0.0.1:0",
+    let port = free_port();
+    let (cat, url) = serve_catalog(&[
         "--no-listing-index",
         "--seed-listings",
         "20000",
         "--otlp-endpoint",
-        &endpoint,
+        &format!("http://127.0.0.1:{port}"),
     ]);
-    let url = cat.wait_line("catalog listening on", Duration::from_secs(60));
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     let (md, junit, html) = (
@@ -155,15 +145,7 @@ fn a_cascade_sweep_reaches_every_report() {
 }
 
 fn measured_run(dir: &Path, handler_delay_ms: &str) -> std::path::PathBuf {
-    let mut cat = Proc::spawn(&[
-        "serve-catalog",
-        "--listen",
-        "127.0.0.1:0",
-        "--no-telemetry",
-        "--handler-delay-ms",
-        handler_delay_ms,
-    ]);
-    let url = cat.wait_line("catalog listening on", Duration::from_secs(30));
+    let (cat, url) = serve_catalog(&["--no-telemetry", "--handler-delay-ms", handler_delay_ms]);
     let out = dir.join(format!("delay-{handler_delay_ms}"));
     let o = Command::new(bin())
         .args([

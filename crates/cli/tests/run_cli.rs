@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use support::*;
 
 fn catalog() -> (Proc, String) {
-    let mut p = Proc::spawn(&["serve-catalog", "--listen", "127.0.0.1:0", "--no-telemetry"]);
-    let url = p.wait_line("catalog listening on", Duration::from_secs(30));
-    (p, url)
+    serve_catalog(&["--no-telemetry"])
 }
 
 fn run(args: &[&str]) -> std::process::Output {

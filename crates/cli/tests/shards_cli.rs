@@ -13,14 +13,7 @@ fn shards_run_disjoint_shares_and_analyze_merges_them() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("spans");
     let (collector, _grpc, http) = collect(&store, &["--flush-interval", "100ms"]);
-    let mut cat = Proc::spawn(&[
-        "serve-catalog",
-        "--listen",
-        "127.0.0.1:0",
-        "--otlp-endpoint",
-        &http,
-    ]);
-    let url = cat.wait_line("catalog listening on", Duration::from_secs(30));
+    let (cat, url) = serve_catalog(&["--otlp-endpoint", &http]);
 
     let shard = |spec: &str, env: Option<&str>| {
         let out = dir.path().join(format!("shard-{}", spec.replace('/', "-")));

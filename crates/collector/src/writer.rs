@@ -205,10 +205,6 @@ impl Writer {
                     if last {
                         return;
                     }
-                    // Batches that arrived during the rotation may already fill a segment.
-                    if self.pending_rows() >= self.segment_spans as u64 && !self.rotation_pending {
-                        self.rotate(None, false);
-                    }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if self.first_at.is_some() && !self.rotation_pending {

@@ -93,21 +93,24 @@ async fn segments_are_written_by_size() {
     config.flush_interval = std::time::Duration::from_secs(3600);
     config.segment_spans = 10;
     let handle = start_with(config).await;
-    for t in 1..=4 {
+    // Two exports (12 spans) fill a segment; the next two go to the next one.
+    // Waiting in between keeps all four from landing in one write-ahead
+    // generation, which would (rightly) make one segment of 24.
+    for (t, segments) in (1..=4).zip([0, 1, 1, 2]) {
         assert_eq!(
             post(&handle, "application/x-protobuf", protobuf(t, 6), &[])
                 .await
                 .status(),
             200
         );
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while handle.stats().segments < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "size trigger did not write segments"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while handle.stats().segments < segments {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "size trigger did not write segments"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
     let stats = handle.shutdown().await.unwrap();
     assert_eq!(stats.stored_spans, 24);

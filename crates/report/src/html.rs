@@ -2,7 +2,7 @@
 //! fetch — it can be attached to a CI run and opened anywhere.
 
 use crate::svg::{self, COLORS, NAMES};
-use crate::{Exporter, ReportError, esc, fmt_ms, split_sentence, sweep_sentence};
+use crate::{Exporter, ReportError, component_cells, esc, fmt_ms, split_sentence, sweep_sentence};
 use std::fmt::Write;
 use tracesplit_model::Analysis;
 use tracesplit_model::analysis::{ScenarioAnalysis, Severity};
@@ -42,15 +42,12 @@ fn table(out: &mut String, a: &Analysis) {
         let p = s.p95_split.unwrap_or_default();
         let _ = write!(
             out,
-            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td><td>{9:.0}%</td></tr>",
+            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6:.0}%</td></tr>",
             esc(&s.scenario),
             fmt_ms(s.stats.p95_ms),
             fmt_ms(s.target_ms),
             verdict(s),
-            fmt_ms(p.network_ms),
-            fmt_ms(p.handler_ms),
-            fmt_ms(p.cascade_ms),
-            fmt_ms(p.db_other_ms),
+            component_cells(&p, "</td><td>"),
             s.stats.count,
             s.coverage.ratio() * 100.0
         );
@@ -94,16 +91,10 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
         // Failing scenarios open, so their waterfall is on screen.
         if s.passed { "" } else { " open" }
     );
-    let st = &s.stats;
     let _ = write!(
         out,
-        "<p>{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms · {:.1} DB statements per request</p>",
-        st.count,
-        s.failed,
-        fmt_ms(st.p50_ms),
-        fmt_ms(st.p95_ms),
-        fmt_ms(st.p99_ms),
-        fmt_ms(st.max_ms),
+        "<p>{} · {:.1} DB statements per request</p>",
+        crate::stats_sentence(s),
         s.db_spans.mean
     );
     if let Some(p) = &s.p95_split {
@@ -128,14 +119,11 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
             let p = o.split;
             let _ = write!(
                 out,
-                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&o.trace_id),
                 links(&o.links),
                 fmt_ms(p.total_ms),
-                fmt_ms(p.network_ms),
-                fmt_ms(p.handler_ms),
-                fmt_ms(p.cascade_ms),
-                fmt_ms(p.db_other_ms)
+                component_cells(&p, "</td><td>")
             );
         }
         out.push_str("</table>");

@@ -51,6 +51,46 @@ pub fn fmt_ms(v: f64) -> String {
     }
 }
 
+/// How many of `width` bar cells each component fills: cumulative shares,
+/// rounded, so the cells add up to `width` (all 0 when the total is 0).
+pub fn bar_cells(s: &tracesplit_model::analysis::Split, width: usize) -> [usize; 4] {
+    let mut cells = [0; 4];
+    if s.total_ms <= 0.0 {
+        return cells;
+    }
+    let (mut used, mut acc) = (0usize, 0.0);
+    for (k, (_, v)) in s.components().iter().enumerate() {
+        acc += v;
+        let end = (((acc / s.total_ms) * width as f64).round() as usize).clamp(used, width);
+        cells[k] = end - used;
+        used = end;
+    }
+    cells
+}
+
+/// The four components in milliseconds, formatted and joined with `sep`.
+pub fn component_cells(s: &tracesplit_model::analysis::Split, sep: &str) -> String {
+    s.components()
+        .iter()
+        .map(|(_, v)| fmt_ms(*v))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// `20 requests, 0 failed · p50 1.90 · p95 3.40 · p99 3.74 · max 4.08 ms`.
+pub fn stats_sentence(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String {
+    let st = &s.stats;
+    format!(
+        "{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms",
+        st.count,
+        s.failed,
+        fmt_ms(st.p50_ms),
+        fmt_ms(st.p95_ms),
+        fmt_ms(st.p99_ms),
+        fmt_ms(st.max_ms)
+    )
+}
+
 /// `812 ms = network 12 + handler 40 + cascade 745 + db other 15`.
 pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
     let parts: Vec<String> = s

@@ -18,19 +18,11 @@ const CELLS: usize = 20;
 
 /// A 20-cell bar of coloured squares proportional to the components.
 pub fn square_bar(s: &Split) -> String {
-    if s.total_ms <= 0.0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let (mut used, mut acc) = (0usize, 0.0);
-    for (k, (_, v)) in s.components().iter().enumerate() {
-        acc += v;
-        let end = ((acc / s.total_ms) * CELLS as f64).round() as usize;
-        let end = end.clamp(used, CELLS);
-        out.push_str(&SQUARES[k].repeat(end - used));
-        used = end;
-    }
-    out
+    SQUARES
+        .iter()
+        .zip(crate::bar_cells(s, CELLS))
+        .map(|(square, n)| square.repeat(n))
+        .collect()
 }
 
 /// Escapes the characters that would break a table cell or inline code.
@@ -113,13 +105,10 @@ pub fn sweep(out: &mut String, sw: &CascadeSweep) {
         let c = p.split.unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} |",
             p.listings,
             fmt_ms(p.p95_ms),
-            fmt_ms(c.network_ms),
-            fmt_ms(c.handler_ms),
-            fmt_ms(c.cascade_ms),
-            fmt_ms(c.db_other_ms)
+            crate::component_cells(&c, " | ")
         );
     }
     let _ = writeln!(out, "\n{}", crate::sweep_sentence(sw));
@@ -134,17 +123,11 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
         fmt_ms(s.target_ms),
         verdict(s)
     );
-    let st = &s.stats;
     let _ = writeln!(
         out,
-        "{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms · {} DB statements per request (max {})",
-        st.count,
-        s.failed,
-        fmt_ms(st.p50_ms),
-        fmt_ms(st.p95_ms),
-        fmt_ms(st.p99_ms),
-        fmt_ms(st.max_ms),
-        format_args!("{:.1}", s.db_spans.mean),
+        "{} · {:.1} DB statements per request (max {})",
+        crate::stats_sentence(s),
+        s.db_spans.mean,
         s.db_spans.max
     );
     if let Some(p) = &s.p95_split {
@@ -171,15 +154,12 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
             let p = o.split;
             let _ = writeln!(
                 out,
-                "| {} | `{}` {} | {} | {} | {} | {} | {} |",
+                "| {} | `{}` {} | {} | {} |",
                 k + 1,
                 o.trace_id,
                 links.join(" "),
                 fmt_ms(p.total_ms),
-                fmt_ms(p.network_ms),
-                fmt_ms(p.handler_ms),
-                fmt_ms(p.cascade_ms),
-                fmt_ms(p.db_other_ms)
+                crate::component_cells(&p, " | ")
             );
         }
     }

@@ -29,16 +29,10 @@ pub fn bar(s: &ScenarioAnalysis, width: usize) -> String {
     }
     let symbols = ['n', 'h', 'C', 'd'];
     let mut out = String::new();
-    let mut used = 0usize;
-    let mut acc = 0.0;
-    for (k, (_, v)) in split.components().iter().enumerate() {
-        acc += v;
-        let end = ((acc / split.total_ms) * width as f64).round() as usize;
-        let end = end.clamp(used, width);
-        out.extend(std::iter::repeat_n(symbols[k], end - used));
-        used = end;
+    for (symbol, n) in symbols.iter().zip(crate::bar_cells(split, width)) {
+        out.extend(std::iter::repeat_n(*symbol, n));
     }
-    out.extend(std::iter::repeat_n(' ', width - used));
+    out.extend(std::iter::repeat_n(' ', width - out.chars().count()));
     out
 }
 

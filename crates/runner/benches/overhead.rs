@@ -15,10 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-use tracesplit_runner::progress::Progress;
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, run, suite};
 
@@ -100,31 +97,24 @@ fn run_runner(
     let dir = tempfile::tempdir().unwrap();
     let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";
     let config = RunConfig {
-        base_url: base.to_owned(),
-        headers: Default::default(),
         timeout: Duration::from_secs(10),
-        suite: suite::parse(text, "bench").unwrap(),
         schedule: Schedule {
             stop: Stop::Duration(Duration::from_secs(secs)),
             concurrency,
-            rate: None,
-            warmup: 0,
+            ..Schedule::default()
         },
-        run_dir: dir.path().join("run"),
         run_id: "bench".into(),
-        list_volume: 0,
         setup_concurrency: 1,
-        keep_fixtures: false,
-        reuse_fixtures: None,
-        collect: Collect::Embedded {
-            grpc: ([127, 0, 0, 1], 0).into(),
-            http: ([127, 0, 0, 1], 0).into(),
-        },
-        otlp_headers: Vec::new(),
         span_wait: Duration::from_millis(100),
-        progress: Progress::silent(),
-        cancelled: Arc::new(AtomicBool::new(false)),
-        shard: None,
+        ..RunConfig::new(
+            base,
+            suite::parse(text, "bench").unwrap(),
+            dir.path().join("run"),
+            Collect::Embedded {
+                grpc: ([127, 0, 0, 1], 0).into(),
+                http: ([127, 0, 0, 1], 0).into(),
+            },
+        )
     };
     let outcome = rt.block_on(run(config)).unwrap();
     let requests =

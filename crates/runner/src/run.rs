@@ -85,6 +85,33 @@ pub struct RunConfig {
     pub shard: Option<crate::shard::Shard>,
 }
 
+impl RunConfig {
+    /// A run of `suite` against `base_url` with the defaults a caller usually
+    /// keeps: 20 sequential iterations, 30 s timeout, a fresh run id, no extra
+    /// headers, fixtures removed at the end, a 5 s span wait, no progress output.
+    pub fn new(base_url: &str, suite: Suite, run_dir: PathBuf, collect: Collect) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            headers: HeaderMap::new(),
+            timeout: Duration::from_secs(30),
+            suite,
+            schedule: Schedule::default(),
+            run_dir,
+            run_id: crate::new_run_id(),
+            list_volume: 0,
+            setup_concurrency: 8,
+            keep_fixtures: false,
+            reuse_fixtures: None,
+            collect,
+            otlp_headers: Vec::new(),
+            span_wait: Duration::from_secs(5),
+            progress: Progress::silent(),
+            cancelled: Arc::new(AtomicBool::new(false)),
+            shard: None,
+        }
+    }
+}
+
 /// What a run produced.
 pub struct RunOutcome {
     /// The run directory.

@@ -1,6 +1,6 @@
 //! `tracesplit demo`: the whole pipeline on embedded defaults.
 
-use crate::args::{DemoArgs, ReportOptions};
+use crate::args::DemoArgs;
 use crate::commands::run::{analyze_after_run, cancel_on_signal, execute, exit_code, report_files};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -29,12 +29,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .context("cannot start the embedded collector")?;
 
     let mut suite = suite::load(None)?;
-    if let Some(counts) = &args.cascade_sweep {
-        let counts = suite::sweep::parse_counts(counts).map_err(anyhow::Error::msg)?;
-        suite
-            .add_cascade_sweep(&counts)
-            .map_err(anyhow::Error::msg)?;
-    }
+    suite
+        .add_cascade_sweep_arg(args.cascade_sweep.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let index = if args.with_index { "ON" } else { "OFF" };
     eprintln!(
         "tracesplit demo: reference catalog in memory with {} listings and the listings index {index}{}",
@@ -66,54 +63,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     );
 
     let config = RunConfig {
-        base_url: catalog.base_url(),
-        headers: Default::default(),
-        timeout: Duration::from_secs(30),
-        suite,
         schedule: Schedule {
             stop: Stop::Iterations(args.runs),
-            concurrency: 1,
-            rate: None,
-            warmup: 0,
+            ..Schedule::default()
         },
-        run_dir,
         run_id,
-        list_volume: 0,
-        setup_concurrency: 8,
-        keep_fixtures: false,
-        reuse_fixtures: None,
-        collect: Collect::Running(Box::new(collector)),
-        otlp_headers: Vec::new(),
-        span_wait: Duration::from_secs(5),
         progress: Progress::new(false),
         cancelled: cancel_on_signal(),
-        shard: None,
+        ..RunConfig::new(
+            &catalog.base_url(),
+            suite,
+            run_dir,
+            Collect::Running(Box::new(collector)),
+        )
     };
     let outcome = execute(config).await;
     catalog.shutdown().await;
     let outcome = outcome?;
     // The demo always leaves its reports beside the run (unless told where).
-    let dir = &outcome.run_dir;
-    let reports = ReportOptions {
-        markdown: Some(
-            args.reports
-                .markdown
-                .clone()
-                .unwrap_or_else(|| dir.join("report.md")),
-        ),
-        junit: Some(
-            args.reports
-                .junit
-                .clone()
-                .unwrap_or_else(|| dir.join("junit.xml")),
-        ),
-        html: Some(
-            args.reports
-                .html
-                .clone()
-                .unwrap_or_else(|| dir.join("report.html")),
-        ),
-    };
+    let reports = args.reports.defaulted_in(&outcome.run_dir);
     let failed = analyze_after_run(&outcome, &args.analysis, &reports, None)?;
     report_files(&outcome);
     for (what, path) in [

@@ -26,13 +26,10 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         bail!("--rate must be a positive number of iterations per second, got {r}");
     }
     let mut suite = suite::load(args.suite.as_deref())?;
-    if let Some(counts) = &args.cascade_sweep {
-        // Before the selection, so `--scenario 'CASCADE_SWEEP_*'` runs the sweep alone.
-        let counts = suite::sweep::parse_counts(counts).map_err(anyhow::Error::msg)?;
-        suite
-            .add_cascade_sweep(&counts)
-            .map_err(anyhow::Error::msg)?;
-    }
+    // Before the selection, so `--scenario 'CASCADE_SWEEP_*'` runs the sweep alone.
+    suite
+        .add_cascade_sweep_arg(args.cascade_sweep.as_deref())
+        .map_err(anyhow::Error::msg)?;
     suite
         .select(args.scenario.as_deref(), args.entity_type.as_deref())
         .map_err(anyhow::Error::msg)?;

@@ -114,6 +114,25 @@ impl Drop for Proc {
     }
 }
 
+/// `tracesplit serve-catalog` on loopback port 0 with `extra` flags; returns it with its base URL.
+pub fn serve_catalog(extra: &[&str]) -> (Proc, String) {
+    let mut args = vec!["serve-catalog", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut p = Proc::spawn(&args);
+    let url = p.wait_line("catalog listening on", Duration::from_secs(60));
+    (p, url)
+}
+
+/// A loopback port free right now: for a collector that `run` starts later,
+/// which the catalog must already know to export to.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `tracesplit collect` on loopback port 0; returns it with (gRPC URL, HTTP URL).
 pub fn collect(store: &std::path::Path, extra: &[&str]) -> (Proc, String, String) {
     let store = store.to_str().unwrap();

@@ -7,6 +7,14 @@ use serde_json::Value;
 use tracesplit_model::sweep::sweep_scenario;
 
 impl Suite {
+    /// `--cascade-sweep N,N,…` when given: parses the counts and adds the sweep.
+    pub fn add_cascade_sweep_arg(&mut self, arg: Option<&str>) -> Result<(), String> {
+        match arg {
+            Some(text) => self.add_cascade_sweep(&parse_counts(text)?),
+            None => Ok(()),
+        }
+    }
+
     /// Adds one `CASCADE_SWEEP_<n>` scenario per listing count, modelled on the
     /// suite's DELETE scenarios: the per-iteration one for 0 listings (the delete
     /// succeeds), the one with listings for every other count (it answers 409).

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use tracesplit_runner::progress::Progress;
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, suite};
 
@@ -153,31 +152,23 @@ impl FakeApi {
 /// A run config with test defaults: silent, embedded collector on port 0.
 pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunConfig {
     RunConfig {
-        base_url: base_url.to_owned(),
-        headers: Default::default(),
         timeout: Duration::from_secs(5),
-        suite: suite::parse(suite_text, "test-suite.toml").unwrap(),
         schedule: Schedule {
             stop: Stop::Iterations(runs),
-            concurrency: 1,
-            rate: None,
-            warmup: 0,
+            ..Schedule::default()
         },
-        run_dir: dir.join("run"),
         run_id: "ts-test".into(),
-        list_volume: 0,
         setup_concurrency: 4,
-        keep_fixtures: false,
-        reuse_fixtures: None,
-        collect: Collect::Embedded {
-            grpc: ([127, 0, 0, 1], 0).into(),
-            http: ([127, 0, 0, 1], 0).into(),
-        },
-        otlp_headers: Vec::new(),
         span_wait: Duration::from_millis(300),
-        progress: Progress::silent(),
-        cancelled: Arc::new(AtomicBool::new(false)),
-        shard: None,
+        ..RunConfig::new(
+            base_url,
+            suite::parse(suite_text, "test-suite.toml").unwrap(),
+            dir.join("run"),
+            Collect::Embedded {
+                grpc: ([127, 0, 0, 1], 0).into(),
+                http: ([127, 0, 0, 1], 0).into(),
+            },
+        )
     }
 }
 

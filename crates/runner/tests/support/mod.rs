@@ -57,6 +57,11 @@ async fn handle(
     kill: Arc<Notify>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    if state.dead.load(SeqCst) {
+        // Dead: answer nothing until the kill drops this connection (the kill
+        // task may run a moment later than the request that triggered it).
+        std::future::pending::<()>().await;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let _ = req.into_body().collect().await;

@@ -1,11 +1,12 @@
 //! The HTTP client: one request → one [`Outcome`], failures as data.
+//!
+//! Connections are kept in a small pool and used by one request at a time;
+//! the wire format is in [`crate::http1`].
 
+use crate::http1::{Conn, Response, WireError};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What happened to one request. A failure is a value, not an error.
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     /// HTTP status, 0 when no response arrived.
     pub status: u16,
-    /// Send start → response headers.
+    /// Send start → first byte of the response.
     pub ttfb: Option<Duration>,
     /// Send start → body fully read (or failure).
     pub duration: Duration,
@@ -52,11 +53,21 @@ pub enum ClientError {
 /// HTTP/1.1 keep-alive client bound to one API base URL.
 #[derive(Clone)]
 pub struct ApiClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `host:port` to connect to.
+    address: String,
+    /// `http://host[:port]`, for URLs in records and messages.
     scheme_authority: String,
+    /// Path prefix of the base URL, without a trailing slash.
     prefix: String,
-    headers: HeaderMap,
+    /// `Host` and the user's `--header`s, pre-rendered (`name: value\r\n` each).
+    fixed_headers: Vec<u8>,
     timeout: Duration,
+    idle: Mutex<Vec<Conn>>,
+    max_idle: usize,
 }
 
 /// Parses `Name: value` headers (values are secrets: never logged).
@@ -84,32 +95,39 @@ fn redact(h: &str) -> String {
     }
 }
 
-fn classify(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            return match io.kind() {
-                ConnectionRefused => "refused",
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",
-                TimedOut => "timeout",
-                HostUnreachable | NetworkUnreachable | AddrNotAvailable => "unreachable",
-                _ => "io",
-            }
-            .to_owned();
-        }
-        if let Some(h) = err.downcast_ref::<hyper::Error>()
-            && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
-        {
-            return "reset".into();
-        }
-        cur = err.source();
+/// The failure kind of a request that got no usable response.
+fn classify(e: &WireError) -> String {
+    use std::io::ErrorKind::*;
+    match e {
+        WireError::ClosedEarly => "reset",
+        WireError::Malformed(_) => "malformed",
+        WireError::Io(io) => match io.kind() {
+            ConnectionRefused => "refused",
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",
+            TimedOut => "timeout",
+            HostUnreachable | NetworkUnreachable | AddrNotAvailable => "unreachable",
+            _ => "io",
+        },
     }
-    "error".into()
+    .to_owned()
+}
+
+/// Methods that may be sent again when a kept-alive connection turns out closed.
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    )
+}
+
+/// A request target must be visible ASCII without spaces (RFC 9112 §3.2).
+fn valid_target(path: &str) -> bool {
+    path.starts_with('/') && path.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
 impl ApiClient {
-    /// Client for `base_url` (http only) with extra headers and a per-request timeout.
+    /// Client for `base_url` (http only) with extra headers, a per-request
+    /// timeout and at most `pool` idle keep-alive connections.
     pub fn new(
         base_url: &str,
         headers: HeaderMap,
@@ -132,30 +150,42 @@ impl ApiClient {
             }
             _ => return Err(bad("must start with http://")),
         }
-        let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(pool.max(1))
-            .build(connector);
+        let host = uri.host().ok_or_else(|| bad("has no host"))?;
+        let host_port = match uri.port_u16() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let mut fixed_headers = format!("host: {host_port}\r\n").into_bytes();
+        for (name, value) in &headers {
+            fixed_headers.extend_from_slice(name.as_str().as_bytes());
+            fixed_headers.extend_from_slice(b": ");
+            fixed_headers.extend_from_slice(value.as_bytes());
+            fixed_headers.extend_from_slice(b"\r\n");
+        }
         Ok(Self {
-            client,
-            scheme_authority: format!("http://{authority}"),
-            prefix: uri.path().trim_end_matches('/').to_owned(),
-            headers,
-            timeout,
+            inner: Arc::new(Inner {
+                address: format!("{host}:{}", uri.port_u16().unwrap_or(80)),
+                scheme_authority: format!("http://{host_port}"),
+                prefix: uri.path().trim_end_matches('/').to_owned(),
+                fixed_headers,
+                timeout,
+                idle: Mutex::new(Vec::new()),
+                max_idle: pool.max(1),
+            }),
         })
     }
 
     /// Full URL of a path.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}{}", self.scheme_authority, self.prefix, path)
+        format!(
+            "{}{}{}",
+            self.inner.scheme_authority, self.inner.prefix, path
+        )
     }
 
     /// The base URL as given (scheme, host, prefix).
     pub fn base_url(&self) -> String {
-        format!("{}{}", self.scheme_authority, self.prefix)
+        format!("{}{}", self.inner.scheme_authority, self.inner.prefix)
     }
 
     /// Sends one request and reads the whole body.
@@ -174,51 +204,99 @@ impl ApiClient {
             body: Bytes::new(),
             error: Some(error),
         };
-        let mut builder = Request::builder().method(method).uri(self.url(path));
-        if let Some(h) = builder.headers_mut() {
-            h.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-            if let Some(tp) = traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
-                h.insert("traceparent", tp);
-            }
-            if body.is_some() {
-                h.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-            }
+        if !valid_target(path) {
+            return fail(format!(
+                "invalid request: path {path:?} is not a URL path (spaces or control characters?)"
+            ));
         }
-        let request = match builder.body(Full::new(body.unwrap_or_default())) {
-            Ok(r) => r,
-            Err(e) => return fail(format!("invalid request: {e}")),
+        let body = body.unwrap_or_default();
+        let request = Request {
+            method: &method,
+            path,
+            body: &body,
+            traceparent,
         };
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| classify(&e))?;
-            let ttfb = started.elapsed();
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| classify(&e))?
-                .to_bytes();
-            Ok::<_, String>((status, ttfb, body))
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok((status, ttfb, body))) => Outcome {
-                status,
-                ttfb: Some(ttfb),
+        match tokio::time::timeout(self.inner.timeout, self.exchange(&request)).await {
+            Ok(Ok(response)) => Outcome {
+                status: response.status,
+                ttfb: Some(response.first_byte.saturating_duration_since(started)),
                 duration: started.elapsed(),
-                body,
+                body: response.body,
                 error: None,
             },
-            Ok(Err(kind)) => fail(kind),
+            Ok(Err(e)) => fail(classify(&e)),
             Err(_) => fail("timeout".into()),
         }
     }
+
+    /// One exchange on a pooled connection; a kept-alive connection the
+    /// server closed meanwhile is replaced once for idempotent methods.
+    async fn exchange(&self, request: &Request<'_>) -> Result<Response, WireError> {
+        let mut conn = match self.checkout() {
+            Some(conn) => conn,
+            None => Conn::connect(&self.inner.address).await?,
+        };
+        let result = self.exchange_on(&mut conn, request).await;
+        let result = match result {
+            Err(WireError::ClosedEarly) if conn.reused && idempotent(request.method) => {
+                conn = Conn::connect(&self.inner.address).await?;
+                self.exchange_on(&mut conn, request).await
+            }
+            other => other,
+        };
+        if let Ok(response) = &result
+            && response.keep_alive
+        {
+            self.checkin(conn);
+        }
+        result
+    }
+
+    async fn exchange_on(&self, conn: &mut Conn, r: &Request<'_>) -> Result<Response, WireError> {
+        let head = |w: &mut Vec<u8>| {
+            w.extend_from_slice(r.method.as_str().as_bytes());
+            w.push(b' ');
+            w.extend_from_slice(self.inner.prefix.as_bytes());
+            w.extend_from_slice(r.path.as_bytes());
+            w.extend_from_slice(b" HTTP/1.1\r\n");
+            w.extend_from_slice(&self.inner.fixed_headers);
+            if let Some(tp) = r.traceparent {
+                w.extend_from_slice(b"traceparent: ");
+                w.extend_from_slice(tp.as_bytes());
+                w.extend_from_slice(b"\r\n");
+            }
+            if !r.body.is_empty() {
+                w.extend_from_slice(b"content-type: application/json\r\n");
+            }
+        };
+        conn.exchange(r.method, head, r.body).await
+    }
+
+    fn checkout(&self) -> Option<Conn> {
+        let mut idle = self.inner.idle.lock().ok()?;
+        while let Some(conn) = idle.pop() {
+            if conn.is_open() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, conn: Conn) {
+        if let Ok(mut idle) = self.inner.idle.lock()
+            && idle.len() < self.inner.max_idle
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+/// One request's parts, borrowed for a retry.
+struct Request<'a> {
+    method: &'a Method,
+    path: &'a str,
+    body: &'a Bytes,
+    traceparent: Option<&'a str>,
 }
 
 #[cfg(test)]
@@ -269,6 +347,62 @@ mod tests {
         .unwrap();
         let o = client.send(Method::GET, "/health", None, None).await;
         assert_eq!((o.status, o.error.as_deref()), (0, Some("timeout")));
+    }
+
+    /// A server that answers the first request of every connection and
+    /// closes the connection on the second without answering — what a
+    /// keep-alive timeout looks like when it races a request.
+    async fn one_answer_per_connection() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    if s.read(&mut buf).await.unwrap_or(0) > 0 {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                    }
+                    let _ = s.read(&mut buf).await;
+                });
+            }
+        });
+        (format!("http://{addr}"), connections)
+    }
+
+    #[tokio::test]
+    async fn a_closed_keep_alive_connection_is_retried_only_when_idempotent() {
+        let (base, connections) = one_answer_per_connection().await;
+        let client = ApiClient::new(&base, HeaderMap::new(), Duration::from_secs(2), 4).unwrap();
+        for _ in 0..3 {
+            let o = client.send(Method::GET, "/x", None, None).await;
+            assert_eq!((o.status, &o.body[..]), (200, &b"ok"[..]), "{:?}", o.error);
+        }
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // The POST may have reached the server: it is not sent twice.
+        let o = client
+            .send(Method::POST, "/x", Some("{}".into()), None)
+            .await;
+        assert_eq!((o.status, o.error.as_deref()), (0, Some("reset")));
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn paths_that_are_not_url_paths_are_refused_before_sending() {
+        let client = ApiClient::new(
+            "http://127.0.0.1:9",
+            HeaderMap::new(),
+            Duration::from_secs(1),
+            1,
+        )
+        .unwrap();
+        let o = client.send(Method::GET, "/a b", None, None).await;
+        assert!(o.error.unwrap().starts_with("invalid request"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fixtures;
+pub mod http1;
 pub mod progress;
 pub mod record;
 pub mod run;

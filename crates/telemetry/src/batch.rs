@@ -5,11 +5,14 @@
 //! thousands of requests per second that is most of the runner's overhead.
 //! Here ended spans are pushed onto a mutex-protected vector; the export
 //! thread wakes on its interval (or on flush/shutdown), swaps the vector out
-//! and exports it in batches.
+//! and exports it in batches. It also counts ended spans: a second
+//! processor for that would make the SDK clone every span's data.
 
+use crate::counting::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -35,11 +38,18 @@ struct Shared<E> {
 #[derive(Debug)]
 pub(crate) struct PollingBatchProcessor<E> {
     shared: Arc<Shared<E>>,
+    counters: Arc<Counters>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl<E: SpanExporter + 'static> PollingBatchProcessor<E> {
-    pub(crate) fn new(exporter: E, max_queue: usize, batch: usize, interval: Duration) -> Self {
+    pub(crate) fn new(
+        exporter: E,
+        counters: Arc<Counters>,
+        max_queue: usize,
+        batch: usize,
+        interval: Duration,
+    ) -> Self {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
             control: Mutex::new(Control::default()),
@@ -56,6 +66,7 @@ impl<E: SpanExporter + 'static> PollingBatchProcessor<E> {
             .ok();
         Self {
             shared,
+            counters,
             thread: Mutex::new(thread),
         }
     }
@@ -91,7 +102,6 @@ fn export_loop<E: SpanExporter>(s: &Shared<E>) {
             while spans.peek().is_some() {
                 let chunk: Vec<SpanData> = spans.by_ref().take(s.batch).collect();
                 // Failures are counted by the exporter wrapper; nothing more to do here.
-                // Failures are counted by the exporter wrapper; nothing more to do here.
                 let _ = rt.block_on(exporter.export(chunk));
             }
         }
@@ -109,6 +119,7 @@ impl<E: SpanExporter + 'static> SpanProcessor for PollingBatchProcessor<E> {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
+        self.counters.ended.fetch_add(1, Relaxed);
         if let Ok(mut q) = self.shared.queue.lock()
             && q.len() < self.shared.max_queue
         {

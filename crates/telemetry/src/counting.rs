@@ -1,8 +1,7 @@
 //! Counting what the exporter did, so "dropped client spans" is a number, not a log line.
 
-use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -28,7 +27,7 @@ impl ExportCounts {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    ended: AtomicU64,
+    pub(crate) ended: AtomicU64,
     exported: AtomicU64,
     failed: AtomicU64,
 }
@@ -40,29 +39,6 @@ impl Counters {
             exported: self.exported.load(Relaxed),
             failed: self.failed.load(Relaxed),
         }
-    }
-}
-
-/// Counts every span that ends (registered before the batch processor).
-#[derive(Debug)]
-pub(crate) struct CountingProcessor(Arc<Counters>);
-
-impl CountingProcessor {
-    pub(crate) fn new(counters: Arc<Counters>) -> Self {
-        Self(counters)
-    }
-}
-
-impl SpanProcessor for CountingProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-    fn on_end(&self, _span: SpanData) {
-        self.0.ended.fetch_add(1, Relaxed);
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
     }
 }
 

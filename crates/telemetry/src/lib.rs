@@ -13,7 +13,7 @@ mod counting;
 pub use counting::ExportCounts;
 
 use batch::PollingBatchProcessor;
-use counting::{Counters, CountingExporter, CountingProcessor};
+use counting::{Counters, CountingExporter};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -107,6 +107,7 @@ impl Telemetry {
         let counters = Arc::new(Counters::default());
         let batch = PollingBatchProcessor::new(
             CountingExporter::new(exporter, counters.clone()),
+            counters.clone(),
             config.max_queue,
             config.export_batch,
             config.export_interval,
@@ -116,7 +117,6 @@ impl Telemetry {
             resource = resource.with_service_name(config.service_name.clone());
         }
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(CountingProcessor::new(counters.clone()))
             .with_span_processor(batch)
             .with_resource(resource.build())
             .build();
@@ -125,9 +125,15 @@ impl Telemetry {
         let logs = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tracer))
-            .with(logs);
+        // Spans of every level, but only events at INFO or above: libraries'
+        // debug/trace events (hyper's, say) would otherwise become span events
+        // on every request span, costing time and bytes for nothing.
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.is_span() || *meta.level() <= tracing::Level::INFO
+            }));
+        let subscriber = tracing_subscriber::registry().with(otel).with(logs);
         Ok(Self {
             provider,
             dispatch: Dispatch::new(subscriber),

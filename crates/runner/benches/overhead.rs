@@ -5,8 +5,13 @@
 //! Starts a tiny HTTP server (hyper, its own runtime), then measures, in one
 //! run and alternating: oha (`oha` on PATH or in ~/.cargo/bin; install it with
 //! `cargo install oha`) and the tracesplit runner with tracing and span export
-//! on (embedded collector, every request a CLIENT span), both at the same
-//! concurrency for the same time. Prints requests/s, P50 and the ratios.
+//! on (every request a CLIENT span, child of an iteration span), all at the
+//! same concurrency for the same time. The runner is measured twice:
+//! exporting its spans over OTLP/HTTP to a sink that accepts and discards
+//! them (the runner's own overhead, as with `--no-collect`), and with the
+//! embedded collector decoding and storing every span in the same process
+//! (what `tracesplit run` does by default). Prints requests/s, P50 and the
+//! ratios to oha.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bytes::Bytes;
@@ -22,6 +27,7 @@ use tracesplit_runner::{Collect, RunConfig, run, suite};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The no-op API (`GET /noop` → `{}`) and an OTLP sink (`POST /v1/traces` → 200, body discarded).
 fn start_server() -> (SocketAddr, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -39,10 +45,18 @@ fn start_server() -> (SocketAddr, tokio::runtime::Runtime) {
             };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from_static(b"{}"),
-                    )))
+                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async {
+                    if req.method() == hyper::Method::POST {
+                        // The OTLP sink: read the export, answer an empty ExportTraceServiceResponse.
+                        let _ = http_body_util::BodyExt::collect(req.into_body()).await;
+                        let mut response = hyper::Response::new(Full::new(Bytes::new()));
+                        response.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/x-protobuf"),
+                        );
+                        return Ok::<_, std::convert::Infallible>(response);
+                    }
+                    Ok(hyper::Response::new(Full::new(Bytes::from_static(b"{}"))))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -93,7 +107,18 @@ fn run_runner(
     base: &str,
     secs: u64,
     concurrency: usize,
+    embedded_collector: bool,
 ) -> (f64, f64) {
+    let collect = if embedded_collector {
+        Collect::Embedded {
+            grpc: ([127, 0, 0, 1], 0).into(),
+            http: ([127, 0, 0, 1], 0).into(),
+        }
+    } else {
+        Collect::External {
+            endpoint: Some(base.to_owned()),
+        }
+    };
     let dir = tempfile::tempdir().unwrap();
     let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";
     let config = RunConfig {
@@ -110,10 +135,7 @@ fn run_runner(
             base,
             suite::parse(text, "bench").unwrap(),
             dir.path().join("run"),
-            Collect::Embedded {
-                grpc: ([127, 0, 0, 1], 0).into(),
-                http: ([127, 0, 0, 1], 0).into(),
-            },
+            collect,
         )
     };
     let outcome = rt.block_on(run(config)).unwrap();
@@ -127,6 +149,7 @@ fn run_runner(
         .unwrap();
     let rps = requests.len() as f64 / ((last - first) as f64 / 1e9);
     let c = outcome.client_spans;
+    assert_eq!(c.dropped(), 0, "every client span exported: {c:?}");
     println!(
         "    ({} requests; client spans ended {}, exported {}, dropped {}; collector stored {})",
         requests.len(),
@@ -137,6 +160,11 @@ fn run_runner(
     );
     (rps, outcome.summary.results[0].p50_ms)
 }
+
+/// The runner exporting its spans to a sink (its own overhead).
+const RUNNER: &str = "tracesplit";
+/// The runner with the embedded collector storing its spans.
+const WITH_COLLECTOR: &str = "tracesplit+collector";
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -164,14 +192,14 @@ fn main() {
     for round in 0..2 {
         if let Some(oha) = &oha {
             let (rps, p50) = run_oha(oha, &format!("{base}/noop"), secs, concurrency);
-            println!("  round {round}: oha        {rps:>10.0} req/s   p50 {p50:.3} ms");
+            println!("  round {round}: oha                   {rps:>10.0} req/s   p50 {p50:.3} ms");
             rows.push(("oha", rps, p50));
         }
-        let (rps, p50) = run_runner(&runner_rt, &base, secs, concurrency);
-        println!(
-            "  round {round}: tracesplit {rps:>10.0} req/s   p50 {p50:.3} ms   (tracing + span export on)"
-        );
-        rows.push(("tracesplit", rps, p50));
+        for (who, embedded) in [(RUNNER, false), (WITH_COLLECTOR, true)] {
+            let (rps, p50) = run_runner(&runner_rt, &base, secs, concurrency, embedded);
+            println!("  round {round}: {who:<21} {rps:>10.0} req/s   p50 {p50:.3} ms");
+            rows.push((who, rps, p50));
+        }
     }
     let best = |who: &str| {
         rows.iter()
@@ -181,16 +209,17 @@ fn main() {
                 (f64::max(a.0, b.0), f64::min(a.1, b.1))
             })
     };
-    let (t_rps, t_p50) = best("tracesplit");
-    match oha {
-        Some(_) => {
-            let (o_rps, o_p50) = best("oha");
-            println!(
-                "  best: tracesplit/oha throughput {:.2}x, p50 {:+.1} %",
-                t_rps / o_rps,
-                (t_p50 / o_p50 - 1.0) * 100.0
-            );
-        }
-        None => println!("  oha not found: `cargo install oha` to compare"),
+    if oha.is_none() {
+        println!("  oha not found: `cargo install oha` to compare");
+        return;
+    }
+    let (o_rps, o_p50) = best("oha");
+    for who in [RUNNER, WITH_COLLECTOR] {
+        let (t_rps, t_p50) = best(who);
+        println!(
+            "  best: {who}/oha throughput {:.2}x, p50 {:+.1} %",
+            t_rps / o_rps,
+            (t_p50 / o_p50 - 1.0) * 100.0
+        );
     }
 }

@@ -128,8 +128,16 @@ impl Telemetry {
         // Spans of every level, but only events at INFO or above: libraries'
         // debug/trace events (hyper's, say) would otherwise become span events
         // on every request span, costing time and bytes for nothing.
+        // No code location, thread, busy/idle attributes and no OpenTelemetry
+        // context activation on every poll: nothing here reads them, and at
+        // tens of thousands of spans per second they are a large share of the
+        // runner's CPU. (Trace context is propagated explicitly.)
         let otel = tracing_opentelemetry::layer()
             .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_context_activation(false)
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
                 meta.is_span() || *meta.level() <= tracing::Level::INFO
             }));

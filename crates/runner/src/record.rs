@@ -102,7 +102,8 @@ pub struct Tally {
 struct TallyInner {
     durations_ns: Vec<i64>,
     corrected_ns: Vec<i64>,
-    status_counts: BTreeMap<String, u64>,
+    /// By numeric status: no string per request (the snapshot names them).
+    status_counts: BTreeMap<u16, u64>,
     errors: BTreeMap<String, u64>,
     failed: u64,
     live: Option<Histogram<u64>>,
@@ -127,7 +128,7 @@ impl Tally {
     /// Counts one request.
     pub fn add(&self, r: &RequestRecord) {
         let Ok(mut t) = self.inner.lock() else { return };
-        *t.status_counts.entry(r.status.to_string()).or_default() += 1;
+        *t.status_counts.entry(r.status).or_default() += 1;
         if r.expected {
             t.durations_ns.push(r.duration_ns);
             t.corrected_ns.push(r.corrected_duration_ns());
@@ -168,7 +169,11 @@ impl Tally {
         TallySnapshot {
             durations_ns: t.durations_ns.clone(),
             corrected_ns: t.corrected_ns.clone(),
-            status_counts: t.status_counts.clone(),
+            status_counts: t
+                .status_counts
+                .iter()
+                .map(|(status, n)| (status.to_string(), *n))
+                .collect(),
             errors: t.errors.clone(),
             failed: t.failed,
         }

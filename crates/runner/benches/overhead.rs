@@ -15,12 +15,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bytes::Bytes;
+use http::Method;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
+use tracesplit_runner::client::ApiClient;
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, run, suite};
 
@@ -161,6 +163,51 @@ fn run_runner(
     (rps, outcome.summary.results[0].p50_ms)
 }
 
+/// (requests/s, P50 ms) of the runner's HTTP client alone: no spans, no
+/// records — the floor under the runner's figures.
+fn run_client_only(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    secs: u64,
+    concurrency: usize,
+) -> (f64, f64) {
+    let client = ApiClient::new(
+        base,
+        Default::default(),
+        Duration::from_secs(10),
+        concurrency,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let until = started + Duration::from_secs(secs);
+    let mut latencies: Vec<u128> = rt.block_on(async {
+        let workers: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let mut own = Vec::new();
+                    while std::time::Instant::now() < until {
+                        let o = client.send(Method::GET, "/noop", None, None).await;
+                        assert_eq!(o.status, 200, "{:?}", o.error);
+                        own.push(o.duration.as_nanos());
+                    }
+                    own
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        all
+    });
+    let rps = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    (rps, latencies[latencies.len() / 2] as f64 / 1e6)
+}
+
+/// The runner's HTTP client alone.
+const CLIENT_ONLY: &str = "client only";
 /// The runner exporting its spans to a sink (its own overhead).
 const RUNNER: &str = "tracesplit";
 /// The runner with the embedded collector storing its spans.
@@ -195,8 +242,16 @@ fn main() {
             println!("  round {round}: oha                   {rps:>10.0} req/s   p50 {p50:.3} ms");
             rows.push(("oha", rps, p50));
         }
-        for (who, embedded) in [(RUNNER, false), (WITH_COLLECTOR, true)] {
-            let (rps, p50) = run_runner(&runner_rt, &base, secs, concurrency, embedded);
+        for (who, embedded) in [
+            (RUNNER, false),
+            (WITH_COLLECTOR, true),
+            (CLIENT_ONLY, false),
+        ] {
+            let (rps, p50) = if who == CLIENT_ONLY {
+                run_client_only(&runner_rt, &base, secs, concurrency)
+            } else {
+                run_runner(&runner_rt, &base, secs, concurrency, embedded)
+            };
             println!("  round {round}: {who:<21} {rps:>10.0} req/s   p50 {p50:.3} ms");
             rows.push((who, rps, p50));
         }
@@ -214,7 +269,7 @@ fn main() {
         return;
     }
     let (o_rps, o_p50) = best("oha");
-    for who in [RUNNER, WITH_COLLECTOR] {
+    for who in [RUNNER, WITH_COLLECTOR, CLIENT_ONLY] {
         let (t_rps, t_p50) = best(who);
         println!(
             "  best: {who}/oha throughput {:.2}x, p50 {:+.1} %",

@@ -25,11 +25,13 @@ impl RecordSink {
         }
     }
 
-    fn take(&self) -> Vec<RequestRecord> {
-        self.pending
-            .lock()
-            .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default()
+    /// Swaps the queued records into `spare` (emptied, capacity kept: a fresh
+    /// vector would be regrown under the lock by the workers).
+    fn take_into(&self, spare: &mut Vec<RequestRecord>) {
+        spare.clear();
+        if let Ok(mut p) = self.pending.lock() {
+            std::mem::swap(&mut *p, spare);
+        }
     }
 }
 
@@ -50,9 +52,11 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("requests-writer".into())
             .spawn(move || {
+                let mut batch = Vec::new();
                 loop {
                     let done = st.load(Ordering::Acquire);
-                    for r in s.take() {
+                    s.take_into(&mut batch);
+                    for r in batch.drain(..) {
                         writer.append(r)?;
                     }
                     writer.flush_journal()?;

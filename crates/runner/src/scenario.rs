@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracesplit_model::RequestRecord;
-use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Consecutive connection failures after which the API counts as down: the
@@ -190,11 +189,13 @@ impl ScenarioRun {
             }
         } else {
             let traceparent = tracesplit_telemetry::traceparent(&span_context);
+            // The span is not entered around the send: its context travels in
+            // `traceparent`, and entering it on every poll costs subscriber
+            // calls for nothing. It ends when dropped, right after the response.
             let o = self
                 .state
                 .client
                 .send(step.method.clone(), &path, body, Some(&traceparent))
-                .instrument(span.clone())
                 .await;
             self.state.note(&o);
             o

@@ -81,6 +81,7 @@ fn export_loop<E: SpanExporter>(s: &Shared<E>) {
     else {
         return;
     };
+    let mut spare = Vec::new();
     loop {
         let Ok(control) = s.control.lock() else {
             return;
@@ -92,19 +93,20 @@ fn export_loop<E: SpanExporter>(s: &Shared<E>) {
         };
         let (target, shutdown) = (control.flush_requested, control.shutdown);
         drop(control);
-        let spans = s
-            .queue
-            .lock()
-            .map(|mut q| std::mem::take(&mut *q))
-            .unwrap_or_default();
+        // Swap with a spare vector that keeps its capacity: a fresh one would
+        // be regrown (copied, page-faulted) by `on_end` under the queue lock.
+        if let Ok(mut q) = s.queue.lock() {
+            std::mem::swap(&mut *q, &mut spare);
+        }
         if let Ok(exporter) = s.exporter.lock() {
-            let mut spans = spans.into_iter().peekable();
+            let mut spans = spare.drain(..).peekable();
             while spans.peek().is_some() {
                 let chunk: Vec<SpanData> = spans.by_ref().take(s.batch).collect();
                 // Failures are counted by the exporter wrapper; nothing more to do here.
                 let _ = rt.block_on(exporter.export(chunk));
             }
         }
+        spare.clear();
         if let Ok(mut c) = s.control.lock() {
             c.flush_done = c.flush_done.max(target);
         }

@@ -415,6 +415,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.url("/v1/x"), "http://localhost:8000/api/v1/x");
+        let v6 = ApiClient::new(
+            "http://[::1]:8000",
+            HeaderMap::new(),
+            Duration::from_secs(1),
+            1,
+        )
+        .unwrap();
+        assert_eq!(v6.inner.address, "[::1]:8000");
+        assert_eq!(v6.base_url(), "http://[::1]:8000");
+        let default_port = ApiClient::new(
+            "http://api.internal",
+            HeaderMap::new(),
+            Duration::from_secs(1),
+            1,
+        )
+        .unwrap();
+        assert_eq!(default_port.inner.address, "api.internal:80");
+        assert!(
+            default_port
+                .inner
+                .fixed_headers
+                .starts_with(b"host: api.internal\r\n")
+        );
         assert!(ApiClient::new("https://x", HeaderMap::new(), Duration::from_secs(1), 1).is_err());
         assert!(
             ApiClient::new(

@@ -222,3 +222,35 @@ async fn an_idle_connection_the_server_closed_is_not_open() {
     }
     assert!(!open);
 }
+
+#[tokio::test]
+async fn a_response_arriving_one_byte_at_a_time_reads_the_same() {
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n";
+    const LENGTH: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
+    let (addr, _seen) = scripted(vec![
+        (CHUNKED.chunks(1).collect(), false),
+        (LENGTH.chunks(1).collect(), false),
+    ])
+    .await;
+    let mut conn = Conn::connect(&addr).await.unwrap();
+    let r = get(&mut conn).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &b"wikipedia"[..]));
+    let r = get(&mut conn).await.unwrap();
+    assert_eq!(
+        (r.status, &r.body[..], r.keep_alive),
+        (404, &b"not found"[..], true)
+    );
+}
+
+#[tokio::test]
+async fn bodies_larger_than_the_read_buffer_arrive_whole() {
+    let body = "x".repeat(300_000);
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    let head: &'static [u8] = Box::leak(head.into_bytes().into_boxed_slice());
+    let body_bytes: &'static [u8] = Box::leak(body.clone().into_bytes().into_boxed_slice());
+    let (addr, _seen) = scripted(vec![(vec![head, body_bytes], false)]).await;
+    let mut conn = Conn::connect(&addr).await.unwrap();
+    let r = get(&mut conn).await.unwrap();
+    assert_eq!(r.body.len(), body.len());
+    assert!(r.body.iter().all(|b| *b == b'x'));
+}

@@ -407,30 +407,13 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        let c = ApiClient::new(
-            "http://localhost:8000/api/",
-            HeaderMap::new(),
-            Duration::from_secs(1),
-            1,
-        )
-        .unwrap();
+        let client = |url: &str| ApiClient::new(url, HeaderMap::new(), Duration::from_secs(1), 1);
+        let c = client("http://localhost:8000/api/").unwrap();
         assert_eq!(c.url("/v1/x"), "http://localhost:8000/api/v1/x");
-        let v6 = ApiClient::new(
-            "http://[::1]:8000",
-            HeaderMap::new(),
-            Duration::from_secs(1),
-            1,
-        )
-        .unwrap();
+        let v6 = client("http://[::1]:8000").unwrap();
         assert_eq!(v6.inner.address, "[::1]:8000");
         assert_eq!(v6.base_url(), "http://[::1]:8000");
-        let default_port = ApiClient::new(
-            "http://api.internal",
-            HeaderMap::new(),
-            Duration::from_secs(1),
-            1,
-        )
-        .unwrap();
+        let default_port = client("http://api.internal").unwrap();
         assert_eq!(default_port.inner.address, "api.internal:80");
         assert!(
             default_port
@@ -438,15 +421,7 @@ mod tests {
                 .fixed_headers
                 .starts_with(b"host: api.internal\r\n")
         );
-        assert!(ApiClient::new("https://x", HeaderMap::new(), Duration::from_secs(1), 1).is_err());
-        assert!(
-            ApiClient::new(
-                "localhost:8000",
-                HeaderMap::new(),
-                Duration::from_secs(1),
-                1
-            )
-            .is_err()
-        );
+        assert!(client("https://x").is_err());
+        assert!(client("localhost:8000").is_err());
     }
 }

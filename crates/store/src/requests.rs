@@ -55,12 +55,12 @@ impl RequestFileWriter {
 
     /// Appends one request.
     pub fn append(&mut self, record: RequestRecord) -> Result<(), StoreError> {
-        let jpath = journal_path(&self.path);
+        // The journal's path is only built for an error (not once per request).
         serde_json::to_writer(&mut self.journal, &record)
-            .map_err(|e| StoreError::io(&jpath, e.into()))?;
+            .map_err(|e| StoreError::io(journal_path(&self.path), e.into()))?;
         self.journal
             .write_all(b"\n")
-            .map_err(|e| StoreError::io(&jpath, e))?;
+            .map_err(|e| StoreError::io(journal_path(&self.path), e))?;
         self.pending.push(record);
         self.rows += 1;
         if self.pending.len() >= BATCH_ROWS {

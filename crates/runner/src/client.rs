@@ -393,6 +393,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn requests_carry_host_headers_trace_context_and_body() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.ends_with(b"{\"a\":1}") {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+                seen.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(seen).unwrap()
+        });
+        let headers = parse_headers(&["Authorization: Bearer s3cret".into()]).unwrap();
+        let client = ApiClient::new(
+            &format!("http://{addr}/api"),
+            headers,
+            Duration::from_secs(2),
+            1,
+        )
+        .unwrap();
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let o = client
+            .send(Method::POST, "/v1/x", Some("{\"a\":1}".into()), Some(tp))
+            .await;
+        assert_eq!(o.status, 201, "{:?}", o.error);
+        let request = server.await.unwrap();
+        assert!(
+            request.starts_with("POST /api/v1/x HTTP/1.1\r\n"),
+            "{request}"
+        );
+        for line in [
+            format!("host: {addr}"),
+            "authorization: Bearer s3cret".into(),
+            format!("traceparent: {tp}"),
+            "content-type: application/json".into(),
+            "content-length: 7".into(),
+        ] {
+            assert!(
+                request.contains(&format!("{line}\r\n")),
+                "{line} in {request}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn paths_that_are_not_url_paths_are_refused_before_sending() {
         let client = ApiClient::new(
             "http://127.0.0.1:9",

@@ -136,3 +136,21 @@ fn catalog_spans_reach_the_store_through_collect() {
                 .is_some_and(|q| q.contains("FROM cpus"))
     }));
 }
+
+/// A supervisor may stop the collector the moment it reads a readiness line:
+/// the signal must reach the clean shutdown (exit 0 and the exit line), never
+/// the default action (the handlers are installed before the first line).
+#[test]
+fn sigterm_right_after_the_readiness_line_shuts_down_cleanly() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        // Returns as soon as it has read the listening lines.
+        let (p, _, _) = collect(dir.path(), &[]);
+        let (code, lines) = p.terminate();
+        assert_eq!(code, 0, "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("spans received 0")),
+            "{lines:?}"
+        );
+    }
+}

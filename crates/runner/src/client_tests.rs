@@ -19,14 +19,12 @@ async fn refused_and_timeouts_are_outcomes() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let client = ApiClient::new(
-        &format!("http://{addr}"),
-        HeaderMap::new(),
-        Duration::from_secs(2),
-        1,
-    )
-    .unwrap();
-    let o = client.send(Method::GET, "/health", None, None).await;
+    let client = |addr, timeout| {
+        ApiClient::new(&format!("http://{addr}"), HeaderMap::new(), timeout, 1).unwrap()
+    };
+    let o = client(addr, Duration::from_secs(2))
+        .send(Method::GET, "/health", None, None)
+        .await;
     assert_eq!((o.status, o.error.as_deref()), (0, Some("refused")));
     assert!(o.is_connection_failure());
 
@@ -39,14 +37,9 @@ async fn refused_and_timeouts_are_outcomes() {
             held.push(s);
         }
     });
-    let client = ApiClient::new(
-        &format!("http://{addr}"),
-        HeaderMap::new(),
-        Duration::from_millis(200),
-        1,
-    )
-    .unwrap();
-    let o = client.send(Method::GET, "/health", None, None).await;
+    let o = client(addr, Duration::from_millis(200))
+        .send(Method::GET, "/health", None, None)
+        .await;
     assert_eq!((o.status, o.error.as_deref()), (0, Some("timeout")));
 }
 

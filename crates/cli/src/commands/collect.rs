@@ -18,6 +18,8 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<u8> {
         track_server_parents: false,
     };
     let store = config.store_dir.clone();
+    // Before any readiness line: a supervisor may signal as soon as it reads one.
+    let stop = signal::interrupted();
     let collector = Collector::start(config)
         .await
         .context("cannot start the collector")?;
@@ -30,7 +32,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<u8> {
             collector.replayed_spans()
         );
     }
-    signal::interrupted().await;
+    stop.await;
     let stats = collector.shutdown().await.context("collector shutdown")?;
     println!(
         "spans received {}, stored {}, rejected {} ({} exports refused)",

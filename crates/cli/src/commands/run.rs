@@ -98,8 +98,9 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
 pub fn cancel_on_signal() -> Arc<AtomicBool> {
     let cancelled = Arc::new(AtomicBool::new(false));
     let flag = cancelled.clone();
+    let first = signal::interrupted();
     tokio::spawn(async move {
-        signal::interrupted().await;
+        first.await;
         eprintln!(
             "interrupted: finishing in-flight requests, then removing fixtures (Ctrl-C again to abort)"
         );

@@ -22,11 +22,13 @@ pub async fn run(args: ServeCatalogArgs) -> anyhow::Result<u8> {
         handler_delay: Duration::from_millis(args.handler_delay_ms),
         telemetry,
     };
+    // Before the readiness line: a supervisor may signal as soon as it reads it.
+    let stop = signal::interrupted();
     let catalog = CatalogServer::start(config)
         .await
         .context("cannot start the reference catalog")?;
     println!("catalog listening on {}", catalog.base_url());
-    signal::interrupted().await;
+    stop.await;
     let counts = catalog.shutdown().await;
     eprintln!(
         "catalog stopped; spans exported {} of {}",

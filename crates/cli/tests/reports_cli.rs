@@ -202,10 +202,14 @@ fn compare_flags_a_significant_regression_and_exits_1() {
     let s = &c["scenarios"][0];
     assert_eq!(s["regression"], true);
     assert!(s["p_value"].as_f64().unwrap() < 0.001, "{s}");
-    assert!(
-        s["head_p95_ms"].as_f64().unwrap() >= s["base_p95_ms"].as_f64().unwrap() + 14.0,
-        "{s}"
+    // Every head request sleeps 15 ms in the handler, so its P95 is at least
+    // that. (Not "base P95 + 14": P95s do not subtract, and the base P95 picks
+    // up scheduler noise from the test running beside it — seen: 4.6 ms.)
+    let (base_p95, head_p95) = (
+        s["base_p95_ms"].as_f64().unwrap(),
+        s["head_p95_ms"].as_f64().unwrap(),
     );
+    assert!(head_p95 >= 15.0 && head_p95 > base_p95, "{s}");
     assert!(
         std::fs::read_to_string(&md)
             .unwrap()

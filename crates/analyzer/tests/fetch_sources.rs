@@ -141,14 +141,8 @@ fn serve(replay: Arc<Replay>) -> String {
 }
 
 fn run_with_spans(dir: &std::path::Path) -> Vec<SpanRecord> {
-    let mut requests = Vec::new();
-    let mut spans = Vec::new();
-    for i in 0..20 {
-        let (r, s) = delete(i, 100 + i64::from(i), 10, 80, 5);
-        requests.push(r);
-        spans.extend(s);
-    }
-    write_run(dir, &requests, &[spans.clone()], 1000.0);
+    let (requests, spans) = twenty_deletes_flat();
+    write_run(dir, &requests, std::slice::from_ref(&spans), 1000.0);
     spans
 }
 

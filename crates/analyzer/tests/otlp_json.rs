@@ -74,8 +74,7 @@ fn a_collector_file_exporter_file_gives_the_same_split_as_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let mut requests = Vec::new();
     let mut lines = Vec::new();
-    for i in 0..20 {
-        let (r, s) = delete(i, 100 + i64::from(i), 10, 80, 5);
+    for (i, (r, s)) in twenty_deletes().into_iter().enumerate() {
         requests.push(r);
         // Each batch is one line; even iterations use the old attribute names.
         lines.push(line(&s, i % 2 == 0));

@@ -18,14 +18,8 @@ fn config(dir: &std::path::Path) -> AnalyzeConfig {
 #[test]
 fn the_p95_split_of_known_requests_is_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let mut requests = Vec::new();
-    let mut spans = Vec::new();
     // totals 100..119 ms; network 10, load 5, count 80; handler = total − 95.
-    for i in 0..20 {
-        let (r, s) = delete(i, 100 + i64::from(i), 10, 80, 5);
-        requests.push(r);
-        spans.extend(s);
-    }
+    let (requests, mut spans) = twenty_deletes_flat();
     // Spans arrive in any order, over several segments.
     spans.reverse();
     let (a, b) = spans.split_at(37);

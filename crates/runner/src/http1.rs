@@ -128,13 +128,14 @@ impl Conn {
             if (100..200).contains(&head.status) && head.status != 101 {
                 continue;
             }
-            let body = match head.framing(head_request) {
+            let framing = head.framing(head_request);
+            let body = match framing {
                 Framing::None => Bytes::new(),
                 Framing::Length(n) => self.read_exact_body(n).await?,
                 Framing::Chunked => self.read_chunked().await?,
                 Framing::UntilClose => self.read_to_close().await?,
             };
-            let keep_alive = head.keep_alive && head.framing(head_request) != Framing::UntilClose;
+            let keep_alive = head.keep_alive && framing != Framing::UntilClose;
             return Ok(Response {
                 status: head.status,
                 first_byte,

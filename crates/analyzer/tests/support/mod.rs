@@ -52,6 +52,20 @@ pub fn db(trace: &str, id: u64, parent: u64, statement: &str, start: i64, end: i
 
 pub const COUNT: &str = "SELECT count(listing.id) FROM listing WHERE listing.cpu_id = $1";
 
+/// Twenty deletes with totals 100..119 ms: network 10, a cascade count of 80,
+/// a load of 5, the rest handler (total − 95). Each with its spans.
+pub fn twenty_deletes() -> Vec<(RequestRecord, Vec<SpanRecord>)> {
+    (0..20)
+        .map(|i| delete(i, 100 + i64::from(i), 10, 80, 5))
+        .collect()
+}
+
+/// The requests of [`twenty_deletes`] and all their spans.
+pub fn twenty_deletes_flat() -> (Vec<RequestRecord>, Vec<SpanRecord>) {
+    let (requests, spans): (Vec<_>, Vec<_>) = twenty_deletes().into_iter().unzip();
+    (requests, spans.concat())
+}
+
 /// One delete request with: network `net`, a usage span holding a `cascade` count
 /// query, a `other` ms load query, the rest handler. Returns (request, spans).
 pub fn delete(

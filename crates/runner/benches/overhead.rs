@@ -247,6 +247,10 @@ fn main() {
             (WITH_COLLECTOR, true),
             (CLIENT_ONLY, false),
         ] {
+            // TRACESPLIT_BENCH_ROW=NAME measures that row alone (for profiling).
+            if std::env::var("TRACESPLIT_BENCH_ROW").is_ok_and(|only| only != who) {
+                continue;
+            }
             let (rps, p50) = if who == CLIENT_ONLY {
                 run_client_only(&runner_rt, &base, secs, concurrency)
             } else {

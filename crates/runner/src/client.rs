@@ -65,6 +65,8 @@ struct Inner {
     prefix: String,
     /// `Host` and the user's `--header`s, pre-rendered (`name: value\r\n` each).
     fixed_headers: Vec<u8>,
+    /// `content-type: …\r\n`, sent with a body.
+    body_header: Vec<u8>,
     timeout: Duration,
     idle: Mutex<Vec<Conn>>,
     max_idle: usize,
@@ -127,12 +129,23 @@ fn valid_target(path: &str) -> bool {
 
 impl ApiClient {
     /// Client for `base_url` (http only) with extra headers, a per-request
-    /// timeout and at most `pool` idle keep-alive connections.
+    /// timeout and at most `pool` idle keep-alive connections. Bodies are JSON.
     pub fn new(
         base_url: &str,
         headers: HeaderMap,
         timeout: Duration,
         pool: usize,
+    ) -> Result<Self, ClientError> {
+        Self::with_content_type(base_url, headers, timeout, pool, "application/json")
+    }
+
+    /// As [`ApiClient::new`], with bodies of another media type.
+    pub fn with_content_type(
+        base_url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+        pool: usize,
+        content_type: &'static str,
     ) -> Result<Self, ClientError> {
         let bad = |reason: &str| ClientError::BaseUrl {
             url: base_url.to_owned(),
@@ -156,6 +169,7 @@ impl ApiClient {
             None => host.to_owned(),
         };
         let mut fixed_headers = format!("host: {host_port}\r\n").into_bytes();
+        let body_header = format!("content-type: {content_type}\r\n").into_bytes();
         for (name, value) in &headers {
             fixed_headers.extend_from_slice(name.as_str().as_bytes());
             fixed_headers.extend_from_slice(b": ");
@@ -168,6 +182,7 @@ impl ApiClient {
                 scheme_authority: format!("http://{host_port}"),
                 prefix: uri.path().trim_end_matches('/').to_owned(),
                 fixed_headers,
+                body_header,
                 timeout,
                 idle: Mutex::new(Vec::new()),
                 max_idle: pool.max(1),
@@ -266,7 +281,7 @@ impl ApiClient {
                 w.extend_from_slice(b"\r\n");
             }
             if !r.body.is_empty() {
-                w.extend_from_slice(b"content-type: application/json\r\n");
+                w.extend_from_slice(&self.inner.body_header);
             }
         };
         conn.exchange(r.method, head, r.body).await

@@ -10,6 +10,7 @@ pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod shard;
+pub mod spans;
 pub mod spanwait;
 pub mod suite;
 pub mod summary;

@@ -6,8 +6,9 @@ use crate::fixtures::ledger::{Ledger, LedgerError};
 use crate::fixtures::{CleanupReport, FixtureError, Fixtures, KeptSet};
 use crate::progress::Progress;
 use crate::record::{Recorder, TallySnapshot};
-use crate::scenario::{RunState, ScenarioRun};
+use crate::scenario::{RunState, ScenarioRun, SpanNames};
 use crate::schedule::{Schedule, Stop, drive};
+use crate::spans::{ClientSpans, ExportConfig, ExportCounts, SpanExportError};
 use crate::suite::{Scenario, Suite};
 use crate::{spanwait, summary};
 use http::{HeaderMap, Method};
@@ -24,8 +25,6 @@ use tracesplit_model::manifest::{
 };
 use tracesplit_model::summary::{ScenarioResult, Summary};
 use tracesplit_store::StoreError;
-use tracesplit_telemetry::{ExportCounts, Telemetry, TelemetryConfig};
-use tracing::instrument::WithSubscriber;
 
 /// Where spans go.
 pub enum Collect {
@@ -171,7 +170,7 @@ pub enum RunError {
     Collector(#[from] tracesplit_collector::StartError),
     /// Client span export could not be configured.
     #[error(transparent)]
-    Telemetry(#[from] tracesplit_telemetry::TelemetryError),
+    Spans(#[from] SpanExportError),
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
@@ -261,22 +260,18 @@ async fn start_collector(config: &mut RunConfig) -> Result<Option<CollectorHandl
     }
 }
 
-fn telemetry(
+fn client_spans(
     config: &RunConfig,
     collector: Option<&CollectorHandle>,
-) -> Result<Telemetry, RunError> {
-    let mut t = TelemetryConfig::new("tracesplit-runner");
-    t.endpoint = match (&config.collect, collector) {
+) -> Result<ClientSpans, RunError> {
+    let endpoint = match (&config.collect, collector) {
         (_, Some(c)) => Some(c.http_endpoint()),
         (Collect::External { endpoint }, None) => endpoint.clone(),
         (Collect::Embedded { .. } | Collect::Running(_), None) => None,
     };
-    t.headers = config.otlp_headers.clone();
-    // Client spans must not be dropped at high request rates: a deep queue, frequent exports.
-    t.max_queue = 1 << 20;
-    t.export_interval = Duration::from_millis(200);
-    t.export_batch = 2048;
-    Ok(Telemetry::start(&t)?)
+    let mut export = ExportConfig::new(endpoint);
+    export.headers = config.otlp_headers.clone();
+    Ok(ClientSpans::start(export)?)
 }
 
 /// Runs the suite. Returns the outcome even when targets are missed, the API
@@ -302,7 +297,7 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
     )?;
     health(&client, &config.progress).await?;
     let collector = start_collector(&mut config).await?;
-    let telemetry = Arc::new(telemetry(&config, collector.as_ref())?);
+    let spans = client_spans(&config, collector.as_ref())?;
     let mut manifest = manifest(&config, collector.is_some());
     write_json(&dir.join(MANIFEST_FILE), &manifest)?;
 
@@ -325,6 +320,7 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         fixtures: fixtures.clone(),
         run_id: config.run_id.clone(),
         records: recorder.sink(),
+        spans: spans.clone(),
         conn_failures: AtomicU64::new(0),
         api_down: AtomicBool::new(false),
         anchor: (Instant::now(), SystemTime::now()),
@@ -337,15 +333,7 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         if config.cancelled.load(Relaxed) || state.api_down.load(Relaxed) {
             break;
         }
-        let tally = measure(
-            &config,
-            scenario,
-            &state,
-            kept.as_ref(),
-            &telemetry,
-            &mut notes,
-        )
-        .await;
+        let tally = measure(&config, scenario, &state, kept.as_ref(), &mut notes).await;
         let result = summary::scenario_result(scenario, &tally, config.schedule.rate.is_some());
         config.progress.line(&result_line(&result));
         results.push(result);
@@ -367,8 +355,8 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         .unwrap_or_default();
     drop(state);
     let requests = recorder.finish()?;
-    let t = telemetry.clone();
-    let client_spans = tokio::task::spawn_blocking(move || t.shutdown())
+    let s = spans.clone();
+    let client_spans = tokio::task::spawn_blocking(move || s.shutdown())
         .await
         .unwrap_or_default();
     let (missing, collector_stats) = match collector {
@@ -382,6 +370,7 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         &cleanup,
         missing,
         &client_spans,
+        spans.last_error(),
     ));
 
     let runs = manifest.runs_per_test.unwrap_or(0);
@@ -419,7 +408,6 @@ async fn measure(
     scenario: &Scenario,
     state: &Arc<RunState>,
     kept: Option<&KeptSet>,
-    telemetry: &Arc<Telemetry>,
     notes: &mut Vec<String>,
 ) -> TallySnapshot {
     let setup = setup(config, scenario, &state.fixtures, kept).await;
@@ -442,16 +430,16 @@ async fn measure(
         pool: Mutex::new(pool),
         tally: Default::default(),
         state: state.clone(),
+        names: SpanNames::new(scenario),
     });
     let total = match config.schedule.stop {
         Stop::Iterations(n) => n,
         Stop::Duration(_) => 0,
     };
     let bar = config.progress.bar(&scenario.name, total);
-    let dispatch = telemetry.dispatch().clone();
     let (r, b) = (run.clone(), bar.clone());
     drive(config.schedule, config.cancelled.clone(), move |ticket| {
-        let (run, bar, dispatch) = (r.clone(), b.clone(), dispatch.clone());
+        let (run, bar) = (r.clone(), b.clone());
         async move {
             run.iteration(ticket).await;
             if !ticket.warmup {
@@ -463,7 +451,6 @@ async fn measure(
                 });
             }
         }
-        .with_subscriber(dispatch)
     })
     .await;
     bar.finish();
@@ -541,6 +528,7 @@ fn run_notes(
     cleanup: &CleanupReport,
     missing: Option<u64>,
     spans: &ExportCounts,
+    export_error: Option<String>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     if api_down {
@@ -568,8 +556,12 @@ fn run_notes(
         notes.push(format!("{} fixtures kept: reuse them with --fixtures {ledger}, remove them with `tracesplit cleanup {ledger}`", cleanup.kept));
     }
     if spans.dropped() > 0 {
+        let why = export_error.map_or_else(
+            || "collector unreachable or overloaded".to_owned(),
+            |e| format!("last error: {e}"),
+        );
         notes.push(format!(
-            "{} of {} client spans were not exported (collector unreachable or overloaded)",
+            "{} of {} client spans were not exported ({why})",
             spans.dropped(),
             spans.ended
         ));

@@ -4,15 +4,14 @@ use crate::client::{ApiClient, Outcome};
 use crate::fixtures::Fixtures;
 use crate::record::Tally;
 use crate::schedule::Ticket;
+use crate::spans::{self, ClientSpans, Kind, SpanIds, Value};
 use crate::suite::template::{Context, render_json};
 use crate::suite::{Scenario, Step};
-use opentelemetry::trace::TraceContextExt;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracesplit_model::RequestRecord;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Consecutive connection failures after which the API counts as down: the
 /// remaining requests are recorded as `api_unreachable` without being sent.
@@ -28,6 +27,8 @@ pub struct RunState {
     pub run_id: String,
     /// Where request records go.
     pub records: crate::record::RecordSink,
+    /// Where the iteration and client spans go.
+    pub spans: ClientSpans,
     /// Consecutive connection failures.
     pub conn_failures: AtomicU64,
     /// The API stopped answering.
@@ -50,6 +51,37 @@ pub struct ScenarioRun {
     pub tally: Tally,
     /// Run-wide state.
     pub state: Arc<RunState>,
+    /// Span names and attribute values every iteration repeats, shared.
+    pub names: SpanNames,
+}
+
+/// A scenario's span names and repeated attribute values, built once.
+pub struct SpanNames {
+    scenario: Arc<str>,
+    iteration: Arc<str>,
+    /// Per step: span name, `http.route`, method.
+    steps: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+}
+
+impl SpanNames {
+    /// The names of `scenario`'s spans.
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            scenario: scenario.name.as_str().into(),
+            iteration: format!("{} iteration", scenario.name).into(),
+            steps: scenario
+                .steps
+                .iter()
+                .map(|s| {
+                    (
+                        s.span_name.as_str().into(),
+                        s.route.as_str().into(),
+                        s.method.as_str().into(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 fn unix_nanos(t: SystemTime) -> i64 {
@@ -111,14 +143,8 @@ impl ScenarioRun {
     /// Runs one iteration: every step, each a CLIENT span child of the iteration span.
     pub async fn iteration(&self, ticket: Ticket) {
         let fixture_id = self.fixture_for(&ticket).await;
-        let iteration_span = tracing::info_span!(
-            "iteration",
-            "otel.name" = format!("{} iteration", self.scenario.name),
-            "otel.kind" = "internal",
-            "tracesplit.scenario" = self.scenario.name.as_str(),
-            "tracesplit.iteration" = ticket.iteration,
-            "tracesplit.warmup" = ticket.warmup,
-        );
+        let ids = SpanIds::root();
+        let start_unix_nano = self.state.wall_of(Instant::now());
         for (index, step) in self.scenario.steps.iter().enumerate() {
             let cx = Context {
                 fixture_id,
@@ -127,7 +153,7 @@ impl ScenarioRun {
                 n: self.state.fixtures.next_n(),
             };
             let intended = if index == 0 { ticket.intended } else { None };
-            let record = self.step(step, index, &cx, &iteration_span, intended).await;
+            let record = self.step(step, index, &cx, ids, intended).await;
             if let Some(id) = fixture_id
                 && let Some(f) = self.scenario.fixture.as_ref().filter(|f| f.per_iteration)
                 && step.method == http::Method::DELETE
@@ -145,6 +171,65 @@ impl ScenarioRun {
                 self.state.records.push(record);
             }
         }
+        self.state.spans.end(spans::Span {
+            trace_id: ids.trace_id,
+            span_id: ids.span_id,
+            parent_span_id: 0,
+            name: self.names.iteration.clone(),
+            kind: Kind::Internal,
+            start_unix_nano: start_unix_nano as u64,
+            end_unix_nano: self.state.wall_of(Instant::now()) as u64,
+            attributes: vec![
+                (
+                    "tracesplit.scenario",
+                    Value::Shared(self.names.scenario.clone()),
+                ),
+                ("tracesplit.iteration", Value::Int(ticket.iteration as i64)),
+                ("tracesplit.warmup", Value::Bool(ticket.warmup)),
+            ],
+            error: false,
+        });
+    }
+
+    /// The CLIENT span of one request, with the HTTP semantic-convention attributes.
+    fn client_span(
+        &self,
+        index: usize,
+        ids: SpanIds,
+        parent: SpanIds,
+        url: &str,
+        start: i64,
+        outcome: &Outcome,
+    ) -> spans::Span {
+        let (name, route, method) = &self.names.steps[index];
+        // Room for all five: growing the vector would cost a second allocation.
+        let mut attributes = Vec::with_capacity(5);
+        attributes.extend([
+            ("http.request.method", Value::Shared(method.clone())),
+            ("url.full", Value::Owned(url.to_owned())),
+            ("http.route", Value::Shared(route.clone())),
+        ]);
+        if outcome.status != 0 {
+            attributes.push((
+                "http.response.status_code",
+                Value::Int(i64::from(outcome.status)),
+            ));
+        }
+        if let Some(e) = &outcome.error {
+            attributes.push(("error.type", Value::Owned(e.clone())));
+        }
+        spans::Span {
+            trace_id: ids.trace_id,
+            span_id: ids.span_id,
+            parent_span_id: parent.span_id,
+            name: name.clone(),
+            kind: Kind::Client,
+            start_unix_nano: start as u64,
+            end_unix_nano: (start + outcome.duration.as_nanos() as i64) as u64,
+            attributes,
+            // As the HTTP semantic conventions ask of client spans.
+            error: outcome.error.is_some() || outcome.status >= 400,
+        }
     }
 
     async fn step(
@@ -152,7 +237,7 @@ impl ScenarioRun {
         step: &Step,
         index: usize,
         cx: &Context<'_>,
-        parent: &tracing::Span,
+        iteration: SpanIds,
         intended: Option<Instant>,
     ) -> RequestRecord {
         let path = step.path.render(cx);
@@ -161,22 +246,7 @@ impl ScenarioRun {
             .as_ref()
             .map(|b| bytes::Bytes::from(render_json(b, cx).to_string()));
         let url = self.state.client.url(&path);
-        let span = tracing::info_span!(
-            parent: parent,
-            "http.client",
-            "otel.name" = step.span_name.as_str(),
-            "otel.kind" = "client",
-            "http.request.method" = step.method.as_str(),
-            "url.full" = url.as_str(),
-            "http.route" = step.route.as_str(),
-            "http.response.status_code" = tracing::field::Empty,
-            "error.type" = tracing::field::Empty,
-        );
-        let span_context = span.context().span().span_context().clone();
-        let (trace_id, span_id) = (
-            span_context.trace_id().to_string(),
-            span_context.span_id().to_string(),
-        );
+        let ids = iteration.child();
         let request_bytes = body.as_ref().map_or(0, |b| b.len() as u64);
         let started = Instant::now();
         let outcome = if self.state.api_down.load(Relaxed) {
@@ -188,10 +258,7 @@ impl ScenarioRun {
                 error: Some("api_unreachable".into()),
             }
         } else {
-            let traceparent = tracesplit_telemetry::traceparent(&span_context);
-            // The span is not entered around the send: its context travels in
-            // `traceparent`, and entering it on every poll costs subscriber
-            // calls for nothing. It ends when dropped, right after the response.
+            let traceparent = spans::traceparent(ids);
             let o = self
                 .state
                 .client
@@ -200,12 +267,15 @@ impl ScenarioRun {
             self.state.note(&o);
             o
         };
-        span.record("http.response.status_code", outcome.status);
-        if let Some(e) = &outcome.error {
-            span.record("error.type", e.as_str());
-        }
-        drop(span);
         let start_unix_nano = self.state.wall_of(started);
+        self.state.spans.end(self.client_span(
+            index,
+            ids,
+            iteration,
+            &url,
+            start_unix_nano,
+            &outcome,
+        ));
         RequestRecord {
             run_id: self.state.run_id.clone(),
             scenario: self.scenario.name.clone(),
@@ -219,8 +289,8 @@ impl ScenarioRun {
             status: outcome.status,
             expected: outcome.error.is_none() && step.expect.contains(&outcome.status),
             error: outcome.error.clone(),
-            trace_id,
-            span_id,
+            trace_id: spans::hex_trace_id(ids.trace_id),
+            span_id: spans::hex_span_id(ids.span_id),
             intended_start_unix_nano: intended.map_or(start_unix_nano, |i| self.state.wall_of(i)),
             start_unix_nano,
             ttfb_ns: outcome.ttfb.map(|d| d.as_nanos() as i64),

@@ -8,6 +8,7 @@
 
 mod batch;
 mod error;
+mod journal;
 mod reader;
 mod requests;
 mod segment;

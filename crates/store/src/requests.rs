@@ -32,6 +32,8 @@ pub struct RequestFileWriter {
     writer: ArrowWriter<File>,
     journal: BufWriter<File>,
     pending: Vec<RequestRecord>,
+    /// The journal line being written (kept: no allocation per request).
+    line: Vec<u8>,
     rows: u64,
 }
 
@@ -49,17 +51,18 @@ impl RequestFileWriter {
             writer,
             journal: BufWriter::with_capacity(256 * 1024, journal),
             pending: Vec::with_capacity(BATCH_ROWS),
+            line: Vec::with_capacity(512),
             rows: 0,
         })
     }
 
     /// Appends one request.
     pub fn append(&mut self, record: RequestRecord) -> Result<(), StoreError> {
+        self.line.clear();
+        crate::journal::write_line(&mut self.line, &record);
         // The journal's path is only built for an error (not once per request).
-        serde_json::to_writer(&mut self.journal, &record)
-            .map_err(|e| StoreError::io(journal_path(&self.path), e.into()))?;
         self.journal
-            .write_all(b"\n")
+            .write_all(&self.line)
             .map_err(|e| StoreError::io(journal_path(&self.path), e))?;
         self.pending.push(record);
         self.rows += 1;

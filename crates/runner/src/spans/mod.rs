@@ -1,0 +1,176 @@
+//! The runner's own spans: an iteration span per iteration and a CLIENT span
+//! per request, exported over OTLP/HTTP (protobuf).
+//!
+//! Why not `tracing` + `tracing-opentelemetry` + the SDK here: on the
+//! measured path they cost about 10 µs of CPU per request (span registry,
+//! span builder, SDK span data, conversion to OTLP), on the same cores as the
+//! API under test; the runner then reached half of oha's throughput. A span
+//! here is built from what the request already has (ids, clock readings,
+//! route) and encoded straight into the OTLP wire format by the export
+//! thread. The wire format and attributes are the same; the reference
+//! catalog keeps the SDK (`tracesplit-telemetry`).
+
+mod export;
+mod ids;
+mod otlp;
+#[cfg(test)]
+mod tests;
+
+pub use export::{ExportConfig, SpanExportError};
+pub use ids::{SpanIds, hex_span_id, hex_trace_id, traceparent};
+pub use tracesplit_telemetry::ExportCounts;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// OTLP span kinds used by the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An iteration (`SPAN_KIND_INTERNAL`).
+    Internal = 1,
+    /// An HTTP request (`SPAN_KIND_CLIENT`).
+    Client = 3,
+}
+
+/// An attribute value. Strings that repeat on every span of a scenario are shared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string shared between spans.
+    Shared(Arc<str>),
+    /// A string of this span only.
+    Owned(String),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// One ended span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Trace id.
+    pub trace_id: u128,
+    /// Span id.
+    pub span_id: u64,
+    /// Parent span id (0 = root).
+    pub parent_span_id: u64,
+    /// Span name.
+    pub name: Arc<str>,
+    /// Span kind.
+    pub kind: Kind,
+    /// Start, ns since the Unix epoch.
+    pub start_unix_nano: u64,
+    /// End, ns since the Unix epoch.
+    pub end_unix_nano: u64,
+    /// Attributes, by OpenTelemetry semantic-convention name.
+    pub attributes: Vec<(&'static str, Value)>,
+    /// Status ERROR (a failed request or a 4xx/5xx answer).
+    pub error: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    ended: AtomicU64,
+    exported: AtomicU64,
+    failed: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Control {
+    flush_requested: u64,
+    flush_done: u64,
+    shutdown: bool,
+}
+
+/// What workers and the export thread share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    queue: Mutex<Vec<Span>>,
+    control: Mutex<Control>,
+    wake: Condvar,
+    counters: Counters,
+    /// The last export failure, for the run's notes.
+    last_error: Mutex<Option<String>>,
+    max_queue: usize,
+}
+
+/// Where the runner's spans go: a queue drained by the export thread.
+#[derive(Clone, Debug)]
+pub struct ClientSpans {
+    shared: Arc<Shared>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl ClientSpans {
+    /// Starts the export thread.
+    pub fn start(config: ExportConfig) -> Result<Self, SpanExportError> {
+        let target = export::Target::new(&config)?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Vec::new()),
+            control: Mutex::new(Control::default()),
+            wake: Condvar::new(),
+            counters: Counters::default(),
+            last_error: Mutex::new(None),
+            max_queue: config.max_queue,
+        });
+        let s = shared.clone();
+        let interval = config.interval;
+        let thread = std::thread::Builder::new()
+            .name("span-export".into())
+            .spawn(move || export::run(&s, &target, interval))
+            .map_err(|e| SpanExportError::Thread(e.to_string()))?;
+        Ok(Self {
+            shared,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Queues an ended span; over the queue limit it is dropped (and counted).
+    pub fn end(&self, span: Span) {
+        self.shared.counters.ended.fetch_add(1, Relaxed);
+        if let Ok(mut q) = self.shared.queue.lock()
+            && q.len() < self.shared.max_queue
+        {
+            q.push(span);
+        }
+    }
+
+    /// Spans ended / exported / failed so far.
+    pub fn counts(&self) -> ExportCounts {
+        let c = &self.shared.counters;
+        ExportCounts {
+            ended: c.ended.load(Relaxed),
+            exported: c.exported.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+        }
+    }
+
+    /// The last export failure (endpoint and what happened), if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Exports everything queued now and waits for it (blocking).
+    pub fn flush(&self) {
+        let s = &self.shared;
+        let Ok(mut c) = s.control.lock() else { return };
+        c.flush_requested += 1;
+        let mine = c.flush_requested;
+        s.wake.notify_all();
+        if let Ok(done) = s.wake.wait_while(c, |c| c.flush_done < mine && !c.shutdown) {
+            drop(done);
+        }
+    }
+
+    /// Exports what is queued, stops the export thread and returns the final counts (blocking).
+    pub fn shutdown(&self) -> ExportCounts {
+        if let Ok(mut c) = self.shared.control.lock() {
+            c.shutdown = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+        self.counts()
+    }
+}

@@ -1,0 +1,254 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::otlp::{Envelope, encode};
+use super::*;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use prost::Message;
+use std::time::Duration;
+use tracesplit_collector::{Collector, CollectorConfig};
+use tracesplit_model::span::{SpanKind, SpanStatus};
+
+fn client_span(parent: SpanIds, status: i64, error: bool) -> Span {
+    let ids = parent.child();
+    Span {
+        trace_id: ids.trace_id,
+        span_id: ids.span_id,
+        parent_span_id: parent.span_id,
+        name: "DELETE /v1/cpus/{id}".into(),
+        kind: Kind::Client,
+        start_unix_nano: 1_700_000_000_123_456_789,
+        end_unix_nano: 1_700_000_000_223_456_789,
+        attributes: vec![
+            ("http.request.method", Value::Shared("DELETE".into())),
+            (
+                "url.full",
+                Value::Owned("http://127.0.0.1:8000/v1/cpus/42".into()),
+            ),
+            ("http.response.status_code", Value::Int(status)),
+            ("tracesplit.warmup", Value::Bool(true)),
+        ],
+        error,
+    }
+}
+
+fn envelope() -> Envelope {
+    Envelope {
+        resource: vec![(
+            "service.name".into(),
+            Value::Owned("tracesplit-runner".into()),
+        )],
+        scope_name: "tracesplit-runner".into(),
+        scope_version: "9.9.9".into(),
+    }
+}
+
+#[test]
+fn the_encoding_decodes_with_the_generated_otlp_types() {
+    let root = SpanIds::root();
+    let spans = vec![
+        client_span(root, 204, false),
+        client_span(root, -1, true),
+        Span {
+            parent_span_id: 0,
+            attributes: Vec::new(),
+            kind: Kind::Internal,
+            name: "".into(),
+            ..client_span(root, 0, false)
+        },
+    ];
+    let mut out = Vec::new();
+    encode(&envelope(), &spans, &mut Vec::new(), &mut out);
+    let request = ExportTraceServiceRequest::decode(out.as_slice()).expect("valid protobuf");
+    assert_eq!(request.resource_spans.len(), 1);
+    let rs = &request.resource_spans[0];
+    let resource = rs.resource.as_ref().unwrap();
+    assert_eq!(resource.attributes[0].key, "service.name");
+    let scope = rs.scope_spans[0].scope.as_ref().unwrap();
+    assert_eq!(
+        (scope.name.as_str(), scope.version.as_str()),
+        ("tracesplit-runner", "9.9.9")
+    );
+    let decoded = &rs.scope_spans[0].spans;
+    assert_eq!(decoded.len(), 3);
+    for (d, s) in decoded.iter().zip(&spans) {
+        assert_eq!(d.trace_id, s.trace_id.to_be_bytes());
+        assert_eq!(d.span_id, s.span_id.to_be_bytes());
+        let parent = if s.parent_span_id == 0 {
+            Vec::new()
+        } else {
+            s.parent_span_id.to_be_bytes().to_vec()
+        };
+        assert_eq!(d.parent_span_id, parent);
+        assert_eq!(d.name, &*s.name);
+        assert_eq!(d.kind, s.kind as i32);
+        assert_eq!(
+            (d.start_time_unix_nano, d.end_time_unix_nano),
+            (s.start_unix_nano, s.end_unix_nano)
+        );
+        assert_eq!(d.status.as_ref().map(|st| st.code), s.error.then_some(2));
+        let attrs: Vec<(String, Any)> = d
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone().unwrap().value.unwrap()))
+            .collect();
+        let expected: Vec<(String, Any)> = s
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::Shared(t) => Any::StringValue(t.to_string()),
+                    Value::Owned(t) => Any::StringValue(t.clone()),
+                    Value::Int(i) => Any::IntValue(*i),
+                    Value::Bool(b) => Any::BoolValue(*b),
+                };
+                ((*k).to_owned(), v)
+            })
+            .collect();
+        assert_eq!(attrs, expected);
+    }
+}
+
+#[test]
+fn long_values_and_many_spans_keep_their_lengths_right() {
+    // Lengths over 127 and 16383 bytes need two- and three-byte varints.
+    let root = SpanIds::root();
+    let mut span = client_span(root, 200, false);
+    span.attributes
+        .push(("url.full", Value::Owned("x".repeat(20_000))));
+    let spans = vec![span; 300];
+    let mut out = Vec::new();
+    encode(&envelope(), &spans, &mut Vec::new(), &mut out);
+    let request = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
+    let decoded = &request.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(decoded.len(), 300);
+    assert!(decoded.iter().all(|d| d.attributes.len() == 5));
+}
+
+#[test]
+fn ids_and_traceparent_are_w3c_hex() {
+    let ids = SpanIds {
+        trace_id: 0x0af7651916cd43dd8448eb211c80319c,
+        span_id: 0x00f067aa0ba902b7,
+    };
+    assert_eq!(
+        traceparent(ids),
+        "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+    );
+    assert_eq!(hex_trace_id(1), format!("{:032x}", 1));
+    assert_eq!(hex_span_id(u64::MAX), "ffffffffffffffff");
+    let a = SpanIds::root();
+    let b = a.child();
+    assert_eq!(a.trace_id, b.trace_id);
+    assert_ne!(a.span_id, b.span_id);
+    assert_ne!(SpanIds::root().trace_id, a.trace_id);
+}
+
+fn export_config(endpoint: String) -> ExportConfig {
+    let mut c = ExportConfig::new(Some(endpoint));
+    c.interval = Duration::from_millis(20);
+    c.timeout = Duration::from_secs(2);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_a_collector_with_their_attributes_and_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::start(CollectorConfig::ephemeral(dir.path()))
+        .await
+        .unwrap();
+    let mut config = export_config(collector.http_endpoint());
+    config.batch = 7;
+    let spans = ClientSpans::start(config).unwrap();
+    let root = SpanIds::root();
+    let sent: Vec<Span> = (0..20)
+        .map(|i| client_span(root, 200 + i, i == 3))
+        .collect();
+    for s in &sent {
+        spans.end(s.clone());
+    }
+    let s = spans.clone();
+    let counts = tokio::task::spawn_blocking(move || s.shutdown())
+        .await
+        .unwrap();
+    assert_eq!((counts.ended, counts.exported, counts.failed), (20, 20, 0));
+    assert_eq!(spans.last_error(), None);
+    let stats = collector.shutdown().await.unwrap();
+    assert_eq!(stats.stored_spans, 20);
+    let stored = tracesplit_store::read_span_dir(dir.path()).unwrap();
+    let three = stored
+        .iter()
+        .find(|r| r.span_id == hex_span_id(sent[3].span_id))
+        .expect("span stored");
+    assert_eq!(three.trace_id, hex_trace_id(root.trace_id));
+    assert_eq!(three.parent_span_id, Some(hex_span_id(root.span_id)));
+    assert_eq!(three.kind, SpanKind::Client);
+    assert_eq!(three.status_code, SpanStatus::Error);
+    assert_eq!(three.http_status_code, Some(203));
+    assert_eq!(three.service_name, "tracesplit-runner");
+    assert_eq!(three.start_unix_nano, 1_700_000_000_123_456_789);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_refusing_endpoint_counts_failures_and_names_them() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let spans = ClientSpans::start(export_config(url.clone())).unwrap();
+    spans.end(client_span(SpanIds::root(), 200, false));
+    let s = spans.clone();
+    let counts = tokio::task::spawn_blocking(move || s.shutdown())
+        .await
+        .unwrap();
+    assert_eq!((counts.ended, counts.exported, counts.failed), (1, 0, 1));
+    let error = spans.last_error().unwrap();
+    assert!(
+        error.contains(&format!("{url}/v1/traces")) && error.contains("refused"),
+        "{error}"
+    );
+
+    // An endpoint that answers, but not 2xx: the spans are not exported either.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = listener.accept().await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = c.read(&mut buf).await;
+            let _ = c
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let spans = ClientSpans::start(export_config(format!("http://{addr}/otlp/"))).unwrap();
+    spans.end(client_span(SpanIds::root(), 200, false));
+    let s = spans.clone();
+    let counts = tokio::task::spawn_blocking(move || s.shutdown())
+        .await
+        .unwrap();
+    assert_eq!((counts.exported, counts.failed), (0, 1));
+    let error = spans.last_error().unwrap();
+    assert!(error.contains("/otlp/v1/traces answered 503"), "{error}");
+}
+
+#[test]
+fn bad_endpoints_and_headers_are_rejected_before_anything_runs() {
+    for (endpoint, says) in [
+        ("https://collector:4318", "https"),
+        ("not a url", "OTLP endpoint"),
+        ("ftp://collector", "http://"),
+    ] {
+        let e = ClientSpans::start(ExportConfig::new(Some(endpoint.into()))).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(says) && text.contains("--otlp-endpoint"),
+            "{endpoint}: {text}"
+        );
+    }
+    let mut c = ExportConfig::new(Some("http://127.0.0.1:4318".into()));
+    c.headers = vec![("bad header".into(), "x".into())];
+    assert!(matches!(
+        ClientSpans::start(c),
+        Err(SpanExportError::Header(_))
+    ));
+}

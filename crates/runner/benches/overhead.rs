@@ -5,13 +5,14 @@
 //! Starts a tiny HTTP server (hyper, its own runtime), then measures, in one
 //! run and alternating: oha (`oha` on PATH or in ~/.cargo/bin; install it with
 //! `cargo install oha`) and the tracesplit runner with tracing and span export
-//! on (every request a CLIENT span, child of an iteration span), all at the
-//! same concurrency for the same time. The runner is measured twice:
+//! on (every request a CLIENT span, child of an iteration span, exported over
+//! OTLP/HTTP), all at the same concurrency for the same time. The runner is measured twice:
 //! exporting its spans over OTLP/HTTP to a sink that accepts and discards
 //! them (the runner's own overhead, as with `--no-collect`), and with the
 //! embedded collector decoding and storing every span in the same process
 //! (what `tracesplit run` does by default). Prints requests/s, P50 and the
-//! ratios to oha.
+//! ratios to oha. `TRACESPLIT_BENCH_NO_OHA=1` and `TRACESPLIT_BENCH_ROW=NAME`
+//! narrow it down for a profiler.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bytes::Bytes;

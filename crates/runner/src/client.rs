@@ -192,10 +192,13 @@ impl ApiClient {
 
     /// Full URL of a path.
     pub fn url(&self, path: &str) -> String {
-        format!(
-            "{}{}{}",
-            self.inner.scheme_authority, self.inner.prefix, path
-        )
+        // Pushed, not `format!`ed: this runs once per request.
+        let (a, p) = (&self.inner.scheme_authority, &self.inner.prefix);
+        let mut url = String::with_capacity(a.len() + p.len() + path.len());
+        url.push_str(a);
+        url.push_str(p);
+        url.push_str(path);
+        url
     }
 
     /// The base URL as given (scheme, host, prefix).

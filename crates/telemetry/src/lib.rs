@@ -1,4 +1,6 @@
-//! OpenTelemetry wiring shared by the runner and the reference catalog.
+//! OpenTelemetry wiring of the reference catalog (and of anything else that
+//! instruments with `tracing`). The runner's own spans take a lighter path:
+//! `tracesplit_runner::spans`.
 //!
 //! Each component gets its own [`Telemetry`]: a tracer provider exporting
 //! over OTLP/HTTP and a `tracing` [`Dispatch`] with an OpenTelemetry layer.
@@ -173,11 +175,6 @@ impl Telemetry {
         }
         self.counts()
     }
-}
-
-/// The W3C `traceparent` value of an OpenTelemetry span context, with the sampled flag.
-pub fn traceparent(cx: &opentelemetry::trace::SpanContext) -> String {
-    format!("00-{}-{}-01", cx.trace_id(), cx.span_id())
 }
 
 /// Parses an `OTEL_EXPORTER_OTLP_HEADERS`-style `k=v,k2=v2` list.

@@ -151,12 +151,12 @@ fn the_runners_own_otlp_encoding_decodes_with_the_python_protobuf_bindings() {
         trace_id: child.trace_id,
         span_id: child.span_id,
         parent_span_id: root.span_id,
-        name: "GET /v1/cpus/{id}".into(),
+        name: spans.name("GET /v1/cpus/{id}"),
         kind: Kind::Client,
         start_unix_nano: 1_764_000_000_000_000_001,
         end_unix_nano: 1_764_000_000_012_345_678,
         attributes: vec![
-            ("http.request.method", V::Shared("GET".into())),
+            ("http.request.method", V::Name(spans.name("GET"))),
             (
                 "url.full",
                 V::Owned("http://127.0.0.1:8000/v1/cpus/7?é=\"1\"".into()),
@@ -164,7 +164,9 @@ fn the_runners_own_otlp_encoding_decodes_with_the_python_protobuf_bindings() {
             ("http.response.status_code", V::Int(503)),
             ("tracesplit.warmup", V::Bool(false)),
             ("tracesplit.iteration", V::Int(-3)),
-        ],
+        ]
+        .into_iter()
+        .collect(),
         error: true,
     };
     spans.end(client);

@@ -1,6 +1,6 @@
 //! Runner overhead against oha on a loopback no-op endpoint.
 //!
-//! `cargo bench -p tracesplit-runner --bench overhead [-- SECONDS [CONCURRENCY]]`
+//! `cargo bench -p tracesplit-runner --bench overhead [-- SECONDS [CONCURRENCY [ROUNDS]]]`
 //!
 //! Starts a tiny HTTP server (hyper, its own runtime), then measures, in one
 //! run and alternating: oha (`oha` on PATH or in ~/.cargo/bin; install it with
@@ -10,8 +10,9 @@
 //! exporting its spans over OTLP/HTTP to a sink that accepts and discards
 //! them (the runner's own overhead, as with `--no-collect`), and with the
 //! embedded collector decoding and storing every span in the same process
-//! (what `tracesplit run` does by default). Prints requests/s, P50 and the
-//! ratios to oha. `TRACESPLIT_BENCH_NO_OHA=1` and `TRACESPLIT_BENCH_ROW=NAME`
+//! (what `tracesplit run` does by default). Prints requests/s and P50 of each
+//! measurement, and per row its ratio to oha in the same round (the median
+//! over rounds, default 3) and best against best. `TRACESPLIT_BENCH_NO_OHA=1` and `TRACESPLIT_BENCH_ROW=NAME`
 //! narrow it down for a profiler.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -221,6 +222,7 @@ fn main() {
         .collect();
     let secs = args.first().copied().unwrap_or(10);
     let concurrency = args.get(1).copied().unwrap_or(64) as usize;
+    let rounds = args.get(2).copied().unwrap_or(3);
     let (addr, _server) = start_server();
     let base = format!("http://{addr}");
     let runner_rt = tokio::runtime::Builder::new_multi_thread()
@@ -237,11 +239,11 @@ fn main() {
         oha_path()
     };
     let mut rows = Vec::new();
-    for round in 0..2 {
+    for round in 0..rounds {
         if let Some(oha) = &oha {
             let (rps, p50) = run_oha(oha, &format!("{base}/noop"), secs, concurrency);
             println!("  round {round}: oha                   {rps:>10.0} req/s   p50 {p50:.3} ms");
-            rows.push(("oha", rps, p50));
+            rows.push((round, "oha", rps, p50));
         }
         for (who, embedded) in [
             (RUNNER, false),
@@ -258,28 +260,56 @@ fn main() {
                 run_runner(&runner_rt, &base, secs, concurrency, embedded)
             };
             println!("  round {round}: {who:<21} {rps:>10.0} req/s   p50 {p50:.3} ms");
-            rows.push((who, rps, p50));
+            rows.push((round, who, rps, p50));
         }
     }
-    let best = |who: &str| {
-        rows.iter()
-            .filter(|r| r.0 == who)
-            .map(|r| (r.1, r.2))
-            .fold((0.0, f64::MAX), |a, b| {
-                (f64::max(a.0, b.0), f64::min(a.1, b.1))
-            })
-    };
     if oha.is_none() {
         println!("  oha not found: `cargo install oha` to compare");
         return;
     }
-    let (o_rps, o_p50) = best("oha");
+    summarize(&rows);
+}
+
+/// One measurement: round, who, requests/s, P50 ms.
+type Measurement = (u64, &'static str, f64, f64);
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Each row against oha of the same round (the machine drifts between
+/// rounds), then the median over rounds; the best figures beside it.
+fn summarize(rows: &[Measurement]) {
+    let of = |round: u64, who: &str| rows.iter().find(|r| r.0 == round && r.1 == who);
     for who in [RUNNER, WITH_COLLECTOR, CLIENT_ONLY] {
-        let (t_rps, t_p50) = best(who);
+        let pairs: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.1 == who)
+            .filter_map(|r| of(r.0, "oha").map(|o| (r.2 / o.2, r.3 / o.3)))
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let each: Vec<String> = pairs.iter().map(|p| format!("{:.2}x", p.0)).collect();
+        let best = |who: &str, i: usize| {
+            rows.iter()
+                .filter(|r| r.1 == who)
+                .map(|r| if i == 2 { r.2 } else { -r.3 })
+                .fold(f64::MIN, f64::max)
+        };
         println!(
-            "  best: {who}/oha throughput {:.2}x, p50 {:+.1} %",
-            t_rps / o_rps,
-            (t_p50 / o_p50 - 1.0) * 100.0
+            "  {who}/oha: throughput {:.2}x (median of rounds {}), p50 {:+.1} %; best vs best {:.2}x, p50 {:+.1} %",
+            median(pairs.iter().map(|p| p.0).collect()),
+            each.join(" "),
+            (median(pairs.iter().map(|p| p.1).collect()) - 1.0) * 100.0,
+            best(who, 2) / best("oha", 2),
+            (best(who, 3) / best("oha", 3) - 1.0) * 100.0,
         );
     }
 }

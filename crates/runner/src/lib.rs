@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod http1;
 pub mod progress;
 pub mod record;
+pub mod row;
 pub mod run;
 pub mod scenario;
 pub mod schedule;

@@ -1,37 +1,81 @@
 //! Recording requests: `requests.parquet` (written by its own thread as the
 //! run goes) and per-scenario tallies for the live display and the summary.
 
+use crate::row::{Row, StepNames, StepRef};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tracesplit_model::RequestRecord;
 use tracesplit_store::{RequestFileWriter, StoreError};
 
-/// Where workers put request records: a shared vector the writer thread
-/// swaps out every 50 ms (no wake-up per request).
-#[derive(Clone, Default)]
+/// Where workers put request rows: a shared vector the writer thread swaps
+/// out every 50 ms (no wake-up per request).
+#[derive(Clone)]
 pub struct RecordSink {
-    pending: Arc<Mutex<Vec<RequestRecord>>>,
+    pending: Arc<Mutex<Vec<Row>>>,
+    steps: Arc<RwLock<Vec<StepNames>>>,
+}
+
+/// Initial capacity of the row queue and its spare (as the span queue's:
+/// growing by doubling copies and page-faults a large vector each time).
+const QUEUE_START: usize = 16 * 1024;
+
+impl Default for RecordSink {
+    fn default() -> Self {
+        Self {
+            pending: Arc::new(Mutex::new(Vec::with_capacity(QUEUE_START))),
+            steps: Arc::default(),
+        }
+    }
 }
 
 impl RecordSink {
-    /// Queues one record for `requests.parquet`.
-    pub fn push(&self, record: RequestRecord) {
+    /// Registers the strings of a step's rows.
+    pub fn register(&self, names: StepNames) -> StepRef {
+        let Ok(mut steps) = self.steps.write() else {
+            return StepRef(u32::MAX);
+        };
+        steps.push(names);
+        StepRef(u32::try_from(steps.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    /// Queues one row for `requests.parquet`.
+    pub fn push(&self, row: Row) {
         if let Ok(mut p) = self.pending.lock() {
-            p.push(record);
+            p.push(row);
         }
     }
 
-    /// Swaps the queued records into `spare` (emptied, capacity kept: a fresh
+    /// Swaps the queued rows into `spare` (emptied, capacity kept: a fresh
     /// vector would be regrown under the lock by the workers).
-    fn take_into(&self, spare: &mut Vec<RequestRecord>) {
+    fn take_into(&self, spare: &mut Vec<Row>) {
         spare.clear();
         if let Ok(mut p) = self.pending.lock() {
             std::mem::swap(&mut *p, spare);
         }
+    }
+
+    /// Writes the queued rows and flushes the journal.
+    fn drain(
+        &self,
+        spare: &mut Vec<Row>,
+        writer: &mut RequestFileWriter,
+    ) -> Result<(), StoreError> {
+        self.take_into(spare);
+        if !spare.is_empty() {
+            let steps = self.steps.read().map_err(|_| StoreError::Io {
+                path: "requests.parquet".into(),
+                source: std::io::Error::other("step names lock poisoned"),
+            })?;
+            let unknown = StepNames::default();
+            for r in spare.drain(..) {
+                let names = steps.get(r.step.0 as usize).unwrap_or(&unknown);
+                writer.append(r.into_record(names))?;
+            }
+        }
+        writer.flush_journal()
     }
 }
 
@@ -52,14 +96,10 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("requests-writer".into())
             .spawn(move || {
-                let mut batch = Vec::new();
+                let mut batch = Vec::with_capacity(QUEUE_START);
                 loop {
                     let done = st.load(Ordering::Acquire);
-                    s.take_into(&mut batch);
-                    for r in batch.drain(..) {
-                        writer.append(r)?;
-                    }
-                    writer.flush_journal()?;
+                    s.drain(&mut batch, &mut writer)?;
                     if done {
                         return writer.finish();
                     }
@@ -111,6 +151,9 @@ struct TallyInner {
     errors: BTreeMap<String, u64>,
     failed: u64,
     live: Option<Histogram<u64>>,
+    /// Client span ids of requests that got an answer (here, not in a run-wide
+    /// list: one lock per request instead of two).
+    responded: Vec<u64>,
 }
 
 /// A finished tally.
@@ -126,13 +169,18 @@ pub struct TallySnapshot {
     pub errors: BTreeMap<String, u64>,
     /// Requests that failed.
     pub failed: u64,
+    /// Client span ids of the requests that got an answer (for the span wait).
+    pub responded: Vec<u64>,
 }
 
 impl Tally {
     /// Counts one request.
-    pub fn add(&self, r: &RequestRecord) {
+    pub fn add(&self, r: &Row) {
         let Ok(mut t) = self.inner.lock() else { return };
         *t.status_counts.entry(r.status).or_default() += 1;
+        if r.status != 0 {
+            t.responded.push(r.span_id);
+        }
         if r.expected {
             t.durations_ns.push(r.duration_ns);
             t.corrected_ns.push(r.corrected_duration_ns());
@@ -180,6 +228,7 @@ impl Tally {
                 .collect(),
             errors: t.errors.clone(),
             failed: t.failed,
+            responded: t.responded.clone(),
         }
     }
 }

@@ -324,16 +324,17 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         conn_failures: AtomicU64::new(0),
         api_down: AtomicBool::new(false),
         anchor: (Instant::now(), SystemTime::now()),
-        responded: Mutex::new(Vec::new()),
     });
 
     let mut results = Vec::new();
     let mut notes = Vec::new();
+    let mut responded = Vec::new();
     for scenario in &config.suite.scenarios {
         if config.cancelled.load(Relaxed) || state.api_down.load(Relaxed) {
             break;
         }
         let tally = measure(&config, scenario, &state, kept.as_ref(), &mut notes).await;
+        responded.extend_from_slice(&tally.responded);
         let result = summary::scenario_result(scenario, &tally, config.schedule.rate.is_some());
         config.progress.line(&result_line(&result));
         results.push(result);
@@ -348,11 +349,10 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
             CleanupReport::default()
         }
     };
-    let responded = state
-        .responded
-        .lock()
-        .map(|v| v.clone())
-        .unwrap_or_default();
+    let responded: Vec<String> = responded
+        .into_iter()
+        .map(crate::spans::hex_span_id)
+        .collect();
     drop(state);
     let requests = recorder.finish()?;
     let s = spans.clone();
@@ -430,7 +430,7 @@ async fn measure(
         pool: Mutex::new(pool),
         tally: Default::default(),
         state: state.clone(),
-        names: SpanNames::new(scenario),
+        names: SpanNames::new(scenario, state),
     });
     let total = match config.schedule.stop {
         Stop::Iterations(n) => n,

@@ -3,15 +3,15 @@
 use crate::client::{ApiClient, Outcome};
 use crate::fixtures::Fixtures;
 use crate::record::Tally;
+use crate::row::{Row, StepNames, StepRef};
 use crate::schedule::Ticket;
-use crate::spans::{self, ClientSpans, Kind, SpanIds, Value};
+use crate::spans::{self, Attributes, ClientSpans, Kind, Name, SpanIds, Value};
 use crate::suite::template::{Context, render_json};
 use crate::suite::{Scenario, Step};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tracesplit_model::RequestRecord;
 
 /// Consecutive connection failures after which the API counts as down: the
 /// remaining requests are recorded as `api_unreachable` without being sent.
@@ -35,8 +35,6 @@ pub struct RunState {
     pub api_down: AtomicBool,
     /// Wall clock and monotonic clock read together, to place intended starts on the wall clock.
     pub anchor: (Instant, SystemTime),
-    /// Client span ids of measured requests that got a response (for the span wait).
-    pub responded: Mutex<Vec<String>>,
 }
 
 /// One scenario being measured.
@@ -55,28 +53,40 @@ pub struct ScenarioRun {
     pub names: SpanNames,
 }
 
-/// A scenario's span names and repeated attribute values, built once.
+/// A scenario's span names, repeated attribute values and row strings, registered once.
 pub struct SpanNames {
-    scenario: Arc<str>,
-    iteration: Arc<str>,
-    /// Per step: span name, `http.route`, method.
-    steps: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+    scenario: Name,
+    iteration: Name,
+    /// Per step: span name, `http.route`, method, row strings.
+    steps: Vec<(Name, Name, Name, StepRef)>,
 }
 
 impl SpanNames {
-    /// The names of `scenario`'s spans.
-    pub fn new(scenario: &Scenario) -> Self {
+    /// Registers the names of `scenario`'s spans and rows.
+    pub fn new(scenario: &Scenario, state: &RunState) -> Self {
+        let spans = &state.spans;
+        let row = |index: usize, step: &Step| StepNames {
+            run_id: state.run_id.clone(),
+            scenario: scenario.name.clone(),
+            entity_type: scenario.entity_type.clone(),
+            operation: scenario.operation.clone(),
+            method: step.method.to_string(),
+            route: step.route.clone(),
+            step: index as u32,
+        };
         Self {
-            scenario: scenario.name.as_str().into(),
-            iteration: format!("{} iteration", scenario.name).into(),
+            scenario: spans.name(&scenario.name),
+            iteration: spans.name(&format!("{} iteration", scenario.name)),
             steps: scenario
                 .steps
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     (
-                        s.span_name.as_str().into(),
-                        s.route.as_str().into(),
-                        s.method.as_str().into(),
+                        spans.name(&s.span_name),
+                        spans.name(&s.route),
+                        spans.name(s.method.as_str()),
+                        state.records.register(row(i, s)),
                     )
                 })
                 .collect(),
@@ -145,6 +155,8 @@ impl ScenarioRun {
         let fixture_id = self.fixture_for(&ticket).await;
         let ids = SpanIds::root();
         let start_unix_nano = self.state.wall_of(Instant::now());
+        // The last client span waits to be queued with the iteration span: one lock, not two.
+        let mut last_client: Option<spans::Span> = None;
         for (index, step) in self.scenario.steps.iter().enumerate() {
             let cx = Context {
                 fixture_id,
@@ -153,42 +165,43 @@ impl ScenarioRun {
                 n: self.state.fixtures.next_n(),
             };
             let intended = if index == 0 { ticket.intended } else { None };
-            let record = self.step(step, index, &cx, ids, intended).await;
+            let (row, client) = self.step(step, index, &cx, ids, intended).await;
+            if let Some(previous) = last_client.replace(client) {
+                self.state.spans.end(previous);
+            }
             if let Some(id) = fixture_id
                 && let Some(f) = self.scenario.fixture.as_ref().filter(|f| f.per_iteration)
                 && step.method == http::Method::DELETE
-                && matches!(record.status, 204 | 404)
+                && matches!(row.status, 204 | 404)
             {
                 let _ = self.state.fixtures.mark_deleted(&f.entity, id);
             }
             if !ticket.warmup {
-                self.tally.add(&record);
-                if record.status != 0
-                    && let Ok(mut r) = self.state.responded.lock()
-                {
-                    r.push(record.span_id.clone());
-                }
-                self.state.records.push(record);
+                self.tally.add(&row);
+                self.state.records.push(row);
             }
         }
-        self.state.spans.end(spans::Span {
+        let iteration = spans::Span {
             trace_id: ids.trace_id,
             span_id: ids.span_id,
             parent_span_id: 0,
-            name: self.names.iteration.clone(),
+            name: self.names.iteration,
             kind: Kind::Internal,
             start_unix_nano: start_unix_nano as u64,
             end_unix_nano: self.state.wall_of(Instant::now()) as u64,
-            attributes: vec![
-                (
-                    "tracesplit.scenario",
-                    Value::Shared(self.names.scenario.clone()),
-                ),
+            attributes: [
+                ("tracesplit.scenario", Value::Name(self.names.scenario)),
                 ("tracesplit.iteration", Value::Int(ticket.iteration as i64)),
                 ("tracesplit.warmup", Value::Bool(ticket.warmup)),
-            ],
+            ]
+            .into_iter()
+            .collect(),
             error: false,
-        });
+        };
+        match last_client {
+            Some(client) => self.state.spans.end_all([client, iteration]),
+            None => self.state.spans.end(iteration),
+        }
     }
 
     /// The CLIENT span of one request, with the HTTP semantic-convention attributes.
@@ -197,17 +210,16 @@ impl ScenarioRun {
         index: usize,
         ids: SpanIds,
         parent: SpanIds,
-        url: &str,
+        url: &Arc<str>,
         start: i64,
         outcome: &Outcome,
     ) -> spans::Span {
-        let (name, route, method) = &self.names.steps[index];
-        // Room for all five: growing the vector would cost a second allocation.
-        let mut attributes = Vec::with_capacity(5);
+        let (name, route, method, _) = self.names.steps[index];
+        let mut attributes = Attributes::new();
         attributes.extend([
-            ("http.request.method", Value::Shared(method.clone())),
-            ("url.full", Value::Owned(url.to_owned())),
-            ("http.route", Value::Shared(route.clone())),
+            ("http.request.method", Value::Name(method)),
+            ("url.full", Value::Shared(url.clone())),
+            ("http.route", Value::Name(route)),
         ]);
         if outcome.status != 0 {
             attributes.push((
@@ -222,7 +234,7 @@ impl ScenarioRun {
             trace_id: ids.trace_id,
             span_id: ids.span_id,
             parent_span_id: parent.span_id,
-            name: name.clone(),
+            name,
             kind: Kind::Client,
             start_unix_nano: start as u64,
             end_unix_nano: (start + outcome.duration.as_nanos() as i64) as u64,
@@ -239,13 +251,13 @@ impl ScenarioRun {
         cx: &Context<'_>,
         iteration: SpanIds,
         intended: Option<Instant>,
-    ) -> RequestRecord {
+    ) -> (Row, spans::Span) {
         let path = step.path.render(cx);
         let body = step
             .body
             .as_ref()
             .map(|b| bytes::Bytes::from(render_json(b, cx).to_string()));
-        let url = self.state.client.url(&path);
+        let url: Arc<str> = self.state.client.url(&path).into();
         let ids = iteration.child();
         let request_bytes = body.as_ref().map_or(0, |b| b.len() as u64);
         let started = Instant::now();
@@ -262,41 +274,29 @@ impl ScenarioRun {
             let o = self
                 .state
                 .client
-                .send(step.method.clone(), &path, body, Some(&traceparent))
+                .send(step.method.clone(), &path, body, Some(traceparent.as_str()))
                 .await;
             self.state.note(&o);
             o
         };
         let start_unix_nano = self.state.wall_of(started);
-        self.state.spans.end(self.client_span(
-            index,
-            ids,
-            iteration,
-            &url,
-            start_unix_nano,
-            &outcome,
-        ));
-        RequestRecord {
-            run_id: self.state.run_id.clone(),
-            scenario: self.scenario.name.clone(),
-            entity_type: self.scenario.entity_type.clone(),
-            operation: self.scenario.operation.clone(),
+        let client = self.client_span(index, ids, iteration, &url, start_unix_nano, &outcome);
+        let row = Row {
+            step: self.names.steps[index].3,
             iteration: u32::try_from(cx.iteration).unwrap_or(u32::MAX),
-            step: index as u32,
-            method: step.method.to_string(),
-            route: step.route.clone(),
             url,
             status: outcome.status,
             expected: outcome.error.is_none() && step.expect.contains(&outcome.status),
-            error: outcome.error.clone(),
-            trace_id: spans::hex_trace_id(ids.trace_id),
-            span_id: spans::hex_span_id(ids.span_id),
+            error: outcome.error,
+            trace_id: ids.trace_id,
+            span_id: ids.span_id,
             intended_start_unix_nano: intended.map_or(start_unix_nano, |i| self.state.wall_of(i)),
             start_unix_nano,
             ttfb_ns: outcome.ttfb.map(|d| d.as_nanos() as i64),
             duration_ns: outcome.duration.as_nanos() as i64,
             request_bytes,
             response_bytes: outcome.body.len() as u64,
-        }
+        };
+        (row, client)
     }
 }

@@ -26,13 +26,20 @@ pub use split::{SplitRow, write_split_file};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+/// Rows per Parquet row group. The writer's column buffers fill and are freed
+/// once per row group: at 32k rows that cycle is well under the allocator's
+/// 1 s delay before it hands freed memory back to the kernel, so the next row
+/// group reuses it instead of page-faulting it in again (at 128k rows and
+/// ~130k requests/s it did not).
+const ROW_GROUP_ROWS: usize = 32 * 1024;
+
 /// Writer settings shared by every file we produce: Snappy (cheap to write,
 /// read by every Parquet reader), dictionary encoding for the repetitive text columns.
 pub(crate) fn writer_properties() -> WriterProperties {
     use tracesplit_model::schema::{request_columns as r, span_columns as s};
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(128 * 1024));
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     // Ids and timestamps are (nearly) unique: a dictionary only costs time there.
     for column in [
         s::TRACE_ID,

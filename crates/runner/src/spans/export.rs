@@ -38,7 +38,8 @@ impl ExportConfig {
             headers: Vec::new(),
             service_name: "tracesplit-runner".into(),
             max_queue: 1 << 20,
-            interval: Duration::from_millis(200),
+            // Frequent: a short queue stays within its first allocation (no regrowth).
+            interval: Duration::from_millis(50),
             batch: 2048,
             timeout: Duration::from_secs(10),
         }
@@ -189,9 +190,15 @@ impl Target {
         spans: &[Span],
         lens: &mut Vec<usize>,
     ) {
+        // Names are only added while scenarios are set up: reading them for
+        // the whole export holds nobody up.
+        let Ok(names) = s.names.read() else {
+            s.counters.failed.fetch_add(spans.len() as u64, Relaxed);
+            return;
+        };
         for chunk in spans.chunks(self.batch) {
             let mut body = Vec::new();
-            encode(&self.envelope, chunk, lens, &mut body);
+            encode(&self.envelope, &names, chunk, lens, &mut body);
             let n = chunk.len() as u64;
             match rt.block_on(self.post(body)) {
                 Ok(()) => s.counters.exported.fetch_add(n, Relaxed),
@@ -221,7 +228,7 @@ pub(super) fn run(s: &Shared, target: &Target, interval: Duration) {
             None
         }
     };
-    let (mut spare, mut lens) = (Vec::new(), Vec::new());
+    let (mut spare, mut lens) = (Vec::with_capacity(super::QUEUE_START), Vec::new());
     loop {
         let Ok(control) = s.control.lock() else {
             return;

@@ -53,13 +53,29 @@ pub fn hex_span_id(id: u64) -> String {
     s
 }
 
+/// A `traceparent` header value, on the stack (one per request: no allocation).
+#[derive(Clone, Copy)]
+pub struct TraceParent([u8; 55]);
+
+impl TraceParent {
+    /// `00-{trace}-{span}-01`.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+fn put_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
+}
+
 /// The `traceparent` header of a sampled span: `00-{trace}-{span}-01`.
-pub fn traceparent(ids: SpanIds) -> String {
-    let mut s = String::with_capacity(55);
-    s.push_str("00-");
-    push_hex(&mut s, &ids.trace_id.to_be_bytes());
-    s.push('-');
-    push_hex(&mut s, &ids.span_id.to_be_bytes());
-    s.push_str("-01");
-    s
+pub fn traceparent(ids: SpanIds) -> TraceParent {
+    let mut v = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    put_hex(&mut v[3..35], &ids.trace_id.to_be_bytes());
+    put_hex(&mut v[36..52], &ids.span_id.to_be_bytes());
+    TraceParent(v)
 }

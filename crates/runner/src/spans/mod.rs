@@ -17,11 +17,11 @@ mod otlp;
 mod tests;
 
 pub use export::{ExportConfig, SpanExportError};
-pub use ids::{SpanIds, hex_span_id, hex_trace_id, traceparent};
+pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, traceparent};
 pub use tracesplit_telemetry::ExportCounts;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// OTLP span kinds used by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +32,22 @@ pub enum Kind {
     Client = 3,
 }
 
-/// An attribute value. Strings that repeat on every span of a scenario are shared.
+/// A string registered once with [`ClientSpans::name`] (span names, routes,
+/// methods): spans refer to it by number. A shared `Arc<str>` would have its
+/// reference count bounced between cores on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Name(u32);
+
+/// A span's attributes: up to five are kept inline (a request's span has
+/// five at most), so ending a span allocates nothing for them.
+pub type Attributes = smallvec::SmallVec<[(&'static str, Value); 5]>;
+
+/// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A string shared between spans.
+    /// A registered string.
+    Name(Name),
+    /// A string shared with the request's row (`url.full`): one allocation for both.
     Shared(Arc<str>),
     /// A string of this span only.
     Owned(String),
@@ -55,7 +67,7 @@ pub struct Span {
     /// Parent span id (0 = root).
     pub parent_span_id: u64,
     /// Span name.
-    pub name: Arc<str>,
+    pub name: Name,
     /// Span kind.
     pub kind: Kind,
     /// Start, ns since the Unix epoch.
@@ -63,10 +75,15 @@ pub struct Span {
     /// End, ns since the Unix epoch.
     pub end_unix_nano: u64,
     /// Attributes, by OpenTelemetry semantic-convention name.
-    pub attributes: Vec<(&'static str, Value)>,
+    pub attributes: Attributes,
     /// Status ERROR (a failed request or a 4xx/5xx answer).
     pub error: bool,
 }
+
+/// Initial capacity of the span queue and of its spare: growing a vector of
+/// tens of thousands of spans by doubling copies and page-faults it each time.
+/// Untouched capacity costs address space, not memory.
+pub(crate) const QUEUE_START: usize = 16 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -91,6 +108,8 @@ pub(crate) struct Shared {
     counters: Counters,
     /// The last export failure, for the run's notes.
     last_error: Mutex<Option<String>>,
+    /// Registered strings, by [`Name`].
+    names: RwLock<Vec<String>>,
     max_queue: usize,
 }
 
@@ -106,11 +125,12 @@ impl ClientSpans {
     pub fn start(config: ExportConfig) -> Result<Self, SpanExportError> {
         let target = export::Target::new(&config)?;
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Vec::with_capacity(QUEUE_START)),
             control: Mutex::new(Control::default()),
             wake: Condvar::new(),
             counters: Counters::default(),
             last_error: Mutex::new(None),
+            names: RwLock::new(Vec::new()),
             max_queue: config.max_queue,
         });
         let s = shared.clone();
@@ -125,13 +145,36 @@ impl ClientSpans {
         })
     }
 
+    /// Registers `text` (once; the same text gives the same name).
+    pub fn name(&self, text: &str) -> Name {
+        let Ok(mut names) = self.shared.names.write() else {
+            return Name(u32::MAX);
+        };
+        let index = match names.iter().position(|n| n == text) {
+            Some(i) => i,
+            None => {
+                names.push(text.to_owned());
+                names.len() - 1
+            }
+        };
+        Name(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
     /// Queues an ended span; over the queue limit it is dropped (and counted).
     pub fn end(&self, span: Span) {
-        self.shared.counters.ended.fetch_add(1, Relaxed);
-        if let Ok(mut q) = self.shared.queue.lock()
-            && q.len() < self.shared.max_queue
-        {
-            q.push(span);
+        self.end_all([span]);
+    }
+
+    /// Queues ended spans under one lock (an iteration ends its last client
+    /// span and itself together).
+    pub fn end_all<const N: usize>(&self, spans: [Span; N]) {
+        self.shared.counters.ended.fetch_add(N as u64, Relaxed);
+        if let Ok(mut q) = self.shared.queue.lock() {
+            for span in spans {
+                if q.len() < self.shared.max_queue {
+                    q.push(span);
+                }
+            }
         }
     }
 

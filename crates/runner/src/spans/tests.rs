@@ -9,25 +9,47 @@ use std::time::Duration;
 use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_model::span::{SpanKind, SpanStatus};
 
+/// The names [`client_span`] refers to, in registration order.
+const NAMES: [&str; 2] = ["DELETE /v1/cpus/{id}", "DELETE"];
+
+fn names() -> Vec<String> {
+    NAMES.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// Registers [`NAMES`] with `spans`, checking they get the numbers the spans use.
+fn register(spans: &ClientSpans) {
+    for (i, n) in NAMES.iter().enumerate() {
+        assert_eq!(spans.name(n), Name(i as u32));
+    }
+    assert_eq!(
+        spans.name(NAMES[1]),
+        Name(1),
+        "the same text, the same name"
+    );
+}
+
 fn client_span(parent: SpanIds, status: i64, error: bool) -> Span {
     let ids = parent.child();
     Span {
         trace_id: ids.trace_id,
         span_id: ids.span_id,
         parent_span_id: parent.span_id,
-        name: "DELETE /v1/cpus/{id}".into(),
+        name: Name(0),
         kind: Kind::Client,
         start_unix_nano: 1_700_000_000_123_456_789,
         end_unix_nano: 1_700_000_000_223_456_789,
-        attributes: vec![
-            ("http.request.method", Value::Shared("DELETE".into())),
+        attributes: [
+            ("http.request.method", Value::Name(Name(1))),
             (
                 "url.full",
                 Value::Owned("http://127.0.0.1:8000/v1/cpus/42".into()),
             ),
             ("http.response.status_code", Value::Int(status)),
             ("tracesplit.warmup", Value::Bool(true)),
-        ],
+            ("url.shared", Value::Shared("http://h/x".into())),
+        ]
+        .into_iter()
+        .collect(),
         error,
     }
 }
@@ -51,14 +73,15 @@ fn the_encoding_decodes_with_the_generated_otlp_types() {
         client_span(root, -1, true),
         Span {
             parent_span_id: 0,
-            attributes: Vec::new(),
+            attributes: Attributes::new(),
             kind: Kind::Internal,
-            name: "".into(),
+            // Not registered: encoded as "".
+            name: Name(99),
             ..client_span(root, 0, false)
         },
     ];
     let mut out = Vec::new();
-    encode(&envelope(), &spans, &mut Vec::new(), &mut out);
+    encode(&envelope(), &names(), &spans, &mut Vec::new(), &mut out);
     let request = ExportTraceServiceRequest::decode(out.as_slice()).expect("valid protobuf");
     assert_eq!(request.resource_spans.len(), 1);
     let rs = &request.resource_spans[0];
@@ -80,7 +103,10 @@ fn the_encoding_decodes_with_the_generated_otlp_types() {
             s.parent_span_id.to_be_bytes().to_vec()
         };
         assert_eq!(d.parent_span_id, parent);
-        assert_eq!(d.name, &*s.name);
+        assert_eq!(
+            d.name,
+            names().get(s.name.0 as usize).map_or("", |n| n.as_str())
+        );
         assert_eq!(d.kind, s.kind as i32);
         assert_eq!(
             (d.start_time_unix_nano, d.end_time_unix_nano),
@@ -97,8 +123,9 @@ fn the_encoding_decodes_with_the_generated_otlp_types() {
             .iter()
             .map(|(k, v)| {
                 let v = match v {
-                    Value::Shared(t) => Any::StringValue(t.to_string()),
+                    Value::Name(n) => Any::StringValue(names()[n.0 as usize].clone()),
                     Value::Owned(t) => Any::StringValue(t.clone()),
+                    Value::Shared(t) => Any::StringValue(t.to_string()),
                     Value::Int(i) => Any::IntValue(*i),
                     Value::Bool(b) => Any::BoolValue(*b),
                 };
@@ -118,11 +145,11 @@ fn long_values_and_many_spans_keep_their_lengths_right() {
         .push(("url.full", Value::Owned("x".repeat(20_000))));
     let spans = vec![span; 300];
     let mut out = Vec::new();
-    encode(&envelope(), &spans, &mut Vec::new(), &mut out);
+    encode(&envelope(), &names(), &spans, &mut Vec::new(), &mut out);
     let request = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
     let decoded = &request.resource_spans[0].scope_spans[0].spans;
     assert_eq!(decoded.len(), 300);
-    assert!(decoded.iter().all(|d| d.attributes.len() == 5));
+    assert!(decoded.iter().all(|d| d.attributes.len() == 6));
 }
 
 #[test]
@@ -132,8 +159,16 @@ fn ids_and_traceparent_are_w3c_hex() {
         span_id: 0x00f067aa0ba902b7,
     };
     assert_eq!(
-        traceparent(ids),
+        traceparent(ids).as_str(),
         "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+    );
+    let max = SpanIds {
+        trace_id: u128::MAX,
+        span_id: 1,
+    };
+    assert_eq!(
+        traceparent(max).as_str(),
+        format!("00-{}-0000000000000001-01", "f".repeat(32))
     );
     assert_eq!(hex_trace_id(1), format!("{:032x}", 1));
     assert_eq!(hex_span_id(u64::MAX), "ffffffffffffffff");
@@ -160,6 +195,7 @@ async fn spans_reach_a_collector_with_their_attributes_and_are_counted() {
     let mut config = export_config(collector.http_endpoint());
     config.batch = 7;
     let spans = ClientSpans::start(config).unwrap();
+    register(&spans);
     let root = SpanIds::root();
     let sent: Vec<Span> = (0..20)
         .map(|i| client_span(root, 200 + i, i == 3))
@@ -187,6 +223,9 @@ async fn spans_reach_a_collector_with_their_attributes_and_are_counted() {
     assert_eq!(three.http_status_code, Some(203));
     assert_eq!(three.service_name, "tracesplit-runner");
     assert_eq!(three.start_unix_nano, 1_700_000_000_123_456_789);
+    assert_eq!(three.name, NAMES[0]);
+    let attrs: serde_json::Value = serde_json::from_str(&three.attributes_json).unwrap();
+    assert_eq!(attrs["http.request.method"], NAMES[1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

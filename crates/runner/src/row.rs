@@ -1,0 +1,158 @@
+//! A measured request as a measuring task hands it over.
+//!
+//! A [`RequestRecord`] repeats six strings of its scenario step on every row.
+//! Building them on the measuring task cost an allocation each there and a
+//! free on the writer thread (a cross-thread free, the slow kind). A [`Row`]
+//! refers to its step's strings by number instead; the writer thread turns it
+//! into the record.
+
+use tracesplit_model::RequestRecord;
+
+/// What every row of one scenario step repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepNames {
+    /// Run id.
+    pub run_id: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Entity type.
+    pub entity_type: String,
+    /// Operation.
+    pub operation: String,
+    /// HTTP method.
+    pub method: String,
+    /// Route template.
+    pub route: String,
+    /// Step index in its scenario.
+    pub step: u32,
+}
+
+/// A registered [`StepNames`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepRef(pub(crate) u32);
+
+/// One measured request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Its step's strings.
+    pub step: StepRef,
+    /// Iteration number.
+    pub iteration: u32,
+    /// Full URL requested (shared with the client span's `url.full`).
+    pub url: std::sync::Arc<str>,
+    /// HTTP status (0: none).
+    pub status: u16,
+    /// The status is one the step expects.
+    pub expected: bool,
+    /// Failure kind.
+    pub error: Option<String>,
+    /// Trace id.
+    pub trace_id: u128,
+    /// Client span id.
+    pub span_id: u64,
+    /// Intended start (open model), ns since the Unix epoch.
+    pub intended_start_unix_nano: i64,
+    /// Send start, ns since the Unix epoch.
+    pub start_unix_nano: i64,
+    /// Time to first byte.
+    pub ttfb_ns: Option<i64>,
+    /// Send start → body fully read.
+    pub duration_ns: i64,
+    /// Request body bytes.
+    pub request_bytes: u64,
+    /// Response body bytes.
+    pub response_bytes: u64,
+}
+
+impl Row {
+    /// Latency corrected for coordinated omission (as [`RequestRecord::corrected_duration_ns`]).
+    pub fn corrected_duration_ns(&self) -> i64 {
+        (self.start_unix_nano - self.intended_start_unix_nano).max(0) + self.duration_ns
+    }
+
+    /// The `requests.parquet` row.
+    pub fn into_record(self, names: &StepNames) -> RequestRecord {
+        RequestRecord {
+            run_id: names.run_id.clone(),
+            scenario: names.scenario.clone(),
+            entity_type: names.entity_type.clone(),
+            operation: names.operation.clone(),
+            iteration: self.iteration,
+            step: names.step,
+            method: names.method.clone(),
+            route: names.route.clone(),
+            url: self.url.to_string(),
+            status: self.status,
+            expected: self.expected,
+            error: self.error,
+            trace_id: crate::spans::hex_trace_id(self.trace_id),
+            span_id: crate::spans::hex_span_id(self.span_id),
+            intended_start_unix_nano: self.intended_start_unix_nano,
+            start_unix_nano: self.start_unix_nano,
+            ttfb_ns: self.ttfb_ns,
+            duration_ns: self.duration_ns,
+            request_bytes: self.request_bytes,
+            response_bytes: self.response_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::record::Recorder;
+
+    #[test]
+    fn rows_become_records_with_their_steps_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        let recorder = Recorder::start(&path).unwrap();
+        let sink = recorder.sink();
+        let step = |method: &str, step| StepNames {
+            run_id: "r1".into(),
+            scenario: "CPU_DELETE_NO_LISTINGS".into(),
+            entity_type: "cpu".into(),
+            operation: "DELETE".into(),
+            method: method.into(),
+            route: "/v1/cpus/{id}".into(),
+            step,
+        };
+        let (get, delete) = (
+            sink.register(step("GET", 0)),
+            sink.register(step("DELETE", 1)),
+        );
+        let row = |step, iteration| Row {
+            step,
+            iteration,
+            url: format!("http://h/v1/cpus/{iteration}").into(),
+            status: 204,
+            expected: true,
+            error: None,
+            trace_id: 0x0af7651916cd43dd8448eb211c80319c,
+            span_id: u64::from(iteration) + 1,
+            intended_start_unix_nano: 10,
+            start_unix_nano: 15,
+            ttfb_ns: Some(3),
+            duration_ns: 100,
+            request_bytes: 0,
+            response_bytes: 2,
+        };
+        assert_eq!(row(get, 0).corrected_duration_ns(), 105);
+        sink.push(row(get, 0));
+        sink.push(row(delete, 0));
+        assert_eq!(recorder.finish().unwrap(), 2);
+        let back = tracesplit_store::read_requests(&path).unwrap();
+        assert_eq!(back[0], row(get, 0).into_record(&step("GET", 0)));
+        assert_eq!(
+            (
+                back[1].method.as_str(),
+                back[1].step,
+                back[1].span_id.as_str()
+            ),
+            ("DELETE", 1, "0000000000000001")
+        );
+        assert_eq!(back[0].trace_id, "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(back[0].scenario, "CPU_DELETE_NO_LISTINGS");
+    }
+}

@@ -159,9 +159,16 @@ fn longest(s: &SpanColumns, candidates: impl Iterator<Item = usize>) -> (Option<
     let mut count = 0;
     for i in candidates {
         count += 1;
-        let d = s.end[i] - s.start[i];
-        // Ties go to the earliest start, then the lowest index: deterministic whatever the arrival order.
-        if best.is_none_or(|b| (d, -s.start[i]) > (s.end[b] - s.start[b], -s.start[b])) {
+        // Ties go to the earliest start, then the lowest span id: the same
+        // choice whatever order the spans arrived in (the index is not).
+        let key = |i: usize| {
+            (
+                s.end[i] - s.start[i],
+                -s.start[i],
+                std::cmp::Reverse(s.span_id[i]),
+            )
+        };
+        if best.is_none_or(|b| key(i) > key(b)) {
             best = Some(i);
         }
     }

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     /// HTTP status, 0 when no response arrived.
     pub status: u16,
+    /// When the send started (the clock reading the durations count from).
+    pub started: Instant,
     /// Send start → first byte of the response.
     pub ttfb: Option<Duration>,
     /// Send start → body fully read (or failure).
@@ -217,6 +219,7 @@ impl ApiClient {
         let started = Instant::now();
         let fail = |error: String| Outcome {
             status: 0,
+            started,
             ttfb: None,
             duration: started.elapsed(),
             body: Bytes::new(),
@@ -237,6 +240,7 @@ impl ApiClient {
         match tokio::time::timeout(self.inner.timeout, self.exchange(&request)).await {
             Ok(Ok(response)) => Outcome {
                 status: response.status,
+                started,
                 ttfb: Some(response.first_byte.saturating_duration_since(started)),
                 duration: started.elapsed(),
                 body: response.body,

@@ -154,7 +154,9 @@ impl ScenarioRun {
     pub async fn iteration(&self, ticket: Ticket) {
         let fixture_id = self.fixture_for(&ticket).await;
         let ids = SpanIds::root();
-        let start_unix_nano = self.state.wall_of(Instant::now());
+        // The iteration span runs from its first request's start to its last
+        // request's end (clock readings the requests take anyway).
+        let mut first_start: Option<u64> = None;
         // The last client span waits to be queued with the iteration span: one lock, not two.
         let mut last_client: Option<spans::Span> = None;
         for (index, step) in self.scenario.steps.iter().enumerate() {
@@ -166,6 +168,7 @@ impl ScenarioRun {
             };
             let intended = if index == 0 { ticket.intended } else { None };
             let (row, client) = self.step(step, index, &cx, ids, intended).await;
+            first_start.get_or_insert(client.start_unix_nano);
             if let Some(previous) = last_client.replace(client) {
                 self.state.spans.end(previous);
             }
@@ -181,14 +184,21 @@ impl ScenarioRun {
                 self.state.records.push(row);
             }
         }
+        let (start_unix_nano, end_unix_nano) = match (first_start, &last_client) {
+            (Some(start), Some(last)) => (start, last.end_unix_nano),
+            _ => {
+                let now = self.state.wall_of(Instant::now()) as u64;
+                (now, now)
+            }
+        };
         let iteration = spans::Span {
             trace_id: ids.trace_id,
             span_id: ids.span_id,
             parent_span_id: 0,
             name: self.names.iteration,
             kind: Kind::Internal,
-            start_unix_nano: start_unix_nano as u64,
-            end_unix_nano: self.state.wall_of(Instant::now()) as u64,
+            start_unix_nano,
+            end_unix_nano,
             attributes: [
                 ("tracesplit.scenario", Value::Name(self.names.scenario)),
                 ("tracesplit.iteration", Value::Int(ticket.iteration as i64)),
@@ -260,10 +270,10 @@ impl ScenarioRun {
         let url: Arc<str> = self.state.client.url(&path).into();
         let ids = iteration.child();
         let request_bytes = body.as_ref().map_or(0, |b| b.len() as u64);
-        let started = Instant::now();
         let outcome = if self.state.api_down.load(Relaxed) {
             Outcome {
                 status: 0,
+                started: Instant::now(),
                 ttfb: None,
                 duration: std::time::Duration::ZERO,
                 body: bytes::Bytes::new(),
@@ -279,7 +289,7 @@ impl ScenarioRun {
             self.state.note(&o);
             o
         };
-        let start_unix_nano = self.state.wall_of(started);
+        let start_unix_nano = self.state.wall_of(outcome.started);
         let client = self.client_span(index, ids, iteration, &url, start_unix_nano, &outcome);
         let row = Row {
             step: self.names.steps[index].3,

@@ -1,10 +1,12 @@
 //! One journal line per request (`requests.journal.jsonl`), written by hand.
 //!
-//! The line is exactly what `serde_json` writes for a [`RequestRecord`] (the
-//! tests compare them), so recovery reads it with serde. Writing it by hand
-//! skips serde's per-character escape pass on strings that need none (ids,
-//! names, URLs): that pass was half of the writer thread's time at 100k
-//! requests per second.
+//! A line is the record as a JSON array, its fields in declaration order:
+//! serde reads a struct from an array as well as from an object, so recovery
+//! stays `serde_json::from_str::<RequestRecord>` (and still reads the object
+//! lines of older journals). Without the field names a line is ~40 % shorter,
+//! and the journal's writes were a sixth of the writer thread's time at
+//! 130k requests/s. Written by hand, strings that need no escaping (ids,
+//! names, URLs) skip serde's per-character escape pass.
 
 use tracesplit_model::RequestRecord;
 
@@ -21,86 +23,45 @@ fn string(out: &mut Vec<u8>, s: &str) {
 
 fn int(out: &mut Vec<u8>, v: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    out.push(b',');
 }
 
-fn key(out: &mut Vec<u8>, name: &str) {
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
+fn text(out: &mut Vec<u8>, s: &str) {
+    string(out, s);
+    out.push(b',');
 }
 
-/// Appends `r` as one JSON object and a newline.
+/// Appends `r` as one JSON array and a newline.
 pub(crate) fn write_line(out: &mut Vec<u8>, r: &RequestRecord) {
-    out.push(b'{');
-    let strings = [
-        ("run_id", &r.run_id),
-        ("scenario", &r.scenario),
-        ("entity_type", &r.entity_type),
-        ("operation", &r.operation),
-    ];
-    for (i, (name, value)) in strings.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        key(out, name);
-        string(out, value);
+    out.push(b'[');
+    for s in [&r.run_id, &r.scenario, &r.entity_type, &r.operation] {
+        text(out, s);
     }
-    out.push(b',');
-    key(out, "iteration");
     int(out, r.iteration);
-    out.push(b',');
-    key(out, "step");
     int(out, r.step);
-    for (name, value) in [("method", &r.method), ("route", &r.route), ("url", &r.url)] {
-        out.push(b',');
-        key(out, name);
-        string(out, value);
+    for s in [&r.method, &r.route, &r.url] {
+        text(out, s);
     }
-    out.push(b',');
-    key(out, "status");
     int(out, r.status);
-    out.push(b',');
-    key(out, "expected");
-    out.extend_from_slice(if r.expected { b"true" } else { b"false" });
-    out.push(b',');
-    key(out, "error");
+    out.extend_from_slice(if r.expected { b"true," } else { b"false," });
     match &r.error {
-        Some(e) => string(out, e),
-        None => out.extend_from_slice(b"null"),
+        Some(e) => text(out, e),
+        None => out.extend_from_slice(b"null,"),
     }
-    write_tail(out, r);
-}
-
-/// The ids and numbers after `error`.
-fn write_tail(out: &mut Vec<u8>, r: &RequestRecord) {
-    out.push(b',');
-    key(out, "trace_id");
-    string(out, &r.trace_id);
-    out.push(b',');
-    key(out, "span_id");
-    string(out, &r.span_id);
-    out.push(b',');
-    key(out, "intended_start_unix_nano");
+    text(out, &r.trace_id);
+    text(out, &r.span_id);
     int(out, r.intended_start_unix_nano);
-    out.push(b',');
-    key(out, "start_unix_nano");
     int(out, r.start_unix_nano);
-    out.push(b',');
-    key(out, "ttfb_ns");
     match r.ttfb_ns {
         Some(t) => int(out, t),
-        None => out.extend_from_slice(b"null"),
+        None => out.extend_from_slice(b"null,"),
     }
-    out.push(b',');
-    key(out, "duration_ns");
     int(out, r.duration_ns);
-    out.push(b',');
-    key(out, "request_bytes");
     int(out, r.request_bytes);
-    out.push(b',');
-    key(out, "response_bytes");
     int(out, r.response_bytes);
-    out.extend_from_slice(b"}\n");
+    // The last value's comma becomes the closing bracket.
+    out.pop();
+    out.extend_from_slice(b"]\n");
 }
 
 #[cfg(test)]
@@ -109,7 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_are_what_serde_writes() {
+    fn lines_read_back_with_serde_as_the_same_record() {
         let plain = RequestRecord {
             run_id: "ts-20261127-010203-abcd".into(),
             scenario: "CPU_DELETE_NO_LISTINGS".into(),
@@ -143,8 +104,18 @@ mod tests {
         for r in [plain, awkward, RequestRecord::default()] {
             let mut line = Vec::new();
             write_line(&mut line, &r);
-            let serde = serde_json::to_string(&r).unwrap() + "\n";
-            assert_eq!(String::from_utf8(line).unwrap(), serde);
+            let text = String::from_utf8(line).unwrap();
+            assert!(text.starts_with('[') && text.ends_with("]\n") && text.lines().count() == 1);
+            // Read by position: a field out of order would not come back equal.
+            let values: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+            assert_eq!(values.len(), 20);
+            assert_eq!(serde_json::from_str::<RequestRecord>(&text).unwrap(), r);
         }
+        // Journals of older versions (objects) still read.
+        let old = serde_json::to_string(&RequestRecord::default()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<RequestRecord>(&old).unwrap(),
+            RequestRecord::default()
+        );
     }
 }

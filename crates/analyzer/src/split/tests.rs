@@ -121,6 +121,27 @@ fn several_server_spans_take_the_longest() {
 }
 
 #[test]
+fn equally_long_server_spans_go_to_the_lowest_span_id_in_any_order() {
+    // Found by the property test: the lowest *index* won a tie, so the split
+    // depended on the order the spans were stored in.
+    let spans = [
+        (101, CLIENT, true, 43, 100, false, false, false),
+        (100, CLIENT, true, 43, 100, false, false, false),
+        (200, 100, false, 50, 60, true, false, false),
+    ];
+    let mut reversed = spans;
+    reversed.reverse();
+    for order in [&spans, &reversed] {
+        let s = split_one(order, 100);
+        assert_eq!(
+            (s.db_count, s.db_ns, s.server_candidates),
+            (1, 10, 2),
+            "{order:?}"
+        );
+    }
+}
+
+#[test]
 fn two_requests_in_one_trace_do_not_share_spans() {
     let mut spans = vec![
         (10, CLIENT, true, 0, 50, false, false, false),
@@ -149,7 +170,7 @@ fn reference(spans: &[S], total: i64) -> Option<(i64, i64, i64, u32)> {
     let server = spans
         .iter()
         .filter(|s| s.2 && s.1 == CLIENT)
-        .max_by_key(|s| (s.4 - s.3, -s.3))?;
+        .max_by_key(|s| (s.4 - s.3, -s.3, std::cmp::Reverse(s.0)))?;
     let find = |id: u64| spans.iter().find(|s| s.0 == id);
     let path = |s: &S| {
         let mut out = vec![*s];

@@ -143,8 +143,9 @@ fn run_runner(
         )
     };
     let outcome = rt.block_on(run(config)).unwrap();
-    let requests =
-        tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
+    let file = outcome.run_dir.join("requests.parquet");
+    let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+    let requests = tracesplit_store::read_requests(&file).unwrap();
     let first = requests.iter().map(|r| r.start_unix_nano).min().unwrap();
     let last = requests
         .iter()
@@ -155,8 +156,9 @@ fn run_runner(
     let c = outcome.client_spans;
     assert_eq!(c.dropped(), 0, "every client span exported: {c:?}");
     println!(
-        "    ({} requests; client spans ended {}, exported {}, dropped {}; collector stored {})",
+        "    ({} requests, requests.parquet {:.1} MB; client spans ended {}, exported {}, dropped {}; collector stored {})",
         requests.len(),
+        bytes as f64 / 1e6,
         c.ended,
         c.exported,
         c.dropped(),

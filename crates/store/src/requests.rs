@@ -7,7 +7,7 @@
 //! [`recover_requests`] turns it into `requests.parquet`, so a run that died
 //! half-way keeps every request it measured up to its last journal flush.
 
-use crate::{StoreError, batch::request_batch, writer_properties};
+use crate::{StoreError, batch::request_batch, request_writer_properties};
 use parquet::arrow::ArrowWriter;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -46,8 +46,9 @@ impl RequestFileWriter {
     pub fn create(path: &Path) -> Result<Self, StoreError> {
         let tmp = tmp_path(path);
         let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        let writer = ArrowWriter::try_new(file, request_schema(), Some(writer_properties()))
-            .map_err(|e| StoreError::parquet(&tmp, e))?;
+        let writer =
+            ArrowWriter::try_new(file, request_schema(), Some(request_writer_properties()))
+                .map_err(|e| StoreError::parquet(&tmp, e))?;
         let jpath = journal_path(path);
         let journal = File::create(&jpath).map_err(|e| StoreError::io(&jpath, e))?;
         Ok(Self {

@@ -184,14 +184,27 @@ impl ScenarioRun {
                 self.state.records.push(row);
             }
         }
-        let (start_unix_nano, end_unix_nano) = match (first_start, &last_client) {
-            (Some(start), Some(last)) => (start, last.end_unix_nano),
-            _ => {
-                let now = self.state.wall_of(Instant::now()) as u64;
-                (now, now)
-            }
-        };
-        let iteration = spans::Span {
+        let end = last_client.as_ref().map(|c| c.end_unix_nano);
+        let iteration = self.iteration_span(ids, &ticket, first_start.zip(end));
+        match last_client {
+            Some(client) => self.state.spans.end_all([client, iteration]),
+            None => self.state.spans.end(iteration),
+        }
+    }
+
+    /// The INTERNAL span of one iteration, over `times` (its first request's
+    /// start, its last request's end), or at this instant when nothing was sent.
+    fn iteration_span(
+        &self,
+        ids: SpanIds,
+        ticket: &Ticket,
+        times: Option<(u64, u64)>,
+    ) -> spans::Span {
+        let (start_unix_nano, end_unix_nano) = times.unwrap_or_else(|| {
+            let now = self.state.wall_of(Instant::now()) as u64;
+            (now, now)
+        });
+        spans::Span {
             trace_id: ids.trace_id,
             span_id: ids.span_id,
             parent_span_id: 0,
@@ -207,10 +220,6 @@ impl ScenarioRun {
             .into_iter()
             .collect(),
             error: false,
-        };
-        match last_client {
-            Some(client) => self.state.spans.end_all([client, iteration]),
-            None => self.state.spans.end(iteration),
         }
     }
 

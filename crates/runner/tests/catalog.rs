@@ -151,6 +151,15 @@ async fn every_request_carries_a_trace_context_the_server_continues() {
             .find(|s| Some(&s.span_id) == client.parent_span_id.as_ref())
             .expect("iteration span");
         assert!(iteration.name.ends_with("iteration"));
+        // The iteration encloses its requests; the client span is the request as measured.
+        assert!(
+            iteration.start_unix_nano <= client.start_unix_nano
+                && client.end_unix_nano <= iteration.end_unix_nano
+        );
+        assert_eq!(
+            (client.start_unix_nano, client.end_unix_nano),
+            (r.start_unix_nano, r.start_unix_nano + r.duration_ns)
+        );
         let server = spans
             .iter()
             .find(|s| s.kind == SpanKind::Server && s.parent_span_id.as_deref() == Some(&r.span_id))

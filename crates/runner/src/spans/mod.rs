@@ -118,6 +118,28 @@ pub(crate) struct Shared {
 pub struct ClientSpans {
     shared: Arc<Shared>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    _stop: Arc<StopOnDrop>,
+}
+
+/// Stops the export thread (after a last export) when the last handle goes,
+/// also on the paths that never call [`ClientSpans::shutdown`] (a run that
+/// failed half-way): the thread would otherwise wake every interval forever.
+#[derive(Debug)]
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+impl Shared {
+    fn stop(&self) {
+        if let Ok(mut c) = self.control.lock() {
+            c.shutdown = true;
+        }
+        self.wake.notify_all();
+    }
 }
 
 impl ClientSpans {
@@ -140,6 +162,7 @@ impl ClientSpans {
             .spawn(move || export::run(&s, &target, interval))
             .map_err(|e| SpanExportError::Thread(e.to_string()))?;
         Ok(Self {
+            _stop: Arc::new(StopOnDrop(shared.clone())),
             shared,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
@@ -207,10 +230,7 @@ impl ClientSpans {
 
     /// Exports what is queued, stops the export thread and returns the final counts (blocking).
     pub fn shutdown(&self) -> ExportCounts {
-        if let Ok(mut c) = self.shared.control.lock() {
-            c.shutdown = true;
-        }
-        self.shared.wake.notify_all();
+        self.shared.stop();
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
         }

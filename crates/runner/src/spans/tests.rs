@@ -270,6 +270,34 @@ async fn an_unreachable_or_refusing_endpoint_counts_failures_and_names_them() {
     assert!(error.contains("/otlp/v1/traces answered 503"), "{error}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_every_handle_exports_what_is_queued_and_stops_the_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::start(CollectorConfig::ephemeral(dir.path()))
+        .await
+        .unwrap();
+    let mut config = export_config(collector.http_endpoint());
+    config.interval = Duration::from_secs(3600);
+    let spans = ClientSpans::start(config).unwrap();
+    register(&spans);
+    spans.end(client_span(SpanIds::root(), 200, false));
+    let thread = spans.thread.clone();
+    drop(spans);
+    let handle = thread.lock().unwrap().take().unwrap();
+    // Without the stop on drop the thread would sleep through the hour-long interval.
+    // (joined on a detached thread: a test that fails must not hang as well).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = handle.join();
+        let _ = tx.send(());
+    });
+    let joined = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(joined.is_ok(), "the export thread did not stop");
+    assert_eq!(collector.shutdown().await.unwrap().stored_spans, 1);
+}
+
 #[test]
 fn bad_endpoints_and_headers_are_rejected_before_anything_runs() {
     for (endpoint, says) in [

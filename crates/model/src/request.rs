@@ -50,6 +50,16 @@ pub struct RequestRecord {
 impl RequestRecord {
     /// Latency corrected for coordinated omission: from the intended start to the end.
     pub fn corrected_duration_ns(&self) -> i64 {
-        (self.start_unix_nano - self.intended_start_unix_nano).max(0) + self.duration_ns
+        corrected_duration_ns(
+            self.intended_start_unix_nano,
+            self.start_unix_nano,
+            self.duration_ns,
+        )
     }
+}
+
+/// Latency of a request sent at `start` but intended for `intended` (open
+/// model): the wait for the late start counts too (never negative).
+pub fn corrected_duration_ns(intended: i64, start: i64, duration: i64) -> i64 {
+    (start - intended).max(0) + duration
 }

@@ -299,19 +299,17 @@ fn summarize(rows: &[Measurement]) {
             continue;
         }
         let each: Vec<String> = pairs.iter().map(|p| format!("{:.2}x", p.0)).collect();
-        let best = |who: &str, i: usize| {
-            rows.iter()
-                .filter(|r| r.1 == who)
-                .map(|r| if i == 2 { r.2 } else { -r.3 })
-                .fold(f64::MIN, f64::max)
-        };
+        let of_who = |who: &'static str| rows.iter().filter(move |r| r.1 == who);
+        // Best throughput is the highest, best P50 the lowest.
+        let best_rps = |who| of_who(who).map(|r| r.2).fold(f64::MIN, f64::max);
+        let best_p50 = |who| of_who(who).map(|r| r.3).fold(f64::MAX, f64::min);
         println!(
             "  {who}/oha: throughput {:.2}x (median of rounds {}), p50 {:+.1} %; best vs best {:.2}x, p50 {:+.1} %",
             median(pairs.iter().map(|p| p.0).collect()),
             each.join(" "),
             (median(pairs.iter().map(|p| p.1).collect()) - 1.0) * 100.0,
-            best(who, 2) / best("oha", 2),
-            (best(who, 3) / best("oha", 3) - 1.0) * 100.0,
+            best_rps(who) / best_rps("oha"),
+            (best_p50(who) / best_p50("oha") - 1.0) * 100.0,
         );
     }
 }

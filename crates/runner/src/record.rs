@@ -5,27 +5,30 @@ use crate::row::{Row, StepNames, StepRef};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tracesplit_store::{RequestFileWriter, StoreError};
+use tracesplit_telemetry::DrainQueue;
 
-/// Where workers put request rows: a shared vector the writer thread swaps
-/// out every 50 ms (no wake-up per request).
+/// Where workers put request rows: a queue the writer thread drains every
+/// 50 ms (no wake-up per request).
 #[derive(Clone)]
 pub struct RecordSink {
-    pending: Arc<Mutex<Vec<Row>>>,
+    pending: Arc<DrainQueue<Row>>,
     steps: Arc<RwLock<Vec<StepNames>>>,
 }
 
-/// Initial capacity of the row queue and its spare (as the span queue's:
-/// growing by doubling copies and page-faults a large vector each time).
+/// Initial capacity of the row queue and its spare (see [`DrainQueue::new`]).
 const QUEUE_START: usize = 16 * 1024;
+
+/// How often queued rows are written and the journal flushed.
+const WRITE_INTERVAL: Duration = Duration::from_millis(50);
 
 impl Default for RecordSink {
     fn default() -> Self {
         Self {
-            pending: Arc::new(Mutex::new(Vec::with_capacity(QUEUE_START))),
+            // Rows are never dropped: no limit.
+            pending: Arc::new(DrainQueue::new(QUEUE_START, usize::MAX)),
             steps: Arc::default(),
         }
     }
@@ -43,34 +46,18 @@ impl RecordSink {
 
     /// Queues one row for `requests.parquet`.
     pub fn push(&self, row: Row) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.push(row);
-        }
+        self.pending.push([row]);
     }
 
-    /// Swaps the queued rows into `spare` (emptied, capacity kept: a fresh
-    /// vector would be regrown under the lock by the workers).
-    fn take_into(&self, spare: &mut Vec<Row>) {
-        spare.clear();
-        if let Ok(mut p) = self.pending.lock() {
-            std::mem::swap(&mut *p, spare);
-        }
-    }
-
-    /// Writes the queued rows and flushes the journal.
-    fn drain(
-        &self,
-        spare: &mut Vec<Row>,
-        writer: &mut RequestFileWriter,
-    ) -> Result<(), StoreError> {
-        self.take_into(spare);
-        if !spare.is_empty() {
+    /// Writes `rows` and flushes the journal.
+    fn write(&self, rows: &mut Vec<Row>, writer: &mut RequestFileWriter) -> Result<(), StoreError> {
+        if !rows.is_empty() {
             let steps = self.steps.read().map_err(|_| StoreError::Io {
                 path: "requests.parquet".into(),
                 source: std::io::Error::other("step names lock poisoned"),
             })?;
             let unknown = StepNames::default();
-            for r in spare.drain(..) {
+            for r in rows.drain(..) {
                 let names = steps.get(r.step.0 as usize).unwrap_or(&unknown);
                 writer.append(r.into_record(names))?;
             }
@@ -82,7 +69,6 @@ impl RecordSink {
 /// Feeds `requests.parquet` from any number of workers.
 pub struct Recorder {
     sink: RecordSink,
-    stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<Result<u64, StoreError>>>,
 }
 
@@ -91,20 +77,19 @@ impl Recorder {
     pub fn start(path: &Path) -> Result<Self, StoreError> {
         let mut writer = RequestFileWriter::create(path)?;
         let sink = RecordSink::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (sink.clone(), stop.clone());
+        let s = sink.clone();
         let thread = std::thread::Builder::new()
             .name("requests-writer".into())
             .spawn(move || {
-                let mut batch = Vec::with_capacity(QUEUE_START);
-                loop {
-                    let done = st.load(Ordering::Acquire);
-                    s.drain(&mut batch, &mut writer)?;
-                    if done {
-                        return writer.finish();
+                let mut result = Ok(());
+                s.pending.drain_loop(WRITE_INTERVAL, |rows| {
+                    // After a failure nothing more is written; `finish` reports it.
+                    if result.is_ok() {
+                        result = s.write(rows, &mut writer);
                     }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+                });
+                result?;
+                writer.finish()
             })
             .map_err(|e| StoreError::Io {
                 path: path.to_owned(),
@@ -112,7 +97,6 @@ impl Recorder {
             })?;
         Ok(Self {
             sink,
-            stop,
             thread: Some(thread),
         })
     }
@@ -124,7 +108,7 @@ impl Recorder {
 
     /// Completes `requests.parquet`; returns the row count.
     pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.stop.store(true, Ordering::Release);
+        self.sink.pending.stop();
         match self.thread.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(StoreError::Io {

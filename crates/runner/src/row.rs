@@ -67,7 +67,11 @@ pub struct Row {
 impl Row {
     /// Latency corrected for coordinated omission (as [`RequestRecord::corrected_duration_ns`]).
     pub fn corrected_duration_ns(&self) -> i64 {
-        (self.start_unix_nano - self.intended_start_unix_nano).max(0) + self.duration_ns
+        tracesplit_model::request::corrected_duration_ns(
+            self.intended_start_unix_nano,
+            self.start_unix_nano,
+            self.duration_ns,
+        )
     }
 
     /// The `requests.parquet` row.

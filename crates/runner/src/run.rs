@@ -6,7 +6,7 @@ use crate::fixtures::ledger::{Ledger, LedgerError};
 use crate::fixtures::{CleanupReport, FixtureError, Fixtures, KeptSet};
 use crate::progress::Progress;
 use crate::record::{Recorder, TallySnapshot};
-use crate::scenario::{RunState, ScenarioRun, SpanNames};
+use crate::scenario::{RunState, ScenarioNames, ScenarioRun};
 use crate::schedule::{Schedule, Stop, drive};
 use crate::spans::{ClientSpans, ExportConfig, ExportCounts, SpanExportError};
 use crate::suite::{Scenario, Suite};
@@ -430,7 +430,7 @@ async fn measure(
         pool: Mutex::new(pool),
         tally: Default::default(),
         state: state.clone(),
-        names: SpanNames::new(scenario, state),
+        names: ScenarioNames::new(scenario, state),
     });
     let total = match config.schedule.stop {
         Stop::Iterations(n) => n,

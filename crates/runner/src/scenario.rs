@@ -50,18 +50,18 @@ pub struct ScenarioRun {
     /// Run-wide state.
     pub state: Arc<RunState>,
     /// Span names and attribute values every iteration repeats, shared.
-    pub names: SpanNames,
+    pub names: ScenarioNames,
 }
 
 /// A scenario's span names, repeated attribute values and row strings, registered once.
-pub struct SpanNames {
+pub struct ScenarioNames {
     scenario: Name,
     iteration: Name,
     /// Per step: span name, `http.route`, method, row strings.
     steps: Vec<(Name, Name, Name, StepRef)>,
 }
 
-impl SpanNames {
+impl ScenarioNames {
     /// Registers the names of `scenario`'s spans and rows.
     pub fn new(scenario: &Scenario, state: &RunState) -> Self {
         let spans = &state.spans;

@@ -25,15 +25,32 @@ impl ExportCounts {
     }
 }
 
+/// Span export counters, shared by whoever ends spans and whoever exports them.
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) ended: AtomicU64,
+pub struct Counters {
+    ended: AtomicU64,
     exported: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> ExportCounts {
+    /// `n` spans ended (queued for export, or dropped over the queue limit).
+    pub fn add_ended(&self, n: u64) {
+        self.ended.fetch_add(n, Relaxed);
+    }
+
+    /// `n` spans in an export the endpoint accepted.
+    pub fn add_exported(&self, n: u64) {
+        self.exported.fetch_add(n, Relaxed);
+    }
+
+    /// `n` spans in an export that failed.
+    pub fn add_failed(&self, n: u64) {
+        self.failed.fetch_add(n, Relaxed);
+    }
+
+    /// The counts so far.
+    pub fn snapshot(&self) -> ExportCounts {
         ExportCounts {
             ended: self.ended.load(Relaxed),
             exported: self.exported.load(Relaxed),

@@ -11,11 +11,13 @@
 
 mod batch;
 mod counting;
+mod queue;
 
-pub use counting::ExportCounts;
+pub use counting::{Counters, ExportCounts};
+pub use queue::DrainQueue;
 
 use batch::PollingBatchProcessor;
-use counting::{Counters, CountingExporter};
+use counting::CountingExporter;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -80,7 +82,9 @@ pub struct Telemetry {
     counters: Arc<Counters>,
 }
 
-fn traces_url(base: &str) -> String {
+/// The OTLP/HTTP traces URL for a base URL (`http://host:4318`), or the URL
+/// itself when it already ends in `/v1/traces`.
+pub fn traces_url(base: &str) -> String {
     let base = base.trim_end_matches('/');
     if base.ends_with("/v1/traces") {
         base.to_owned()

@@ -5,8 +5,8 @@ use super::otlp::{Envelope, encode};
 use super::{Shared, Span, Value};
 use crate::client::ApiClient;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
+use tracesplit_telemetry::traces_url;
 
 /// Where and how spans are exported.
 #[derive(Debug, Clone)]
@@ -67,16 +67,6 @@ pub enum SpanExportError {
     /// The export thread could not start.
     #[error("cannot start the span export thread: {0}")]
     Thread(String),
-}
-
-/// The OTLP/HTTP traces URL for a base URL (or a URL that already is one).
-fn traces_url(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
-        base.to_owned()
-    } else {
-        format!("{base}/v1/traces")
-    }
 }
 
 fn resolve_url(endpoint: Option<&str>) -> String {
@@ -193,7 +183,7 @@ impl Target {
         // Names are only added while scenarios are set up: reading them for
         // the whole export holds nobody up.
         let Ok(names) = s.names.read() else {
-            s.counters.failed.fetch_add(spans.len() as u64, Relaxed);
+            s.counters.add_failed(spans.len() as u64);
             return;
         };
         for chunk in spans.chunks(self.batch) {
@@ -201,14 +191,12 @@ impl Target {
             encode(&self.envelope, &names, chunk, lens, &mut body);
             let n = chunk.len() as u64;
             match rt.block_on(self.post(body)) {
-                Ok(()) => s.counters.exported.fetch_add(n, Relaxed),
+                Ok(()) => s.counters.add_exported(n),
                 Err(e) => {
-                    if let Ok(mut last) = s.last_error.lock() {
-                        *last = Some(e);
-                    }
-                    s.counters.failed.fetch_add(n, Relaxed)
+                    s.note_error(e);
+                    s.counters.add_failed(n);
                 }
-            };
+            }
         }
     }
 }
@@ -222,42 +210,13 @@ pub(super) fn run(s: &Shared, target: &Target, interval: Duration) {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            if let Ok(mut last) = s.last_error.lock() {
-                *last = Some(format!("no runtime for span export: {e}"));
-            }
+            s.note_error(format!("no runtime for span export: {e}"));
             None
         }
     };
-    let (mut spare, mut lens) = (Vec::with_capacity(super::QUEUE_START), Vec::new());
-    loop {
-        let Ok(control) = s.control.lock() else {
-            return;
-        };
-        let Ok((control, _)) = s.wake.wait_timeout_while(control, interval, |c| {
-            c.flush_requested == c.flush_done && !c.shutdown
-        }) else {
-            return;
-        };
-        let (target_flush, shutdown) = (control.flush_requested, control.shutdown);
-        drop(control);
-        // Swap with a spare vector that keeps its capacity: a fresh one would
-        // be regrown by the workers under the queue lock.
-        if let Ok(mut q) = s.queue.lock() {
-            std::mem::swap(&mut *q, &mut spare);
-        }
-        match &rt {
-            Some(rt) => target.export(rt, s, &spare, &mut lens),
-            None => {
-                s.counters.failed.fetch_add(spare.len() as u64, Relaxed);
-            }
-        }
-        spare.clear();
-        if let Ok(mut c) = s.control.lock() {
-            c.flush_done = c.flush_done.max(target_flush);
-        }
-        s.wake.notify_all();
-        if shutdown {
-            return;
-        }
-    }
+    let mut lens = Vec::new();
+    s.queue.drain_loop(interval, |spans| match &rt {
+        Some(rt) => target.export(rt, s, spans, &mut lens),
+        None => s.counters.add_failed(spans.len() as u64),
+    });
 }

@@ -3,6 +3,7 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
+use tracesplit_model::ids::hex_lower;
 
 thread_local! {
     /// Ids need to be unique, not unpredictable: a fast generator per thread,
@@ -48,27 +49,14 @@ impl SpanIds {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-}
-
 /// 32 lowercase hex digits (W3C trace-id).
 pub fn hex_trace_id(id: u128) -> String {
-    let mut s = String::with_capacity(32);
-    push_hex(&mut s, &id.to_be_bytes());
-    s
+    hex_lower(&id.to_be_bytes())
 }
 
 /// 16 lowercase hex digits (W3C parent-id).
 pub fn hex_span_id(id: u64) -> String {
-    let mut s = String::with_capacity(16);
-    push_hex(&mut s, &id.to_be_bytes());
-    s
+    hex_lower(&id.to_be_bytes())
 }
 
 /// A `traceparent` header value, on the stack (one per request: no allocation).
@@ -83,17 +71,11 @@ impl TraceParent {
     }
 }
 
-fn put_hex(out: &mut [u8], bytes: &[u8]) {
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
-}
-
 /// The `traceparent` header of a sampled span: `00-{trace}-{span}-01`.
 pub fn traceparent(ids: SpanIds) -> TraceParent {
     let mut v = *b"00-00000000000000000000000000000000-0000000000000000-01";
-    put_hex(&mut v[3..35], &ids.trace_id.to_be_bytes());
-    put_hex(&mut v[36..52], &ids.span_id.to_be_bytes());
+    // The slices have exactly twice the bytes' length: encoding cannot fail.
+    let _ = hex::encode_to_slice(ids.trace_id.to_be_bytes(), &mut v[3..35]);
+    let _ = hex::encode_to_slice(ids.span_id.to_be_bytes(), &mut v[36..52]);
     TraceParent(v)
 }

@@ -20,8 +20,8 @@ pub use export::{ExportConfig, SpanExportError};
 pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, traceparent};
 pub use tracesplit_telemetry::ExportCounts;
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use tracesplit_telemetry::{Counters, DrainQueue};
 
 /// OTLP span kinds used by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,37 +80,18 @@ pub struct Span {
     pub error: bool,
 }
 
-/// Initial capacity of the span queue and of its spare: growing a vector of
-/// tens of thousands of spans by doubling copies and page-faults it each time.
-/// Untouched capacity costs address space, not memory.
-pub(crate) const QUEUE_START: usize = 16 * 1024;
-
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    ended: AtomicU64,
-    exported: AtomicU64,
-    failed: AtomicU64,
-}
-
-#[derive(Debug, Default)]
-struct Control {
-    flush_requested: u64,
-    flush_done: u64,
-    shutdown: bool,
-}
+/// Initial capacity of the span queue and of its spare (see [`DrainQueue::new`]).
+const QUEUE_START: usize = 16 * 1024;
 
 /// What workers and the export thread share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    queue: Mutex<Vec<Span>>,
-    control: Mutex<Control>,
-    wake: Condvar,
+    queue: DrainQueue<Span>,
     counters: Counters,
     /// The last export failure, for the run's notes.
     last_error: Mutex<Option<String>>,
     /// Registered strings, by [`Name`].
     names: RwLock<Vec<String>>,
-    max_queue: usize,
 }
 
 /// Where the runner's spans go: a queue drained by the export thread.
@@ -127,18 +108,18 @@ pub struct ClientSpans {
 #[derive(Debug)]
 struct StopOnDrop(Arc<Shared>);
 
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop();
+impl Shared {
+    /// Keeps `error` as the last export failure.
+    fn note_error(&self, error: String) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error);
+        }
     }
 }
 
-impl Shared {
-    fn stop(&self) {
-        if let Ok(mut c) = self.control.lock() {
-            c.shutdown = true;
-        }
-        self.wake.notify_all();
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.queue.stop();
     }
 }
 
@@ -147,13 +128,10 @@ impl ClientSpans {
     pub fn start(config: ExportConfig) -> Result<Self, SpanExportError> {
         let target = export::Target::new(&config)?;
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Vec::with_capacity(QUEUE_START)),
-            control: Mutex::new(Control::default()),
-            wake: Condvar::new(),
+            queue: DrainQueue::new(QUEUE_START, config.max_queue),
             counters: Counters::default(),
             last_error: Mutex::new(None),
             names: RwLock::new(Vec::new()),
-            max_queue: config.max_queue,
         });
         let s = shared.clone();
         let interval = config.interval;
@@ -191,24 +169,14 @@ impl ClientSpans {
     /// Queues ended spans under one lock (an iteration ends its last client
     /// span and itself together).
     pub fn end_all<const N: usize>(&self, spans: [Span; N]) {
-        self.shared.counters.ended.fetch_add(N as u64, Relaxed);
-        if let Ok(mut q) = self.shared.queue.lock() {
-            for span in spans {
-                if q.len() < self.shared.max_queue {
-                    q.push(span);
-                }
-            }
-        }
+        self.shared.counters.add_ended(N as u64);
+        // Dropped spans need no count of their own: ended − exported shows them.
+        self.shared.queue.push(spans);
     }
 
     /// Spans ended / exported / failed so far.
     pub fn counts(&self) -> ExportCounts {
-        let c = &self.shared.counters;
-        ExportCounts {
-            ended: c.ended.load(Relaxed),
-            exported: c.exported.load(Relaxed),
-            failed: c.failed.load(Relaxed),
-        }
+        self.shared.counters.snapshot()
     }
 
     /// The last export failure (endpoint and what happened), if any.
@@ -216,21 +184,9 @@ impl ClientSpans {
         self.shared.last_error.lock().ok().and_then(|e| e.clone())
     }
 
-    /// Exports everything queued now and waits for it (blocking).
-    pub fn flush(&self) {
-        let s = &self.shared;
-        let Ok(mut c) = s.control.lock() else { return };
-        c.flush_requested += 1;
-        let mine = c.flush_requested;
-        s.wake.notify_all();
-        if let Ok(done) = s.wake.wait_while(c, |c| c.flush_done < mine && !c.shutdown) {
-            drop(done);
-        }
-    }
-
     /// Exports what is queued, stops the export thread and returns the final counts (blocking).
     pub fn shutdown(&self) -> ExportCounts {
-        self.shared.stop();
+        self.shared.queue.stop();
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
         }

@@ -186,13 +186,21 @@ fn export_config(endpoint: String) -> ExportConfig {
     c
 }
 
+/// An embedded collector storing in `dir`, and an export config pointing at it.
+async fn collector_and_config(
+    dir: &std::path::Path,
+) -> (tracesplit_collector::CollectorHandle, ExportConfig) {
+    let collector = Collector::start(CollectorConfig::ephemeral(dir))
+        .await
+        .unwrap();
+    let config = export_config(collector.http_endpoint());
+    (collector, config)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_a_collector_with_their_attributes_and_are_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(CollectorConfig::ephemeral(dir.path()))
-        .await
-        .unwrap();
-    let mut config = export_config(collector.http_endpoint());
+    let (collector, mut config) = collector_and_config(dir.path()).await;
     config.batch = 7;
     let spans = ClientSpans::start(config).unwrap();
     register(&spans);
@@ -273,10 +281,7 @@ async fn an_unreachable_or_refusing_endpoint_counts_failures_and_names_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_every_handle_exports_what_is_queued_and_stops_the_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(CollectorConfig::ephemeral(dir.path()))
-        .await
-        .unwrap();
-    let mut config = export_config(collector.http_endpoint());
+    let (collector, mut config) = collector_and_config(dir.path()).await;
     config.interval = Duration::from_secs(3600);
     let spans = ClientSpans::start(config).unwrap();
     register(&spans);

@@ -1,0 +1,180 @@
+//! A queue many threads push onto and one thread drains on an interval.
+//!
+//! Ended spans (the catalog's SDK spans, the runner's own spans) and the
+//! runner's request rows all take this path: a push takes an uncontended
+//! mutex and never wakes a thread (a channel would cost a wake-up per item at
+//! tens of thousands of items per second); the draining thread wakes on its
+//! interval, on a flush or on stop, swaps the queue with a spare vector and
+//! hands it over.
+
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+struct Control {
+    flush_requested: u64,
+    flush_done: u64,
+    stopped: bool,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct DrainQueue<T> {
+    items: Mutex<Vec<T>>,
+    control: Mutex<Control>,
+    wake: Condvar,
+    /// Initial capacity of the queue and of its spare.
+    capacity: usize,
+    /// Items queued at most; pushes beyond it are dropped.
+    limit: usize,
+}
+
+impl<T> DrainQueue<T> {
+    /// A queue with room for `capacity` items before it grows (growing a large
+    /// vector by doubling copies and page-faults it each time; untouched
+    /// capacity costs address space, not memory) that holds `limit` at most.
+    pub fn new(capacity: usize, limit: usize) -> Self {
+        Self {
+            items: Mutex::new(Vec::with_capacity(capacity)),
+            control: Mutex::new(Control::default()),
+            wake: Condvar::new(),
+            capacity,
+            limit,
+        }
+    }
+
+    /// Queues `items` under one lock; those over the limit are dropped.
+    /// Returns how many were dropped.
+    pub fn push<const N: usize>(&self, items: [T; N]) -> usize {
+        let Ok(mut q) = self.items.lock() else {
+            return N;
+        };
+        let mut dropped = 0;
+        for item in items {
+            if q.len() < self.limit {
+                q.push(item);
+            } else {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Asks for a drain now and waits until it is done (or the queue stopped)
+    /// for at most `timeout`; `false` when the time ran out.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let Ok(mut c) = self.control.lock() else {
+            return false;
+        };
+        c.flush_requested += 1;
+        let mine = c.flush_requested;
+        self.wake.notify_all();
+        match self
+            .wake
+            .wait_timeout_while(c, timeout, |c| c.flush_done < mine && !c.stopped)
+        {
+            Ok((_, t)) => !t.timed_out(),
+            Err(_) => false,
+        }
+    }
+
+    /// Asks the draining thread for a last drain, after which its loop returns.
+    pub fn stop(&self) {
+        if let Ok(mut c) = self.control.lock() {
+            c.stopped = true;
+        }
+        self.wake.notify_all();
+    }
+
+    /// The draining thread's loop: on every wake (the interval, a flush, a
+    /// stop) hands what is queued to `drain`, in a vector whose capacity is
+    /// kept (a fresh one would be regrown by the pushers under the lock).
+    /// `drain` may leave items in it: they are dropped. Returns after the
+    /// drain that follows [`DrainQueue::stop`].
+    pub fn drain_loop(&self, interval: Duration, mut drain: impl FnMut(&mut Vec<T>)) {
+        let mut spare = Vec::with_capacity(self.capacity);
+        loop {
+            let Ok(control) = self.control.lock() else {
+                return;
+            };
+            let Ok((control, _)) = self.wake.wait_timeout_while(control, interval, |c| {
+                c.flush_requested == c.flush_done && !c.stopped
+            }) else {
+                return;
+            };
+            let (flush, stopped) = (control.flush_requested, control.stopped);
+            drop(control);
+            if let Ok(mut q) = self.items.lock() {
+                std::mem::swap(&mut *q, &mut spare);
+            }
+            drain(&mut spare);
+            spare.clear();
+            if let Ok(mut c) = self.control.lock() {
+                c.flush_done = c.flush_done.max(flush);
+            }
+            self.wake.notify_all();
+            if stopped {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn items_from_many_threads_are_drained_once_flush_waits_and_stop_ends_the_loop() {
+        let q = Arc::new(DrainQueue::new(4, usize::MAX));
+        let (drainer, seen) = {
+            let q = q.clone();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let s = seen.clone();
+            let t = std::thread::spawn(move || {
+                q.drain_loop(Duration::from_secs(3600), |v| {
+                    s.lock().unwrap().append(v);
+                })
+            });
+            (t, seen)
+        };
+        let pushers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        assert_eq!(q.push([t * 1000 + i]), 0);
+                    }
+                })
+            })
+            .collect();
+        pushers.into_iter().for_each(|t| t.join().unwrap());
+        // The interval is an hour: only the flush can have drained them.
+        assert!(q.flush(Duration::from_secs(10)));
+        assert_eq!(seen.lock().unwrap().len(), 2000);
+        q.push([7, 8]);
+        q.stop();
+        drainer.join().unwrap();
+        let mut all = seen.lock().unwrap().clone();
+        all.sort_unstable();
+        let mut expected: Vec<u64> = (0..4u64)
+            .flat_map(|t| (0..500).map(move |i| t * 1000 + i))
+            .chain([7, 8])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(all, expected);
+        assert!(
+            q.flush(Duration::from_secs(1)),
+            "a stopped queue does not hold flushes up"
+        );
+    }
+
+    #[test]
+    fn pushes_over_the_limit_are_dropped_and_counted() {
+        let q = DrainQueue::new(0, 3);
+        assert_eq!(q.push([1, 2]), 0);
+        assert_eq!(q.push([3, 4, 5]), 2);
+    }
+}

@@ -1,0 +1,201 @@
+//! The split of synthetic runs whose components are known exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::*;
+use tracesplit_analyzer::{AnalyzeConfig, analyze};
+use tracesplit_model::SpanKind;
+
+fn config(dir: &std::path::Path) -> AnalyzeConfig {
+    AnalyzeConfig {
+        run_dirs: vec![dir.to_owned()],
+        outliers: 3,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_p95_split_of_known_requests_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    // totals 100..119 ms; network 10, load 5, count 80; handler = total − 95.
+    let (requests, mut spans) = twenty_deletes_flat();
+    // Spans arrive in any order, over several segments.
+    spans.reverse();
+    let (a, b) = spans.split_at(37);
+    write_run(dir.path(), &requests, &[b.to_vec(), a.to_vec()], 1000.0);
+
+    let out = analyze(&config(dir.path())).unwrap();
+    let s = &out.analysis.scenarios[0];
+    assert_eq!(s.scenario, "CPU_DELETE_WITH_LISTINGS_1000");
+    assert_eq!(
+        (
+            s.stats.count,
+            s.stats.p50_ms,
+            s.stats.p95_ms,
+            s.stats.p99_ms
+        ),
+        (20, 109.0, 118.0, 119.0)
+    );
+    assert_eq!((s.coverage.requests, s.coverage.matched), (20, 20));
+    let p95 = s.p95_split.unwrap();
+    assert_eq!(p95.ranks, (18, 20));
+    assert!((p95.total_ms - 118.0).abs() < 1e-9);
+    assert!((p95.network_ms - 10.0).abs() < 1e-9, "{p95:?}");
+    assert!((p95.cascade_ms - 80.0).abs() < 1e-9);
+    assert!((p95.db_other_ms - 5.0).abs() < 1e-9);
+    assert!((p95.handler_ms - 23.0).abs() < 1e-9);
+    assert_eq!(s.cascade_statement.as_deref(), Some(COUNT));
+    assert_eq!(
+        s.cascade_span_name.as_deref(),
+        Some("catalog.cpu_usage_check")
+    );
+    assert_eq!((s.db_spans.p50, s.db_spans.max), (2, 2));
+    assert_eq!(s.outliers.len(), 3);
+    assert!((s.outliers[0].split.total_ms - 119.0).abs() < 1e-9);
+    // Every matched request sums exactly.
+    for sp in &out.splits {
+        assert_eq!(
+            sp.network_ns + sp.handler_ns + sp.cascade_ns + sp.db_other_ns,
+            sp.total_ns
+        );
+    }
+    let exemplar = s.exemplar.as_ref().unwrap();
+    assert_eq!(exemplar.spans[0].category, "client");
+    assert_eq!(exemplar.spans[1].category, "server");
+    assert!(
+        (exemplar.spans[1].offset_ms - 5.0).abs() < 1e-9,
+        "midpoint assumption: half the network before the server span"
+    );
+    assert!(
+        exemplar
+            .spans
+            .iter()
+            .any(|w| w.category == "cascade" && w.statement.as_deref() == Some(COUNT))
+    );
+    // The cascade check dominates: a finding with the statement and a next step.
+    let f = out
+        .analysis
+        .findings
+        .iter()
+        .find(|f| f.rule == "dominant_component")
+        .unwrap();
+    assert!(
+        f.title
+            .contains("cascade is 68 % of the P95 (80.0 of 118.0 ms)"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.next_step
+            .as_deref()
+            .unwrap()
+            .contains("index on listing.cpu_id"),
+        "{:?}",
+        f.next_step
+    );
+}
+
+#[test]
+fn unmatched_clamped_and_multiple_server_spans_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut requests = Vec::new();
+    let mut spans = Vec::new();
+    for i in 0..10 {
+        let (r, mut s) = delete(i, 100, 10, 50, 5);
+        match i {
+            0 => s.retain(|x| x.kind != SpanKind::Server), // no server span
+            1 => {
+                // The server claims 130 ms of a 100 ms request.
+                let server = s.iter_mut().find(|x| x.kind == SpanKind::Server).unwrap();
+                server.end_unix_nano = server.start_unix_nano + 130 * MS;
+            }
+            2 => {
+                // A second, shorter server span under the same client span (a retry inside a proxy).
+                let mut extra = s[0].clone();
+                extra.span_id = format!("{:016x}", 0x99);
+                extra.end_unix_nano = extra.start_unix_nano + 20 * MS;
+                s.push(extra);
+            }
+            _ => {}
+        }
+        requests.push(r);
+        spans.extend(s);
+    }
+    write_run(dir.path(), &requests, &[spans], 1000.0);
+    let out = analyze(&config(dir.path())).unwrap();
+    let c = out.analysis.scenarios[0].coverage;
+    assert_eq!(
+        (c.requests, c.matched, c.clamped, c.multiple_server_spans),
+        (10, 9, 1, 1)
+    );
+    assert!(!out.splits[0].matched);
+    assert_eq!(out.splits[1].network_ns, 0);
+    assert_eq!(
+        out.splits[1].network_ns
+            + out.splits[1].handler_ns
+            + out.splits[1].cascade_ns
+            + out.splits[1].db_other_ns,
+        100 * MS
+    );
+    assert_eq!(
+        out.splits[2].server_ns,
+        90 * MS,
+        "the longest server span is the entry"
+    );
+    let rules: Vec<&str> = out
+        .analysis
+        .findings
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    for r in ["unmatched_requests", "clamped", "multiple_server_spans"] {
+        assert!(rules.contains(&r), "{r} in {rules:?}");
+    }
+}
+
+#[test]
+fn classifier_overrides_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, s) = delete(0, 100, 10, 50, 5);
+    write_run(dir.path(), &[r], &[s], 1000.0);
+    // Name the load query as the cascade instead: statement regex on `LEFT OUTER JOIN`, span regex that matches nothing.
+    let mut cfg = config(dir.path());
+    cfg.cascade_statement = Some("LEFT OUTER JOIN".into());
+    cfg.cascade_span = Some("^nothing$".into());
+    let out = analyze(&cfg).unwrap();
+    let p = out.analysis.scenarios[0].p95_split.unwrap();
+    assert!(
+        (p.cascade_ms - 5.0).abs() < 1e-9 && (p.db_other_ms - 50.0).abs() < 1e-9,
+        "{p:?}"
+    );
+    cfg.cascade_statement = Some("(unclosed".into());
+    let err = analyze(&cfg).err().unwrap().to_string();
+    assert!(err.contains("invalid cascade regex"), "{err}");
+}
+
+#[test]
+fn malformed_inputs_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, s) = delete(0, 100, 10, 50, 5);
+    write_run(dir.path(), &[r], &[s], 1000.0);
+    std::fs::write(
+        dir.path().join("spans/spans-000000000009.parquet"),
+        b"not parquet",
+    )
+    .unwrap();
+    let err = analyze(&config(dir.path())).err().unwrap().to_string();
+    assert!(
+        err.contains("spans-000000000009.parquet") && err.contains("Parquet"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("requests.parquet"), b"garbage").unwrap();
+    let err = analyze(&config(dir.path())).err().unwrap().to_string();
+    assert!(err.contains("requests.parquet"), "{err}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = analyze(&config(empty.path())).err().unwrap().to_string();
+    assert!(
+        err.contains("manifest.json") && err.contains("run directory"),
+        "{err}"
+    );
+}

@@ -1,0 +1,217 @@
+//! Accuracy against ground truth: known network delay (a delay proxy between
+//! runner and catalog) and known handler delay (the catalog's knob) must come
+//! back out of the P95 split; an unindexed usage check must show as cascade.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::proxy;
+use std::time::Duration;
+use tracesplit_analyzer::{AnalyzeConfig, analyze};
+use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
+use tracesplit_collector::{Collector, CollectorConfig};
+use tracesplit_model::analysis::{ScenarioAnalysis, Split};
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, RunConfig, run, suite};
+use tracesplit_telemetry::TelemetryConfig;
+
+struct Setup {
+    proxy_ms: u64,
+    handler_ms: u64,
+    listings: u64,
+    index: bool,
+    scenarios: &'static str,
+    runs: u64,
+}
+
+async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let mut cc = CollectorConfig::ephemeral(run_dir.join("spans"));
+    cc.track_server_parents = true;
+    let collector = Collector::start(cc).await.unwrap();
+    let catalog = CatalogServer::start(CatalogConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        seed_listings: s.listings,
+        listing_index: s.index,
+        handler_delay: Duration::from_millis(s.handler_ms),
+        telemetry: Some(
+            TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint()),
+        ),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let target = if s.proxy_ms > 0 {
+        proxy::start(catalog.addr(), Duration::from_millis(s.proxy_ms)).await
+    } else {
+        catalog.addr()
+    };
+    let mut suite = suite::load(None).unwrap();
+    suite.select(Some(s.scenarios), None).unwrap();
+    let config = RunConfig {
+        schedule: Schedule {
+            stop: Stop::Iterations(s.runs),
+            warmup: 2,
+            ..Schedule::default()
+        },
+        run_id: "accuracy".into(),
+        ..RunConfig::new(
+            &format!("http://{target}"),
+            suite,
+            run_dir.clone(),
+            Collect::Running(Box::new(collector)),
+        )
+    };
+    let outcome = run(config).await.unwrap();
+    catalog.shutdown().await;
+    assert_eq!(outcome.missing_server_spans, Some(0));
+    let out = analyze(&AnalyzeConfig {
+        run_dirs: vec![run_dir],
+        outliers: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    if std::env::var_os("ACCURACY_DEBUG").is_some() {
+        let mut v: Vec<(i64, i64, i64)> = out
+            .splits
+            .iter()
+            .filter(|x| x.matched)
+            .map(|x| (x.total_ns / 1000, x.network_ns / 1000, x.handler_ns / 1000))
+            .collect();
+        v.sort();
+        eprintln!(
+            "proxy {} handler {}: (total, network, handler) µs {v:?}",
+            s.proxy_ms, s.handler_ms
+        );
+    }
+    assert_eq!(
+        out.analysis.coverage.matched,
+        out.analysis.coverage.requests
+    );
+    out.analysis.scenarios
+}
+
+fn split_of<'a>(scenarios: &'a [ScenarioAnalysis], name: &str) -> &'a Split {
+    scenarios
+        .iter()
+        .find(|s| s.scenario == name)
+        .and_then(|s| s.p95_split.as_ref())
+        .unwrap()
+}
+
+/// Within 15 % or 2 ms: a P95 on a shared 2-core machine carries scheduler noise
+/// (timer overshoot, a descheduled server thread), so tighter bounds are flaky.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= (0.15 * b.abs()).max(2.0)
+}
+
+/// The two tests take turns: the listing sweep keeps both cores busy, and a
+/// 30 ms handler sleep measured beside it wakes late by several milliseconds
+/// (seen: 35.3 ms), which is the scheduler, not the split.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_and_handler_delays_come_back_out_of_the_split() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const SCENARIO: &str = "GPU_PATCH_SINGLE_FIELD";
+    let setup = |proxy_ms, handler_ms| Setup {
+        proxy_ms,
+        handler_ms,
+        listings: 0,
+        index: true,
+        scenarios: SCENARIO,
+        runs: 20,
+    };
+    let base = measure(setup(0, 0)).await;
+    let loopback = split_of(&base, SCENARIO).network_ms;
+    assert!(loopback < 5.0, "loopback network {loopback} ms");
+    let base_handler = split_of(&base, SCENARIO).handler_ms;
+
+    let net = measure(setup(20, 0)).await;
+    let n = split_of(&net, SCENARIO);
+    assert!(
+        close(n.network_ms, 40.0 + loopback),
+        "network {:.2} ms ≈ 2 × 20 ms + loopback {loopback:.2}",
+        n.network_ms
+    );
+    assert!(
+        n.handler_ms < 5.0,
+        "handler {:.2} ms without a handler delay",
+        n.handler_ms
+    );
+
+    let handler = measure(setup(0, 30)).await;
+    let h = split_of(&handler, SCENARIO);
+    assert!(
+        h.handler_ms >= 30.0 && close(h.handler_ms, 30.0 + base_handler),
+        "handler {:.2} ms ≥ the 30 ms injected (+{base_handler:.2} ms without it)",
+        h.handler_ms
+    );
+    assert!(
+        h.network_ms < 5.0,
+        "network {:.2} ms without a proxy",
+        h.network_ms
+    );
+
+    // Each component moves only with its own knob.
+    let both = measure(setup(20, 30)).await;
+    let b = split_of(&both, SCENARIO);
+    assert!(
+        close(b.network_ms, n.network_ms),
+        "network {:.2} vs {:.2}",
+        b.network_ms,
+        n.network_ms
+    );
+    assert!(
+        close(b.handler_ms, h.handler_ms),
+        "handler {:.2} vs {:.2}",
+        b.handler_ms,
+        h.handler_ms
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unindexed_usage_check_dominates_and_grows_with_the_listings() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let scenarios = "CPU_DELETE_WITH_LISTINGS_*";
+    let slow = measure(Setup {
+        proxy_ms: 0,
+        handler_ms: 0,
+        listings: 200_000,
+        index: false,
+        scenarios,
+        runs: 10,
+    })
+    .await;
+    let (c100, c1000) = (
+        split_of(&slow, "CPU_DELETE_WITH_LISTINGS_100"),
+        split_of(&slow, "CPU_DELETE_WITH_LISTINGS_1000"),
+    );
+    assert!(
+        c1000.cascade_ms > c100.cascade_ms,
+        "cascade 1000 {:.2} > 100 {:.2}",
+        c1000.cascade_ms,
+        c100.cascade_ms
+    );
+    for s in [c100, c1000] {
+        assert!(s.cascade_ms > 0.5 * s.total_ms, "cascade dominates: {s:?}");
+    }
+    let fast = measure(Setup {
+        proxy_ms: 0,
+        handler_ms: 0,
+        listings: 200_000,
+        index: true,
+        scenarios,
+        runs: 10,
+    })
+    .await;
+    for name in [
+        "CPU_DELETE_WITH_LISTINGS_100",
+        "CPU_DELETE_WITH_LISTINGS_1000",
+    ] {
+        let s = split_of(&fast, name);
+        assert!(
+            s.cascade_ms < 0.5 * s.total_ms,
+            "{name} with the index: cascade no longer dominates: {s:?}"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! `tracesplit demo` and `run` → analysis, as processes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::*;
+use std::process::Command;
+
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn scenario<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    s["analysis"]["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["scenario"] == name)
+        .unwrap()
+}
+
+#[test]
+fn demo_runs_everything_and_the_unindexed_check_dominates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let output = Command::new(bin())
+        .args([
+            "demo",
+            "--listings",
+            "60000",
+            "--runs",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("deliberately"),
+        "the demo says the missing index is deliberate: {stderr}"
+    );
+    assert!(
+        stdout.contains("16 of 16 scenarios met their targets"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CPU_DELETE_WITH_LISTINGS_1000"));
+    for file in [
+        "requests.parquet",
+        "summary.json",
+        "manifest.json",
+        "ledger.jsonl",
+    ] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    let s = summary(&out);
+    assert_eq!(s["summary"]["total_tests"], 16);
+    assert_eq!(s["source"], "spans");
+    let coverage = &s["analysis"]["coverage"];
+    assert_eq!(coverage["matched"], coverage["requests"]);
+    let delete = scenario(&s, "CPU_DELETE_WITH_LISTINGS_1000");
+    let split = &delete["p95_split"];
+    assert!(
+        split["cascade_ms"].as_f64().unwrap() > 0.5 * split["total_ms"].as_f64().unwrap(),
+        "{split}"
+    );
+    assert!(
+        s["analysis"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "dominant_component"
+                && f["scenario"] == "CPU_DELETE_WITH_LISTINGS_1000")
+    );
+}
+
+#[test]
+fn run_analyzes_at_its_end_when_its_collector_ran() {
+    let port = free_port();
+    let (cat, url) = serve_catalog(&["--otlp-endpoint", &format!("http://127.0.0.1:{port}")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = Command::new(bin())
+        .args([
+            "run",
+            "--base-url",
+            &url,
+            "--runs",
+            "5",
+            "--scenario",
+            "CPU_DELETE_*",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--collector-grpc",
+            "127.0.0.1:0",
+            "--collector-http",
+            &format!("127.0.0.1:{port}"),
+            "--jaeger-url",
+            "http://jaeger:16686",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("split"), "the table: {stdout}");
+    let s = summary(&out);
+    assert_eq!(s["source"], "spans");
+    let delete = scenario(&s, "CPU_DELETE_WITH_LISTINGS_100");
+    assert_eq!(delete["coverage"]["matched"], 5);
+    let link = delete["outliers"][0]["links"][0]["url"].as_str().unwrap();
+    assert!(link.starts_with("http://jaeger:16686/trace/"), "{link}");
+    assert_eq!(
+        s["results"].as_array().unwrap().len(),
+        3,
+        "seed keys still there"
+    );
+    let (code, _) = cat.terminate();
+    assert_eq!(code, 0);
+
+    // analyze on its own gives the same figures, and exits 1 when a target is missed.
+    let again = Command::new(bin())
+        .args(["analyze", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let strict = Command::new(bin())
+        .args([
+            "analyze",
+            out.to_str().unwrap(),
+            "--cascade-span",
+            "(unclosed",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        strict.status.code(),
+        Some(2),
+        "a bad regex is a usage error"
+    );
+    let missing = Command::new(bin())
+        .args(["analyze", dir.path().join("nope").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
+}

@@ -1,0 +1,6 @@
+//! Integration tests of this crate, in one test binary (one link of the
+//! crate and its dependencies instead of one per file: less disk, less time).
+mod bad_input;
+mod http_ingest;
+mod rust_exporter;
+mod support;

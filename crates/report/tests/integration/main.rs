@@ -1,0 +1,6 @@
+//! Integration tests of this crate, in one test binary (one link of the
+//! crate and its dependencies instead of one per file: less disk, less time).
+mod chromium;
+mod consumers;
+mod snapshots;
+mod support;

@@ -1,0 +1,302 @@
+//! The catalog suite against the reference catalog over real sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::config;
+use rusqlite::Connection;
+use std::path::Path;
+use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer};
+use tracesplit_collector::{Collector, CollectorConfig};
+use tracesplit_model::SpanKind;
+use tracesplit_runner::fixtures::ledger::{Ledger, Role, live};
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, run, suite};
+use tracesplit_telemetry::TelemetryConfig;
+
+async fn catalog(db: Option<&Path>, telemetry: Option<TelemetryConfig>) -> CatalogHandle {
+    let cfg = CatalogConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        db_path: db.map(Path::to_owned),
+        seed_cpus: 20,
+        seed_listings: 200,
+        telemetry,
+        ..Default::default()
+    };
+    CatalogServer::start(cfg).await.unwrap()
+}
+
+const TABLES: [&str; 8] = [
+    "cpus",
+    "gpus",
+    "profiles",
+    "ports_profiles",
+    "ports",
+    "ram_specs",
+    "storage_profiles",
+    "listings",
+];
+
+/// Every row of every table, as text, for rows with id ≤ the given maxima.
+fn snapshot(db: &Path, max_ids: Option<&[i64]>) -> (Vec<i64>, Vec<String>) {
+    let conn = Connection::open(db).unwrap();
+    let mut maxima = Vec::new();
+    let mut rows = Vec::new();
+    for (i, table) in TABLES.iter().enumerate() {
+        let max: i64 = conn
+            .query_row(
+                &format!("SELECT coalesce(max(id), 0) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        maxima.push(max);
+        let limit = max_ids.map_or(max, |m| m[i]);
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} WHERE id <= ?1 ORDER BY id"))
+            .unwrap();
+        let n = stmt.column_count();
+        let mut q = stmt.query([limit]).unwrap();
+        while let Some(row) = q.next().unwrap() {
+            let cells: Vec<String> = (0..n)
+                .map(|c| format!("{:?}", row.get_ref(c).unwrap()))
+                .collect();
+            rows.push(format!("{table}: {}", cells.join(" | ")));
+        }
+    }
+    (maxima, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_suite_never_touches_rows_it_did_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let api = catalog(Some(&db), None).await;
+    let (maxima, before) = snapshot(&db, None);
+    assert!(before.len() > 200);
+
+    let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 3);
+    cfg.list_volume = 30;
+    let outcome = run(cfg).await.unwrap();
+    assert_eq!(outcome.summary.results.len(), 16);
+    assert!(
+        outcome.summary.results.iter().all(|r| r.passed),
+        "{:#?}",
+        outcome.summary.results
+    );
+    assert!(
+        outcome.cleanup.failed.is_empty(),
+        "{:?}",
+        outcome.cleanup.failed
+    );
+    assert!(outcome.cleanup.deleted > 1000 + 100 + 25 + 30);
+    api.shutdown().await;
+
+    let (_, after) = snapshot(&db, Some(&maxima));
+    assert_eq!(
+        before, after,
+        "pre-existing rows are byte-for-byte unchanged"
+    );
+    // And nothing the run created is left behind (the server's own get-or-create rows aside).
+    let conn = Connection::open(&db).unwrap();
+    for table in ["cpus", "gpus", "profiles", "ports_profiles", "listings"] {
+        let left: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE id > ?1"),
+                [maxima[TABLES.iter().position(|t| *t == table).unwrap()]],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "{table} rows left behind");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_carries_a_trace_context_the_server_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("run").join("spans");
+    let mut ccfg = CollectorConfig::ephemeral(&store);
+    ccfg.track_server_parents = true;
+    let collector = Collector::start(ccfg).await.unwrap();
+    let api = catalog(
+        None,
+        Some(TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint())),
+    )
+    .await;
+    let mut suite_cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 4);
+    suite_cfg.suite.select(Some("CPU_DETAIL*"), None).unwrap();
+    suite_cfg.collect = Collect::Running(Box::new(collector));
+    suite_cfg.span_wait = std::time::Duration::from_secs(5);
+    let outcome = run(suite_cfg).await.unwrap();
+    api.shutdown().await;
+    assert_eq!(outcome.missing_server_spans, Some(0));
+    assert_eq!(outcome.client_spans.dropped(), 0);
+
+    let requests =
+        tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
+    assert_eq!(requests.len(), 8, "4 iterations × 2 steps");
+    let spans = tracesplit_store::read_span_dir(&store).unwrap();
+    for r in &requests {
+        let client = spans
+            .iter()
+            .find(|s| s.span_id == r.span_id)
+            .expect("client span exported");
+        assert_eq!(
+            (client.kind, client.trace_id.as_str()),
+            (SpanKind::Client, r.trace_id.as_str())
+        );
+        assert_eq!(client.service_name, "tracesplit-runner");
+        let iteration = spans
+            .iter()
+            .find(|s| Some(&s.span_id) == client.parent_span_id.as_ref())
+            .expect("iteration span");
+        assert!(iteration.name.ends_with("iteration"));
+        // The iteration encloses its requests; the client span is the request as measured.
+        assert!(
+            iteration.start_unix_nano <= client.start_unix_nano
+                && client.end_unix_nano <= iteration.end_unix_nano
+        );
+        assert_eq!(
+            (client.start_unix_nano, client.end_unix_nano),
+            (r.start_unix_nano, r.start_unix_nano + r.duration_ns)
+        );
+        let server = spans
+            .iter()
+            .find(|s| s.kind == SpanKind::Server && s.parent_span_id.as_deref() == Some(&r.span_id))
+            .expect("server span");
+        assert_eq!(server.trace_id, r.trace_id);
+        assert_eq!(server.http_status_code, Some(i32::from(r.status)));
+    }
+    let routes: Vec<&str> = requests.iter().map(|r| r.route.as_str()).collect();
+    assert!(routes.contains(&"/v1/catalog/cpus/{id}/listings"));
+    // Both steps of one iteration share its trace.
+    let first: Vec<_> = requests.iter().filter(|r| r.iteration == 0).collect();
+    assert_eq!(first[0].trace_id, first[1].trace_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let api = catalog(Some(&db), None).await;
+    let suite_text = suite::CATALOG_SUITE;
+    let mut first = config(&api.base_url(), suite_text, &dir.path().join("a"), 2);
+    first
+        .suite
+        .select(Some("CPU_DELETE_WITH_LISTINGS_100"), None)
+        .unwrap();
+    first.keep_fixtures = true;
+    let first = run(first).await.unwrap();
+    let ledger_path = first.run_dir.join("ledger.jsonl");
+    let kept = live(&Ledger::read(&ledger_path).unwrap());
+    assert_eq!(kept.len(), 101);
+    assert!(
+        first.summary.notes.iter().any(|n| n.contains("--fixtures")),
+        "{:?}",
+        first.summary.notes
+    );
+    let cpu = kept.iter().find(|e| e.role == Role::Fixture).unwrap().id;
+
+    // Someone removes 10 of the listings; reuse adds exactly those back.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for l in kept.iter().filter(|e| e.role == Role::Listing).take(10) {
+        client
+            .delete(format!("{}/v1/listings/{}", api.base_url(), l.id))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut second = config(&api.base_url(), suite_text, &dir.path().join("b"), 2);
+    second
+        .suite
+        .select(Some("CPU_DELETE_WITH_LISTINGS_100"), None)
+        .unwrap();
+    second.reuse_fixtures = Some(ledger_path.clone());
+    let second = run(second).await.unwrap();
+    assert!(second.summary.results[0].passed);
+    let requests =
+        tracesplit_store::read_requests(&second.run_dir.join("requests.parquet")).unwrap();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.url.ends_with(&format!("/v1/catalog/cpus/{cpu}"))),
+        "the kept CPU was reused"
+    );
+    let entries = Ledger::read(&ledger_path).unwrap();
+    let listings_live = live(&entries)
+        .iter()
+        .filter(|e| e.role == Role::Listing)
+        .count();
+    assert_eq!(listings_live, 100, "ledger: {} entries", entries.len());
+    let count: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM listings WHERE cpu_id = ?1",
+            [cpu],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 100, "topped up to 100 listings");
+
+    let report = tracesplit_runner::fixtures::cleanup(
+        &tracesplit_runner::client::ApiClient::new(
+            &api.base_url(),
+            Default::default(),
+            std::time::Duration::from_secs(5),
+            4,
+        )
+        .unwrap(),
+        &Ledger::open(&ledger_path).unwrap(),
+        false,
+        4,
+        "test",
+    )
+    .await
+    .unwrap();
+    assert!(report.failed.is_empty());
+    assert!(live(&Ledger::read(&ledger_path).unwrap()).is_empty());
+    let left: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM cpus WHERE id = ?1", [cpu], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(left, 0);
+    api.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_runs_record_intended_starts_and_timed_runs_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = catalog(None, None).await;
+    let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 1);
+    cfg.suite.select(Some("GPU_LIST_ALL"), None).unwrap();
+    cfg.schedule = Schedule {
+        stop: Stop::Duration(std::time::Duration::from_millis(500)),
+        concurrency: 2,
+        rate: Some(100.0),
+        warmup: 5,
+    };
+    let outcome = run(cfg).await.unwrap();
+    let r = &outcome.summary.results[0];
+    assert!((45..=50).contains(&r.runs), "500 ms at 100/s: {}", r.runs);
+    assert!(r.p95_corrected_ms.unwrap() >= r.p95_ms);
+    let requests =
+        tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
+    let mut intended: Vec<i64> = requests
+        .iter()
+        .map(|q| q.intended_start_unix_nano)
+        .collect();
+    intended.sort();
+    for w in intended.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            (9_000_000..=11_000_000).contains(&gap),
+            "intended starts 10 ms apart: {gap}"
+        );
+    }
+    assert!(
+        requests
+            .iter()
+            .all(|q| q.start_unix_nano >= q.intended_start_unix_nano - 1_000_000)
+    );
+    api.shutdown().await;
+}

@@ -120,6 +120,24 @@ impl Recorder {
     }
 }
 
+/// A run that ends by an error between `start` and `finish` still gets a
+/// complete `requests.parquet` of what was measured (the rows queued are
+/// written, the footer too), and no writer thread is left waiting.
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.sink.pending.stop();
+            match thread.join() {
+                Ok(Ok(_)) => {}
+                // The run's own error is what the caller reports; this one
+                // would be lost without a log line (the journal keeps the rows).
+                Ok(Err(e)) => tracing::error!("requests.parquet not completed: {e}"),
+                Err(_) => tracing::error!("requests.parquet writer thread panicked"),
+            }
+        }
+    }
+}
+
 /// Everything counted for one scenario.
 #[derive(Default)]
 pub struct Tally {

@@ -107,13 +107,8 @@ mod tests {
     use super::*;
     use crate::record::Recorder;
 
-    #[test]
-    fn rows_become_records_with_their_steps_strings() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("requests.parquet");
-        let recorder = Recorder::start(&path).unwrap();
-        let sink = recorder.sink();
-        let step = |method: &str, step| StepNames {
+    fn step(method: &str, step: u32) -> StepNames {
+        StepNames {
             run_id: "r1".into(),
             scenario: "CPU_DELETE_NO_LISTINGS".into(),
             entity_type: "cpu".into(),
@@ -121,12 +116,11 @@ mod tests {
             method: method.into(),
             route: "/v1/cpus/{id}".into(),
             step,
-        };
-        let (get, delete) = (
-            sink.register(step("GET", 0)),
-            sink.register(step("DELETE", 1)),
-        );
-        let row = |step, iteration| Row {
+        }
+    }
+
+    fn row(step: StepRef, iteration: u32) -> Row {
+        Row {
             step,
             iteration,
             url: format!("http://h/v1/cpus/{iteration}").into(),
@@ -141,7 +135,25 @@ mod tests {
             duration_ns: 100,
             request_bytes: 0,
             response_bytes: 2,
-        };
+        }
+    }
+
+    /// A recorder writing `requests.parquet` in a fresh directory (kept while the guard lives).
+    fn recording() -> (tempfile::TempDir, std::path::PathBuf, Recorder) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        let recorder = Recorder::start(&path).unwrap();
+        (dir, path, recorder)
+    }
+
+    #[test]
+    fn rows_become_records_with_their_steps_strings() {
+        let (_dir, path, recorder) = recording();
+        let sink = recorder.sink();
+        let (get, delete) = (
+            sink.register(step("GET", 0)),
+            sink.register(step("DELETE", 1)),
+        );
         assert_eq!(row(get, 0).corrected_duration_ns(), 105);
         sink.push(row(get, 0));
         sink.push(row(delete, 0));
@@ -158,5 +170,19 @@ mod tests {
         );
         assert_eq!(back[0].trace_id, "0af7651916cd43dd8448eb211c80319c");
         assert_eq!(back[0].scenario, "CPU_DELETE_NO_LISTINGS");
+    }
+
+    #[test]
+    fn a_recorder_dropped_without_finish_still_completes_the_file() {
+        let (_dir, path, recorder) = recording();
+        let sink = recorder.sink();
+        let get = sink.register(step("GET", 0));
+        sink.push(row(get, 0));
+        sink.push(row(get, 1));
+        // As a run does when it returns an error half-way.
+        drop(recorder);
+        let back = tracesplit_store::read_requests(&path).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1], row(get, 1).into_record(&step("GET", 0)));
     }
 }

@@ -101,6 +101,26 @@ fn unix_nanos(t: SystemTime) -> i64 {
 }
 
 impl RunState {
+    /// A run's shared state before its first request (clock anchor read now).
+    pub fn new(
+        client: ApiClient,
+        fixtures: Fixtures,
+        run_id: &str,
+        records: crate::record::RecordSink,
+        spans: ClientSpans,
+    ) -> Self {
+        Self {
+            client,
+            fixtures,
+            run_id: run_id.to_owned(),
+            records,
+            spans,
+            conn_failures: AtomicU64::new(0),
+            api_down: AtomicBool::new(false),
+            anchor: (Instant::now(), SystemTime::now()),
+        }
+    }
+
     fn wall_of(&self, at: Instant) -> i64 {
         let (i0, w0) = self.anchor;
         let wall = if at >= i0 {

@@ -79,6 +79,13 @@ pub enum TelemetryError {
 pub struct Telemetry {
     provider: SdkTracerProvider,
     dispatch: Dispatch,
+    /// A do-nothing dispatch registered beside `dispatch`, so that tracing-core
+    /// never sees exactly one dispatch in the process. With one, it takes a
+    /// shortcut (tokio-rs/tracing#3611): a callsite's interest comes from the
+    /// default of whichever thread reaches it first, so a thread without our
+    /// dispatch (another component, a test) would disable that span — a
+    /// catalog's DB statement span, say — for the life of the process.
+    _interest_guard: Dispatch,
     counters: Arc<Counters>,
 }
 
@@ -148,9 +155,12 @@ impl Telemetry {
             .with(otel)
             .with(logs)
             .with(tracing_subscriber::filter::LevelFilter::INFO);
+        // Registered first, so that registering ours sees two.
+        let interest_guard = Dispatch::new(tracing::subscriber::NoSubscriber::default());
         Ok(Self {
             provider,
             dispatch: Dispatch::new(subscriber),
+            _interest_guard: interest_guard,
             counters,
         })
     }

@@ -15,7 +15,8 @@ echo "== test prerequisites"
 if ! [ -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests-support/python/requirements.txt
+# No pip cache: disk is what CI machines are short of.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -r tests-support/python/requirements.txt
 
 # Debian packages: headless Chromium for the HTML report test, docker-compose
 # (1.29; validates docker-compose.yml without an engine).
@@ -26,6 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        apt-get clean # the downloaded .deb files (~100 MB for chromium)
     else
         echo "missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})" >&2
         exit 1

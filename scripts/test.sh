@@ -36,9 +36,9 @@ fi
 
 disk_free
 if [ "$(df -k --output=avail . | tail -1)" -lt $((4 * 1024 * 1024)) ]; then
-    echo "warning: under 4 GB free here; the build needs about 2 GB in target/" \
-        "(plus ~1 GB of crate sources in ~/.cargo). Free some disk if it fails" \
-        "with 'No space left on device'." >&2
+    echo "warning: under 4 GB free here; the whole suite needs about 3 GB" \
+        "(2.1 GB in target/, 0.5 GB for .venv, 0.4 GB of crate sources in" \
+        "~/.cargo). Free some disk if it fails with 'No space left on device'." >&2
 fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # disk (1.6 GB of the 5 GB this suite once used). CI machines have little.
 export CARGO_INCREMENTAL=0
 
+free_kb() { df -k --output=avail . | tail -1 | tr -d ' '; }
 disk_free() { echo "disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free, target/ $(du -sh target 2>/dev/null | cut -f1 || true)"; }
 
 echo "== test prerequisites"
@@ -35,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 disk_free
-if [ "$(df -k --output=avail . | tail -1)" -lt $((4 * 1024 * 1024)) ]; then
+if [ "$(free_kb)" -lt $((4 * 1024 * 1024)) ]; then
     echo "warning: under 4 GB free here; the whole suite needs about 3 GB" \
         "(2.1 GB in target/, 0.5 GB for .venv, 0.4 GB of crate sources in" \
         "~/.cargo). Free some disk if it fails with 'No space left on device'." >&2
@@ -47,7 +48,7 @@ echo "== cargo clippy"
 # what the test build needs, so on a machine short of disk it goes before the
 # tests are built. With room to spare it stays, for quick reruns.
 cargo clippy --workspace --all-targets --target-dir target/clippy -- -D warnings
-if [ "$(df -k --output=avail . | tail -1)" -lt $((20 * 1024 * 1024)) ]; then
+if [ "$(free_kb)" -lt $((20 * 1024 * 1024)) ]; then
     rm -rf target/clippy
 fi
 disk_free

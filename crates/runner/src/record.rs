@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tracesplit_store::{RequestFileWriter, StoreError};
-use tracesplit_telemetry::DrainQueue;
+use tracesplit_telemetry::{DrainQueue, Drainer};
 
 /// Where workers put request rows: a queue the writer thread drains every
 /// 50 ms (no wake-up per request).
@@ -69,7 +69,7 @@ impl RecordSink {
 /// Feeds `requests.parquet` from any number of workers.
 pub struct Recorder {
     sink: RecordSink,
-    thread: Option<std::thread::JoinHandle<Result<u64, StoreError>>>,
+    writer: Drainer<Row, Result<u64, StoreError>>,
 }
 
 impl Recorder {
@@ -78,27 +78,22 @@ impl Recorder {
         let mut writer = RequestFileWriter::create(path)?;
         let sink = RecordSink::default();
         let s = sink.clone();
-        let thread = std::thread::Builder::new()
-            .name("requests-writer".into())
-            .spawn(move || {
-                let mut result = Ok(());
-                s.pending.drain_loop(WRITE_INTERVAL, |rows| {
-                    // After a failure nothing more is written; `finish` reports it.
-                    if result.is_ok() {
-                        result = s.write(rows, &mut writer);
-                    }
-                });
-                result?;
-                writer.finish()
-            })
-            .map_err(|e| StoreError::Io {
-                path: path.to_owned(),
-                source: e,
-            })?;
-        Ok(Self {
-            sink,
-            thread: Some(thread),
+        let writer = Drainer::spawn("requests-writer", sink.pending.clone(), move || {
+            let mut result = Ok(());
+            s.pending.drain_loop(WRITE_INTERVAL, |rows| {
+                // After a failure nothing more is written; `finish` reports it.
+                if result.is_ok() {
+                    result = s.write(rows, &mut writer);
+                }
+            });
+            result?;
+            writer.finish()
         })
+        .map_err(|e| StoreError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?;
+        Ok(Self { sink, writer })
     }
 
     /// The sink workers push to.
@@ -107,16 +102,19 @@ impl Recorder {
     }
 
     /// Completes `requests.parquet`; returns the row count.
-    pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.sink.pending.stop();
-        match self.thread.take().map(std::thread::JoinHandle::join) {
+    pub fn finish(self) -> Result<u64, StoreError> {
+        match self.writer.finish() {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(StoreError::Io {
-                path: "requests.parquet".into(),
-                source: std::io::Error::other("writer thread panicked"),
-            }),
+            Some(Err(_)) => Err(writer_panicked()),
             None => Ok(0),
         }
+    }
+}
+
+fn writer_panicked() -> StoreError {
+    StoreError::Io {
+        path: "requests.parquet".into(),
+        source: std::io::Error::other("writer thread panicked"),
     }
 }
 
@@ -125,16 +123,15 @@ impl Recorder {
 /// written, the footer too), and no writer thread is left waiting.
 impl Drop for Recorder {
     fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.sink.pending.stop();
-            match thread.join() {
-                Ok(Ok(_)) => {}
-                // The run's own error is what the caller reports; this one
-                // would be lost without a log line (the journal keeps the rows).
-                Ok(Err(e)) => tracing::error!("requests.parquet not completed: {e}"),
-                Err(_) => tracing::error!("requests.parquet writer thread panicked"),
-            }
-        }
+        // After `finish` there is nothing left to do here.
+        let error = match self.writer.finish() {
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => writer_panicked(),
+            Some(Ok(Ok(_))) | None => return,
+        };
+        // The run's own error is what the caller reports; this one would be
+        // lost without a log line (the journal keeps the rows).
+        tracing::error!("requests.parquet not completed: {error}");
     }
 }
 

@@ -8,7 +8,7 @@
 //! spans: a second processor for that would make the SDK clone every span's data.
 
 use crate::counting::Counters;
-use crate::queue::DrainQueue;
+use crate::queue::{DrainQueue, Drainer};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -20,7 +20,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 struct Shared<E> {
-    queue: DrainQueue<SpanData>,
+    queue: Arc<DrainQueue<SpanData>>,
     exporter: Mutex<E>,
     batch: usize,
     interval: Duration,
@@ -31,7 +31,9 @@ struct Shared<E> {
 pub(crate) struct PollingBatchProcessor<E> {
     shared: Arc<Shared<E>>,
     counters: Arc<Counters>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// `None` when the thread could not be started: spans then stay queued
+    /// (up to the limit) and the counts show them as not exported.
+    drainer: Option<Drainer<SpanData, ()>>,
 }
 
 impl<E: SpanExporter + 'static> PollingBatchProcessor<E> {
@@ -42,21 +44,19 @@ impl<E: SpanExporter + 'static> PollingBatchProcessor<E> {
         batch: usize,
         interval: Duration,
     ) -> Self {
+        let queue = Arc::new(DrainQueue::new(0, max_queue));
         let shared = Arc::new(Shared {
-            queue: DrainQueue::new(0, max_queue),
+            queue: queue.clone(),
             exporter: Mutex::new(exporter),
             batch: batch.max(1),
             interval,
         });
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("span-export".into())
-            .spawn(move || export_loop(&s))
-            .ok();
+        let drainer = Drainer::spawn("span-export", queue, move || export_loop(&s)).ok();
         Self {
             shared,
             counters,
-            thread: Mutex::new(thread),
+            drainer,
         }
     }
 }
@@ -100,9 +100,9 @@ impl<E: SpanExporter + 'static> SpanProcessor for PollingBatchProcessor<E> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.shared.queue.stop();
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
+        if let Some(drainer) = &self.drainer {
+            // A panicked export thread leaves nothing more to export.
+            let _ = drainer.finish();
         }
         match self.shared.exporter.lock() {
             Ok(e) => e.shutdown_with_timeout(timeout),

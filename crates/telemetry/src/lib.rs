@@ -14,7 +14,7 @@ mod counting;
 mod queue;
 
 pub use counting::{Counters, ExportCounts};
-pub use queue::DrainQueue;
+pub use queue::{DrainQueue, Drainer};
 
 use batch::PollingBatchProcessor;
 use counting::CountingExporter;

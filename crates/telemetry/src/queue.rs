@@ -7,7 +7,8 @@
 //! interval, on a flush or on stop, swaps the queue with a spare vector and
 //! hands it over.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -117,6 +118,49 @@ impl<T> DrainQueue<T> {
                 return;
             }
         }
+    }
+}
+
+/// The thread that drains a [`DrainQueue`]. [`Drainer::finish`] stops the
+/// queue and waits for the thread's last drain; dropping the drainer does the
+/// same, so a component that ends early (a run failing half-way) still hands
+/// over what was queued and leaves no thread waking every interval.
+#[derive(Debug)]
+pub struct Drainer<T, R> {
+    queue: Arc<DrainQueue<T>>,
+    thread: Mutex<Option<JoinHandle<R>>>,
+}
+
+impl<T, R: Send + 'static> Drainer<T, R> {
+    /// Runs `body` on a thread named `name`; `body` drains `queue` (with
+    /// [`DrainQueue::drain_loop`]) until it is stopped.
+    pub fn spawn(
+        name: &str,
+        queue: Arc<DrainQueue<T>>,
+        body: impl FnOnce() -> R + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let thread = std::thread::Builder::new().name(name.into()).spawn(body)?;
+        Ok(Self {
+            queue,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
+
+impl<T, R> Drainer<T, R> {
+    /// Stops the queue and waits for the thread's last drain: the thread's
+    /// result (`Err` when it panicked) the first time, `None` after.
+    pub fn finish(&self) -> Option<std::thread::Result<R>> {
+        self.queue.stop();
+        let thread = self.thread.lock().ok()?.take()?;
+        Some(thread.join())
+    }
+}
+
+impl<T, R> Drop for Drainer<T, R> {
+    fn drop(&mut self) {
+        // Whoever needs the result calls `finish` first; here it is too late to report.
+        let _ = self.finish();
     }
 }
 

@@ -21,7 +21,7 @@ pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, traceparent};
 pub use tracesplit_telemetry::ExportCounts;
 
 use std::sync::{Arc, Mutex, RwLock};
-use tracesplit_telemetry::{Counters, DrainQueue};
+use tracesplit_telemetry::{Counters, DrainQueue, Drainer};
 
 /// OTLP span kinds used by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ const QUEUE_START: usize = 16 * 1024;
 /// What workers and the export thread share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    queue: DrainQueue<Span>,
+    queue: Arc<DrainQueue<Span>>,
     counters: Counters,
     /// The last export failure, for the run's notes.
     last_error: Mutex<Option<String>>,
@@ -98,15 +98,11 @@ pub(crate) struct Shared {
 #[derive(Clone, Debug)]
 pub struct ClientSpans {
     shared: Arc<Shared>,
-    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
-    _stop: Arc<StopOnDrop>,
+    /// The export thread; stopped after a last export by `shutdown`, or when
+    /// the last handle goes on the paths that never call it (a run that
+    /// failed half-way).
+    thread: Arc<Drainer<Span, ()>>,
 }
-
-/// Stops the export thread (after a last export) when the last handle goes,
-/// also on the paths that never call [`ClientSpans::shutdown`] (a run that
-/// failed half-way): the thread would otherwise wake every interval forever.
-#[derive(Debug)]
-struct StopOnDrop(Arc<Shared>);
 
 impl Shared {
     /// Keeps `error` as the last export failure.
@@ -117,32 +113,26 @@ impl Shared {
     }
 }
 
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.queue.stop();
-    }
-}
-
 impl ClientSpans {
     /// Starts the export thread.
     pub fn start(config: ExportConfig) -> Result<Self, SpanExportError> {
         let target = export::Target::new(&config)?;
+        let queue = Arc::new(DrainQueue::new(QUEUE_START, config.max_queue));
         let shared = Arc::new(Shared {
-            queue: DrainQueue::new(QUEUE_START, config.max_queue),
+            queue: queue.clone(),
             counters: Counters::default(),
             last_error: Mutex::new(None),
             names: RwLock::new(Vec::new()),
         });
         let s = shared.clone();
         let interval = config.interval;
-        let thread = std::thread::Builder::new()
-            .name("span-export".into())
-            .spawn(move || export::run(&s, &target, interval))
-            .map_err(|e| SpanExportError::Thread(e.to_string()))?;
+        let thread = Drainer::spawn("span-export", queue, move || {
+            export::run(&s, &target, interval)
+        })
+        .map_err(|e| SpanExportError::Thread(e.to_string()))?;
         Ok(Self {
-            _stop: Arc::new(StopOnDrop(shared.clone())),
             shared,
-            thread: Arc::new(Mutex::new(Some(thread))),
+            thread: Arc::new(thread),
         })
     }
 
@@ -186,10 +176,8 @@ impl ClientSpans {
 
     /// Exports what is queued, stops the export thread and returns the final counts (blocking).
     pub fn shutdown(&self) -> ExportCounts {
-        self.shared.queue.stop();
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
-        }
+        // A panicked export thread: the counts show what it did not export.
+        let _ = self.thread.finish();
         self.counts()
     }
 }

@@ -286,14 +286,12 @@ async fn dropping_every_handle_exports_what_is_queued_and_stops_the_thread() {
     let spans = ClientSpans::start(config).unwrap();
     register(&spans);
     spans.end(client_span(SpanIds::root(), 200, false));
-    let thread = spans.thread.clone();
-    drop(spans);
-    let handle = thread.lock().unwrap().take().unwrap();
-    // Without the stop on drop the thread would sleep through the hour-long interval.
-    // (joined on a detached thread: a test that fails must not hang as well).
+    // Dropping the last handle stops the export thread and waits for its last
+    // export; without the stop it would sleep through the hour-long interval
+    // (dropped on a detached thread: a test that fails must not hang as well).
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = handle.join();
+        drop(spans);
         let _ = tx.send(());
     });
     let joined = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))

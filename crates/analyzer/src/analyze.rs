@@ -393,6 +393,7 @@ fn scenario(
         slowest_db_statement,
         mean_response_bytes: n.mean_response_bytes,
         fixture_listings: meta.fixture_listings,
+        setup: meta.setup.clone(),
         outliers,
         exemplar,
         classifier,

@@ -8,6 +8,7 @@
 
 mod db;
 mod delete;
+pub mod dump;
 pub mod entity;
 mod error;
 mod handlers;

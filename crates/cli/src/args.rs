@@ -252,6 +252,10 @@ pub struct RunArgs {
     /// Fixture creations in flight at once.
     #[arg(long, default_value_t = 4)]
     pub setup_concurrency: usize,
+    /// Retries of a fixture create that failed (a lost answer is first looked
+    /// up by the fixture's tag; waits double from 250 ms up to 5 s).
+    #[arg(long, default_value_t = 5)]
+    pub setup_retries: u32,
     /// Leave the shared fixtures (and their ledger) in place for reuse.
     #[arg(long)]
     pub keep_fixtures: bool,

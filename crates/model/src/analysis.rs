@@ -238,6 +238,9 @@ pub struct ScenarioAnalysis {
     pub mean_response_bytes: f64,
     /// Listings attached to the scenario's fixture.
     pub fixture_listings: Option<u64>,
+    /// What the scenario's fixture setup did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<crate::manifest::SetupSummary>,
     /// The K slowest requests.
     pub outliers: Vec<Outlier>,
     /// The P95 exemplar with its waterfall.

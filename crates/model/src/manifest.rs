@@ -52,6 +52,78 @@ pub struct RunManifest {
     /// Free-form notes (e.g. "API died mid-run").
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Rows that appeared in watched collections without the runner creating them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub side_effects: Vec<SideEffect>,
+}
+
+/// What one scenario's fixture setup did.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SetupSummary {
+    /// Wall time of the setup (seconds).
+    pub seconds: f64,
+    /// Entities created (and ledgered).
+    pub created: u64,
+    /// Creates whose answer was lost (timeout, reset, 5xx) but whose entity was
+    /// found by its tag afterwards.
+    pub reconciled: u64,
+    /// Create attempts repeated after a failure.
+    pub retries: u64,
+    /// Creates the API answered with a row it already had (get-or-create):
+    /// used, never modified or deleted. One sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing_rows: Vec<String>,
+}
+
+impl SetupSummary {
+    /// `1000 created in 12.3 s, 20 reconciled after lost answers, 22 retries`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} created in {:.1} s", self.created, self.seconds);
+        if self.reconciled > 0 {
+            text.push_str(&format!(
+                ", {} reconciled after lost answers",
+                self.reconciled
+            ));
+        }
+        if self.retries > 0 {
+            text.push_str(&format!(", {} retries", self.retries));
+        }
+        if !self.existing_rows.is_empty() {
+            text.push_str(&format!(
+                ", {} existing rows returned by the API (not ours)",
+                self.existing_rows.len()
+            ));
+        }
+        text
+    }
+}
+
+/// Rows that appeared in a watched collection during a phase of the run
+/// without the runner creating them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SideEffect {
+    /// The watched kind (`ram-specs`).
+    pub kind: String,
+    /// The new rows' ids.
+    pub ids: Vec<String>,
+    /// When they appeared (`setup of CPU_DELETE_WITH_LISTINGS_100`).
+    pub phase: String,
+    /// The requests of that phase that most likely created them.
+    pub likely_cause: String,
+}
+
+impl SideEffect {
+    /// One line for notes and terminals.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} new {} row(s) not created by tracesplit appeared during {} (ids {}); most likely created by {}. They were left in place: not ours",
+            self.ids.len(),
+            self.kind,
+            self.phase,
+            self.ids.join(", "),
+            self.likely_cause
+        )
+    }
 }
 
 /// Per-scenario settings the analyzer needs later.
@@ -72,4 +144,7 @@ pub struct ScenarioManifest {
     /// Listings attached to the scenario's fixture (for N+1 growth and the cascade sweep).
     #[serde(default)]
     pub fixture_listings: Option<u64>,
+    /// What the scenario's fixture setup did (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupSummary>,
 }

@@ -92,6 +92,9 @@ pub struct ScenarioResult {
     /// tracesplit: P99 corrected for coordinated omission (open model only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_corrected_ms: Option<f64>,
+    /// tracesplit: what the scenario's fixture setup did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<crate::manifest::SetupSummary>,
 }
 
 impl ScenarioResult {

@@ -100,6 +100,16 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(p) = &s.p95_split {
         let _ = write!(out, "<p><b>P95 split:</b> {}</p>", esc(&split_sentence(p)));
     }
+    if let Some(setup) = &s.setup {
+        let _ = write!(
+            out,
+            "<p><b>Fixture setup:</b> {}</p>",
+            esc(&setup.describe())
+        );
+        for row in &setup.existing_rows {
+            let _ = write!(out, "<p>{}</p>", esc(row));
+        }
+    }
     if let Some(q) = &s.cascade_statement {
         let _ = write!(out, "<p><b>Cascade check:</b> <code>{}</code></p>", esc(q));
     }

@@ -59,6 +59,9 @@ fn body(s: &ScenarioAnalysis) -> String {
     for (kind, n) in &s.errors {
         let _ = writeln!(out, "errors: {n} × {kind}");
     }
+    if let Some(setup) = &s.setup {
+        let _ = writeln!(out, "fixture setup: {}", setup.describe());
+    }
     for o in s.outliers.iter().take(3) {
         let links: Vec<String> = o
             .links

@@ -133,6 +133,12 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(p) = &s.p95_split {
         let _ = writeln!(out, "\n**P95 split:** {}", split_sentence(p));
     }
+    if let Some(setup) = &s.setup {
+        let _ = writeln!(out, "\n**Fixture setup:** {}", setup.describe());
+        for row in &setup.existing_rows {
+            let _ = writeln!(out, "- {row}");
+        }
+    }
     if let Some(q) = &s.cascade_statement {
         let _ = writeln!(
             out,

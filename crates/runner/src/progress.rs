@@ -5,6 +5,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
 
 /// Where progress goes.
 #[derive(Clone)]
@@ -22,6 +23,9 @@ pub struct Bar {
     done: Arc<AtomicU64>,
     quarter_printed: Arc<AtomicU64>,
     quiet: bool,
+    /// Show the rate and the time left (fixture setup: minutes on a slow API).
+    eta: bool,
+    started: Instant,
 }
 
 impl Progress {
@@ -53,13 +57,27 @@ impl Progress {
 
     /// A bar of `total` steps (0: unknown length).
     pub fn bar(&self, label: &str, total: u64) -> Bar {
+        self.make_bar(label, total, false)
+    }
+
+    /// A fixture-setup bar: also shows the creation rate and the time left.
+    pub fn setup_bar(&self, label: &str, total: u64) -> Bar {
+        self.make_bar(label, total, true)
+    }
+
+    fn make_bar(&self, label: &str, total: u64, eta: bool) -> Bar {
+        let template = if eta {
+            "{prefix:>34} [{bar:30}] {pos}/{len} {per_sec:.1} ETA {eta} {msg}"
+        } else {
+            "{prefix:>34} [{bar:30}] {pos}/{len} {msg}"
+        };
         let bar = self.multi.as_ref().map(|m| {
             let pb = if total > 0 {
                 ProgressBar::new(total)
             } else {
                 ProgressBar::new_spinner()
             };
-            let style = ProgressStyle::with_template("{prefix:>34} [{bar:30}] {pos}/{len} {msg}")
+            let style = ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
             pb.set_style(style);
@@ -73,6 +91,8 @@ impl Progress {
             done: Arc::new(AtomicU64::new(0)),
             quarter_printed: Arc::new(AtomicU64::new(0)),
             quiet: self.quiet,
+            eta,
+            started: Instant::now(),
         }
     }
 }
@@ -94,11 +114,27 @@ impl Bar {
                 if quarter > self.quarter_printed.load(Relaxed)
                     && self.quarter_printed.fetch_max(quarter, Relaxed) < quarter
                 {
-                    eprintln!("  {}: {done}/{}", self.label, self.total);
+                    eprintln!(
+                        "  {}: {done}/{}{}",
+                        self.label,
+                        self.total,
+                        self.rate_eta(done)
+                    );
                 }
             }
             None => {}
         }
+    }
+
+    /// `(41.2/s, 18 s left)` for setup bars, empty otherwise.
+    fn rate_eta(&self, done: u64) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        if !self.eta || secs <= 0.0 || done == 0 {
+            return String::new();
+        }
+        let rate = done as f64 / secs;
+        let left = self.total.saturating_sub(done) as f64 / rate;
+        format!(" ({rate:.1}/s, {left:.0} s left)")
     }
 
     /// Whether a terminal bar is drawn (plain mode shows no live figures).

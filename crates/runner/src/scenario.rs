@@ -1,12 +1,12 @@
 //! One scenario's measured phase: iterations of traced requests.
 
 use crate::client::{ApiClient, Outcome};
-use crate::fixtures::Fixtures;
+use crate::fixtures::{FixtureId, Fixtures, SetupCounters};
 use crate::record::Tally;
 use crate::row::{Row, StepNames, StepRef};
 use crate::schedule::Ticket;
 use crate::spans::{self, Attributes, ClientSpans, Kind, Name, SpanIds, Value};
-use crate::suite::template::{Context, render_json};
+use crate::suite::template::{Context, SharedIds, render_json};
 use crate::suite::{Scenario, Step};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -35,6 +35,11 @@ pub struct RunState {
     pub api_down: AtomicBool,
     /// Wall clock and monotonic clock read together, to place intended starts on the wall clock.
     pub anchor: (Instant, SystemTime),
+    /// The first ledger line that could not be written: the run stops, since
+    /// a fixture nobody recorded is one nobody will clean up.
+    pub ledger_failure: Mutex<Option<String>>,
+    /// Set when the run must stop (Ctrl-C, a ledger failure): no new iteration starts.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// One scenario being measured.
@@ -42,9 +47,13 @@ pub struct ScenarioRun {
     /// The scenario.
     pub scenario: Scenario,
     /// Its shared fixture id.
-    pub fixture_id: Option<i64>,
+    pub fixture_id: Option<FixtureId>,
     /// Per-iteration fixtures created ahead of measuring.
-    pub pool: Mutex<VecDeque<i64>>,
+    pub pool: Mutex<VecDeque<FixtureId>>,
+    /// The run's shared fixtures (`{shared.KIND.id}`), as they were when it started.
+    pub shared: SharedIds,
+    /// Setup counts (per-iteration fixtures made on the fly add to them).
+    pub setup: Arc<SetupCounters>,
     /// Counts for the live display and the summary.
     pub tally: Tally,
     /// Run-wide state.
@@ -108,8 +117,11 @@ impl RunState {
         run_id: &str,
         records: crate::record::RecordSink,
         spans: ClientSpans,
+        stop: Arc<AtomicBool>,
     ) -> Self {
         Self {
+            ledger_failure: Mutex::new(None),
+            stop,
             client,
             fixtures,
             run_id: run_id.to_owned(),
@@ -131,6 +143,14 @@ impl RunState {
         unix_nanos(wall)
     }
 
+    /// Records a ledger failure and stops the run.
+    pub fn ledger_failed(&self, error: String) {
+        if let Ok(mut f) = self.ledger_failure.lock() {
+            f.get_or_insert(error);
+        }
+        self.stop.store(true, Relaxed);
+    }
+
     fn note(&self, outcome: &Outcome) {
         if outcome.is_connection_failure() {
             if self.conn_failures.fetch_add(1, Relaxed) + 1 >= API_DOWN_AFTER {
@@ -143,21 +163,30 @@ impl RunState {
 }
 
 impl ScenarioRun {
-    async fn fixture_for(&self, ticket: &Ticket) -> Option<i64> {
+    async fn fixture_for(&self, ticket: &Ticket) -> Option<FixtureId> {
         let per_iteration = self
             .scenario
             .fixture
             .as_ref()
             .is_some_and(|f| f.per_iteration);
         if !per_iteration {
-            return self.fixture_id;
+            return self.fixture_id.clone();
         }
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop_front());
         match pooled {
             Some(id) => Some(id),
             // Timed runs cannot know how many they need: create on the fly.
-            None => match self.state.fixtures.for_iteration(&self.scenario).await {
+            None => match self
+                .state
+                .fixtures
+                .for_iteration(&self.scenario, &self.setup)
+                .await
+            {
                 Ok(id) => id,
+                Err(crate::fixtures::FixtureError::Ledger(e)) => {
+                    self.state.ledger_failed(e.to_string());
+                    None
+                }
                 Err(e) => {
                     tracing::warn!(
                         "iteration {} of {}: {e}",
@@ -181,10 +210,12 @@ impl ScenarioRun {
         let mut last_client: Option<spans::Span> = None;
         for (index, step) in self.scenario.steps.iter().enumerate() {
             let cx = Context {
-                fixture_id,
+                fixture_id: fixture_id.as_ref(),
                 run_id: &self.state.run_id,
                 iteration: ticket.iteration,
                 n: self.state.fixtures.next_n(),
+                shared: Some(&self.shared),
+                ..Context::default()
             };
             let intended = if index == 0 { ticket.intended } else { None };
             let (row, client) = self.step(step, index, &cx, ids, intended).await;
@@ -192,12 +223,13 @@ impl ScenarioRun {
             if let Some(previous) = last_client.replace(client) {
                 self.state.spans.end(previous);
             }
-            if let Some(id) = fixture_id
+            if let Some(id) = &fixture_id
                 && let Some(f) = self.scenario.fixture.as_ref().filter(|f| f.per_iteration)
                 && step.method == http::Method::DELETE
-                && matches!(row.status, 204 | 404)
+                && matches!(row.status, 200..=299 | 404)
+                && let Err(e) = self.state.fixtures.mark_deleted(&f.kind, id)
             {
-                let _ = self.state.fixtures.mark_deleted(&f.entity, id);
+                self.state.ledger_failed(e.to_string());
             }
             if !ticket.warmup {
                 self.tally.add(&row);
@@ -291,7 +323,7 @@ impl ScenarioRun {
         iteration: SpanIds,
         intended: Option<Instant>,
     ) -> (Row, spans::Span) {
-        let path = step.path.render(cx);
+        let path = step.path.render_path(cx);
         let body = step
             .body
             .as_ref()

@@ -45,9 +45,10 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot open the ledger {}", args.ledger.display()))?;
     let report = fixtures::cleanup(&client, &ledger, false, 8, "cleanup").await?;
     println!(
-        "removed {} fixtures listed in {}",
+        "removed {} fixtures listed in {}, and {} more carrying the run's tag that the ledger never saw",
         report.deleted,
-        args.ledger.display()
+        args.ledger.display(),
+        report.swept
     );
     for (path, answer) in &report.failed {
         eprintln!("could not remove {path}: {answer}");

@@ -4,6 +4,8 @@ use crate::args::DemoArgs;
 use crate::commands::run::{analyze_after_run, cancel_on_signal, execute, exit_code, report_files};
 use anyhow::Context;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
 use tracesplit_collector::{Collector, CollectorConfig};
@@ -69,7 +71,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         },
         run_id,
         progress: Progress::new(false),
-        cancelled: cancel_on_signal(),
+        cancelled: {
+            // The demo's API lives in this process: nothing outlives an abort.
+            let flag = Arc::new(AtomicBool::new(false));
+            cancel_on_signal(flag.clone(), Vec::new());
+            flag
+        },
         ..RunConfig::new(
             &catalog.base_url(),
             suite,

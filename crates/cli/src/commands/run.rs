@@ -83,6 +83,10 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         run_id,
         list_volume: args.list_volume,
         setup_concurrency: args.setup_concurrency.max(1),
+        setup_retry: tracesplit_runner::fixtures::Retry {
+            max: args.setup_retries,
+            ..Default::default()
+        },
         keep_fixtures: args.keep_fixtures,
         reuse_fixtures: args.fixtures.clone(),
         collect,
@@ -94,21 +98,35 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
     })
 }
 
-/// Ctrl-C sets the flag: no new iteration starts; fixtures are still removed.
-pub fn cancel_on_signal() -> Arc<AtomicBool> {
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let flag = cancelled.clone();
+/// Ctrl-C sets the flag: no new iteration or fixture create starts; fixtures
+/// are still removed. A second Ctrl-C aborts at once, after saying how to
+/// remove the fixtures of the `ledgers` (none for an in-process API).
+pub fn cancel_on_signal(cancelled: Arc<AtomicBool>, ledgers: Vec<PathBuf>) {
     let first = signal::interrupted();
     tokio::spawn(async move {
         first.await;
         eprintln!(
             "interrupted: finishing in-flight requests, then removing fixtures (Ctrl-C again to abort)"
         );
-        flag.store(true, Ordering::Relaxed);
+        cancelled.store(true, Ordering::Relaxed);
         signal::interrupted().await;
+        if !ledgers.is_empty() {
+            eprintln!(
+                "aborted before cleanup: fixtures of this run may be left in the API; remove them with"
+            );
+            for l in &ledgers {
+                eprintln!("  tracesplit cleanup {}", l.display());
+            }
+        }
         std::process::exit(i32::from(exit::INTERRUPTED));
     });
-    cancelled
+}
+
+/// The ledgers a run writes fixtures to (its own, and a kept set's).
+pub fn ledgers_of(config: &RunConfig) -> Vec<PathBuf> {
+    let mut out = vec![config.run_dir.join(tracesplit_model::manifest::LEDGER_FILE)];
+    out.extend(config.reuse_fixtures.clone());
+    out
 }
 
 /// Runs and maps errors: an unreachable API is exit 3.
@@ -207,7 +225,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let output = args.output.clone();
     let options = args.analysis.clone();
     let reports = args.reports.clone();
-    let config = config(args, cancel_on_signal())?;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let config = config(args, cancelled.clone())?;
+    cancel_on_signal(cancelled, ledgers_of(&config));
     let outcome = execute(config).await?;
     let failed = analyze_after_run(&outcome, &options, &reports, output.as_deref())?;
     report_files(&outcome);

@@ -5,6 +5,7 @@
 use crate::support::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tracesplit_catalog_demo::dump::{Rows, difference, rows};
 
 fn catalog() -> (Proc, String) {
     serve_catalog(&["--no-telemetry"])
@@ -184,20 +185,37 @@ fn suite_show_prints_the_built_in_suite() {
     assert!(text.contains("CPU_DELETE_WITH_LISTINGS_1000"));
 }
 
-#[test]
-fn cleanup_removes_what_a_killed_run_left() {
-    let (_cat, url) = catalog();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("crashed");
-    let mut child = Command::new(bin())
+/// A catalog on a database file with a few seeded rows, a little slow (so
+/// listing setup takes a while), and what its tables hold now.
+fn catalog_on_file(dir: &std::path::Path) -> (Proc, String, std::path::PathBuf, Rows) {
+    let db = dir.join("catalog.db");
+    let (cat, url) = serve_catalog(&[
+        "--no-telemetry",
+        "--db",
+        db.to_str().unwrap(),
+        "--seed-cpus",
+        "5",
+        "--seed-listings",
+        "40",
+        "--handler-delay-ms",
+        "3",
+    ]);
+    let before = rows(&db).unwrap();
+    (cat, url, db, before)
+}
+
+/// Starts a run of the 1000-listing delete and waits until its ledger holds
+/// `lines` lines (listing setup under way).
+fn run_into_listing_setup(url: &str, out: &std::path::Path, lines: usize) -> std::process::Child {
+    let child = Command::new(bin())
         .args([
             "run",
             "--base-url",
-            &url,
-            "--runs",
-            "100000",
+            url,
             "--scenario",
-            "CPU_DELETE_WITH_LISTINGS_100",
+            "CPU_DELETE_WITH_LISTINGS_1000",
+            "--setup-concurrency",
+            "8",
             "--out",
             out.to_str().unwrap(),
             "--collector-grpc",
@@ -206,7 +224,7 @@ fn cleanup_removes_what_a_killed_run_left() {
             "127.0.0.1:0",
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let ledger = out.join("ledger.jsonl");
@@ -214,56 +232,94 @@ fn cleanup_removes_what_a_killed_run_left() {
     while std::fs::read_to_string(&ledger)
         .map(|t| t.lines().count())
         .unwrap_or(0)
-        < 101
-        || !out.join("requests.journal.jsonl").exists()
+        < lines
     {
         assert!(
             Instant::now() < deadline,
-            "the run never got past fixture setup"
+            "the run never got into listing setup"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let text = std::fs::read_to_string(&ledger).unwrap();
-    let cpu = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|e| e["entity"] == "cpus")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    assert_eq!(
-        http_client()
-            .get(format!("{url}/v1/catalog/cpus/{cpu}"))
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
+    child
+}
 
-    let cleaned = Command::new(bin())
+fn cleanup_ledger(ledger: &std::path::Path) -> std::process::Output {
+    Command::new(bin())
         .args(["cleanup", ledger.to_str().unwrap()])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn cleanup_after_a_killed_run_leaves_every_table_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cat, url, db, before) = catalog_on_file(dir.path());
+    let out = dir.path().join("killed");
+    let mut child = run_into_listing_setup(&url, &out, 300);
+    // SIGKILL with creates in flight: some land after the ledger saw the last line.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ledger = out.join("ledger.jsonl");
+    assert!(rows(&db).unwrap()["listings"].len() > before["listings"].len() + 250);
+
+    let cleaned = cleanup_ledger(&ledger);
+    let stdout = String::from_utf8_lossy(&cleaned.stdout);
+    assert_eq!(
+        cleaned.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&cleaned.stderr)
+    );
+    assert!(stdout.contains("removed "), "{stdout}");
+    eprintln!("cleanup after SIGKILL: {stdout}");
+    if let Some(d) = difference(&before, &rows(&db).unwrap()) {
+        panic!("after cleanup: {d}");
+    }
+    let again = cleanup_ledger(&ledger);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("removed 0 fixtures")
+            && String::from_utf8_lossy(&again.stdout).contains("and 0 more"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn a_double_ctrl_c_names_the_cleanup_command_and_cleanup_finishes_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cat, url, db, before) = catalog_on_file(dir.path());
+    let out = dir.path().join("aborted");
+    let child = run_into_listing_setup(&url, &out, 300);
+    let pid = child.id().to_string();
+    let interrupt = || {
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    interrupt();
+    std::thread::sleep(Duration::from_millis(30));
+    interrupt();
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "{stderr}");
+    let ledger = out.join("ledger.jsonl");
+    assert!(
+        stderr.contains(&format!("tracesplit cleanup {}", ledger.display())),
+        "{stderr}"
+    );
+
+    let cleaned = cleanup_ledger(&ledger);
     assert_eq!(
         cleaned.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&cleaned.stderr)
     );
-    assert!(String::from_utf8_lossy(&cleaned.stdout).contains("removed 101 fixtures"));
-    assert_eq!(
-        http_client()
-            .get(format!("{url}/v1/catalog/cpus/{cpu}"))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
-    let again = Command::new(bin())
-        .args(["cleanup", ledger.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&again.stdout).contains("removed 0 fixtures"));
+    if let Some(d) = difference(&before, &rows(&db).unwrap()) {
+        panic!("after cleanup: {d}");
+    }
 }

@@ -58,6 +58,8 @@ pub struct RunConfig {
     pub list_volume: u64,
     /// Concurrent fixture creations.
     pub setup_concurrency: usize,
+    /// How a fixture create that failed is retried.
+    pub setup_retry: crate::fixtures::Retry,
     /// Leave shared fixtures in place.
     pub keep_fixtures: bool,
     /// Reuse a kept fixture set.
@@ -91,6 +93,7 @@ impl RunConfig {
             run_id: crate::new_run_id(),
             list_volume: 0,
             setup_concurrency: 8,
+            setup_retry: crate::fixtures::Retry::default(),
             keep_fixtures: false,
             reuse_fixtures: None,
             collect,
@@ -155,6 +158,20 @@ pub enum RunError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A ledger line could not be written mid-run: the run stopped (after
+    /// removing what it could), since an unrecorded fixture would be left behind.
+    #[error(
+        "the fixture ledger {path} could not be written ({error}); the run stopped and removed what it could — check the disk, then run `tracesplit cleanup {path}`"
+    )]
+    LedgerFailed {
+        /// The ledger file.
+        path: PathBuf,
+        /// What failed.
+        error: String,
+    },
+    /// The fixtures could not be prepared.
+    #[error(transparent)]
+    Fixture(#[from] crate::fixtures::FixtureError),
     /// The embedded collector could not start.
     #[error(
         "embedded collector: {0} (use --collector-grpc/--collector-http 127.0.0.1:0, or --no-collect)"

@@ -8,7 +8,10 @@ pub use config::{Collect, RunConfig, RunError, RunOutcome};
 
 use crate::client::ApiClient;
 use crate::fixtures::ledger::Ledger;
-use crate::fixtures::{CleanupReport, FixtureError, Fixtures, KeptSet};
+use crate::fixtures::{
+    CleanupReport, FixtureError, FixtureId, FixtureSettings, Fixtures, KeptSet, SetupCounters,
+    Watch, measured_requests, setup_requests,
+};
 use crate::progress::Progress;
 use crate::record::{Recorder, TallySnapshot};
 use crate::scenario::{RunState, ScenarioNames, ScenarioRun};
@@ -17,14 +20,16 @@ use crate::spans::{ClientSpans, ExportConfig, ExportCounts};
 use crate::suite::Scenario;
 use crate::{spanwait, summary};
 use http::Method;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracesplit_collector::{Collector, CollectorConfig, CollectorHandle, CollectorStats};
 use tracesplit_model::RunManifest;
-use tracesplit_model::manifest::{LEDGER_FILE, MANIFEST_FILE, REQUESTS_FILE, SPANS_DIR};
+use tracesplit_model::manifest::{
+    LEDGER_FILE, MANIFEST_FILE, REQUESTS_FILE, SPANS_DIR, SetupSummary,
+};
 use tracesplit_model::summary::{ScenarioResult, Summary};
 use written::{manifest, result_line, run_notes, write_json};
 
@@ -102,18 +107,8 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
     write_json(&dir.join(MANIFEST_FILE), &manifest)?;
 
     let ledger = Arc::new(Ledger::open(&dir.join(LEDGER_FILE))?);
-    let kept = config
-        .reuse_fixtures
-        .as_deref()
-        .map(KeptSet::open)
-        .transpose()?;
-    let fixtures = Fixtures::new(
-        client.clone(),
-        ledger.clone(),
-        &config.run_id,
-        config.setup_concurrency,
-        config.progress.clone(),
-    );
+    let (fixtures, kept) = open_fixtures(&config, client.clone(), ledger.clone()).await?;
+    let mut watch = Watch::start(&fixtures, &config.suite).await;
     // From here on an early return still completes requests.parquet (its Drop).
     let recorder = Recorder::start(&dir.join(REQUESTS_FILE))?;
     let state = Arc::new(RunState::new(
@@ -122,21 +117,41 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         &config.run_id,
         recorder.sink(),
         spans.clone(),
+        config.cancelled.clone(),
     ));
-    let mut measured = measure_suite(&config, &state, kept.as_ref()).await;
+    let mut measured = measure_suite(&config, &state, kept.as_ref(), &mut watch).await;
+    let kept_ledger = kept.as_ref().map(|k| k.ledger.clone());
     let cleanup = cleanup(
         &fixtures,
         &ledger,
         config.keep_fixtures,
+        kept_ledger.as_deref(),
         &mut measured.notes,
     )
     .await;
+    if !watch.is_empty() {
+        watch
+            .check(&fixtures, "cleanup", "the cleanup's DELETE requests")
+            .await;
+    }
+    let ledger_failure = state.ledger_failure.lock().ok().and_then(|mut f| f.take());
     drop(state);
     let requests = recorder.finish()?;
     let ended = end_spans(&config, &spans, collector, &measured.responded).await;
     let notes = run_notes(&config, &measured, &cleanup, &ended, spans.last_error());
     measured.notes.extend(notes);
+    measured.notes.extend(watch.problems.iter().cloned());
+    measured
+        .notes
+        .extend(watch.side_effects().iter().map(|s| s.describe()));
+    manifest.side_effects = watch.side_effects().to_vec();
     let summary = write_results(&config, &mut manifest, &measured, &ended)?;
+    if let Some(error) = ledger_failure {
+        return Err(RunError::LedgerFailed {
+            path: ledger.path().to_owned(),
+            error,
+        });
+    }
     Ok(RunOutcome {
         run_dir: dir,
         summary,
@@ -149,6 +164,38 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         collector: ended.collector,
         requests,
     })
+}
+
+/// The run's fixtures, and the kept set it reuses (its shared fixtures adopted).
+async fn open_fixtures(
+    config: &RunConfig,
+    client: ApiClient,
+    ledger: Arc<Ledger>,
+) -> Result<(Fixtures, Option<KeptSet>), RunError> {
+    let kept = config
+        .reuse_fixtures
+        .as_deref()
+        .map(KeptSet::open)
+        .transpose()?;
+    let fixtures = Fixtures::new(
+        client,
+        ledger,
+        &config.suite,
+        FixtureSettings {
+            run_id: config.run_id.clone(),
+            concurrency: config.setup_concurrency,
+            retry: config.setup_retry,
+            progress: config.progress.clone(),
+            cancelled: config.cancelled.clone(),
+        },
+    )?;
+    if let Some(k) = &kept {
+        // The kept set's ledger gets this run's kinds and tag too, so
+        // `cleanup` of the set sweeps for every run that added to it.
+        k.ledger.begin(&config.run_id, &config.suite.kinds)?;
+        k.adopt_shared(&fixtures).await?;
+    }
+    Ok((fixtures, kept))
 }
 
 /// Creates the run directory; refuses one that already holds a run.
@@ -174,6 +221,8 @@ struct Measured {
     responded: Vec<String>,
     api_down: bool,
     interrupted: bool,
+    /// What each scenario's setup did.
+    setups: BTreeMap<String, SetupSummary>,
 }
 
 /// Measures the scenarios in order until all ran, the API died or Ctrl-C.
@@ -181,15 +230,27 @@ async fn measure_suite(
     config: &RunConfig,
     state: &Arc<RunState>,
     kept: Option<&KeptSet>,
+    watch: &mut Watch,
 ) -> Measured {
     let (mut results, mut notes, mut responded) = (Vec::new(), Vec::new(), Vec::new());
+    let mut setups = BTreeMap::new();
     for scenario in &config.suite.scenarios {
         if config.cancelled.load(Relaxed) || state.api_down.load(Relaxed) {
             break;
         }
-        let tally = measure(config, scenario, state, kept, &mut notes).await;
+        let (tally, setup) = measure(config, scenario, state, kept, watch, &mut notes).await;
         responded.extend_from_slice(&tally.responded);
-        let result = summary::scenario_result(scenario, &tally, config.schedule.rate.is_some());
+        let mut result = summary::scenario_result(scenario, &tally, config.schedule.rate.is_some());
+        if setup.created + setup.reconciled + setup.retries > 0 || !setup.existing_rows.is_empty() {
+            notes.extend(
+                setup
+                    .existing_rows
+                    .iter()
+                    .map(|r| format!("{}: {r}", scenario.name)),
+            );
+            result.setup = Some(setup.clone());
+            setups.insert(scenario.name.clone(), setup);
+        }
         config.progress.line(&result_line(&result));
         results.push(result);
     }
@@ -201,7 +262,9 @@ async fn measure_suite(
             .map(crate::spans::hex_span_id)
             .collect(),
         api_down: state.api_down.load(Relaxed),
-        interrupted: config.cancelled.load(Relaxed),
+        interrupted: config.cancelled.load(Relaxed)
+            && state.ledger_failure.lock().is_ok_and(|f| f.is_none()),
+        setups,
     }
 }
 
@@ -211,12 +274,16 @@ async fn cleanup(
     fixtures: &Fixtures,
     ledger: &Ledger,
     keep: bool,
+    kept: Option<&Ledger>,
     notes: &mut Vec<String>,
 ) -> CleanupReport {
-    fixtures.cleanup(ledger, keep).await.unwrap_or_else(|e| {
-        notes.push(format!("fixture cleanup stopped: {e}"));
-        CleanupReport::default()
-    })
+    fixtures
+        .cleanup(ledger, keep, kept)
+        .await
+        .unwrap_or_else(|e| {
+            notes.push(format!("fixture cleanup stopped: {e}"));
+            CleanupReport::default()
+        })
 }
 
 /// How the span side ended: client export counts, the server-span wait.
@@ -269,22 +336,45 @@ fn write_results(
     manifest.client_spans_exported = ended.client_spans.exported;
     manifest.missing_server_spans = ended.missing;
     manifest.notes = measured.notes.clone();
+    for (name, setup) in &measured.setups {
+        if let Some(m) = manifest.scenarios.get_mut(name) {
+            m.setup = Some(setup.clone());
+        }
+    }
     write_json(&config.run_dir.join(MANIFEST_FILE), manifest)?;
     Ok(summary)
 }
 
-/// Sets up one scenario's fixtures and measures it; setup failures become a note and an empty tally.
+/// Sets up one scenario's fixtures and measures it; setup failures become a
+/// note and an empty tally. Returns the tally and what the setup did.
 async fn measure(
     config: &RunConfig,
     scenario: &Scenario,
     state: &Arc<RunState>,
     kept: Option<&KeptSet>,
+    watch: &mut Watch,
     notes: &mut Vec<String>,
-) -> TallySnapshot {
-    let setup = setup(config, scenario, &state.fixtures, kept).await;
+) -> (TallySnapshot, SetupSummary) {
+    let counters = Arc::new(SetupCounters::default());
+    let started = Instant::now();
+    let setup = setup(config, scenario, &state.fixtures, kept, &counters).await;
+    let seconds = started.elapsed().as_secs_f64();
+    if !watch.is_empty() {
+        let phase = format!("the setup of {}", scenario.name);
+        watch
+            .check(
+                &state.fixtures,
+                &phase,
+                &setup_requests(&config.suite, scenario),
+            )
+            .await;
+    }
     let (fixture_id, pool) = match setup {
         Ok(v) => v,
         Err(e) => {
+            if let FixtureError::Ledger(e) = &e {
+                state.ledger_failed(e.to_string());
+            }
             config
                 .progress
                 .line(&format!("{}: setup failed: {e}", scenario.name));
@@ -292,22 +382,36 @@ async fn measure(
             let mut t = TallySnapshot::default();
             t.errors.insert("setup".into(), 1);
             t.failed = 1;
-            return t;
+            return (t, counters.summary(seconds));
         }
     };
     let run = Arc::new(ScenarioRun {
         scenario: scenario.clone(),
         fixture_id,
         pool: Mutex::new(pool),
+        shared: state.fixtures.shared_ids(),
+        setup: counters.clone(),
         tally: Default::default(),
         state: state.clone(),
         names: ScenarioNames::new(scenario, state),
     });
+    let tally = drive_scenario(config, &run).await;
+    if !watch.is_empty() {
+        let phase = format!("the measured requests of {}", scenario.name);
+        watch
+            .check(&state.fixtures, &phase, &measured_requests(scenario))
+            .await;
+    }
+    (tally, counters.summary(seconds))
+}
+
+/// Runs a scenario's schedule with a progress bar; returns its tally.
+async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> TallySnapshot {
     let total = match config.schedule.stop {
         Stop::Iterations(n) => n,
         Stop::Duration(_) => 0,
     };
-    let bar = config.progress.bar(&scenario.name, total);
+    let bar = config.progress.bar(&run.scenario.name, total);
     let (r, b) = (run.clone(), bar.clone());
     drive(config.schedule, config.cancelled.clone(), move |ticket| {
         let (run, bar) = (r.clone(), b.clone());
@@ -333,30 +437,37 @@ async fn setup(
     scenario: &Scenario,
     fixtures: &Fixtures,
     kept: Option<&KeptSet>,
-) -> Result<(Option<i64>, VecDeque<i64>), FixtureError> {
+    counters: &SetupCounters,
+) -> Result<(Option<FixtureId>, VecDeque<FixtureId>), FixtureError> {
     let ledger = kept.map_or_else(|| fixtures.ledger(), |k| k.ledger.clone());
-    if let (Some(entity), true) = (&scenario.volume_entity, config.list_volume > 0) {
+    let needs = config.suite.shared_needs(scenario);
+    fixtures
+        .ensure_shared(&needs, &ledger, &scenario.name, counters)
+        .await?;
+    if let (Some(kind), true) = (&scenario.volume_entity, config.list_volume > 0) {
         match kept {
             Some(k) => {
-                k.volume(fixtures, entity, config.list_volume, &scenario.name)
+                k.volume(fixtures, kind, config.list_volume, &scenario.name, counters)
                     .await?
             }
             None => {
                 fixtures
-                    .volume(&ledger, entity, config.list_volume, &scenario.name)
+                    .volume(&ledger, kind, config.list_volume, &scenario.name, counters)
                     .await?
             }
         }
     }
     let shared = match kept {
-        Some(k) => k.shared(fixtures, scenario).await?,
-        None => fixtures.shared(scenario, &ledger).await?,
+        Some(k) => k.shared(fixtures, scenario, counters).await?,
+        None => fixtures.shared(scenario, &ledger, counters).await?,
     };
     let pool_size = match config.schedule.stop {
         Stop::Iterations(n) => n + config.schedule.warmup,
         Stop::Duration(_) => 0,
     };
-    let pool = fixtures.iteration_pool(scenario, pool_size).await?;
+    let pool = fixtures
+        .iteration_pool(scenario, pool_size, counters)
+        .await?;
     Ok((shared, pool.into()))
 }
 

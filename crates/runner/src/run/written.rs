@@ -30,7 +30,8 @@ fn scenario_manifest(s: &Scenario) -> ScenarioManifest {
         target_ms: s.target_p95_ms,
         cascade_statement: s.cascade.statement.clone(),
         cascade_span: s.cascade.span.clone(),
-        fixture_listings: s.fixture.as_ref().map(|f| f.listings),
+        fixture_listings: s.fixture.as_ref().map(|f| f.children),
+        setup: None,
     }
 }
 
@@ -97,6 +98,12 @@ pub(super) fn run_notes(
             cleanup.failed[0].0,
             cleanup.failed[0].1,
             config.run_dir.join(LEDGER_FILE).display()
+        ));
+    }
+    if cleanup.swept > 0 {
+        notes.push(format!(
+            "cleanup found {} more fixtures by the run's tag that the ledger never recorded (creates whose answers were lost) and removed them",
+            cleanup.swept
         ));
     }
     if cleanup.kept > 0 {

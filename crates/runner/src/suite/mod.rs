@@ -1,6 +1,7 @@
 //! Suites: TOML files of scenarios. Parsed and validated completely before any
 //! request is sent; every error names the file, line and what is wrong.
 
+pub mod kinds;
 mod raw;
 pub mod sweep;
 pub mod template;
@@ -9,6 +10,7 @@ use crate::suite::template::Template;
 use serde_json::Value;
 use std::path::Path;
 
+pub use kinds::{ChildSpec, FixtureKind};
 pub use raw::parse;
 
 /// The built-in catalog suite's text.
@@ -23,6 +25,12 @@ pub struct Suite {
     pub description: String,
     /// Scenarios in file order.
     pub scenarios: Vec<Scenario>,
+    /// How the API creates, finds and deletes each fixture kind, in declaration
+    /// order (fixtures are removed in the reverse order).
+    pub kinds: Vec<FixtureKind>,
+    /// Kinds whose collections are listed before and after the run, to report
+    /// rows that appeared without the runner creating them.
+    pub watch: Vec<String>,
 }
 
 /// Cascade classifier overrides (regexes), already checked to compile.
@@ -55,18 +63,19 @@ pub struct Scenario {
     pub cascade: Cascade,
 }
 
-/// A fixture: an entity created through the API, optionally used by listings.
+/// A scenario's fixture: an entity created through the API, optionally with
+/// children (listings) that reference it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixtureSpec {
-    /// Entity plural under `/v1/catalog` (`cpus`, `gpus`, …).
-    pub entity: String,
+    /// The fixture kind (`cpus`).
+    pub kind: String,
     /// One fresh entity per iteration (consumed by the iteration) instead of one per scenario.
     pub per_iteration: bool,
-    /// Listings that reference the entity.
-    pub listings: u64,
-    /// Listing field that references it (`cpu_id`).
-    pub listing_field: String,
-    /// Create body template.
+    /// Children that reference the entity (listings of a CPU).
+    pub children: u64,
+    /// Which children, when there are any.
+    pub child: Option<ChildSpec>,
+    /// Create body template (the kind's, with the scenario's fields over it).
     pub body: Value,
 }
 
@@ -118,6 +127,56 @@ pub fn load(path: Option<&Path>) -> Result<Suite, SuiteError> {
 }
 
 impl Suite {
+    /// The kind called `name`.
+    pub fn kind(&self, name: &str) -> Option<&FixtureKind> {
+        self.kinds.iter().find(|k| k.name == name)
+    }
+
+    /// The kinds a scenario needs as shared fixtures (through its steps, its
+    /// fixture, its children and what those need in turn), dependencies first.
+    pub fn shared_needs(&self, scenario: &Scenario) -> Vec<String> {
+        let mut bodies: Vec<&Value> = scenario
+            .steps
+            .iter()
+            .filter_map(|s| s.body.as_ref())
+            .collect();
+        let paths: Vec<Value> = scenario
+            .steps
+            .iter()
+            .map(|s| Value::String(s.path.to_string()))
+            .collect();
+        bodies.extend(&paths);
+        if let Some(f) = &scenario.fixture {
+            bodies.push(&f.body);
+            if let Some(k) = f.child.as_ref().and_then(|c| self.kind(&c.kind)) {
+                bodies.push(&k.body);
+            }
+        }
+        if let Some(k) = scenario.volume_entity.as_deref().and_then(|v| self.kind(v)) {
+            bodies.push(&k.body);
+        }
+        let mut out = Vec::new();
+        for b in bodies {
+            for k in kinds::shared_uses(b) {
+                self.push_shared(&k, &mut out);
+            }
+        }
+        out
+    }
+
+    fn push_shared(&self, kind: &str, out: &mut Vec<String>) {
+        if out.iter().any(|k| k == kind) {
+            return;
+        }
+        // Validation refused cycles, so this terminates.
+        if let Some(k) = self.kind(kind) {
+            for dep in kinds::shared_uses(&k.body) {
+                self.push_shared(&dep, out);
+            }
+        }
+        out.push(kind.to_owned());
+    }
+
     /// Keeps the scenarios whose name matches `glob` (case-insensitive) and whose
     /// entity type matches `entity` (`cpu`, `ram-spec`, … or the seed's `RAM_SPEC`).
     pub fn select(&mut self, glob: Option<&str>, entity: Option<&str>) -> Result<(), String> {

@@ -26,10 +26,10 @@ impl Suite {
                 .filter_map(|s| s.fixture.as_ref().map(|f| (s, f)))
         };
         let unused = deletes()
-            .find(|(_, f)| f.per_iteration && f.listings == 0)
+            .find(|(_, f)| f.per_iteration && f.children == 0)
             .map(|(s, _)| s.clone());
         let used = deletes()
-            .find(|(_, f)| f.listings > 0)
+            .find(|(_, f)| f.children > 0)
             .map(|(s, _)| s.clone());
         let mut added = Vec::new();
         for &n in counts {
@@ -47,21 +47,25 @@ impl Suite {
             if added.iter().any(|s: &Scenario| s.name == sweep_scenario(n)) {
                 return Err(format!("--cascade-sweep lists {n} twice"));
             }
-            added.push(point(template, n));
+            added.push(point(template, n, &self.kinds));
         }
         self.scenarios.extend(added);
         Ok(())
     }
 }
 
-fn point(template: &Scenario, listings: u64) -> Scenario {
+fn point(template: &Scenario, listings: u64, kinds: &[super::FixtureKind]) -> Scenario {
     let mut s = template.clone();
     s.name = sweep_scenario(listings);
     if let Some(f) = s.fixture.as_mut() {
-        f.listings = listings;
-        // Fixture names must stay unique (the API answers 400 on a duplicate).
-        if let Some(Value::String(name)) = f.body.get_mut("name") {
-            name.push_str(&format!(" sweep {listings}"));
+        f.children = listings;
+        // Tags must stay unique (names are: the API answers 400 on a duplicate).
+        let pointer = kinds
+            .iter()
+            .find(|k| k.name == f.kind)
+            .map_or("/name", |k| k.tag.as_str());
+        if let Some(Value::String(tag)) = f.body.pointer_mut(pointer) {
+            tag.push_str(&format!(" sweep {listings}"));
         }
     }
     s
@@ -103,7 +107,7 @@ mod tests {
         assert!(f0.per_iteration);
         assert_eq!(added[0].steps[0].expect, [204]);
         let f = added[2].fixture.as_ref().expect("fixture");
-        assert_eq!((f.listings, f.per_iteration), (5000, false));
+        assert_eq!((f.children, f.per_iteration), (5000, false));
         assert_eq!(added[2].steps[0].expect, [409]);
         assert!(
             f.body["name"]

@@ -20,7 +20,7 @@ fn the_built_in_suite_has_the_sixteen_seed_scenarios() {
         .find(|s| s.name == "CPU_DELETE_WITH_LISTINGS_1000")
         .unwrap();
     assert_eq!(delete.target_p95_ms, 1000.0);
-    assert_eq!(delete.fixture.as_ref().unwrap().listings, 1000);
+    assert_eq!(delete.fixture.as_ref().unwrap().children, 1000);
     assert_eq!(delete.steps[0].route, "/v1/catalog/cpus/{id}");
     assert_eq!(delete.steps[0].expect, vec![409]);
     assert!(delete.cascade.statement.is_some() && delete.cascade.span.is_some());
@@ -41,11 +41,13 @@ fn templates_render_numbers_and_text() {
         .iter()
         .find(|s| s.name == "CPU_PATCH_SINGLE_FIELD")
         .unwrap();
+    let id = crate::fixtures::FixtureId::Int(42);
     let cx = Context {
-        fixture_id: Some(42),
+        fixture_id: Some(&id),
         run_id: "r1",
         iteration: 3,
         n: 9,
+        ..Context::default()
     };
     assert_eq!(s.steps[0].path.render(&cx), "/v1/catalog/cpus/42");
     let body = template::render_json(s.steps[0].body.as_ref().unwrap(), &cx);
@@ -118,4 +120,137 @@ fn selection_by_glob_and_entity_type() {
         vec!["RAM_SPEC_LIST_WITH_FILTER"]
     );
     assert!(load(None).unwrap().select(Some("NOPE*"), None).is_err());
+}
+
+const KINDS: &str = r#"name = "k"
+[[kind]]
+name = "things"
+create = { path = "/things", body = { title = "tracesplit {run_id} thing {n}" } }
+tag = "/title"
+delete = "/things/{id}"
+list = "/things?from={offset}"
+children = [{ kind = "bits", field = "thing", list = "/things/{id}/bits" }]
+
+[[kind]]
+name = "bits"
+create = { path = "/bits", body = { title = "tracesplit {run_id} bit {n}" } }
+tag = "/title"
+delete = "/bits/{id}"
+
+[[scenario]]
+name = "A"
+entity_type = "THING"
+operation = "PATCH"
+target_p95_ms = 100
+fixture = { kind = "things", children = 3 }
+steps = [{ method = "PATCH", path = "/things/{fixture.id}", expect = [200] }]
+"#;
+
+#[test]
+fn fixture_kinds_are_data_and_checked_where_they_are_written() {
+    let s = parse(KINDS, "k.toml").unwrap();
+    assert_eq!(s.kinds.len(), 2);
+    let f = s.scenarios[0].fixture.as_ref().unwrap();
+    assert_eq!((f.kind.as_str(), f.children), ("things", 3));
+    assert_eq!(f.child.as_ref().unwrap().field, "thing");
+    let cases: [(&str, &str, &str, usize); 9] = [
+        (
+            "tag = \"/title\"\ndelete = \"/things",
+            "tag = \"/name\"\ndelete = \"/things",
+            "no string at the tag field /name",
+            5,
+        ),
+        ("thing {n}\" }", "thing\" }", "", 0),
+        ("bit {n}", "bit", "must contain {n}", 0),
+        (
+            "delete = \"/bits/{id}\"",
+            "delete = \"/bits\"",
+            "must use {id}",
+            14,
+        ),
+        (
+            "kind = \"things\", children",
+            "kind = \"gadgets\", children",
+            "fixture kind \"gadgets\" is not declared",
+            21,
+        ),
+        (
+            "children = 3 }",
+            "children = 3, per_iteration = true, body = { title = \"tracesplit {run_id}\" } }",
+            "must contain {n}",
+            21,
+        ),
+        (
+            "path = \"/things/{fixture.id}\"",
+            "path = \"/things/{parent.id}\"",
+            "{parent.id} cannot be used in a step path",
+            22,
+        ),
+        (
+            "name = \"k\"",
+            "name = \"k\"\nwatch = [\"bits\"]",
+            "kind bits has no list path to watch",
+            2,
+        ),
+        (
+            "title = \"tracesplit {run_id} bit {n}\"",
+            "title = \"tracesplit {run_id} bit {n}\", x = \"{shared.things.id}\"",
+            "",
+            0,
+        ),
+    ];
+    for (from, to, message, line) in cases {
+        let text = KINDS.replace(from, to);
+        assert_ne!(text, KINDS, "{from}");
+        match parse(&text, "k.toml") {
+            Ok(_) => assert!(message.is_empty(), "{to:?} was accepted"),
+            Err(e) => {
+                assert!(
+                    !message.is_empty() && e.message.contains(message),
+                    "{to:?}: {e}"
+                );
+                if line > 0 {
+                    assert_eq!(e.line, line, "{e}");
+                }
+            }
+        }
+    }
+    // A cycle of shared fixtures cannot be created.
+    let cycle = KINDS
+        .replace("thing {n}\" }", "thing {n}\", b = \"{shared.bits.id}\" }")
+        .replace("bit {n}\" }", "bit {n}\", t = \"{shared.things.id}\" }");
+    let e = parse(&cycle, "k.toml").unwrap_err();
+    assert!(e.message.contains("cycle"), "{e}");
+}
+
+#[test]
+fn suites_without_kinds_get_the_catalogs() {
+    let s = parse(ONE, "suite.toml").unwrap();
+    let names: Vec<&str> = s.kinds.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ram-specs",
+            "storage-profiles",
+            "cpus",
+            "gpus",
+            "profiles",
+            "ports-profiles",
+            "listings"
+        ]
+    );
+    let legacy = ONE.replace(
+        "steps = ",
+        "fixture = { entity = \"cpus\", listings = 2, listing_field = \"cpu_id\", body = { name = \"x {run_id}\" } }\nsteps = ",
+    );
+    let s = parse(&legacy, "suite.toml").unwrap();
+    let f = s.scenarios[0].fixture.as_ref().unwrap();
+    assert_eq!((f.kind.as_str(), f.children), ("cpus", 2));
+    assert_eq!(
+        f.body["manufacturer"], "Intel",
+        "the kind's body under the scenario's fields"
+    );
+    let mut needs = s.shared_needs(&s.scenarios[0]);
+    needs.sort();
+    assert_eq!(needs, ["ram-specs", "storage-profiles"]);
 }

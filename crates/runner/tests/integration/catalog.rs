@@ -2,11 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::config;
+use crate::support::{assert_same_rows, db_rows};
 use rusqlite::Connection;
 use std::path::Path;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer};
 use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_model::SpanKind;
+use tracesplit_runner::fixtures::FixtureId;
 use tracesplit_runner::fixtures::ledger::{Ledger, Role, live};
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, run, suite};
@@ -24,63 +26,31 @@ async fn catalog(db: Option<&Path>, telemetry: Option<TelemetryConfig>) -> Catal
     CatalogServer::start(cfg).await.unwrap()
 }
 
-const TABLES: [&str; 8] = [
-    "cpus",
-    "gpus",
-    "profiles",
-    "ports_profiles",
-    "ports",
-    "ram_specs",
-    "storage_profiles",
-    "listings",
-];
-
-/// Every row of every table, as text, for rows with id ≤ the given maxima.
-fn snapshot(db: &Path, max_ids: Option<&[i64]>) -> (Vec<i64>, Vec<String>) {
-    let conn = Connection::open(db).unwrap();
-    let mut maxima = Vec::new();
-    let mut rows = Vec::new();
-    for (i, table) in TABLES.iter().enumerate() {
-        let max: i64 = conn
-            .query_row(
-                &format!("SELECT coalesce(max(id), 0) FROM {table}"),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        maxima.push(max);
-        let limit = max_ids.map_or(max, |m| m[i]);
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM {table} WHERE id <= ?1 ORDER BY id"))
-            .unwrap();
-        let n = stmt.column_count();
-        let mut q = stmt.query([limit]).unwrap();
-        while let Some(row) = q.next().unwrap() {
-            let cells: Vec<String> = (0..n)
-                .map(|c| format!("{:?}", row.get_ref(c).unwrap()))
-                .collect();
-            rows.push(format!("{table}: {}", cells.join(" | ")));
-        }
-    }
-    (maxima, rows)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_full_suite_never_touches_rows_it_did_not_create() {
+/// A full suite run (3 iterations, 30 volume CPUs) against a catalog on `db`:
+/// every table is as it was before, row for row.
+async fn full_suite_leaves_every_table_as_it_found_it(seed_cpus: u64, seed_listings: u64) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("catalog.db");
-    let api = catalog(Some(&db), None).await;
-    let (maxima, before) = snapshot(&db, None);
-    assert!(before.len() > 200);
-
+    let api = CatalogServer::start(CatalogConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        db_path: Some(db.clone()),
+        seed_cpus,
+        seed_listings,
+        telemetry: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let before = db_rows(&db);
     let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 3);
     cfg.list_volume = 30;
     let outcome = run(cfg).await.unwrap();
     assert_eq!(outcome.summary.results.len(), 16);
     assert!(
         outcome.summary.results.iter().all(|r| r.passed),
-        "{:#?}",
-        outcome.summary.results
+        "{:#?}\nnotes: {:#?}",
+        outcome.summary.results,
+        outcome.summary.notes
     );
     assert!(
         outcome.cleanup.failed.is_empty(),
@@ -88,25 +58,23 @@ async fn the_full_suite_never_touches_rows_it_did_not_create() {
         outcome.cleanup.failed
     );
     assert!(outcome.cleanup.deleted > 1000 + 100 + 25 + 30);
-    api.shutdown().await;
-
-    let (_, after) = snapshot(&db, Some(&maxima));
-    assert_eq!(
-        before, after,
-        "pre-existing rows are byte-for-byte unchanged"
+    assert!(
+        outcome.manifest.side_effects.is_empty(),
+        "the watch saw rows appear: {:?}",
+        outcome.manifest.side_effects
     );
-    // And nothing the run created is left behind (the server's own get-or-create rows aside).
-    let conn = Connection::open(&db).unwrap();
-    for table in ["cpus", "gpus", "profiles", "ports_profiles", "listings"] {
-        let left: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM {table} WHERE id > ?1"),
-                [maxima[TABLES.iter().position(|t| *t == table).unwrap()]],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(left, 0, "{table} rows left behind");
-    }
+    api.shutdown().await;
+    assert_same_rows(&before, &db_rows(&db));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_suite_leaves_a_fresh_catalog_byte_identical() {
+    full_suite_leaves_every_table_as_it_found_it(0, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_suite_leaves_a_seeded_catalog_byte_identical() {
+    full_suite_leaves_every_table_as_it_found_it(20, 200).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,6 +145,7 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("catalog.db");
     let api = catalog(Some(&db), None).await;
+    let before = db_rows(&db);
     let suite_text = suite::CATALOG_SUITE;
     let mut first = config(&api.base_url(), suite_text, &dir.path().join("a"), 2);
     first
@@ -186,18 +155,24 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
     first.keep_fixtures = true;
     let first = run(first).await.unwrap();
     let ledger_path = first.run_dir.join("ledger.jsonl");
-    let kept = live(&Ledger::read(&ledger_path).unwrap());
-    assert_eq!(kept.len(), 101);
+    let kept = live(&Ledger::read(&ledger_path).unwrap().entries);
+    assert_eq!(
+        kept.len(),
+        103,
+        "the CPU, its 100 listings, their RAM spec and storage profile"
+    );
     assert!(
         first.summary.notes.iter().any(|n| n.contains("--fixtures")),
         "{:?}",
         first.summary.notes
     );
-    let cpu = kept.iter().find(|e| e.role == Role::Fixture).unwrap().id;
+    let FixtureId::Int(cpu) = kept.iter().find(|e| e.role == Role::Fixture).unwrap().id else {
+        panic!("the catalog's ids are integers")
+    };
 
     // Someone removes 10 of the listings; reuse adds exactly those back.
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    for l in kept.iter().filter(|e| e.role == Role::Listing).take(10) {
+    for l in kept.iter().filter(|e| e.role == Role::Child).take(10) {
         client
             .delete(format!("{}/v1/listings/{}", api.base_url(), l.id))
             .send()
@@ -220,10 +195,10 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
             .all(|r| r.url.ends_with(&format!("/v1/catalog/cpus/{cpu}"))),
         "the kept CPU was reused"
     );
-    let entries = Ledger::read(&ledger_path).unwrap();
+    let entries = Ledger::read(&ledger_path).unwrap().entries;
     let listings_live = live(&entries)
         .iter()
-        .filter(|e| e.role == Role::Listing)
+        .filter(|e| e.role == Role::Child)
         .count();
     assert_eq!(listings_live, 100, "ledger: {} entries", entries.len());
     let count: i64 = Connection::open(&db)
@@ -251,8 +226,8 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
     )
     .await
     .unwrap();
-    assert!(report.failed.is_empty());
-    assert!(live(&Ledger::read(&ledger_path).unwrap()).is_empty());
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(live(&Ledger::read(&ledger_path).unwrap().entries).is_empty());
     let left: i64 = Connection::open(&db)
         .unwrap()
         .query_row("SELECT count(*) FROM cpus WHERE id = ?1", [cpu], |r| {
@@ -261,6 +236,7 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
         .unwrap();
     assert_eq!(left, 0);
     api.shutdown().await;
+    assert_same_rows(&before, &db_rows(&db));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

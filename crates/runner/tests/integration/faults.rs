@@ -73,11 +73,25 @@ async fn an_api_dying_mid_run_counts_the_rest_as_errors_and_keeps_the_ledger() {
         "{:?}",
         outcome.summary.notes
     );
-    // Cleanup was attempted and failed: the ledger still lists the fixture and its 3 listings.
-    assert_eq!(outcome.cleanup.failed.len(), 4);
+    // Cleanup was attempted and failed: the ledger still lists the fixture,
+    // its 3 listings and the listings' RAM spec and storage profile; the
+    // sweep stopped at its first list.
+    let left = live(&Ledger::read(&run_dir.join("ledger.jsonl")).unwrap().entries);
+    assert_eq!(left.len(), 6, "{left:?}");
     assert_eq!(
-        live(&Ledger::read(&run_dir.join("ledger.jsonl")).unwrap()).len(),
-        4
+        outcome.cleanup.failed.len(),
+        7,
+        "{:?}",
+        outcome.cleanup.failed
+    );
+    assert!(
+        outcome
+            .cleanup
+            .failed
+            .last()
+            .unwrap()
+            .0
+            .starts_with("sweep for")
     );
     assert!(
         outcome
@@ -209,7 +223,11 @@ async fn fixture_creation_failing_half_way_removes_what_was_created() {
     let mut deleted = api.state.deleted.lock().unwrap().clone();
     created.sort();
     deleted.sort();
-    assert_eq!(created.len(), 6, "the fixture and five listings");
+    assert_eq!(
+        created.len(),
+        8,
+        "the listings' RAM spec and storage profile, the fixture and five listings"
+    );
     assert_eq!(created, deleted, "everything created was removed");
     let log = api.state.log.lock().unwrap().clone();
     let first_entity_delete = log
@@ -223,5 +241,12 @@ async fn fixture_creation_failing_half_way_removes_what_was_created() {
             < first_entity_delete,
         "listings first"
     );
-    assert!(live(&Ledger::read(&outcome.run_dir.join("ledger.jsonl")).unwrap()).is_empty());
+    assert!(
+        live(
+            &Ledger::read(&outcome.run_dir.join("ledger.jsonl"))
+                .unwrap()
+                .entries
+        )
+        .is_empty()
+    );
 }

@@ -2,4 +2,5 @@
 //! crate and its dependencies instead of one per file: less disk, less time).
 mod catalog;
 mod faults;
+mod fixtures;
 mod support;

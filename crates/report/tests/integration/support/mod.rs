@@ -131,6 +131,13 @@ fn delete_1000() -> ScenarioAnalysis {
         slowest_db_statement: Some("SELECT id FROM cpu WHERE id = ?1".into()),
         mean_response_bytes: 88.0,
         fixture_listings: Some(1000),
+        setup: Some(tracesplit_model::manifest::SetupSummary {
+            seconds: 12.5,
+            created: 1001,
+            reconciled: 20,
+            retries: 20,
+            existing_rows: Vec::new(),
+        }),
         outliers: vec![outlier(trace, split(1.4, 3.3, 938.0, 31.9))],
         exemplar: Some(Exemplar {
             request: outlier(trace, p95),

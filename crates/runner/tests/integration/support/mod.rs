@@ -1,6 +1,9 @@
 //! Test support: a programmable fake API that can die on cue, and run configs.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod hold;
+pub mod widgets;
+
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -64,7 +67,20 @@ async fn handle(
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let _ = req.into_body().collect().await;
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    // Creates answer with the body they were sent plus an id, as real APIs do.
+    let echo = |id: i64| {
+        let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.insert("id".into(), id.into());
+        }
+        v.to_string()
+    };
     state.log.lock().unwrap().push(format!("{method} {path}"));
     let id_of = |p: &str| p.rsplit('/').next().and_then(|s| s.parse::<i64>().ok());
     let response = match (method.as_str(), path.as_str()) {
@@ -80,14 +96,16 @@ async fn handle(
             } else {
                 let id = state.next_id.fetch_add(1, SeqCst) + 1;
                 state.created.lock().unwrap().push(id);
-                json(201, &format!(r#"{{"id":{id}}}"#))
+                json(201, &echo(id))
             }
         }
         ("POST", p) if p.starts_with("/v1/catalog/") => {
             let id = state.next_id.fetch_add(1, SeqCst) + 1;
             state.created.lock().unwrap().push(id);
-            json(201, &format!(r#"{{"id":{id}}}"#))
+            json(201, &echo(id))
         }
+        // Lists (the cleanup's sweep): everything created was deleted by then.
+        ("GET", p) if p.starts_with("/v1/catalog/") => json(200, "[]"),
         ("DELETE", p) => {
             if let Some(id) = id_of(p) {
                 state.deleted.lock().unwrap().push(id);
@@ -181,11 +199,26 @@ pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunCon
 pub fn suite_get(path: &str, fixture_listings: Option<u64>) -> String {
     let fixture = match fixture_listings {
         Some(n) => format!(
-            "fixture = {{ entity = \"gpus\", listings = {n}, listing_field = \"gpu_id\", body = {{ name = \"f {{n}}\" }} }}\n"
+            "fixture = {{ entity = \"gpus\", listings = {n}, listing_field = \"gpu_id\", body = {{ name = \"f {{run_id}} {{n}}\" }} }}\n"
         ),
         None => String::new(),
     };
     format!(
         "name = \"t\"\n[[scenario]]\nname = \"S\"\nentity_type = \"GPU\"\noperation = \"GET\"\ntarget_p95_ms = 1000\n{fixture}steps = [{{ method = \"GET\", path = \"{path}\", expect = [200] }}]\n"
     )
+}
+
+/// Every row of every table of a catalog database file.
+pub fn db_rows(db: &Path) -> tracesplit_catalog_demo::dump::Rows {
+    tracesplit_catalog_demo::dump::rows(db).unwrap()
+}
+
+/// Fails naming the first table that differs and the rows added or removed.
+pub fn assert_same_rows(
+    before: &tracesplit_catalog_demo::dump::Rows,
+    after: &tracesplit_catalog_demo::dump::Rows,
+) {
+    if let Some(d) = tracesplit_catalog_demo::dump::difference(before, after) {
+        panic!("{d}");
+    }
 }

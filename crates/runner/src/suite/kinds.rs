@@ -1,0 +1,376 @@
+//! Fixture kinds: how an API creates, finds and deletes one type of entity.
+//! Suites describe them as data (`[[kind]]`), so a suite for another API —
+//! other paths, string ids, another id or tag field — needs no code.
+
+use super::SuiteError;
+use super::raw::Locator;
+use super::template::{Template, check_json, json_vars, shared_kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use toml::Spanned;
+
+/// One entity type the suite creates as fixtures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixtureKind {
+    /// The kind's name, as fixtures and `{shared.NAME.id}` refer to it (`cpus`).
+    pub name: String,
+    /// Create request method (`POST`).
+    pub method: String,
+    /// Create request path.
+    pub create: Template,
+    /// Create body template (scenario fixtures override its fields).
+    pub body: Value,
+    /// JSON pointer to the entity in a create answer (`""`: the answer itself;
+    /// `/data` when the API wraps it).
+    pub answer: String,
+    /// JSON pointer to the id in the entity (create answer or list item; `/id`).
+    pub id: String,
+    /// JSON pointer to the entity's field that carries the run's tag (`/name`).
+    pub tag: String,
+    /// Delete path, with `{id}`.
+    pub delete: Template,
+    /// Lists the whole collection (`{offset}` pages it).
+    pub list: Option<Template>,
+    /// Lists the items whose tag field contains `{tag}` (a server-side filter).
+    pub search: Option<Template>,
+    /// JSON pointer to the array of items in a list answer (`""`: the answer itself).
+    pub items: String,
+    /// Entities of other kinds that reference this one.
+    pub children: Vec<ChildSpec>,
+}
+
+/// Children: entities of `kind` that reference a parent through `field`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildSpec {
+    /// The child kind (`listings`).
+    pub kind: String,
+    /// The child's field that holds the parent's id (`cpu_id`).
+    pub field: String,
+    /// Lists a parent's children (`{id}` = the parent, `{offset}` pages).
+    pub list: Option<Template>,
+}
+
+impl FixtureKind {
+    /// The tag template in a create body, if the body has one at the tag pointer.
+    pub fn tag_in<'a>(&self, body: &'a Value) -> Option<&'a str> {
+        body.pointer(&self.tag).and_then(Value::as_str)
+    }
+
+    /// The child spec for children of `kind` through `field` (any field when `None`).
+    pub fn child(&self, kind: Option<&str>, field: Option<&str>) -> Option<&ChildSpec> {
+        self.children
+            .iter()
+            .find(|c| kind.is_none_or(|k| c.kind == k) && field.is_none_or(|f| c.field == f))
+    }
+}
+
+/// The kinds whose shared fixture a body template needs (`{shared.KIND.id}`).
+pub fn shared_uses(body: &Value) -> Vec<String> {
+    json_vars(body)
+        .iter()
+        .filter_map(|v| shared_kind(v).map(str::to_owned))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKind {
+    name: Spanned<String>,
+    create: Spanned<RawCreate>,
+    answer: Option<Spanned<String>>,
+    id: Option<Spanned<String>>,
+    tag: Spanned<String>,
+    delete: Spanned<String>,
+    list: Option<Spanned<String>>,
+    search: Option<Spanned<String>>,
+    items: Option<Spanned<String>>,
+    #[serde(default)]
+    children: Vec<Spanned<RawChild>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCreate {
+    method: Option<Spanned<String>>,
+    path: Spanned<String>,
+    body: Spanned<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChild {
+    kind: Spanned<String>,
+    field: Spanned<String>,
+    list: Option<Spanned<String>>,
+}
+
+/// Which placeholders a template may use where; `shared` allows `{shared.KIND.id}`.
+pub(super) struct Allowed {
+    pub names: &'static [&'static str],
+    pub shared: bool,
+}
+
+/// Create paths and bodies.
+pub(super) const IN_CREATE: Allowed = Allowed {
+    names: &["run_id", "n", "parent.id"],
+    shared: true,
+};
+
+/// Checks that a template's placeholders are allowed here.
+pub(super) fn check_vars<'v>(
+    vars: impl IntoIterator<Item = &'v str>,
+    allowed: &Allowed,
+    what: &str,
+) -> Result<(), String> {
+    for v in vars {
+        let ok = allowed.names.contains(&v) || (allowed.shared && shared_kind(v).is_some());
+        if !ok {
+            let mut known: Vec<String> = allowed.names.iter().map(|n| format!("{{{n}}}")).collect();
+            if allowed.shared {
+                known.push("{shared.KIND.id}".into());
+            }
+            return Err(format!(
+                "{{{v}}} cannot be used in {what} (here: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn template(
+    at: &Locator<'_>,
+    text: &Spanned<String>,
+    allowed: &Allowed,
+    required: Option<&str>,
+    what: &str,
+) -> Result<Template, SuiteError> {
+    let t = Template::parse(text.get_ref()).map_err(|e| at.err(text.span(), e))?;
+    if !t.to_string().starts_with('/') {
+        return Err(at.err(text.span(), format!("{what} must start with /")));
+    }
+    check_vars(t.vars(), allowed, what).map_err(|e| at.err(text.span(), e))?;
+    if let Some(r) = required.filter(|r| !t.uses(r)) {
+        return Err(at.err(text.span(), format!("{what} must use {{{r}}}")));
+    }
+    Ok(t)
+}
+
+fn pointer(
+    at: &Locator<'_>,
+    p: Option<&Spanned<String>>,
+    default: &str,
+) -> Result<String, SuiteError> {
+    let Some(p) = p else {
+        return Ok(default.to_owned());
+    };
+    let text = p.get_ref();
+    if !(text.is_empty() || text.starts_with('/')) {
+        return Err(at.err(
+            p.span(),
+            format!("{text:?} is not a JSON pointer (e.g. \"/id\", \"/data/uuid\")"),
+        ));
+    }
+    Ok(text.clone())
+}
+
+/// A TOML table as a JSON body template, its placeholders checked.
+pub(super) fn body(
+    at: &Locator<'_>,
+    body: &Spanned<toml::Value>,
+    allowed: &Allowed,
+    what: &str,
+) -> Result<Value, SuiteError> {
+    let json = serde_json::to_value(body.get_ref())
+        .map_err(|e| at.err(body.span(), format!("{what}: {e}")))?;
+    check_json(&json).map_err(|e| at.err(body.span(), e))?;
+    check_vars(json_vars(&json).iter().map(String::as_str), allowed, what)
+        .map_err(|e| at.err(body.span(), e))?;
+    Ok(json)
+}
+
+/// Checks that `body` carries the run's tag where `kind` says it does.
+pub(super) fn check_tag(kind: &FixtureKind, body: &Value, many: bool) -> Result<(), String> {
+    let Some(tag) = kind.tag_in(body) else {
+        return Err(format!(
+            "the {} create body has no string at the tag field {} (tracesplit finds its fixtures by it)",
+            kind.name, kind.tag
+        ));
+    };
+    let t = Template::parse(tag)?;
+    if !t.uses("run_id") {
+        return Err(format!(
+            "the tag field {} of {} ({tag:?}) must contain {{run_id}}, so the run's fixtures can be found and removed",
+            kind.tag, kind.name
+        ));
+    }
+    if many && !t.uses("n") {
+        return Err(format!(
+            "the tag field {} of {} ({tag:?}) must contain {{n}}: the kind is created many times per run and each needs its own tag",
+            kind.tag, kind.name
+        ));
+    }
+    Ok(())
+}
+
+fn kind(at: &Locator<'_>, k: RawKind) -> Result<FixtureKind, SuiteError> {
+    let name = k.name.get_ref().trim().to_owned();
+    if name.is_empty() || name.contains(char::is_whitespace) || name.contains('.') {
+        return Err(at.err(
+            k.name.span(),
+            "a kind name must be one word without dots (e.g. \"cpus\")",
+        ));
+    }
+    let create = k.create.get_ref();
+    let method = create
+        .method
+        .as_ref()
+        .map_or("POST".to_owned(), |m| m.get_ref().to_ascii_uppercase());
+    if !matches!(method.as_str(), "POST" | "PUT") {
+        let span = create
+            .method
+            .as_ref()
+            .map_or(k.create.span(), Spanned::span);
+        return Err(at.err(
+            span,
+            format!("a create request is POST or PUT, not {method}"),
+        ));
+    }
+    let create_path = template(at, &create.path, &IN_CREATE, None, "a create path")?;
+    let body_json = body(at, &create.body, &IN_CREATE, "a create body")?;
+    if !body_json.is_object() {
+        return Err(at.err(create.body.span(), "a create body must be a table"));
+    }
+    let list_vars = Allowed {
+        names: &["run_id", "offset"],
+        shared: false,
+    };
+    let search_vars = Allowed {
+        names: &["run_id", "offset", "tag"],
+        shared: false,
+    };
+    let child_vars = Allowed {
+        names: &["run_id", "offset", "id"],
+        shared: false,
+    };
+    let delete_vars = Allowed {
+        names: &["run_id", "id"],
+        shared: false,
+    };
+    let children = k
+        .children
+        .iter()
+        .map(|c| {
+            let c = c.get_ref();
+            Ok(ChildSpec {
+                kind: c.kind.get_ref().clone(),
+                field: c.field.get_ref().clone(),
+                list: c
+                    .list
+                    .as_ref()
+                    .map(|l| template(at, l, &child_vars, Some("id"), "a children list path"))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, SuiteError>>()?;
+    let kind = FixtureKind {
+        name,
+        method,
+        create: create_path,
+        body: body_json,
+        answer: pointer(at, k.answer.as_ref(), "")?,
+        id: pointer(at, k.id.as_ref(), "/id")?,
+        tag: pointer(at, Some(&k.tag), "")?,
+        delete: template(at, &k.delete, &delete_vars, Some("id"), "a delete path")?,
+        list: k
+            .list
+            .as_ref()
+            .map(|l| template(at, l, &list_vars, None, "a list path"))
+            .transpose()?,
+        search: k
+            .search
+            .as_ref()
+            .map(|s| template(at, s, &search_vars, Some("tag"), "a search path"))
+            .transpose()?,
+        items: pointer(at, k.items.as_ref(), "")?,
+        children,
+    };
+    check_tag(&kind, &kind.body, false).map_err(|e| at.err(k.tag.span(), e))?;
+    Ok(kind)
+}
+
+/// Validates the suite's `[[kind]]`s: names unique, references declared, no
+/// shared-fixture cycle, child kinds tagged per entity.
+pub(super) fn kinds(
+    at: &Locator<'_>,
+    raw: Vec<Spanned<RawKind>>,
+) -> Result<Vec<FixtureKind>, SuiteError> {
+    let mut out: Vec<FixtureKind> = Vec::new();
+    let mut spans = Vec::new();
+    for k in raw {
+        let span = k.span();
+        let k = kind(at, k.into_inner())?;
+        if out.iter().any(|o| o.name == k.name) {
+            return Err(at.err(span, format!("kind {} is declared twice", k.name)));
+        }
+        out.push(k);
+        spans.push(span);
+    }
+    let names: HashSet<&str> = out.iter().map(|k| k.name.as_str()).collect();
+    for (k, span) in out.iter().zip(&spans) {
+        for c in &k.children {
+            let Some(child) = out.iter().find(|o| o.name == c.kind) else {
+                return Err(at.err(
+                    span.clone(),
+                    format!("kind {}: children of unknown kind {}", k.name, c.kind),
+                ));
+            };
+            check_tag(child, &child.body, true).map_err(|e| at.err(span.clone(), e))?;
+        }
+        for s in shared_uses(&k.body) {
+            if !names.contains(s.as_str()) {
+                return Err(at.err(
+                    span.clone(),
+                    format!("kind {}: {{shared.{s}.id}} names no declared kind", k.name),
+                ));
+            }
+        }
+    }
+    if let Some(cycle) = shared_cycle(&out) {
+        return Err(at.err(
+            0..0,
+            format!("shared fixtures need each other in a cycle: {cycle}"),
+        ));
+    }
+    Ok(out)
+}
+
+/// A cycle of `{shared.KIND.id}` references between kinds' bodies, if any.
+fn shared_cycle(kinds: &[FixtureKind]) -> Option<String> {
+    let uses: HashMap<&str, Vec<String>> = kinds
+        .iter()
+        .map(|k| (k.name.as_str(), shared_uses(&k.body)))
+        .collect();
+    fn visit<'a>(
+        k: &'a str,
+        uses: &'a HashMap<&str, Vec<String>>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<String> {
+        if path.contains(&k) {
+            path.push(k);
+            return Some(path.join(" → "));
+        }
+        path.push(k);
+        for next in uses.get(k).into_iter().flatten() {
+            if let Some(c) = visit(next, uses, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    kinds
+        .iter()
+        .find_map(|k| visit(&k.name, &uses, &mut Vec::new()))
+}

@@ -15,12 +15,17 @@ use tracesplit_runner::fixtures::ledger::{Action, Ledger};
 use tracesplit_runner::fixtures::{self, Retry};
 use tracesplit_runner::{RunConfig, run, suite};
 
+/// The reference catalog on `db`, seeded with 5 CPUs and 50 listings.
 async fn catalog(db: &Path) -> CatalogHandle {
+    catalog_seeded(db, 5, 50).await
+}
+
+async fn catalog_seeded(db: &Path, seed_cpus: u64, seed_listings: u64) -> CatalogHandle {
     CatalogServer::start(CatalogConfig {
         listen: ([127, 0, 0, 1], 0).into(),
         db_path: Some(db.to_owned()),
-        seed_cpus: 5,
-        seed_listings: 50,
+        seed_cpus,
+        seed_listings,
         telemetry: None,
         ..Default::default()
     })
@@ -153,14 +158,7 @@ async fn a_create_answered_with_an_existing_row_leaves_that_row_untouched() {
 async fn rows_the_api_creates_on_its_own_are_reported_not_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("catalog.db");
-    let api = CatalogServer::start(CatalogConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        db_path: Some(db.clone()),
-        telemetry: None,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let api = catalog_seeded(&db, 0, 0).await;
     // Listings without a RAM spec or storage profile: the catalog makes
     // "Unknown / 0 GB" rows for them.
     let suite_text = suite::CATALOG_SUITE.replace(

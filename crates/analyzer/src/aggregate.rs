@@ -9,20 +9,51 @@ use tracesplit_model::analysis::{
 };
 use tracesplit_model::stats::{LatencyStats, ms, nearest_rank, rank_of};
 
-/// 1-based rank window whose mean components form the P95 split: ranks
-/// ⌈0.94n⌉..⌈0.96n⌉, widened to the 3 ranks nearest the P95 rank when smaller.
-pub fn p95_window(n: usize) -> (usize, usize) {
-    if n == 0 {
+/// 1-based rank window, among the matched requests sorted by total, whose
+/// components form the P95 split: the matched request nearest the P95 value
+/// `p95_ns` and ⌊n/100⌋ ranks either side, n being
+/// all measured requests. With every request matched that is the P95 rank
+/// r = ⌈0.95n⌉ ± n/100 (94..96 of 100, 940..960 of 1000, just the P95
+/// request itself below 100 requests, so a small run's split is not pulled
+/// up by its slowest request); with some unmatched, the matched requests
+/// nearest the P95 value.
+pub fn p95_window(matched_totals: &[i64], p95_ns: i64, n: usize) -> (usize, usize) {
+    if matched_totals.is_empty() {
         return (0, 0);
     }
-    let (mut lo, mut hi) = (rank_of(n, 94.0), rank_of(n, 96.0));
-    if hi + 1 - lo < 3 {
-        let p = rank_of(n, 95.0);
-        lo = p.saturating_sub(1).max(1);
-        hi = (lo + 2).min(n);
-        lo = hi.saturating_sub(2).max(1);
+    let last = matched_totals.len() - 1;
+    let mut center = matched_totals.partition_point(|t| *t < p95_ns).min(last);
+    // The nearer in value of the neighbours around the P95 value.
+    if center > 0 && (p95_ns - matched_totals[center - 1]) < (matched_totals[center] - p95_ns).abs()
+    {
+        center -= 1;
     }
-    (lo, hi)
+    let h = n / 100;
+    (center.saturating_sub(h) + 1, (center + h).min(last) + 1)
+}
+
+/// The P95 split: the mean components of the window's requests, scaled so
+/// that they sum to `p95_ms`, the P95 shown beside it (the window's mean
+/// total is the P95 itself below 100 requests, and within the 94th..96th
+/// percentiles above). Components keep their proportions; the unscaled mean
+/// is kept in `window_mean_ms`.
+pub fn p95_split(
+    splits: &[RequestSplit],
+    window: &[usize],
+    ranks: (usize, usize),
+    p95_ms: f64,
+) -> Split {
+    let mut s = mean_split(splits, window, ranks);
+    s.window_mean_ms = s.total_ms;
+    if s.total_ms > 0.0 {
+        let f = p95_ms / s.total_ms;
+        s.network_ms *= f;
+        s.handler_ms *= f;
+        s.cascade_ms *= f;
+        s.db_other_ms *= f;
+    }
+    s.total_ms = p95_ms;
+    s
 }
 
 /// Mean split over `rows` (indices into `splits`); ranks as given.
@@ -39,6 +70,7 @@ pub fn mean_split(splits: &[RequestSplit], rows: &[usize], ranks: (usize, usize)
         db_other_ms: sum(&|s| s.db_other_ns),
         requests: rows.len() as u64,
         ranks: (ranks.0 as u64, ranks.1 as u64),
+        window_mean_ms: 0.0,
     }
 }
 
@@ -80,10 +112,34 @@ pub struct ScenarioNumbers {
     pub mean_response_bytes: f64,
     /// Client totals at percentiles 0..=100 (ms).
     pub distribution_ms: Vec<f64>,
+    /// Open model: statistics of the latency from the intended start.
+    pub corrected: Option<LatencyStats>,
 }
 
-/// Numbers of the requests `rows` of one scenario.
-pub fn numbers(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> ScenarioNumbers {
+/// Latency from the intended start (the open model's correction for
+/// coordinated omission): how late the request started, plus its duration.
+fn corrected_stats(t: &RequestTable, expected: &[usize]) -> LatencyStats {
+    let mut v: Vec<i64> = expected
+        .iter()
+        .map(|&i| {
+            tracesplit_model::request::corrected_duration_ns(
+                t.intended_start[i],
+                t.start[i],
+                t.duration[i],
+            )
+        })
+        .collect();
+    v.sort_unstable();
+    LatencyStats::from_sorted_ns(&v)
+}
+
+/// Numbers of the requests `rows` of one scenario (`open_model`: also the corrected latency).
+pub fn numbers(
+    t: &RequestTable,
+    splits: &[RequestSplit],
+    rows: &[usize],
+    open_model: bool,
+) -> ScenarioNumbers {
     let mut status_counts = BTreeMap::new();
     let mut errors = BTreeMap::new();
     let mut failed = 0;
@@ -121,9 +177,11 @@ pub fn numbers(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> Sce
     };
     let n = matched.len();
     let p95 = (n > 0).then(|| {
-        let (lo, hi) = p95_window(n);
+        let matched_totals: Vec<i64> = matched.iter().map(|&i| splits[i].total_ns).collect();
+        let p95_ns = nearest_rank(&totals, 95.0).unwrap_or(0);
+        let (lo, hi) = p95_window(&matched_totals, p95_ns, totals.len());
         let window: Vec<usize> = matched[lo - 1..hi].to_vec();
-        (mean_split(splits, &window, (lo, hi)), window)
+        (p95_split(splits, &window, (lo, hi), stats.p95_ms), window)
     });
     let tail = (n > 0).then(|| {
         let p = rank_of(n, 95.0);
@@ -183,6 +241,7 @@ pub fn numbers(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> Sce
         slowest,
         mean_response_bytes,
         distribution_ms,
+        corrected: open_model.then(|| corrected_stats(t, &expected)),
     }
 }
 
@@ -220,16 +279,21 @@ mod tests {
 
     #[test]
     fn the_p95_window_follows_the_definition() {
-        assert_eq!(p95_window(100), (94, 96));
-        assert_eq!(p95_window(1000), (940, 960));
-        assert_eq!(
-            p95_window(20),
-            (18, 20),
-            "19..20 widened to 3 around rank 19"
-        );
-        assert_eq!(p95_window(3), (1, 3));
-        assert_eq!(p95_window(2), (1, 2));
-        assert_eq!(p95_window(1), (1, 1));
-        assert_eq!(p95_window(0), (0, 0));
+        // Every request matched: the P95 rank ± n/100.
+        let all = |n: i64| -> (usize, usize) {
+            let totals: Vec<i64> = (1..=n).collect();
+            let p95 = nearest_rank(&totals, 95.0).unwrap();
+            p95_window(&totals, p95, n as usize)
+        };
+        assert_eq!(all(100), (94, 96));
+        assert_eq!(all(1000), (940, 960));
+        assert_eq!(all(20), (19, 19), "the P95 request itself");
+        assert_eq!(all(199), (189, 191));
+        assert_eq!(all(3), (3, 3));
+        assert_eq!(all(1), (1, 1));
+        assert_eq!(p95_window(&[], 5, 0), (0, 0));
+        // Some unmatched: the matched requests nearest the P95 value.
+        assert_eq!(p95_window(&[10, 20, 30, 250], 38, 20), (3, 3));
+        assert_eq!(p95_window(&[10, 20, 38, 40, 250], 38, 20), (3, 3));
     }
 }

@@ -4,6 +4,7 @@ use crate::aggregate::{ScenarioNumbers, numbers, outlier};
 use crate::error::AnalyzeError;
 use crate::links::LinkConfig;
 use crate::load::{Variant, load, load_requests, request_inputs, scenario_names, span_text};
+use crate::order::{in_suite_order, run_ids, run_notes};
 use crate::source::{SpanSource, span_files};
 use crate::split::{RequestSplit, SpanColumns, holds, split_all};
 use crate::table::RequestTable;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tracesplit_model::analysis::{Analysis, Classifier, Coverage, Exemplar, ScenarioAnalysis};
 use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR};
+use tracesplit_model::verdict::{VerdictInput, verdict};
 use tracesplit_model::{RunManifest, stats::rank_of};
 
 /// Default statement regex of the cascade classifier: a `SELECT count(` read.
@@ -128,7 +130,8 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let sources = sources(config);
     let scratch = Scratch::new()?;
     let timer = Timer::new();
-    let requests = load_requests(&config.run_dirs)?;
+    let mut analysis_notes = Vec::new();
+    let requests = load_requests(&config.run_dirs, &mut analysis_notes)?;
     timer.mark("requests");
     let mut scope = crate::source::FetchScope {
         span_wait: config.span_wait,
@@ -168,17 +171,19 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let splits = split_all(&loaded.columns, &inputs);
     timer.mark("split");
     if let Some(bad) = splits.iter().position(|s| !holds(s)) {
-        return Err(AnalyzeError::Input(format!(
-            "internal error: the split of request {bad} does not sum to its total"
-        )));
+        return Err(AnalyzeError::Internal {
+            run: run_ids(&manifests),
+            message: format!("the split of request {bad} does not sum to its total"),
+        });
     }
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); table.scenarios.len()];
     for i in 0..table.len() {
         rows_of[table.scenario[i] as usize].push(i);
     }
+    let open_model = manifests.iter().any(RunManifest::open_model);
     let numbers: Vec<ScenarioNumbers> = rows_of
         .iter()
-        .map(|rows| numbers(&table, &splits, rows))
+        .map(|rows| numbers(&table, &splits, rows, open_model))
         .collect();
     timer.mark("statistics");
     // Names and statements only for the spans the report shows: the P95 windows and exemplars.
@@ -201,7 +206,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let text_map = span_text(&loaded.span_files, &wanted)?;
     timer.mark("span text");
     let text = SpanText::new(&text_map, &loaded.columns, &loaded.group_traces);
-    let mut scenarios = Vec::new();
+    let mut measured: Vec<Option<ScenarioAnalysis>> = Vec::new();
     for (k, (name, n)) in table.scenarios.iter().zip(numbers).enumerate() {
         let variant = variant_of_scenario.get(name).copied().unwrap_or(0);
         let classifier = names
@@ -222,8 +227,9 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             variant,
             config,
         };
-        scenarios.push(scenario(&ctx, k, n, meta, classifier));
+        measured.push(Some(scenario(&ctx, k, n, meta, classifier)));
     }
+    let scenarios = in_suite_order(&manifests, &table.scenarios, measured);
     let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {
         requests: c.requests + s.coverage.requests,
         matched: c.matched + s.coverage.matched,
@@ -254,8 +260,13 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         });
     }
     let first = manifests[0].clone();
-    let cascade_sweep = tracesplit_model::sweep::CascadeSweep::from_scenarios(&scenarios);
+    let cascade_sweep = crate::sweep::cascade_sweep(&scenarios);
     let analysis = Analysis {
+        notes: run_notes(&manifests)
+            .into_iter()
+            .chain(analysis_notes)
+            .collect(),
+        open_model,
         run_ids: manifests.iter().map(|m| m.run_id.clone()).collect(),
         base_url: first.base_url.clone(),
         span_source: sources
@@ -371,7 +382,15 @@ fn scenario(
         }
     });
     let stats = n.stats;
-    let passed = stats.count > 0 && n.failed == 0 && stats.p95_ms <= meta.target_ms;
+    let corrected = n.corrected;
+    let v = verdict(VerdictInput {
+        measured: stats.count,
+        failed: n.failed,
+        p95_ms: stats.p95_ms,
+        p95_corrected_ms: corrected.map(|c| c.p95_ms),
+        target_ms: meta.target_ms,
+        not_measured: None,
+    });
     ScenarioAnalysis {
         scenario: t.scenarios[k].clone(),
         entity_type: t.entity_type[k].clone(),
@@ -380,7 +399,11 @@ fn scenario(
         stats,
         distribution_ms: n.distribution_ms,
         failed: n.failed,
-        passed,
+        passed: v.passed,
+        verdict: v.reason,
+        not_measured: None,
+        p95_corrected_ms: corrected.map(|c| c.p95_ms),
+        p99_corrected_ms: corrected.map(|c| c.p99_ms),
         status_counts: n.status_counts,
         errors: n.errors,
         coverage: n.coverage,

@@ -11,8 +11,10 @@ mod findings;
 pub mod intervals;
 pub mod links;
 pub mod load;
+mod order;
 pub mod source;
 pub mod split;
+pub mod sweep;
 mod table;
 mod waterfall;
 

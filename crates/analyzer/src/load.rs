@@ -45,13 +45,29 @@ fn scan(files: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
         .step("reading the span store")
 }
 
-/// `requests.parquet` of each run directory (recovered from its journal after a crash).
-pub fn scan_requests(run_dirs: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
+/// `requests.parquet` of each run directory (recovered from its journal
+/// after a crash; what recovery did is added to `notes`).
+pub fn scan_requests(
+    run_dirs: &[PathBuf],
+    notes: &mut Vec<String>,
+) -> Result<LazyFrame, AnalyzeError> {
     let mut files = Vec::new();
     for dir in run_dirs {
         let file = dir.join(tracesplit_model::manifest::REQUESTS_FILE);
-        tracesplit_store::recover_requests(&file)
+        let recovered = tracesplit_store::recover_requests(&file)
             .map_err(|e| AnalyzeError::Input(e.to_string()))?;
+        if let Some(r) = recovered {
+            notes.push(format!(
+                "{} was rebuilt from its journal ({} requests{}): the run did not finish writing it",
+                file.display(),
+                r.rows,
+                if r.torn_last_line {
+                    "; a torn last line, cut by the crash, was skipped"
+                } else {
+                    ""
+                }
+            ));
+        }
         if !file.exists() {
             return Err(AnalyzeError::Input(format!(
                 "{} has no requests.parquet: is it a tracesplit run directory?",
@@ -67,8 +83,11 @@ pub fn scan_requests(run_dirs: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
 }
 
 /// Reads `requests.parquet` of every run.
-pub fn load_requests(run_dirs: &[PathBuf]) -> Result<DataFrame, AnalyzeError> {
-    scan_requests(run_dirs)?
+pub fn load_requests(
+    run_dirs: &[PathBuf],
+    notes: &mut Vec<String>,
+) -> Result<DataFrame, AnalyzeError> {
+    scan_requests(run_dirs, notes)?
         .collect()
         .step("reading requests.parquet")
 }

@@ -35,6 +35,8 @@ pub struct RequestTable {
     pub method: Vec<String>,
     /// Send start (ns since epoch).
     pub start: Vec<i64>,
+    /// Intended start (open model; the send start otherwise).
+    pub intended_start: Vec<i64>,
     /// Client duration (ns).
     pub duration: Vec<i64>,
     /// Response size.
@@ -119,6 +121,7 @@ impl RequestTable {
             .map(Option::unwrap_or_default)
             .collect();
         t.start = i64s(df, rc::START)?;
+        t.intended_start = i64s(df, rc::INTENDED_START)?;
         t.duration = i64s(df, rc::DURATION)?;
         t.response_bytes = i64s(df, rc::RESPONSE_BYTES)?
             .into_iter()

@@ -139,6 +139,11 @@ pub struct AnalyzeArgs {
     /// With --jaeger/--tempo: trace requests in flight at most.
     #[arg(long, default_value_t = 8)]
     pub fetch_concurrency: usize,
+    /// Replace RUN/summary.json even when it matched more requests to spans
+    /// than this analysis (by default the better one is kept and this one is
+    /// written beside it as summary.<source>.json).
+    #[arg(long)]
+    pub force: bool,
     /// Also write the summary JSON here.
     #[arg(long)]
     pub output: Option<PathBuf>,

@@ -1,5 +1,6 @@
-//! Exit codes (DESIGN.md): 0 targets met, 1 target missed or regression,
-//! 2 usage/configuration/input error, 3 target API or span source unreachable.
+//! Exit codes (docs/design.md): 0 targets met, 1 target missed or
+//! regression, 2 usage/configuration/input error, 3 target API or span source
+//! unreachable, 4 an internal error of tracesplit (a bug: please report it).
 
 /// All targets met.
 pub const OK: u8 = 0;
@@ -9,6 +10,9 @@ pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The target API or a span source could not be reached.
 pub const UNREACHABLE: u8 = 3;
+
+/// An internal error: an invariant of tracesplit itself broke.
+pub const INTERNAL: u8 = 4;
 
 /// Interrupted by Ctrl-C (the shell convention, 128 + SIGINT).
 pub const INTERRUPTED: u8 = 130;
@@ -25,9 +29,24 @@ impl std::fmt::Display for Unreachable {
 
 impl std::error::Error for Unreachable {}
 
-/// Exit code of an error: 3 when something could not be reached, else 2.
+/// An internal error (a bug in tracesplit), with its message.
+#[derive(Debug)]
+pub struct Internal(pub String);
+
+impl std::fmt::Display for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Internal {}
+
+/// Exit code of an error: 3 when something could not be reached, 4 for an
+/// internal error, else 2.
 pub fn code_of(e: &anyhow::Error) -> u8 {
-    if e.chain().any(|c| c.downcast_ref::<Unreachable>().is_some()) {
+    if e.chain().any(|c| c.downcast_ref::<Internal>().is_some()) {
+        INTERNAL
+    } else if e.chain().any(|c| c.downcast_ref::<Unreachable>().is_some()) {
         UNREACHABLE
     } else {
         USAGE

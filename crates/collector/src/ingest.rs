@@ -236,6 +236,12 @@ impl Ingest {
         Some(parents.iter().filter(|p| !set.contains(*p)).count())
     }
 
+    pub(crate) fn without_server_children(&self, mut parents: Vec<String>) -> Option<Vec<String>> {
+        let set = self.server_parents.as_ref()?.lock().ok()?;
+        parents.retain(|p| !set.contains(p));
+        Some(parents)
+    }
+
     pub(crate) fn stats(&self) -> CollectorStats {
         let c = &self.counters;
         CollectorStats {

@@ -94,6 +94,19 @@ fn local_addr(l: &tokio::net::TcpListener, what: &'static str) -> Result<SocketA
     })
 }
 
+/// [`CollectorHandle::span_index`].
+struct SpanIndex(std::sync::Arc<ingest::Ingest>);
+
+impl tracesplit_model::span::ServerSpanIndex for SpanIndex {
+    fn without_server_span(&self, ids: Vec<String>) -> Vec<String> {
+        self.0.without_server_children(ids.clone()).unwrap_or(ids)
+    }
+
+    fn received_spans(&self) -> u64 {
+        self.0.stats().received_spans
+    }
+}
+
 impl CollectorHandle {
     /// Address of the OTLP/gRPC listener.
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -129,6 +142,13 @@ impl CollectorHandle {
     /// (`None` unless the config set `track_server_parents`).
     pub fn missing_server_spans(&self, client_span_ids: &[String]) -> Option<usize> {
         self.ingest.missing_server_children(client_span_ids)
+    }
+
+    /// What the runner's span wait asks: which client spans have a SERVER
+    /// child yet (every id counts as missing unless the config set
+    /// `track_server_parents`). Outlives the handle's shutdown harmlessly.
+    pub fn span_index(&self) -> std::sync::Arc<dyn tracesplit_model::span::ServerSpanIndex> {
+        std::sync::Arc::new(SpanIndex(self.ingest.clone()))
     }
 
     /// Writes what is buffered as a segment now and waits until it is on disk.

@@ -25,6 +25,14 @@ pub struct Analysis {
     /// The cascade sweep (`run --cascade-sweep`), when the run had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cascade_sweep: Option<crate::sweep::CascadeSweep>,
+    /// What the run recorded about itself (the API died, fixtures left,
+    /// rows the API created on its own, …) and what the analysis adds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The open model (`--rate`): starts were scheduled, and latency is also
+    /// reported from the intended start (`p95_corrected_ms`).
+    #[serde(default)]
+    pub open_model: bool,
 }
 
 /// How many requests could be split.
@@ -84,6 +92,10 @@ pub struct Split {
     pub requests: u64,
     /// 1-based rank range of the requests averaged (by total).
     pub ranks: (u64, u64),
+    /// P95 split: the window's mean total before its components were scaled
+    /// to the P95 shown (0 for other splits).
+    #[serde(default)]
+    pub window_mean_ms: f64,
 }
 
 impl Split {
@@ -212,8 +224,23 @@ pub struct ScenarioAnalysis {
     pub distribution_ms: Vec<f64>,
     /// Requests that failed.
     pub failed: u64,
-    /// P95 within target and nothing failed.
+    /// The verdict (the rule in `verdict.rs`): measured, nothing failed, P95
+    /// within target, and in the open model the corrected P95 too.
     pub passed: bool,
+    /// Why it passed or failed, in one sentence.
+    #[serde(default)]
+    pub verdict: String,
+    /// Why the scenario was not measured at all (setup failed, the API died
+    /// before it, the run was interrupted), when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_measured: Option<String>,
+    /// Open model: P95 of the latency measured from the intended start
+    /// (corrected for coordinated omission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_corrected_ms: Option<f64>,
+    /// Open model: the corrected P99.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_corrected_ms: Option<f64>,
     /// Responses per status.
     pub status_counts: BTreeMap<String, u64>,
     /// Failures per kind.

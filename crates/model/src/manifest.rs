@@ -55,6 +55,41 @@ pub struct RunManifest {
     /// Rows that appeared in watched collections without the runner creating them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub side_effects: Vec<SideEffect>,
+    /// The suite's scenarios in suite order (reports list them in this order,
+    /// measured or not).
+    #[serde(default)]
+    pub scenario_order: Vec<String>,
+    /// How the scenarios were driven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleRecord>,
+}
+
+/// The schedule of a run, as data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScheduleRecord {
+    /// `closed` (workers back to back) or `open` (starts at a fixed rate).
+    pub model: String,
+    /// Iterations started per second (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Iterations in flight at most.
+    pub concurrency: usize,
+    /// Measured iterations per scenario, when counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u64>,
+    /// Seconds per scenario, when timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Unmeasured iterations first.
+    #[serde(default)]
+    pub warmup: u64,
+}
+
+impl RunManifest {
+    /// Whether starts were scheduled at a rate (latency then also counts from the intended start).
+    pub fn open_model(&self) -> bool {
+        self.schedule.as_ref().is_some_and(|s| s.model == "open")
+    }
 }
 
 /// What one scenario's fixture setup did.
@@ -69,10 +104,18 @@ pub struct SetupSummary {
     pub reconciled: u64,
     /// Create attempts repeated after a failure.
     pub retries: u64,
+    /// Per-iteration fixtures created inside their iteration because none was
+    /// ready ahead (their creation delayed those iterations' requests).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub made_during_measuring: u64,
     /// Creates the API answered with a row it already had (get-or-create):
     /// used, never modified or deleted. One sentence each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub existing_rows: Vec<String>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl SetupSummary {
@@ -87,6 +130,12 @@ impl SetupSummary {
         }
         if self.retries > 0 {
             text.push_str(&format!(", {} retries", self.retries));
+        }
+        if self.made_during_measuring > 0 {
+            text.push_str(&format!(
+                ", {} made inside their iteration (none was ready ahead)",
+                self.made_during_measuring
+            ));
         }
         if !self.existing_rows.is_empty() {
             text.push_str(&format!(
@@ -147,4 +196,8 @@ pub struct ScenarioManifest {
     /// What the scenario's fixture setup did (absent when it did not run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<SetupSummary>,
+    /// Why the scenario was not measured (setup failed, the API died before
+    /// it, the run was interrupted); absent when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_measured: Option<String>,
 }

@@ -181,3 +181,13 @@ impl SpanRecord {
         (self.end_unix_nano - self.start_unix_nano).max(0)
     }
 }
+
+/// Whoever receives the API's spans and can tell which client spans already
+/// have a SERVER child: the runner's wait for server spans asks it after the
+/// last request (the embedded collector answers; the runner does not know it).
+pub trait ServerSpanIndex: Send + Sync {
+    /// The client span ids (16 hex digits) of `ids` without a SERVER child yet.
+    fn without_server_span(&self, ids: Vec<String>) -> Vec<String>;
+    /// Spans received so far (the wait ends when this stops growing).
+    fn received_spans(&self) -> u64;
+}

@@ -24,7 +24,8 @@ pub struct Summary {
     /// tracesplit: producing tool and version.
     #[serde(default)]
     pub tool: String,
-    /// tracesplit: where the numbers come from: `client` (runner only) or `spans` (analyzed).
+    /// tracesplit: where the numbers come from: `spans` (requests joined with
+    /// server spans) or `requests` (no span matched: client figures only).
     #[serde(default)]
     pub source: String,
     /// tracesplit: notes (API died, spans missing, …).
@@ -95,6 +96,12 @@ pub struct ScenarioResult {
     /// tracesplit: what the scenario's fixture setup did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<crate::manifest::SetupSummary>,
+    /// tracesplit: why it passed or failed, in one sentence.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub verdict: String,
+    /// tracesplit: why it was not measured at all, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_measured: Option<String>,
 }
 
 impl ScenarioResult {

@@ -37,22 +37,65 @@ fn legend(out: &mut String) {
 }
 
 fn table(out: &mut String, a: &Analysis) {
-    out.push_str("<table class=\"scenarios\"><tr><th>scenario</th><th>P95 ms</th><th>target</th><th>result</th><th>network</th><th>handler</th><th>cascade</th><th>db other</th><th>requests</th><th>spans</th></tr>");
+    let corr_head = if a.open_model {
+        "<th>corrected P95</th>"
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "<table class=\"scenarios\"><tr><th>scenario</th><th>P95 ms</th>{corr_head}<th>target</th><th>result</th><th>network</th><th>handler</th><th>cascade</th><th>db other</th><th>requests</th><th>spans</th></tr>"
+    );
     for s in &a.scenarios {
-        let p = s.p95_split.unwrap_or_default();
+        let corrected = if a.open_model {
+            format!("<td>{}</td>", crate::corrected_cell(s))
+        } else {
+            String::new()
+        };
+        let parts = match &s.p95_split {
+            Some(p) => component_cells(p, "</td><td>"),
+            None => "n/a</td><td>n/a</td><td>n/a</td><td>n/a".into(),
+        };
         let _ = write!(
             out,
-            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6:.0}%</td></tr>",
+            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td>{corrected}<td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td></tr>",
             esc(&s.scenario),
-            fmt_ms(s.stats.p95_ms),
+            crate::p95_cell(s),
             fmt_ms(s.target_ms),
             verdict(s),
-            component_cells(&p, "</td><td>"),
+            parts,
             s.stats.count,
-            s.coverage.ratio() * 100.0
+            if s.stats.count == 0 {
+                "n/a".to_owned()
+            } else {
+                format!("{:.0}%", s.coverage.ratio() * 100.0)
+            }
         );
     }
     out.push_str("</table>");
+    let _ = write!(out, "<p><small>{}</small></p>", esc(crate::SPLIT_METHOD));
+    if a.open_model {
+        out.push_str("<p><small>Open model: the corrected P95 counts each request from its scheduled start (corrected for coordinated omission); a scenario passes only when both P95s are within its target.</small></p>");
+    }
+    for s in a.scenarios.iter().filter(|s| !s.passed) {
+        let _ = write!(
+            out,
+            "<p class=\"verdict\"><span class=\"fail\">FAIL</span> {}: {}</p>",
+            esc(&s.scenario),
+            esc(&s.verdict)
+        );
+    }
+}
+
+fn notes(out: &mut String, a: &Analysis) {
+    if a.notes.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Notes</h2><ul class=\"notes\">");
+    for n in &a.notes {
+        let _ = write!(out, "<li>{}</li>", esc(n));
+    }
+    out.push_str("</ul>");
 }
 
 fn findings(out: &mut String, a: &Analysis) {
@@ -83,18 +126,23 @@ fn findings(out: &mut String, a: &Analysis) {
 fn scenario(out: &mut String, s: &ScenarioAnalysis) {
     let _ = write!(
         out,
-        "<details id=\"{0}\"{4}><summary>{0} — P95 {1} ms (target {2} ms) {3}</summary>",
+        "<details id=\"{0}\"{4}><summary>{0} — {1} (target {2} ms) {3}</summary>",
         esc(&s.scenario),
-        fmt_ms(s.stats.p95_ms),
+        crate::p95_phrase(s),
         fmt_ms(s.target_ms),
         verdict(s),
         // Failing scenarios open, so their waterfall is on screen.
         if s.passed { "" } else { " open" }
     );
+    let _ = write!(out, "<p>{}</p>", esc(&s.verdict));
+    if s.not_measured.is_some() {
+        out.push_str("</details>");
+        return;
+    }
     let _ = write!(
         out,
         "<p>{} · {:.1} DB statements per request</p>",
-        crate::stats_sentence(s),
+        esc(&crate::stats_sentence(s)),
         s.db_spans.mean
     );
     if let Some(p) = &s.p95_split {
@@ -171,6 +219,7 @@ impl Exporter for HtmlExporter {
         legend(&mut out);
         out.push_str(&svg::split_bars(&a.scenarios));
         table(&mut out, a);
+        notes(&mut out, a);
         findings(&mut out, a);
         if let Some(sw) = &a.cascade_sweep {
             out.push_str("<h2>Cascade sweep</h2>");
@@ -183,7 +232,7 @@ impl Exporter for HtmlExporter {
         }
         let _ = writeln!(
             out,
-            "<p><small>tracesplit {} · split = mean of the requests ranked around the P95 (⌈0.94n⌉..⌈0.96n⌉); server spans placed on the client timeline assuming the network time splits evenly.</small></p></body></html>",
+            "<p><small>tracesplit {} · server spans placed on the client timeline assuming the network time splits evenly.</small></p></body></html>",
             env!("CARGO_PKG_VERSION")
         );
         Ok(out.into_bytes())

@@ -29,6 +29,11 @@ pub fn summary(a: &Analysis, timestamp: &str, runs_per_test: u64) -> Summary {
                 failed_runs: s.failed,
                 status_counts: s.status_counts.clone(),
                 errors: s.errors.clone(),
+                p95_corrected_ms: s.p95_corrected_ms,
+                p99_corrected_ms: s.p99_corrected_ms,
+                setup: s.setup.clone(),
+                verdict: s.verdict.clone(),
+                not_measured: s.not_measured.clone(),
                 ..Default::default()
             };
             r.set_stats(&s.stats);
@@ -48,8 +53,12 @@ pub fn summary(a: &Analysis, timestamp: &str, runs_per_test: u64) -> Summary {
         results,
         run_id: a.run_ids.join(","),
         tool: format!("tracesplit {}", env!("CARGO_PKG_VERSION")),
-        source: "spans".into(),
-        notes: Vec::new(),
+        source: if a.coverage.matched > 0 {
+            "spans".into()
+        } else {
+            "requests".into()
+        },
+        notes: a.notes.clone(),
         analysis: serde_json::to_value(a).ok(),
     }
 }

@@ -15,43 +15,24 @@ fn seconds(s: &ScenarioAnalysis) -> f64 {
     s.stats.mean_ms * s.stats.count as f64 / 1000.0
 }
 
-/// Why the scenario failed, in one line.
-fn failure_message(s: &ScenarioAnalysis) -> String {
-    let mut why = Vec::new();
-    if s.stats.count == 0 {
-        why.push("no request succeeded".to_owned());
-    } else if s.stats.p95_ms > s.target_ms {
-        why.push(format!(
-            "P95 {} ms over the {} ms target",
-            fmt_ms(s.stats.p95_ms),
-            fmt_ms(s.target_ms)
-        ));
-    }
-    if s.failed > 0 {
-        why.push(format!("{} failed requests", s.failed));
-    }
-    why.join("; ")
-}
-
-/// The evidence: split, stats, errors, outlier traces.
+/// The evidence: verdict, split, stats, errors, outlier traces.
 fn body(s: &ScenarioAnalysis) -> String {
     let mut out = String::new();
-    let st = &s.stats;
+    let _ = writeln!(out, "{}", s.verdict);
+    if s.not_measured.is_some() {
+        return out;
+    }
     let _ = writeln!(
         out,
-        "P95 {} ms (target {} ms); p50 {} p99 {} max {} ms over {} requests, {} failed",
-        fmt_ms(st.p95_ms),
-        fmt_ms(s.target_ms),
-        fmt_ms(st.p50_ms),
-        fmt_ms(st.p99_ms),
-        fmt_ms(st.max_ms),
-        st.count,
-        s.failed
+        "{} (target {} ms)",
+        crate::stats_sentence(s),
+        fmt_ms(s.target_ms)
     );
     match &s.p95_split {
         Some(p) => {
             let _ = writeln!(out, "P95 split: {}", split_sentence(p));
         }
+        None if s.stats.count == 0 => {}
         None => {
             let _ = writeln!(out, "P95 split: no server spans matched");
         }
@@ -118,10 +99,22 @@ impl Exporter for JunitExporter {
             } else {
                 let _ = writeln!(
                     out,
-                    "\n      <failure message=\"{}\" type=\"target_missed\">{evidence}</failure>\n    </testcase>",
-                    esc(&failure_message(s))
+                    "\n      <failure message=\"{}\" type=\"{}\">{evidence}</failure>\n    </testcase>",
+                    esc(&s.verdict),
+                    if s.not_measured.is_some() {
+                        "not_measured"
+                    } else {
+                        "target_missed"
+                    }
                 );
             }
+        }
+        if !a.notes.is_empty() {
+            let _ = writeln!(
+                out,
+                "    <system-out>{}</system-out>",
+                esc(&a.notes.join("\n"))
+            );
         }
         out.push_str("  </testsuite>\n</testsuites>\n");
         Ok(out.into_bytes())

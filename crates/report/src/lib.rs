@@ -77,11 +77,26 @@ pub fn component_cells(s: &tracesplit_model::analysis::Split, sep: &str) -> Stri
         .join(sep)
 }
 
-/// `20 requests, 0 failed · p50 1.90 · p95 3.40 · p99 3.74 · max 4.08 ms`.
+/// `20 requests, 0 failed · p50 1.90 · p95 3.40 · p99 3.74 · max 4.08 ms`
+/// (with the corrected P95/P99 in the open model; "n/a" without measured requests).
 pub fn stats_sentence(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String {
     let st = &s.stats;
+    if let Some(why) = &s.not_measured {
+        return format!("not measured: {why}");
+    }
+    if st.count == 0 {
+        return format!("0 requests measured, {} failed · statistics n/a", s.failed);
+    }
+    let corrected = match (s.p95_corrected_ms, s.p99_corrected_ms) {
+        (Some(p95), Some(p99)) => format!(
+            " · corrected for coordinated omission: p95 {} · p99 {}",
+            fmt_ms(p95),
+            fmt_ms(p99)
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms",
+        "{} requests, {} failed · p50 {} · p95 {} · p99 {} · max {} ms{corrected}",
         st.count,
         s.failed,
         fmt_ms(st.p50_ms),
@@ -90,6 +105,44 @@ pub fn stats_sentence(s: &tracesplit_model::analysis::ScenarioAnalysis) -> Strin
         fmt_ms(st.max_ms)
     )
 }
+
+/// The P95 cell of a table: "n/a" when nothing was measured.
+pub fn p95_cell(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String {
+    if s.stats.count == 0 {
+        "n/a".into()
+    } else {
+        fmt_ms(s.stats.p95_ms)
+    }
+}
+
+/// `P95 812 ms`, or `P95 n/a` when nothing was measured.
+pub fn p95_phrase(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String {
+    if s.stats.count == 0 {
+        "P95 n/a".into()
+    } else {
+        format!("P95 {} ms", fmt_ms(s.stats.p95_ms))
+    }
+}
+
+/// The corrected-P95 cell (open model): "n/a" when nothing was measured.
+pub fn corrected_cell(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String {
+    match s.p95_corrected_ms {
+        Some(v) if s.stats.count > 0 => fmt_ms(v),
+        _ => "n/a".into(),
+    }
+}
+
+/// The share of requests matched to a server span: "n/a" when nothing was measured.
+pub fn coverage_cell(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String {
+    if s.stats.count == 0 {
+        "n/a".into()
+    } else {
+        format!("{:.0} %", s.coverage.ratio() * 100.0)
+    }
+}
+
+/// How the P95 split is made, for every format's footnote.
+pub const SPLIT_METHOD: &str = "The P95 split takes its proportions from the requests ranked nearest the P95 (the P95 request itself below 100 requests; ±1 % of the ranks above) and is scaled to the P95 shown, so its parts add up to it exactly.";
 
 /// `812 ms = network 12 + handler 40 + cascade 745 + db other 15`.
 pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
@@ -103,14 +156,28 @@ pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
 
 /// `cascade grows 24.8 ms per 1,000 listings (P95 +25.1 ms per 1,000; 0 → 10000 listings)`.
 pub fn sweep_sentence(sw: &tracesplit_model::sweep::CascadeSweep) -> String {
+    use tracesplit_model::sweep::describe_growth;
     let sl = &sw.slope_per_1000;
+    let se = sw.stderr_per_1000.as_ref();
     let (lo, hi) = match (sw.points.first(), sw.points.last()) {
         (Some(a), Some(b)) => (a.listings, b.listings),
         _ => (0, 0),
     };
+    let g = |slope: f64, pick: fn(&tracesplit_model::sweep::SweepSlopes) -> f64| {
+        describe_growth(slope, se.map(pick))
+    };
+    let uncertainty = if se.is_some() {
+        "± is the 95 % interval"
+    } else {
+        "too few points for an uncertainty"
+    };
     format!(
-        "Fitted growth per 1,000 listings ({lo} → {hi}): cascade {:+.2} ms, db other {:+.2} ms, handler {:+.2} ms, network {:+.2} ms; P95 {:+.2} ms.",
-        sl.cascade_ms, sl.db_other_ms, sl.handler_ms, sl.network_ms, sl.p95_ms
+        "Fitted growth per 1,000 listings ({lo} → {hi}; {uncertainty}): cascade {}, db other {}, handler {}, network {}; P95 {}.",
+        g(sl.cascade_ms, |s| s.cascade_ms),
+        g(sl.db_other_ms, |s| s.db_other_ms),
+        g(sl.handler_ms, |s| s.handler_ms),
+        g(sl.network_ms, |s| s.network_ms),
+        g(sl.p95_ms, |s| s.p95_ms)
     )
 }
 

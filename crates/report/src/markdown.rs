@@ -38,12 +38,22 @@ fn verdict(s: &ScenarioAnalysis) -> &'static str {
 }
 
 fn table(out: &mut String, a: &Analysis) {
+    let (corr_head, corr_rule) = if a.open_model {
+        (" corrected P95 ms |", "--:|")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         out,
-        "| scenario | P95 ms | target ms | result | P95 = network + handler + cascade + db other (ms) | split | spans |"
+        "| scenario | P95 ms |{corr_head} target ms | result | P95 = network + handler + cascade + db other (ms) | split | spans |"
     );
-    let _ = writeln!(out, "|---|--:|--:|:-:|---|---|--:|");
+    let _ = writeln!(out, "|---|--:|{corr_rule}--:|:-:|---|---|--:|");
     for s in &a.scenarios {
+        let corrected = if a.open_model {
+            format!(" {} |", crate::corrected_cell(s))
+        } else {
+            String::new()
+        };
         let (numbers, bar) = match &s.p95_split {
             Some(p) => (
                 format!(
@@ -56,23 +66,52 @@ fn table(out: &mut String, a: &Analysis) {
                 ),
                 square_bar(p),
             ),
+            None if s.not_measured.is_some() => ("not measured".to_owned(), String::new()),
+            None if s.stats.count == 0 => ("n/a: no request measured".to_owned(), String::new()),
             None => ("no server spans".to_owned(), String::new()),
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {numbers} | {bar} | {:.0} % |",
+            "| {} | {} |{corrected} {} | {} | {numbers} | {bar} | {} |",
             s.scenario,
-            fmt_ms(s.stats.p95_ms),
+            crate::p95_cell(s),
             fmt_ms(s.target_ms),
             verdict(s),
-            s.coverage.ratio() * 100.0
+            crate::coverage_cell(s)
         );
     }
     let _ = writeln!(
         out,
-        "\n{} network · {} handler · {} cascade check · {} other DB. The split is the mean of the requests ranked around the P95 (ranks ⌈0.94n⌉..⌈0.96n⌉), so its parts add up exactly.",
-        SQUARES[0], SQUARES[1], SQUARES[2], SQUARES[3]
+        "\n{} network · {} handler · {} cascade check · {} other DB. {}",
+        SQUARES[0],
+        SQUARES[1],
+        SQUARES[2],
+        SQUARES[3],
+        crate::SPLIT_METHOD
     );
+    if a.open_model {
+        let _ = writeln!(
+            out,
+            "\nOpen model: the corrected P95 counts each request from its scheduled start (corrected for coordinated omission); a scenario passes only when both P95s are within its target."
+        );
+    }
+    let failing: Vec<&ScenarioAnalysis> = a.scenarios.iter().filter(|s| !s.passed).collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out);
+    }
+    for s in failing {
+        let _ = writeln!(out, "- ❌ **{}**: {}", s.scenario, cell(&s.verdict));
+    }
+}
+
+fn notes(out: &mut String, a: &Analysis) {
+    if a.notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Notes\n");
+    for n in &a.notes {
+        let _ = writeln!(out, "- {}", cell(n));
+    }
 }
 
 fn findings(out: &mut String, a: &Analysis) {
@@ -117,12 +156,17 @@ pub fn sweep(out: &mut String, sw: &CascadeSweep) {
 fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
     let _ = writeln!(
         out,
-        "\n<details><summary><b>{}</b> — P95 {} ms (target {} ms) {}</summary>\n",
+        "\n<details><summary><b>{}</b> — {} (target {} ms) {}</summary>\n",
         s.scenario,
-        fmt_ms(s.stats.p95_ms),
+        crate::p95_phrase(s),
         fmt_ms(s.target_ms),
         verdict(s)
     );
+    let _ = writeln!(out, "{}\n", cell(&s.verdict));
+    if s.not_measured.is_some() {
+        let _ = writeln!(out, "</details>");
+        return;
+    }
     let _ = writeln!(
         out,
         "{} · {:.1} DB statements per request (max {})",
@@ -196,6 +240,7 @@ impl Exporter for MarkdownExporter {
             a.span_source
         );
         table(&mut out, a);
+        notes(&mut out, a);
         findings(&mut out, a);
         if let Some(sw) = &a.cascade_sweep {
             sweep(&mut out, sw);

@@ -53,9 +53,15 @@ pub fn nice_max(v: f64) -> f64 {
 /// Horizontal stacked bars of every scenario's P95 split, with its target marked.
 pub fn split_bars(scenarios: &[ScenarioAnalysis]) -> String {
     let (label_w, chart_w, row_h) = (270.0, 560.0, 22.0);
+    // Every bar fits: the axis covers each split's total (and the targets
+    // near the bars); a bar is never drawn shorter than its number.
     let max = scenarios
         .iter()
-        .map(|s| s.stats.p95_ms.max(s.target_ms.min(s.stats.p95_ms * 2.0)))
+        .map(|s| {
+            let total = s.p95_split.map_or(0.0, |p| p.total_ms);
+            let p95 = s.stats.p95_ms.max(total);
+            p95.max(s.target_ms.min(p95 * 2.0))
+        })
         .fold(0.0, f64::max);
     let max = nice_max(max);
     let h = 40.0 + row_h * scenarios.len() as f64;
@@ -114,7 +120,13 @@ pub fn split_bars(scenarios: &[ScenarioAnalysis]) -> String {
                 label_w + 4.0,
                 y + 14.0,
                 "start",
-                "no server spans",
+                if s.not_measured.is_some() {
+                    "not measured"
+                } else if s.stats.count == 0 {
+                    "n/a: no request measured"
+                } else {
+                    "no server spans"
+                },
             ),
         }
         if s.target_ms <= max {

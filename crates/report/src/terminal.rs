@@ -36,8 +36,23 @@ pub fn bar(s: &ScenarioAnalysis, width: usize) -> String {
     out
 }
 
-fn row(out: &mut String, s: &ScenarioAnalysis, width: usize) {
+fn row(out: &mut String, s: &ScenarioAnalysis, width: usize, open_model: bool) {
     let verdict = if s.passed { "PASS" } else { "FAIL" };
+    let corrected = if open_model {
+        format!(" {:>8}", crate::corrected_cell(s))
+    } else {
+        String::new()
+    };
+    if let Some(why) = &s.not_measured {
+        let _ = writeln!(
+            out,
+            "{:<34} {:>8}{corrected} {:>7} {verdict}  not measured: {why}",
+            s.scenario,
+            "n/a",
+            fmt_ms(s.target_ms)
+        );
+        return;
+    }
     let split = s.p95_split.map(|p| {
         format!(
             "{:>7} = {:>7} {:>7} {:>7} {:>7}",
@@ -48,15 +63,20 @@ fn row(out: &mut String, s: &ScenarioAnalysis, width: usize) {
             fmt_ms(p.db_other_ms)
         )
     });
+    let none = if s.stats.count == 0 {
+        "n/a: no request measured"
+    } else {
+        "no server spans"
+    };
     let _ = writeln!(
         out,
-        "{:<34} {:>8} {:>7} {verdict}  {}  [{}] {:>3.0}%",
+        "{:<34} {:>8}{corrected} {:>7} {verdict}  {}  [{}] {:>5}",
         s.scenario,
-        fmt_ms(s.stats.p95_ms),
+        crate::p95_cell(s),
         fmt_ms(s.target_ms),
-        split.unwrap_or_else(|| format!("{:>41}", "no server spans")),
+        split.unwrap_or_else(|| format!("{none:>41}")),
         bar(s, width),
-        s.coverage.ratio() * 100.0
+        crate::coverage_cell(s).replace(' ', "")
     );
 }
 
@@ -67,9 +87,14 @@ impl Exporter for TerminalExporter {
             "scenario", "P95 ms", "target", "split", "network", "handler", "cascade", "db other",
             "n h C d", "spans",
         ];
+        let corrected = if a.open_model {
+            format!(" {:>8}", "corr P95")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{:<34} {:>8} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
+            "{:<34} {:>8}{corrected} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
             h[0],
             h[1],
             h[2],
@@ -83,12 +108,18 @@ impl Exporter for TerminalExporter {
             w = self.bar_width + 2
         );
         for s in &a.scenarios {
-            row(&mut out, s, self.bar_width);
+            row(&mut out, s, self.bar_width, a.open_model);
         }
-        let _ = writeln!(
-            out,
-            "(split: mean of the requests ranked around the P95 — ranks ⌈0.94n⌉..⌈0.96n⌉, at least 3 — so split = network + handler + cascade + db other exactly)"
-        );
+        let _ = writeln!(out, "({})", crate::SPLIT_METHOD);
+        if a.open_model {
+            let _ = writeln!(
+                out,
+                "(open model: corr P95 counts each request from its scheduled start, corrected for coordinated omission; a scenario passes only when both P95s are within target)"
+            );
+        }
+        for s in a.scenarios.iter().filter(|s| !s.passed) {
+            let _ = writeln!(out, "FAIL {}: {}", s.scenario, s.verdict);
+        }
         let passed = a.scenarios.iter().filter(|s| s.passed).count();
         let _ = writeln!(
             out,
@@ -100,6 +131,12 @@ impl Exporter for TerminalExporter {
         );
         if let Some(sw) = &a.cascade_sweep {
             let _ = writeln!(out, "\ncascade sweep: {}", crate::sweep_sentence(sw));
+        }
+        if !a.notes.is_empty() {
+            let _ = writeln!(out, "\nnotes:");
+        }
+        for n in &a.notes {
+            let _ = writeln!(out, "  {n}");
         }
         let shown: Vec<_> = a
             .findings

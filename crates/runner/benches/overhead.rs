@@ -113,17 +113,27 @@ fn run_runner(
     concurrency: usize,
     embedded_collector: bool,
 ) -> (f64, f64) {
-    let collect = if embedded_collector {
-        Collect::Embedded {
-            grpc: ([127, 0, 0, 1], 0).into(),
-            http: ([127, 0, 0, 1], 0).into(),
-        }
-    } else {
-        Collect::External {
-            endpoint: Some(base.to_owned()),
-        }
-    };
     let dir = tempfile::tempdir().unwrap();
+    // `tracesplit run` starts the embedded collector beside the runner.
+    let collector = embedded_collector.then(|| {
+        rt.block_on(tracesplit_collector::Collector::start(
+            tracesplit_collector::CollectorConfig {
+                grpc_addr: ([127, 0, 0, 1], 0).into(),
+                http_addr: ([127, 0, 0, 1], 0).into(),
+                store_dir: dir.path().join("run").join("spans"),
+                track_server_parents: true,
+                ..Default::default()
+            },
+        ))
+        .unwrap()
+    });
+    let collect = match &collector {
+        Some(c) => Collect {
+            endpoint: Some(c.http_endpoint()),
+            server_spans: Some(c.span_index()),
+        },
+        None => Collect::external(Some(base.to_owned())),
+    };
     let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";
     let config = RunConfig {
         timeout: Duration::from_secs(10),
@@ -153,6 +163,14 @@ fn run_runner(
         .max()
         .unwrap();
     let rps = requests.len() as f64 / ((last - first) as f64 / 1e9);
+    let mut expected: Vec<i64> = requests
+        .iter()
+        .filter(|r| r.expected)
+        .map(|r| r.duration_ns)
+        .collect();
+    expected.sort_unstable();
+    let p50_ms = tracesplit_model::stats::nearest_rank(&expected, 50.0).unwrap_or(0) as f64 / 1e6;
+    let stored = collector.map_or(0, |c| rt.block_on(c.shutdown()).unwrap().stored_spans);
     let c = outcome.client_spans;
     assert_eq!(c.dropped(), 0, "every client span exported: {c:?}");
     println!(
@@ -162,9 +180,9 @@ fn run_runner(
         c.ended,
         c.exported,
         c.dropped(),
-        outcome.collector.map_or(0, |s| s.stored_spans)
+        stored
     );
-    (rps, outcome.summary.results[0].p50_ms)
+    (rps, p50_ms)
 }
 
 /// (requests/s, P50 ms) of the runner's HTTP client alone: no spans, no

@@ -14,9 +14,20 @@ pub mod shard;
 pub mod spans;
 pub mod spanwait;
 pub mod suite;
-pub mod summary;
 
-pub use run::{Collect, RunConfig, RunError, RunOutcome, run};
+pub use run::{Collect, RunConfig, RunError, RunOutcome, open_run_dir, preflight, run};
+pub use spanwait::ServerSpanIndex;
+
+/// `2025-11-14T10:30:00.123456` (UTC): the seed results format's timestamp,
+/// used for the run's start and end in `manifest.json`.
+pub fn timestamp_now() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}
 
 /// A new run id: `ts-YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).
 pub fn new_run_id() -> String {

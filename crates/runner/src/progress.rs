@@ -26,7 +26,12 @@ pub struct Bar {
     /// Show the rate and the time left (fixture setup: minutes on a slow API).
     eta: bool,
     started: Instant,
+    /// Plain mode: when the last live line was printed (ms since `started`).
+    last_plain: Arc<AtomicU64>,
 }
+
+/// Plain mode prints a scenario's live line this often.
+const PLAIN_EVERY_MS: u64 = 10_000;
 
 impl Progress {
     /// Bars when stderr is a terminal (unless `quiet`); plain lines otherwise.
@@ -93,6 +98,7 @@ impl Progress {
             quiet: self.quiet,
             eta,
             started: Instant::now(),
+            last_plain: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -106,6 +112,25 @@ impl Bar {
                 b.inc(1);
                 if let Some(m) = msg {
                     b.set_message(m);
+                }
+            }
+            None if !self.quiet && msg.is_some() => {
+                // Plain mode: the live line, at most every PLAIN_EVERY (the
+                // caller asked `wants_message` first).
+                let now = self.started.elapsed().as_millis() as u64;
+                let last = self.last_plain.load(Relaxed);
+                if now >= last + PLAIN_EVERY_MS
+                    && self
+                        .last_plain
+                        .compare_exchange(last, now, Relaxed, Relaxed)
+                        .is_ok()
+                {
+                    let of = if self.total > 0 {
+                        format!("/{}", self.total)
+                    } else {
+                        String::new()
+                    };
+                    eprintln!("  {}: {done}{of}  {}", self.label, msg.unwrap_or_default());
                 }
             }
             None if !self.quiet && self.total >= 100 => {
@@ -137,9 +162,22 @@ impl Bar {
         format!(" ({rate:.1}/s, {left:.0} s left)")
     }
 
-    /// Whether a terminal bar is drawn (plain mode shows no live figures).
+    /// Whether a terminal bar is drawn.
     pub fn visible(&self) -> bool {
         self.bar.is_some()
+    }
+
+    /// Whether `inc` would show a message now: always beside a drawn bar; in
+    /// plain mode once every 10 s (a live line in a CI log, not one per request).
+    pub fn wants_message(&self) -> bool {
+        if self.bar.is_some() {
+            return true;
+        }
+        if self.quiet {
+            return false;
+        }
+        let now = self.started.elapsed().as_millis() as u64;
+        now >= self.last_plain.load(Relaxed) + PLAIN_EVERY_MS
     }
 
     /// Removes the bar.

@@ -1,5 +1,5 @@
 //! Recording requests: `requests.parquet` (written by its own thread as the
-//! run goes) and per-scenario tallies for the live display and the summary.
+//! run goes) and per-scenario tallies for the live display.
 
 use crate::row::{Row, StepNames, StepRef};
 use hdrhistogram::Histogram;
@@ -35,13 +35,25 @@ impl Default for RecordSink {
 }
 
 impl RecordSink {
-    /// Registers the strings of a step's rows.
-    pub fn register(&self, names: StepNames) -> StepRef {
-        let Ok(mut steps) = self.steps.write() else {
-            return StepRef(u32::MAX);
-        };
+    /// Registers the strings of a step's rows. Fails loudly rather than let
+    /// rows go out without their scenario's name.
+    pub fn register(&self, names: StepNames) -> Result<StepRef, StoreError> {
+        let mut steps = self.steps.write().map_err(|_| lock_poisoned())?;
         steps.push(names);
-        StepRef(u32::try_from(steps.len() - 1).unwrap_or(u32::MAX))
+        u32::try_from(steps.len() - 1)
+            .map(StepRef)
+            .map_err(|_| lock_poisoned())
+    }
+
+    /// Poisons the step names' lock, as a thread panicking while holding it would.
+    #[cfg(test)]
+    pub(crate) fn poison_for_test(&self) {
+        let steps = self.steps.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = steps.write();
+            std::panic::panic_any("poisoning the lock");
+        })
+        .join();
     }
 
     /// Queues one row for `requests.parquet`.
@@ -52,13 +64,15 @@ impl RecordSink {
     /// Writes `rows` and flushes the journal.
     fn write(&self, rows: &mut Vec<Row>, writer: &mut RequestFileWriter) -> Result<(), StoreError> {
         if !rows.is_empty() {
-            let steps = self.steps.read().map_err(|_| StoreError::Io {
-                path: "requests.parquet".into(),
-                source: std::io::Error::other("step names lock poisoned"),
-            })?;
-            let unknown = StepNames::default();
+            let steps = self.steps.read().map_err(|_| lock_poisoned())?;
             for r in rows.drain(..) {
-                let names = steps.get(r.step.0 as usize).unwrap_or(&unknown);
+                let names = steps.get(r.step.0 as usize).ok_or_else(|| StoreError::Io {
+                    path: "requests.parquet".into(),
+                    source: std::io::Error::other(format!(
+                        "a request row refers to step {}, which was never registered (a bug in tracesplit)",
+                        r.step.0
+                    )),
+                })?;
                 writer.append(r.into_record(names))?;
             }
         }
@@ -111,6 +125,17 @@ impl Recorder {
     }
 }
 
+/// The step names' lock was poisoned (a thread panicked holding it): no row
+/// may be written without its names.
+fn lock_poisoned() -> StoreError {
+    StoreError::Io {
+        path: "requests.parquet".into(),
+        source: std::io::Error::other(
+            "the step names' lock was poisoned by a panic; no row is written without its scenario",
+        ),
+    }
+}
+
 fn writer_panicked() -> StoreError {
     StoreError::Io {
         path: "requests.parquet".into(),
@@ -135,7 +160,9 @@ impl Drop for Recorder {
     }
 }
 
-/// Everything counted for one scenario.
+/// What a scenario's live progress shows: counts and an HDR histogram of the
+/// measured latencies. Bounded memory whatever the run's length; the
+/// statistics and the verdict come from `requests.parquet` (the analyzer).
 #[derive(Default)]
 pub struct Tally {
     inner: Mutex<TallyInner>,
@@ -143,46 +170,36 @@ pub struct Tally {
 
 #[derive(Default)]
 struct TallyInner {
-    durations_ns: Vec<i64>,
-    corrected_ns: Vec<i64>,
-    /// By numeric status: no string per request (the snapshot names them).
-    status_counts: BTreeMap<u16, u64>,
-    errors: BTreeMap<String, u64>,
+    measured: u64,
     failed: u64,
+    /// Failures by kind: a handful of kinds (`timeout`, `status 500`, …).
+    errors: BTreeMap<String, u64>,
     live: Option<Histogram<u64>>,
-    /// Client span ids of requests that got an answer (here, not in a run-wide
-    /// list: one lock per request instead of two).
-    responded: Vec<u64>,
+    started: Option<std::time::Instant>,
 }
 
-/// A finished tally.
+/// A scenario's live figures at its end.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TallySnapshot {
-    /// Client latencies of requests with an expected status.
-    pub durations_ns: Vec<i64>,
-    /// The same, measured from the intended start (open model).
-    pub corrected_ns: Vec<i64>,
-    /// Responses per status (`"0"` = none).
-    pub status_counts: BTreeMap<String, u64>,
-    /// Failures by kind.
-    pub errors: BTreeMap<String, u64>,
+    /// Requests with an expected status.
+    pub measured: u64,
     /// Requests that failed.
     pub failed: u64,
-    /// Client span ids of the requests that got an answer (for the span wait).
-    pub responded: Vec<u64>,
+    /// Failures by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Live P50 and P95 (HDR histogram, 3 significant digits), ms.
+    pub p50_ms: Option<f64>,
+    /// See `p50_ms`.
+    pub p95_ms: Option<f64>,
 }
 
 impl Tally {
     /// Counts one request.
     pub fn add(&self, r: &Row) {
         let Ok(mut t) = self.inner.lock() else { return };
-        *t.status_counts.entry(r.status).or_default() += 1;
-        if r.status != 0 {
-            t.responded.push(r.span_id);
-        }
+        t.started.get_or_insert_with(std::time::Instant::now);
         if r.expected {
-            t.durations_ns.push(r.duration_ns);
-            t.corrected_ns.push(r.corrected_duration_ns());
+            t.measured += 1;
             if t.live.is_none() {
                 // Microseconds from 1 µs to one hour, 3 significant digits.
                 t.live = Histogram::new_with_bounds(1, 3_600_000_000, 3).ok();
@@ -200,34 +217,36 @@ impl Tally {
         }
     }
 
-    /// `p50 x ms p95 y ms` of what was measured so far.
+    /// `1234 requests  412/s  p95 3.4 ms  errors 0` of what was measured so far.
     pub fn live_line(&self) -> Option<String> {
         let t = self.inner.lock().ok()?;
         let h = t.live.as_ref()?;
+        let secs = t.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let done = t.measured + t.failed;
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
         Some(format!(
-            "p50 {:.1} ms  p95 {:.1} ms  failed {}",
-            h.value_at_quantile(0.5) as f64 / 1000.0,
+            "{done} requests  {rate:.0}/s  p95 {:.1} ms  errors {}",
             h.value_at_quantile(0.95) as f64 / 1000.0,
             t.failed
         ))
     }
 
-    /// Everything counted.
+    /// The live figures.
     pub fn snapshot(&self) -> TallySnapshot {
         let Ok(t) = self.inner.lock() else {
             return TallySnapshot::default();
         };
+        let q = |q: f64| {
+            t.live
+                .as_ref()
+                .map(|h| h.value_at_quantile(q) as f64 / 1000.0)
+        };
         TallySnapshot {
-            durations_ns: t.durations_ns.clone(),
-            corrected_ns: t.corrected_ns.clone(),
-            status_counts: t
-                .status_counts
-                .iter()
-                .map(|(status, n)| (status.to_string(), *n))
-                .collect(),
-            errors: t.errors.clone(),
+            measured: t.measured,
             failed: t.failed,
-            responded: t.responded.clone(),
+            errors: t.errors.clone(),
+            p50_ms: q(0.5),
+            p95_ms: q(0.95),
         }
     }
 }

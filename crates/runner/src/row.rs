@@ -65,15 +65,6 @@ pub struct Row {
 }
 
 impl Row {
-    /// Latency corrected for coordinated omission (as [`RequestRecord::corrected_duration_ns`]).
-    pub fn corrected_duration_ns(&self) -> i64 {
-        tracesplit_model::request::corrected_duration_ns(
-            self.intended_start_unix_nano,
-            self.start_unix_nano,
-            self.duration_ns,
-        )
-    }
-
     /// The `requests.parquet` row.
     pub fn into_record(self, names: &StepNames) -> RequestRecord {
         RequestRecord {
@@ -151,15 +142,15 @@ mod tests {
         let (_dir, path, recorder) = recording();
         let sink = recorder.sink();
         let (get, delete) = (
-            sink.register(step("GET", 0)),
-            sink.register(step("DELETE", 1)),
+            sink.register(step("GET", 0)).unwrap(),
+            sink.register(step("DELETE", 1)).unwrap(),
         );
-        assert_eq!(row(get, 0).corrected_duration_ns(), 105);
         sink.push(row(get, 0));
         sink.push(row(delete, 0));
         assert_eq!(recorder.finish().unwrap(), 2);
         let back = tracesplit_store::read_requests(&path).unwrap();
         assert_eq!(back[0], row(get, 0).into_record(&step("GET", 0)));
+        assert_eq!(back[0].corrected_duration_ns(), 105);
         assert_eq!(
             (
                 back[1].method.as_str(),
@@ -176,7 +167,7 @@ mod tests {
     fn a_recorder_dropped_without_finish_still_completes_the_file() {
         let (_dir, path, recorder) = recording();
         let sink = recorder.sink();
-        let get = sink.register(step("GET", 0));
+        let get = sink.register(step("GET", 0)).unwrap();
         sink.push(row(get, 0));
         sink.push(row(get, 1));
         // As a run does when it returns an error half-way.
@@ -184,5 +175,20 @@ mod tests {
         let back = tracesplit_store::read_requests(&path).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(back[1], row(get, 1).into_record(&step("GET", 0)));
+    }
+
+    #[test]
+    fn a_row_without_its_step_names_fails_the_file_instead_of_going_out_nameless() {
+        let (_dir, _path, recorder) = recording();
+        let sink = recorder.sink();
+        // A step that was never registered (the registry lost it).
+        sink.push(row(StepRef(7), 0));
+        let e = recorder.finish().unwrap_err().to_string();
+        assert!(e.contains("never registered"), "{e}");
+        let (_dir, _path, recorder) = recording();
+        let sink = recorder.sink();
+        sink.poison_for_test();
+        let e = sink.register(step("GET", 0)).unwrap_err().to_string();
+        assert!(e.contains("poisoned"), "{e}");
     }
 }

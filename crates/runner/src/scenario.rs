@@ -17,6 +17,66 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// remaining requests are recorded as `api_unreachable` without being sent.
 pub const API_DOWN_AFTER: u64 = 20;
 
+/// Per-iteration fixtures a timed run keeps ready ahead of its iterations
+/// (at least; more at a high rate or concurrency).
+pub const AHEAD: usize = 64;
+
+/// For a timed run whose scenario consumes a fixture per iteration: a task
+/// that keeps the pool filled ahead of the iterations, so a fixture's
+/// creation is not part of any measured request nor of its start's lateness
+/// (the open model's correction measures the API, not the setup). `None` when
+/// not needed; abort the task when the scenario ends.
+pub fn keep_fixtures_ahead(
+    run: &Arc<ScenarioRun>,
+    config: &crate::RunConfig,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let timed = matches!(config.schedule.stop, crate::schedule::Stop::Duration(_));
+    let per_iteration = run
+        .scenario
+        .fixture
+        .as_ref()
+        .is_some_and(|f| f.per_iteration);
+    if !(timed && per_iteration) {
+        return None;
+    }
+    let rate = config.schedule.rate.unwrap_or(0.0).ceil() as usize;
+    let target = AHEAD.max(2 * config.schedule.concurrency).max(rate);
+    let run = run.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            let have = run.pool.lock().map(|p| p.len()).unwrap_or(target);
+            if have >= target || run.state.stop.load(Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                continue;
+            }
+            match run
+                .state
+                .fixtures
+                .for_iteration(&run.scenario, &run.setup)
+                .await
+            {
+                Ok(Some(id)) => {
+                    if let Ok(mut p) = run.pool.lock() {
+                        p.push_back(id);
+                    }
+                }
+                Ok(None) => return,
+                Err(crate::fixtures::FixtureError::Ledger(e)) => {
+                    run.state.ledger_failed(e.to_string());
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "{}: a fixture ahead of the iterations: {e}",
+                        run.scenario.name
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }))
+}
+
 /// Shared state of a run's measured phases.
 pub struct RunState {
     /// The API.
@@ -72,7 +132,10 @@ pub struct ScenarioNames {
 
 impl ScenarioNames {
     /// Registers the names of `scenario`'s spans and rows.
-    pub fn new(scenario: &Scenario, state: &RunState) -> Self {
+    pub fn new(
+        scenario: &Scenario,
+        state: &RunState,
+    ) -> Result<Self, tracesplit_store::StoreError> {
         let spans = &state.spans;
         let row = |index: usize, step: &Step| StepNames {
             run_id: state.run_id.clone(),
@@ -83,7 +146,7 @@ impl ScenarioNames {
             route: step.route.clone(),
             step: index as u32,
         };
-        Self {
+        Ok(Self {
             scenario: spans.name(&scenario.name),
             iteration: spans.name(&format!("{} iteration", scenario.name)),
             steps: scenario
@@ -91,15 +154,15 @@ impl ScenarioNames {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    (
+                    Ok((
                         spans.name(&s.span_name),
                         spans.name(&s.route),
                         spans.name(s.method.as_str()),
-                        state.records.register(row(i, s)),
-                    )
+                        state.records.register(row(i, s))?,
+                    ))
                 })
-                .collect(),
-        }
+                .collect::<Result<_, tracesplit_store::StoreError>>()?,
+        })
     }
 }
 
@@ -175,14 +238,18 @@ impl ScenarioRun {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop_front());
         match pooled {
             Some(id) => Some(id),
-            // Timed runs cannot know how many they need: create on the fly.
+            // The pool ran dry (the producer fell behind): create it here,
+            // and count it — its creation delays this iteration's start.
             None => match self
                 .state
                 .fixtures
                 .for_iteration(&self.scenario, &self.setup)
                 .await
             {
-                Ok(id) => id,
+                Ok(id) => {
+                    self.setup.made_during_measuring();
+                    id
+                }
                 Err(crate::fixtures::FixtureError::Ledger(e)) => {
                     self.state.ledger_failed(e.to_string());
                     None

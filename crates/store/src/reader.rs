@@ -14,12 +14,24 @@ use std::path::Path;
 use tracesplit_model::{RequestRecord, SpanKind, SpanRecord, SpanStatus};
 
 fn batches(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
+    batches_of(path, None)
+}
+
+/// The file's batches, with only the named columns when `columns` is given.
+fn batches_of(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, StoreError> {
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| StoreError::parquet(path, e))?
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| StoreError::parquet(path, e))?;
+        .with_batch_size(64 * 1024);
+    if let Some(names) = columns {
+        let schema = builder.parquet_schema();
+        let indices: Vec<usize> = (0..schema.num_columns())
+            .filter(|&i| names.contains(&schema.column(i).name()))
+            .collect();
+        let mask = parquet::arrow::ProjectionMask::leaves(schema, indices);
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build().map_err(|e| StoreError::parquet(path, e))?;
     reader
         .map(|b| {
             b.map_err(|e| StoreError::Arrow {
@@ -173,6 +185,28 @@ pub fn read_span_dir(dir: &Path) -> Result<Vec<SpanRecord>, StoreError> {
     let mut out = Vec::new();
     for (_, path) in list_segments(dir)? {
         out.extend(read_span_file(&path)?);
+    }
+    Ok(out)
+}
+
+/// The client span ids of the requests in `requests.parquet` that got an
+/// answer (status ≠ 0): what the span wait asks about. Reads two columns only.
+pub fn read_answered_span_ids(path: &Path) -> Result<Vec<String>, StoreError> {
+    use tracesplit_model::schema::request_columns as c;
+    let mut out = Vec::new();
+    for batch in batches_of(path, Some(&[c::SPAN_ID, c::STATUS]))? {
+        let cols = Columns {
+            batch: &batch,
+            path,
+        };
+        let status = cols.opt_i32(c::STATUS)?;
+        let ids = cols.str(c::SPAN_ID)?;
+        out.extend(
+            ids.into_iter()
+                .zip(status)
+                .filter(|(_, s)| s.is_some_and(|s| s != 0))
+                .map(|(id, _)| id),
+        );
     }
     Ok(out)
 }

@@ -116,39 +116,80 @@ impl RequestFileWriter {
     }
 }
 
-/// Rebuilds `path` from its journal after a crash. Returns the number of rows
-/// recovered, or `None` when there was nothing to recover. A torn last line
-/// (the crash hit mid-write) is skipped; any other bad line is an error.
-pub fn recover_requests(path: &Path) -> Result<Option<u64>, StoreError> {
+/// What [`recover_requests`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Rows written to `requests.parquet`.
+    pub rows: u64,
+    /// A torn last line (the crash hit mid-write) was skipped.
+    pub torn_last_line: bool,
+}
+
+/// Rebuilds `path` from its journal after a crash; `None` when there was
+/// nothing to recover. Safe at every step: the rebuilt file is written under
+/// a temporary name, synced, renamed into place and its directory synced
+/// before the journal is removed — a crash during recovery leaves the
+/// journal, and recovery runs again. A torn last line (even one cut inside a
+/// UTF-8 character) is skipped and counted; any other bad line is an error.
+pub fn recover_requests(path: &Path) -> Result<Option<Recovered>, StoreError> {
     let jpath = journal_path(path);
     if !jpath.exists() {
         return Ok(None);
     }
-    let file = File::open(&jpath).map_err(|e| StoreError::io(&jpath, e))?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
+    let (records, torn_last_line) = read_journal(&jpath)?;
+    let rows = records.len() as u64;
+    let tmp = path.with_extension("parquet.recovering");
+    let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+    let mut writer =
+        ArrowWriter::try_new(file, request_schema(), Some(request_writer_properties()))
+            .map_err(|e| StoreError::parquet(&tmp, e))?;
+    for chunk in records.chunks(BATCH_ROWS) {
+        let batch = request_batch(chunk)?;
+        writer
+            .write(&batch)
+            .map_err(|e| StoreError::parquet(&tmp, e))?;
+    }
+    let file = writer
+        .into_inner()
+        .map_err(|e| StoreError::parquet(&tmp, e))?;
+    file.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename is durable only once the directory entry is.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io(dir, e))?;
+    }
+    fs::remove_file(&jpath).map_err(|e| StoreError::io(&jpath, e))?;
+    Ok(Some(Recovered {
+        rows,
+        torn_last_line,
+    }))
+}
+
+/// The journal's records, and whether its last line was torn.
+fn read_journal(jpath: &Path) -> Result<(Vec<RequestRecord>, bool), StoreError> {
+    let file = File::open(jpath).map_err(|e| StoreError::io(jpath, e))?;
+    // Bytes, not `lines()`: a line cut inside a UTF-8 character must not fail the read.
+    let lines: Vec<Vec<u8>> = BufReader::new(file)
+        .split(b'\n')
         .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::io(&jpath, e))?;
+        .map_err(|e| StoreError::io(jpath, e))?;
     let mut records = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<RequestRecord>(line) {
+        match serde_json::from_slice::<RequestRecord>(line) {
             Ok(r) => records.push(r),
-            Err(_) if i + 1 == lines.len() => break,
+            Err(_) if i + 1 == lines.len() => return Ok((records, true)),
             Err(e) => {
                 return Err(StoreError::Journal {
-                    path: jpath,
+                    path: jpath.to_owned(),
                     line: i + 1,
                     message: e.to_string(),
                 });
             }
         }
     }
-    let mut writer = RequestFileWriter::create(path)?;
-    // The new writer truncated the journal; re-append writes it again as it goes.
-    for r in records {
-        writer.append(r)?;
-    }
-    writer.finish().map(Some)
+    Ok((records, false))
 }
 
 #[cfg(test)]
@@ -188,6 +229,43 @@ mod tests {
     }
 
     #[test]
+    fn answered_span_ids_read_two_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        let mut w = RequestFileWriter::create(&path).unwrap();
+        for i in 0..6 {
+            let mut r = record(i);
+            r.status = if i % 3 == 0 { 0 } else { 200 };
+            w.append(r).unwrap();
+        }
+        w.finish().unwrap();
+        let ids = crate::read_answered_span_ids(&path).unwrap();
+        assert_eq!(
+            ids,
+            [1u32, 2, 4, 5].map(|i| format!("{:016x}", i + 1)).to_vec()
+        );
+    }
+
+    #[test]
+    fn a_recovery_that_cannot_finish_keeps_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        let mut w = RequestFileWriter::create(&path).unwrap();
+        for i in 0..3 {
+            w.append(record(i)).unwrap();
+        }
+        w.flush_journal().unwrap();
+        drop(w);
+        // The rebuilt file cannot be written (its temporary name is taken by a directory).
+        fs::create_dir(path.with_extension("parquet.recovering")).unwrap();
+        assert!(recover_requests(&path).is_err());
+        let journal = fs::read_to_string(journal_path(&path)).unwrap();
+        assert_eq!(journal.lines().count(), 3, "nothing lost");
+        fs::remove_dir(path.with_extension("parquet.recovering")).unwrap();
+        assert_eq!(recover_requests(&path).unwrap().map(|r| r.rows), Some(3));
+    }
+
+    #[test]
     fn recovers_from_journal_with_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("requests.parquet");
@@ -201,9 +279,17 @@ mod tests {
             .append(true)
             .open(journal_path(&path))
             .unwrap();
-        j.write_all(b"{\"run_id\":\"r1\",\"scen").unwrap();
+        // Torn inside a multi-byte character.
+        let torn = "[\"r1\",\"é".as_bytes();
+        j.write_all(&torn[..torn.len() - 1]).unwrap();
         assert!(!path.exists());
-        assert_eq!(recover_requests(&path).unwrap(), Some(5));
+        assert_eq!(
+            recover_requests(&path).unwrap(),
+            Some(Recovered {
+                rows: 5,
+                torn_last_line: true
+            })
+        );
         assert_eq!(
             read_requests(&path).unwrap(),
             (0..5).map(record).collect::<Vec<_>>()

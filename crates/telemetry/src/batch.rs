@@ -15,6 +15,9 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// How long an ended span may wait for room before it is dropped (and counted).
+const BACKPRESSURE_WAIT: Duration = Duration::from_secs(30);
+
 /// How long a flush may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -44,7 +47,10 @@ impl<E: SpanExporter + 'static> PollingBatchProcessor<E> {
         batch: usize,
         interval: Duration,
     ) -> Self {
-        let queue = Arc::new(DrainQueue::new(0, max_queue));
+        // Back-pressure: a span that does not fit waits for the export thread
+        // (the handler ending it slows down) rather than vanishing — a run
+        // against the reference catalog must not lose the spans it splits.
+        let queue = Arc::new(DrainQueue::new(0, max_queue).with_backpressure(BACKPRESSURE_WAIT));
         let shared = Arc::new(Shared {
             queue: queue.clone(),
             exporter: Mutex::new(exporter),

@@ -16,6 +16,8 @@ struct Control {
     flush_requested: u64,
     flush_done: u64,
     stopped: bool,
+    /// A pusher found the queue half full (or full): drain before the interval.
+    drain_now: bool,
 }
 
 /// See the module documentation.
@@ -26,8 +28,13 @@ pub struct DrainQueue<T> {
     wake: Condvar,
     /// Initial capacity of the queue and of its spare.
     capacity: usize,
-    /// Items queued at most; pushes beyond it are dropped.
+    /// Items queued at most; pushes beyond it are dropped (or wait, below).
     limit: usize,
+    /// With back-pressure, a push to a full queue waits this long for room
+    /// (slowing the producer) before it drops.
+    backpressure: Option<Duration>,
+    /// Signalled when a drain made room.
+    room: Condvar,
 }
 
 impl<T> DrainQueue<T> {
@@ -41,15 +48,39 @@ impl<T> DrainQueue<T> {
             wake: Condvar::new(),
             capacity,
             limit,
+            backpressure: None,
+            room: Condvar::new(),
         }
     }
 
-    /// Queues `items` under one lock; those over the limit are dropped.
-    /// Returns how many were dropped.
+    /// A full queue makes pushers wait (up to `wait`) for the draining thread
+    /// instead of dropping: a component that must not lose items (the
+    /// reference catalog's spans) slows down instead.
+    pub fn with_backpressure(mut self, wait: Duration) -> Self {
+        self.backpressure = Some(wait);
+        self
+    }
+
+    /// Queues `items` under one lock; those over the limit are dropped (after
+    /// waiting for room, with back-pressure). Returns how many were dropped.
+    /// The draining thread is woken early once the queue is half full.
     pub fn push<const N: usize>(&self, items: [T; N]) -> usize {
         let Ok(mut q) = self.items.lock() else {
             return N;
         };
+        if let Some(wait) = self.backpressure
+            && q.len() + N > self.limit
+        {
+            self.drain_soon();
+            match self
+                .room
+                .wait_timeout_while(q, wait, |q| q.len() + N > self.limit)
+            {
+                Ok((guard, _)) => q = guard,
+                Err(_) => return N,
+            }
+        }
+        let before = q.len();
         let mut dropped = 0;
         for item in items {
             if q.len() < self.limit {
@@ -58,7 +89,20 @@ impl<T> DrainQueue<T> {
                 dropped += 1;
             }
         }
+        let half = self.limit / 2;
+        if before < half && q.len() >= half {
+            drop(q);
+            self.drain_soon();
+        }
         dropped
+    }
+
+    /// Wakes the draining thread before its interval.
+    fn drain_soon(&self) {
+        if let Ok(mut c) = self.control.lock() {
+            c.drain_now = true;
+        }
+        self.wake.notify_all();
     }
 
     /// Asks for a drain now and waits until it is done (or the queue stopped)
@@ -98,16 +142,18 @@ impl<T> DrainQueue<T> {
             let Ok(control) = self.control.lock() else {
                 return;
             };
-            let Ok((control, _)) = self.wake.wait_timeout_while(control, interval, |c| {
-                c.flush_requested == c.flush_done && !c.stopped
+            let Ok((mut control, _)) = self.wake.wait_timeout_while(control, interval, |c| {
+                c.flush_requested == c.flush_done && !c.stopped && !c.drain_now
             }) else {
                 return;
             };
+            control.drain_now = false;
             let (flush, stopped) = (control.flush_requested, control.stopped);
             drop(control);
             if let Ok(mut q) = self.items.lock() {
                 std::mem::swap(&mut *q, &mut spare);
             }
+            self.room.notify_all();
             drain(&mut spare);
             spare.clear();
             if let Ok(mut c) = self.control.lock() {
@@ -213,6 +259,33 @@ mod tests {
             q.flush(Duration::from_secs(1)),
             "a stopped queue does not hold flushes up"
         );
+    }
+
+    #[test]
+    fn with_back_pressure_a_slow_drain_slows_the_pushers_and_loses_nothing() {
+        let q = Arc::new(DrainQueue::new(0, 16).with_backpressure(Duration::from_secs(30)));
+        let seen = Arc::new(Mutex::new(0usize));
+        let drainer = {
+            let (q, seen) = (q.clone(), seen.clone());
+            std::thread::spawn(move || {
+                q.drain_loop(Duration::from_secs(3600), |v| {
+                    // A slow exporter: a millisecond per drain.
+                    std::thread::sleep(Duration::from_millis(1));
+                    *seen.lock().unwrap() += v.len();
+                })
+            })
+        };
+        let pushers: Vec<_> = (0..3)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || (0..2000).map(|i| q.push([i])).sum::<usize>())
+            })
+            .collect();
+        let dropped: usize = pushers.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(dropped, 0);
+        q.stop();
+        drainer.join().unwrap();
+        assert_eq!(*seen.lock().unwrap(), 6000);
     }
 
     #[test]

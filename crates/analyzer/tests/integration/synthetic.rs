@@ -13,6 +13,49 @@ fn config(dir: &std::path::Path) -> AnalyzeConfig {
     }
 }
 
+/// Nineteen requests of 20..38 ms and one of 250 ms. The nearest-rank P95 is
+/// the 19th (38 ms); the split beside it adds up to those 38 ms — not to the
+/// mean of the slowest three (once 102.7 ms beside a P95 of 38).
+#[test]
+fn the_p95_split_adds_up_to_the_p95_it_stands_beside() {
+    let mut all: Vec<_> = (0..19)
+        .map(|i| delete(i, 20 + i64::from(i), 4, 10, 2))
+        .collect();
+    all.push(delete(19, 250, 4, 200, 2));
+    let run = |all: &[(
+        tracesplit_model::RequestRecord,
+        Vec<tracesplit_model::SpanRecord>,
+    )]| {
+        let dir = tempfile::tempdir().unwrap();
+        let requests: Vec<_> = all.iter().map(|(r, _)| r.clone()).collect();
+        let spans: Vec<_> = all.iter().flat_map(|(_, s)| s.clone()).collect();
+        write_run(dir.path(), &requests, &[spans], 1000.0);
+        analyze(&config(dir.path())).unwrap().analysis.scenarios[0].clone()
+    };
+    let s = run(&all);
+    assert_eq!(s.stats.p95_ms, 38.0);
+    let p = s.p95_split.unwrap();
+    assert_eq!((p.ranks, p.requests), ((19, 19), 1));
+    let sum = p.network_ms + p.handler_ms + p.cascade_ms + p.db_other_ms;
+    assert!(
+        (p.total_ms - 38.0).abs() < 1e-9 && (sum - 38.0).abs() < 1e-9,
+        "{p:?}"
+    );
+    assert!((p.cascade_ms - 10.0).abs() < 1e-9 && (p.handler_ms - 22.0).abs() < 1e-9);
+    // The P95 request's spans lost: the proportions come from the matched
+    // request nearest the P95 value (37 ms), scaled to the 38 ms shown.
+    let mut partial = all.clone();
+    partial[18].1.clear();
+    let s = run(&partial);
+    let p = s.p95_split.unwrap();
+    assert_eq!((s.coverage.matched, s.stats.p95_ms), (19, 38.0));
+    assert!((p.window_mean_ms - 37.0).abs() < 1e-9, "{p:?}");
+    assert!((p.total_ms - 38.0).abs() < 1e-9);
+    assert!((p.cascade_ms - 10.0 * 38.0 / 37.0).abs() < 1e-9, "{p:?}");
+    let sum = p.network_ms + p.handler_ms + p.cascade_ms + p.db_other_ms;
+    assert!((sum - 38.0).abs() < 1e-9);
+}
+
 #[test]
 fn the_p95_split_of_known_requests_is_exact() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,7 +80,11 @@ fn the_p95_split_of_known_requests_is_exact() {
     );
     assert_eq!((s.coverage.requests, s.coverage.matched), (20, 20));
     let p95 = s.p95_split.unwrap();
-    assert_eq!(p95.ranks, (18, 20));
+    assert_eq!(
+        p95.ranks,
+        (19, 19),
+        "the P95 request itself below 100 requests"
+    );
     assert!((p95.total_ms - 118.0).abs() < 1e-9);
     assert!((p95.network_ms - 10.0).abs() < 1e-9, "{p95:?}");
     assert!((p95.cascade_ms - 80.0).abs() < 1e-9);

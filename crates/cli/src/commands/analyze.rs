@@ -47,35 +47,74 @@ fn api_url(flag: &str, url: &str) -> anyhow::Result<String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// Analyzes and writes `summary.json` into `write_to` (and `--output`); returns the output and summary.
+/// Analyzes and writes `summary.json` into `write_to` (and `--output`);
+/// returns the output and the summary. The summary is the analyzer's alone
+/// (the seed's `timestamp` is the run's start). Unless `force`, an existing
+/// `summary.json` that matched more requests to spans is kept and the new
+/// analysis goes beside it (`summary.<source>.json`), so a second span source
+/// that found fewer traces never replaces a better analysis.
 pub fn analyze_and_write(
     config: &AnalyzeConfig,
     write_to: &Path,
     output: Option<&Path>,
-    notes: Vec<String>,
+    force: bool,
 ) -> anyhow::Result<(AnalyzeOutput, Summary)> {
     let out = analyze(config).map_err(|e| match e {
         tracesplit_analyzer::AnalyzeError::Unreachable(m) => {
             anyhow::Error::new(exit::Unreachable(m))
         }
+        e @ tracesplit_analyzer::AnalyzeError::Internal { .. } => {
+            anyhow::Error::new(exit::Internal(e.to_string()))
+        }
         e => e.into(),
     })?;
     let runs = out.manifest.runs_per_test.unwrap_or(0);
-    let mut summary = tracesplit_report::summary(
-        &out.analysis,
-        &tracesplit_runner::summary::timestamp_now(),
-        runs,
-    );
-    summary.notes = notes;
-    write_split(&out, &write_to.join("split.parquet"))?;
+    let summary = tracesplit_report::summary(&out.analysis, &out.manifest.started_at, runs);
     let text = serde_json::to_string_pretty(&summary)? + "\n";
-    let path = write_to.join("summary.json");
+    let path = summary_path(write_to, &out, force);
+    if path.file_name() == Some(std::ffi::OsStr::new("summary.json")) {
+        write_split(&out, &write_to.join("split.parquet"))?;
+    } else {
+        eprintln!(
+            "kept {}: it matched more requests to spans than this analysis ({} of {}); this one is in {} (--force replaces it)",
+            write_to.join("summary.json").display(),
+            out.analysis.coverage.matched,
+            out.analysis.coverage.requests,
+            path.display()
+        );
+    }
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     if let Some(o) = output {
         std::fs::write(o, &text)
             .with_context(|| format!("cannot write --output {}", o.display()))?;
     }
     Ok((out, summary))
+}
+
+/// `summary.json`, unless an existing one covers more requests with spans
+/// (and not `force`): then `summary.<source>.json`.
+fn summary_path(dir: &Path, out: &AnalyzeOutput, force: bool) -> PathBuf {
+    let main = dir.join("summary.json");
+    if force {
+        return main;
+    }
+    let previous = std::fs::read_to_string(&main)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Summary>(&t).ok())
+        .and_then(|s| s.analysis)
+        .and_then(|a| serde_json::from_value::<Analysis>(a).ok());
+    let better = previous.is_some_and(|p| p.coverage.matched > out.analysis.coverage.matched);
+    if !better {
+        return main;
+    }
+    let source = out
+        .analysis
+        .span_source
+        .split_whitespace()
+        .next()
+        .unwrap_or("none")
+        .to_ascii_lowercase();
+    dir.join(format!("summary.{source}.json"))
 }
 
 /// `RUN/split.parquet`: every request with its split, for notebooks.
@@ -164,7 +203,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut cfg = config(args.run_dirs, spans, &args.analysis);
     cfg.span_wait = args.span_wait;
     cfg.fetch_concurrency = args.fetch_concurrency.max(1);
-    let (out, summary) = analyze_and_write(&cfg, &first, args.output.as_deref(), Vec::new())?;
+    eprintln!("analyzing…");
+    let (out, summary) = analyze_and_write(&cfg, &first, args.output.as_deref(), args.force)?;
     write_reports(&out.analysis, &args.reports)?;
     print_table(&out)?;
     println!("summary: {}", first.join("summary.json").display());

@@ -1,7 +1,8 @@
 //! `tracesplit demo`: the whole pipeline on embedded defaults.
 
 use crate::args::DemoArgs;
-use crate::commands::run::{analyze_after_run, cancel_on_signal, execute, exit_code, report_files};
+use crate::commands::after_run::analyze_after_run;
+use crate::commands::run::{Spans, cancel_on_signal, execute, exit_code};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_runner::progress::Progress;
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, suite};
+
 use tracesplit_telemetry::TelemetryConfig;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
@@ -77,20 +79,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
             cancel_on_signal(flag.clone(), Vec::new());
             flag
         },
-        ..RunConfig::new(
-            &catalog.base_url(),
-            suite,
-            run_dir,
-            Collect::Running(Box::new(collector)),
-        )
+        ..RunConfig::new(&catalog.base_url(), suite, run_dir, Collect::default())
     };
-    let outcome = execute(config).await;
+    let done = execute(config, Spans::Running(collector)).await;
     catalog.shutdown().await;
-    let outcome = outcome?;
+    let done = done?;
     // The demo always leaves its reports beside the run (unless told where).
-    let reports = args.reports.defaulted_in(&outcome.run_dir);
-    let failed = analyze_after_run(&outcome, &args.analysis, &reports, None)?;
-    report_files(&outcome);
+    let reports = args.reports.defaulted_in(&done.outcome.run_dir);
+    let failed = analyze_after_run(&done, &args.analysis, &reports, None)?;
     for (what, path) in [
         ("markdown", &reports.markdown),
         ("junit", &reports.junit),
@@ -101,5 +97,5 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         }
     }
     eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(exit_code(&outcome, failed))
+    Ok(exit_code(&done.outcome, failed))
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns its exit code.
 
+mod after_run;
 mod analyze;
 mod cleanup;
 mod collect;

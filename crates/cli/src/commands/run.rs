@@ -1,21 +1,41 @@
-//! `tracesplit run`: CLI arguments → a validated `RunConfig` → the runner.
+//! `tracesplit run`: CLI arguments → a validated `RunConfig` → the runner
+//! (which records) → the analyzer (which judges) → the reports.
 
-use crate::args::{AnalysisOptions, ReportOptions, RunArgs};
-use crate::commands::analyze;
+use crate::args::RunArgs;
+use crate::commands::after_run::analyze_after_run;
 use crate::exit::{self, Unreachable};
 use crate::signal;
-use anyhow::{Context, bail};
-use std::path::{Path, PathBuf};
+use anyhow::bail;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tracesplit_collector::{Collector, CollectorConfig, CollectorHandle};
 use tracesplit_runner::client::parse_headers;
 use tracesplit_runner::progress::Progress;
 use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::shard::Shard;
 use tracesplit_runner::{Collect, RunConfig, RunError, RunOutcome, suite};
 
-/// Validates the arguments into a run configuration; nothing has run yet.
-pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunConfig> {
+/// Where the API's spans go: the embedded collector (on these addresses), a
+/// collector a caller already started (the demo), or elsewhere.
+pub enum Spans {
+    /// Start the embedded collector; it stores in RUN_DIR/spans.
+    Embedded {
+        /// OTLP/gRPC address.
+        grpc: SocketAddr,
+        /// OTLP/HTTP address.
+        http: SocketAddr,
+    },
+    /// A collector already running (stopped when the run ends).
+    Running(CollectorHandle),
+    /// `--no-collect`: client spans to this endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT).
+    Elsewhere(Option<String>),
+}
+
+/// Validates the arguments into a run configuration; nothing has run yet
+/// (and no directory exists yet).
+pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunConfig, Spans)> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
@@ -38,17 +58,15 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("tracesplit-runs").join(&run_id));
-    let collect = if args.no_collect {
-        Collect::External {
-            endpoint: args.otlp_endpoint.clone(),
-        }
+    let spans = if args.no_collect {
+        Spans::Elsewhere(args.otlp_endpoint.clone())
     } else {
         if args.otlp_endpoint.is_some() {
             bail!(
                 "--otlp-endpoint needs --no-collect (the embedded collector receives the client spans otherwise)"
             );
         }
-        Collect::Embedded {
+        Spans::Embedded {
             grpc: args.collector_grpc,
             http: args.collector_http,
         }
@@ -73,7 +91,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
     let otlp_headers = std::env::var("OTEL_EXPORTER_OTLP_HEADERS")
         .map(|h| tracesplit_telemetry::parse_header_list(&h))
         .unwrap_or_default();
-    Ok(RunConfig {
+    let config = RunConfig {
         base_url: args.base_url.trim_end_matches('/').to_owned(),
         headers: parse_headers(&args.headers)?,
         timeout: args.timeout,
@@ -89,13 +107,14 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<RunCo
         },
         keep_fixtures: args.keep_fixtures,
         reuse_fixtures: args.fixtures.clone(),
-        collect,
+        collect: Collect::default(),
         otlp_headers,
         span_wait: args.span_wait,
         progress: Progress::new(false),
         cancelled,
         shard,
-    })
+    };
+    Ok((config, spans))
 }
 
 /// Ctrl-C sets the flag: no new iteration or fixture create starts; fixtures
@@ -129,32 +148,75 @@ pub fn ledgers_of(config: &RunConfig) -> Vec<PathBuf> {
     out
 }
 
-/// Runs and maps errors: an unreachable API is exit 3.
-pub async fn execute(config: RunConfig) -> anyhow::Result<RunOutcome> {
-    match tracesplit_runner::run(config).await {
-        Ok(outcome) => Ok(outcome),
-        Err(e @ RunError::Unreachable { .. }) => Err(Unreachable(e.to_string()).into()),
-        Err(e) => Err(e.into()),
+fn runner_error(e: RunError) -> anyhow::Error {
+    match e {
+        e @ RunError::Unreachable { .. } => Unreachable(e.to_string()).into(),
+        e => e.into(),
     }
 }
 
-/// Prints where everything is, and the notes.
-pub fn report_files(outcome: &RunOutcome) {
-    let dir = outcome.run_dir.display();
-    println!(
-        "requests: {dir}/requests.parquet ({} rows)",
-        outcome.requests
-    );
-    if let Some(c) = &outcome.collector {
-        println!("spans:    {dir}/spans ({} stored)", c.stored_spans);
-    }
-    println!("summary:  {dir}/summary.json");
-    for note in &outcome.summary.notes {
-        println!("note: {note}");
-    }
+/// A finished run and what its collector stored.
+pub struct Executed {
+    /// What the runner recorded.
+    pub outcome: RunOutcome,
+    /// Spans the embedded (or given) collector stored, when there was one.
+    pub stored_spans: Option<u64>,
 }
 
-/// Exit code of a finished run whose final summary has `failed` failing scenarios.
+/// Checks the API, creates the run directory, starts the collector when
+/// asked, runs, and stops the collector. An unreachable API is exit 3 and
+/// leaves no run directory.
+pub async fn execute(mut config: RunConfig, spans: Spans) -> anyhow::Result<Executed> {
+    tracesplit_runner::preflight(&config)
+        .await
+        .map_err(runner_error)?;
+    tracesplit_runner::open_run_dir(&config.run_dir).map_err(runner_error)?;
+    let collector = match spans {
+        Spans::Embedded { grpc, http } => Some(
+            Collector::start(CollectorConfig {
+                grpc_addr: grpc,
+                http_addr: http,
+                store_dir: config.run_dir.join(tracesplit_model::manifest::SPANS_DIR),
+                track_server_parents: true,
+                ..CollectorConfig::default()
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "embedded collector: {e} (use --collector-grpc/--collector-http 127.0.0.1:0, or --no-collect)"
+                )
+            })?,
+        ),
+        Spans::Running(c) => Some(c),
+        Spans::Elsewhere(endpoint) => {
+            config.collect = Collect::external(endpoint);
+            None
+        }
+    };
+    if let Some(c) = &collector {
+        config.collect = Collect {
+            endpoint: Some(c.http_endpoint()),
+            server_spans: Some(c.span_index()),
+        };
+    }
+    let outcome = tracesplit_runner::run(config).await;
+    let stored_spans = match collector {
+        Some(c) => match c.shutdown().await {
+            Ok(stats) => Some(stats.stored_spans),
+            Err(e) => {
+                eprintln!("warning: the embedded collector did not shut down cleanly: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(Executed {
+        outcome: outcome.map_err(runner_error)?,
+        stored_spans,
+    })
+}
+
+/// Exit code of a finished run whose analysis found `failed` failing scenarios.
 pub fn exit_code(outcome: &RunOutcome, failed: u64) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
@@ -167,69 +229,14 @@ pub fn exit_code(outcome: &RunOutcome, failed: u64) -> u8 {
     }
 }
 
-/// After a run whose collector ran: the analysis replaces the client-side
-/// summary (same seed keys, plus the split). Returns the final summary's failed count.
-pub fn analyze_after_run(
-    outcome: &RunOutcome,
-    options: &AnalysisOptions,
-    reports: &ReportOptions,
-    output: Option<&Path>,
-) -> anyhow::Result<u64> {
-    let client = &outcome.summary.summary;
-    if outcome.collector.is_none() {
-        write_output(&outcome.summary, output)?;
-        println!(
-            "{} of {} scenarios met their targets (client-side figures: spans were not collected here; \
-             split them with `tracesplit analyze {} --spans DIR` or --otlp-json FILE)",
-            client.passed,
-            client.total_tests,
-            outcome.run_dir.display()
-        );
-        return Ok(client.failed);
-    }
-    let cfg = analyze::config(vec![outcome.run_dir.clone()], Vec::new(), options);
-    match analyze::analyze_and_write(
-        &cfg,
-        &outcome.run_dir,
-        output,
-        outcome.summary.notes.clone(),
-    ) {
-        Ok((out, summary)) => {
-            analyze::write_reports(&out.analysis, reports)?;
-            analyze::print_table(&out)?;
-            Ok(summary.summary.failed)
-        }
-        Err(e) => {
-            eprintln!(
-                "warning: the analysis failed, summary.json keeps the client-side figures: {e:#}"
-            );
-            write_output(&outcome.summary, output)?;
-            Ok(client.failed)
-        }
-    }
-}
-
-fn write_output(
-    summary: &tracesplit_model::summary::Summary,
-    output: Option<&Path>,
-) -> anyhow::Result<()> {
-    if let Some(path) = output {
-        let text = serde_json::to_string_pretty(summary)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write --output {}", path.display()))?;
-    }
-    Ok(())
-}
-
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let output = args.output.clone();
     let options = args.analysis.clone();
     let reports = args.reports.clone();
     let cancelled = Arc::new(AtomicBool::new(false));
-    let config = config(args, cancelled.clone())?;
+    let (config, spans) = config(args, cancelled.clone())?;
     cancel_on_signal(cancelled, ledgers_of(&config));
-    let outcome = execute(config).await?;
-    let failed = analyze_after_run(&outcome, &options, &reports, output.as_deref())?;
-    report_files(&outcome);
-    Ok(exit_code(&outcome, failed))
+    let done = execute(config, spans).await?;
+    let failed = analyze_after_run(&done, &options, &reports, output.as_deref())?;
+    Ok(exit_code(&done.outcome, failed))
 }

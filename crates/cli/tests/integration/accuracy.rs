@@ -58,11 +58,15 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
             &format!("http://{target}"),
             suite,
             run_dir.clone(),
-            Collect::Running(Box::new(collector)),
+            Collect {
+                endpoint: Some(collector.http_endpoint()),
+                server_spans: Some(collector.span_index()),
+            },
         )
     };
     let outcome = run(config).await.unwrap();
     catalog.shutdown().await;
+    collector.shutdown().await.unwrap();
     assert_eq!(outcome.missing_server_spans, Some(0));
     let out = analyze(&AnalyzeConfig {
         run_dirs: vec![run_dir],

@@ -10,3 +10,4 @@ mod reports_cli;
 mod run_cli;
 mod shards_cli;
 mod support;
+mod verdicts_cli;

@@ -109,7 +109,7 @@ fn a_cascade_sweep_reaches_every_report() {
         "{md}"
     );
     assert!(
-        md.contains("Fitted growth per 1,000 listings (0 → 4000)"),
+        md.contains("Fitted growth per 1,000 listings (0 → 4000; ± is the 95 % interval)"),
         "{md}"
     );
     assert!(md.contains("```text"), "an exemplar waterfall: {md}");

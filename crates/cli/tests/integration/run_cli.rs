@@ -74,16 +74,31 @@ fn exit_codes_of_run() {
     );
 
     std::fs::write(&suite, "name = \"bad\"\n[[scenario]]\nname = \"X\"\n").unwrap();
-    let bad = run(&["--base-url", &url, "--suite", suite.to_str().unwrap()]);
+    let never = dir.path().join("never");
+    let out = never.to_str().unwrap();
+    let bad = run(&[
+        "--base-url",
+        &url,
+        "--suite",
+        suite.to_str().unwrap(),
+        "--out",
+        out,
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("strict.toml:2:"), "file and line: {stderr}");
+    let bad_header = run(&["--base-url", &url, "--header", "no colon", "--out", out]);
+    assert_eq!(bad_header.status.code(), Some(2));
 
     drop(cat);
-    let unreachable = run(&["--base-url", &url, "--runs", "1"]);
+    let unreachable = run(&["--base-url", &url, "--runs", "1", "--out", out]);
     assert_eq!(unreachable.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&unreachable.stderr);
     assert!(stderr.contains(&format!("{url}/health")), "{stderr}");
+    assert!(
+        !never.exists(),
+        "a run that could not start leaves no run directory"
+    );
 }
 
 #[test]

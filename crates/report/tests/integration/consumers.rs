@@ -60,7 +60,19 @@ fn junitparser_reads_one_testcase_per_scenario_with_the_split_in_failures() {
     }
     let delete = &cases[1]["results"][0];
     assert_eq!(delete["kind"], "failure");
-    assert_eq!(delete["message"], "P95 812 ms over the 500 ms target");
+    assert_eq!(delete["message"], "P95 812 ms misses the 500 ms target");
+    let skipped = cases
+        .iter()
+        .find(|c| c["name"] == "PORTS_PROFILE_LIST")
+        .unwrap();
+    assert_eq!(skipped["results"][0]["kind"], "failure");
+    assert!(
+        skipped["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not measured: setup failed"),
+        "{skipped}"
+    );
     let text = delete["text"].as_str().unwrap();
     assert!(
         text.contains(
@@ -73,7 +85,7 @@ fn junitparser_reads_one_testcase_per_scenario_with_the_split_in_failures() {
         "{text}"
     );
     let unmatched = &cases[2]["results"][0];
-    assert_eq!(unmatched["message"], "2 failed requests");
+    assert_eq!(unmatched["message"], "2 of 20 requests failed");
     assert!(
         unmatched["text"]
             .as_str()

@@ -2,5 +2,6 @@
 //! crate and its dependencies instead of one per file: less disk, less time).
 mod chromium;
 mod consumers;
+mod geometry;
 mod snapshots;
 mod support;

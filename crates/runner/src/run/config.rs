@@ -8,34 +8,34 @@ use crate::schedule::Schedule;
 use crate::spans::{ExportCounts, SpanExportError};
 use crate::suite::Suite;
 use http::HeaderMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-use tracesplit_collector::{CollectorHandle, CollectorStats};
 use tracesplit_model::RunManifest;
-use tracesplit_model::summary::Summary;
 use tracesplit_store::StoreError;
 
-/// Where spans go.
-pub enum Collect {
-    /// A collector the caller started (the demo, tests): the runner sends its
-    /// client spans there, waits for server spans, and shuts it down at the end.
-    Running(Box<CollectorHandle>),
-    /// Start the embedded collector on these addresses; store in `RUN_DIR/spans`.
-    Embedded {
-        /// OTLP/gRPC address.
-        grpc: SocketAddr,
-        /// OTLP/HTTP address.
-        http: SocketAddr,
-    },
-    /// Spans go elsewhere (`--no-collect`); client spans to this OTLP/HTTP endpoint
-    /// (`None`: OTEL_EXPORTER_OTLP_ENDPOINT or the OTLP default).
-    External {
-        /// OTLP/HTTP base URL.
-        endpoint: Option<String>,
-    },
+/// Where the client spans go, and who can tell when the API's spans arrived.
+#[derive(Clone, Default)]
+pub struct Collect {
+    /// OTLP/HTTP endpoint for the client spans (`None`:
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, or the
+    /// OTLP default).
+    pub endpoint: Option<String>,
+    /// The receiver of the API's spans (the embedded collector), asked after
+    /// the last request until every request's server span is there; `None`
+    /// when the spans go elsewhere (`--no-collect`).
+    pub server_spans: Option<Arc<dyn crate::spanwait::ServerSpanIndex>>,
+}
+
+impl Collect {
+    /// Client spans to `endpoint`, no wait for server spans.
+    pub fn external(endpoint: Option<String>) -> Self {
+        Self {
+            endpoint,
+            server_spans: None,
+        }
+    }
 }
 
 /// Everything a run needs, validated by the caller.
@@ -81,7 +81,8 @@ pub struct RunConfig {
 impl RunConfig {
     /// A run of `suite` against `base_url` with the defaults a caller usually
     /// keeps: 20 sequential iterations, 30 s timeout, a fresh run id, no extra
-    /// headers, fixtures removed at the end, a 5 s span wait, no progress output.
+    /// headers, fixtures removed at the end, a 5 s span wait, no progress
+    /// output. `collect` says where the spans go.
     pub fn new(base_url: &str, suite: Suite, run_dir: PathBuf, collect: Collect) -> Self {
         Self {
             base_url: base_url.to_owned(),
@@ -110,9 +111,7 @@ impl RunConfig {
 pub struct RunOutcome {
     /// The run directory.
     pub run_dir: PathBuf,
-    /// `summary.json` as written.
-    pub summary: Summary,
-    /// `manifest.json` as written.
+    /// `manifest.json` as written (notes, fixture setups, side effects).
     pub manifest: RunManifest,
     /// The API stopped answering mid-run.
     pub api_down: bool,
@@ -124,8 +123,6 @@ pub struct RunOutcome {
     pub missing_server_spans: Option<u64>,
     /// Client span export.
     pub client_spans: ExportCounts,
-    /// Embedded collector counters.
-    pub collector: Option<CollectorStats>,
     /// Rows in `requests.parquet`.
     pub requests: u64,
 }
@@ -172,11 +169,6 @@ pub enum RunError {
     /// The fixtures could not be prepared.
     #[error(transparent)]
     Fixture(#[from] crate::fixtures::FixtureError),
-    /// The embedded collector could not start.
-    #[error(
-        "embedded collector: {0} (use --collector-grpc/--collector-http 127.0.0.1:0, or --no-collect)"
-    )]
-    Collector(#[from] tracesplit_collector::StartError),
     /// Client span export could not be configured.
     #[error(transparent)]
     Spans(#[from] SpanExportError),

@@ -1,16 +1,15 @@
-//! The run's files and lines: `manifest.json`, `summary.json`, the result
-//! line per scenario and the notes that explain what went wrong.
+//! The run's records about itself: `manifest.json` (what was asked, how it
+//! went, the notes that explain what went wrong) and the line that says up
+//! front how long the run will take.
 
 use super::RunConfig;
 use super::{Measured, RunError, SpansEnded};
 use crate::fixtures::CleanupReport;
 use crate::schedule::Stop;
 use crate::suite::Scenario;
-use crate::summary;
 use std::path::Path;
 use tracesplit_model::RunManifest;
-use tracesplit_model::manifest::{LEDGER_FILE, ScenarioManifest};
-use tracesplit_model::summary::ScenarioResult;
+use tracesplit_model::manifest::{LEDGER_FILE, ScenarioManifest, ScheduleRecord};
 
 pub(super) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| RunError::RunDir {
@@ -32,14 +31,16 @@ fn scenario_manifest(s: &Scenario) -> ScenarioManifest {
         cascade_span: s.cascade.span.clone(),
         fixture_listings: s.fixture.as_ref().map(|f| f.children),
         setup: None,
+        not_measured: None,
     }
 }
 
-pub(super) fn manifest(config: &RunConfig, embedded: bool) -> RunManifest {
+pub(super) fn manifest(config: &RunConfig) -> RunManifest {
+    let schedule = &config.schedule;
     RunManifest {
         run_id: config.run_id.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        started_at: summary::timestamp_now(),
+        started_at: crate::timestamp_now(),
         base_url: config.base_url.clone(),
         suite_name: config.suite.name.clone(),
         scenarios: config
@@ -48,31 +49,96 @@ pub(super) fn manifest(config: &RunConfig, embedded: bool) -> RunManifest {
             .iter()
             .map(|s| (s.name.clone(), scenario_manifest(s)))
             .collect(),
-        runs_per_test: match config.schedule.stop {
+        scenario_order: config
+            .suite
+            .scenarios
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        runs_per_test: match schedule.stop {
             Stop::Iterations(n) => Some(n),
             Stop::Duration(_) => None,
         },
-        embedded_collector: embedded,
+        schedule: Some(ScheduleRecord {
+            model: if schedule.rate.is_some() {
+                "open"
+            } else {
+                "closed"
+            }
+            .into(),
+            rate: schedule.rate,
+            concurrency: schedule.concurrency,
+            iterations: match schedule.stop {
+                Stop::Iterations(n) => Some(n),
+                Stop::Duration(_) => None,
+            },
+            duration_s: match schedule.stop {
+                Stop::Duration(d) => Some(d.as_secs_f64()),
+                Stop::Iterations(_) => None,
+            },
+            warmup: schedule.warmup,
+        }),
+        embedded_collector: config.collect.server_spans.is_some(),
         shard: config.shard.map(|s| s.to_string()),
         ..Default::default()
     }
 }
 
-pub(super) fn result_line(r: &ScenarioResult) -> String {
-    let verdict = if r.passed { "PASS" } else { "FAIL" };
-    let mut line = format!(
-        "{verdict} {:<34} p50 {:>8.1} ms  p95 {:>8.1} ms  p99 {:>8.1} ms  target {:>6.0} ms  n={}",
-        r.scenario, r.p50_ms, r.p95_ms, r.p99_ms, r.target_ms, r.runs
-    );
-    if r.failed_runs > 0 {
-        let kinds: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k}×{v}")).collect();
-        line.push_str(&format!(
-            "  failed {} ({})",
-            r.failed_runs,
-            kinds.join(", ")
-        ));
+/// What the run recorded once it ended: scenarios not measured, setups,
+/// span counts, notes, the end time.
+pub(super) fn finish_manifest(m: &mut RunManifest, measured: &Measured, ended: &SpansEnded) {
+    m.finished_at = crate::timestamp_now();
+    m.client_spans_ended = ended.client_spans.ended;
+    m.client_spans_exported = ended.client_spans.exported;
+    m.missing_server_spans = ended.missing;
+    m.notes = measured.notes.clone();
+    for (name, s) in m.scenarios.iter_mut() {
+        s.setup = measured.setups.get(name).cloned();
+        s.not_measured = measured.not_measured.get(name).cloned();
     }
-    line
+}
+
+/// How long the run will take, said before it starts: `--duration` applies
+/// to each scenario.
+pub(super) fn estimate_line(config: &RunConfig) -> String {
+    let n = config.suite.scenarios.len();
+    let s = &config.schedule;
+    let warmup = if s.warmup > 0 {
+        format!(" after {} warm-up iterations", s.warmup)
+    } else {
+        String::new()
+    };
+    match s.stop {
+        Stop::Duration(d) => {
+            let total = d.as_secs_f64() * n as f64;
+            format!(
+                "{n} scenarios × {} each = {} of measuring{warmup}, plus fixture setup (--duration applies to each scenario)",
+                humanize(d.as_secs_f64()),
+                humanize(total)
+            )
+        }
+        Stop::Iterations(k) => format!(
+            "{n} scenarios × {k} iterations{warmup} ({}), plus fixture setup",
+            match s.rate {
+                Some(r) => format!(
+                    "at {r}/s: about {} of measuring",
+                    humanize(k as f64 * n as f64 / r)
+                ),
+                None => format!("{} at a time", s.concurrency),
+            }
+        ),
+    }
+}
+
+/// `90 s`, `16 min`, `2.5 h`.
+fn humanize(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 7200.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
 }
 
 pub(super) fn run_notes(
@@ -127,7 +193,13 @@ pub(super) fn run_notes(
     }
     if let Some(m) = ended.missing.filter(|m| *m > 0) {
         notes.push(format!(
-            "{m} requests have no server span (is the API exporting its spans to this collector?)"
+            "{m} requests had no server span when the span wait ended (no span arrived for {:?}); the analysis lists the likely causes",
+            config.span_wait
+        ));
+    }
+    if let Some(e) = &ended.wait_error {
+        notes.push(format!(
+            "the wait for server spans could not read the requests: {e}"
         ));
     }
     notes

@@ -2,16 +2,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::config;
-use crate::support::{assert_same_rows, db_rows};
+use crate::support::{assert_same_rows, db_rows, has_note, recorded, with_collector};
 use rusqlite::Connection;
 use std::path::Path;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer};
-use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_model::SpanKind;
 use tracesplit_runner::fixtures::FixtureId;
 use tracesplit_runner::fixtures::ledger::{Ledger, Role, live};
 use tracesplit_runner::schedule::{Schedule, Stop};
-use tracesplit_runner::{Collect, run, suite};
+use tracesplit_runner::{run, suite};
 use tracesplit_telemetry::TelemetryConfig;
 
 async fn catalog(db: Option<&Path>, telemetry: Option<TelemetryConfig>) -> CatalogHandle {
@@ -45,12 +44,12 @@ async fn full_suite_leaves_every_table_as_it_found_it(seed_cpus: u64, seed_listi
     let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 3);
     cfg.list_volume = 30;
     let outcome = run(cfg).await.unwrap();
-    assert_eq!(outcome.summary.results.len(), 16);
+    let recorded = recorded(&outcome);
+    assert_eq!(recorded.len(), 16, "{:#?}", outcome.manifest.notes);
     assert!(
-        outcome.summary.results.iter().all(|r| r.passed),
-        "{:#?}\nnotes: {:#?}",
-        outcome.summary.results,
-        outcome.summary.notes
+        recorded.values().all(|r| r.measured > 0 && r.failed == 0),
+        "{recorded:#?}\nnotes: {:#?}",
+        outcome.manifest.notes
     );
     assert!(
         outcome.cleanup.failed.is_empty(),
@@ -81,20 +80,21 @@ async fn the_full_suite_leaves_a_seeded_catalog_byte_identical() {
 async fn every_request_carries_a_trace_context_the_server_continues() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("run").join("spans");
-    let mut ccfg = CollectorConfig::ephemeral(&store);
-    ccfg.track_server_parents = true;
-    let collector = Collector::start(ccfg).await.unwrap();
+    // The API starts first (it must know where to export); its port is the
+    // collector's, started below on a port chosen now.
+    let mut suite_cfg = config("http://unused", suite::CATALOG_SUITE, dir.path(), 4);
+    let collector = with_collector(&mut suite_cfg).await;
     let api = catalog(
         None,
         Some(TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint())),
     )
     .await;
-    let mut suite_cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 4);
+    suite_cfg.base_url = api.base_url();
     suite_cfg.suite.select(Some("CPU_DETAIL*"), None).unwrap();
-    suite_cfg.collect = Collect::Running(Box::new(collector));
     suite_cfg.span_wait = std::time::Duration::from_secs(5);
     let outcome = run(suite_cfg).await.unwrap();
     api.shutdown().await;
+    collector.shutdown().await.unwrap();
     assert_eq!(outcome.missing_server_spans, Some(0));
     assert_eq!(outcome.client_spans.dropped(), 0);
 
@@ -161,11 +161,7 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
         103,
         "the CPU, its 100 listings, their RAM spec and storage profile"
     );
-    assert!(
-        first.summary.notes.iter().any(|n| n.contains("--fixtures")),
-        "{:?}",
-        first.summary.notes
-    );
+    assert!(has_note(&first, "--fixtures"), "{:?}", first.manifest.notes);
     let FixtureId::Int(cpu) = kept.iter().find(|e| e.role == Role::Fixture).unwrap().id else {
         panic!("the catalog's ids are integers")
     };
@@ -186,7 +182,8 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
         .unwrap();
     second.reuse_fixtures = Some(ledger_path.clone());
     let second = run(second).await.unwrap();
-    assert!(second.summary.results[0].passed);
+    let r = &recorded(&second)["CPU_DELETE_WITH_LISTINGS_100"];
+    assert_eq!((r.measured, r.failed), (2, 0));
     let requests =
         tracesplit_store::read_requests(&second.run_dir.join("requests.parquet")).unwrap();
     assert!(
@@ -252,9 +249,17 @@ async fn open_model_runs_record_intended_starts_and_timed_runs_stop() {
         warmup: 5,
     };
     let outcome = run(cfg).await.unwrap();
-    let r = &outcome.summary.results[0];
-    assert!((45..=50).contains(&r.runs), "500 ms at 100/s: {}", r.runs);
-    assert!(r.p95_corrected_ms.unwrap() >= r.p95_ms);
+    let r = &recorded(&outcome)["GPU_LIST_ALL"];
+    assert!(
+        (45..=50).contains(&r.measured),
+        "500 ms at 100/s: {}",
+        r.measured
+    );
+    let schedule = outcome.manifest.schedule.clone().unwrap();
+    assert_eq!(
+        (schedule.model.as_str(), schedule.rate, schedule.duration_s),
+        ("open", Some(100.0), Some(0.5))
+    );
     let requests =
         tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
     let mut intended: Vec<i64> = requests

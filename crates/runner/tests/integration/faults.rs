@@ -40,12 +40,15 @@ async fn an_api_dying_mid_run_counts_the_rest_as_errors_and_keeps_the_ledger() {
     .await
     .unwrap();
     assert!(outcome.api_down);
-    let r = &outcome.summary.results[0];
-    assert_eq!(r.runs, 10, "ten requests were answered before the API died");
+    let r = &recorded(&outcome)["S"];
     assert_eq!(
-        r.runs + r.failed_runs,
+        r.measured, 10,
+        "ten requests were answered before the API died"
+    );
+    assert_eq!(
+        r.measured + r.failed,
         200,
-        "every planned request is counted"
+        "every planned request is recorded"
     );
     assert!(
         r.errors
@@ -54,10 +57,10 @@ async fn an_api_dying_mid_run_counts_the_rest_as_errors_and_keeps_the_ledger() {
         "{:?}",
         r.errors
     );
-    assert!(!r.passed);
-    // Written despite the failure.
+    // Written despite the failure; the runner judges nothing (no summary.json).
     let run_dir = &outcome.run_dir;
-    assert!(run_dir.join("summary.json").exists());
+    assert!(run_dir.join("manifest.json").exists());
+    assert!(!run_dir.join("summary.json").exists());
     assert_eq!(
         tracesplit_store::read_requests(&run_dir.join("requests.parquet"))
             .unwrap()
@@ -65,13 +68,9 @@ async fn an_api_dying_mid_run_counts_the_rest_as_errors_and_keeps_the_ledger() {
         200
     );
     assert!(
-        outcome
-            .summary
-            .notes
-            .iter()
-            .any(|n| n.contains("stopped answering")),
+        has_note(&outcome, "stopped answering"),
         "{:?}",
-        outcome.summary.notes
+        outcome.manifest.notes
     );
     // Cleanup was attempted and failed: the ledger still lists the fixture,
     // its 3 listings and the listings' RAM spec and storage profile; the
@@ -93,44 +92,29 @@ async fn an_api_dying_mid_run_counts_the_rest_as_errors_and_keeps_the_ledger() {
             .0
             .starts_with("sweep for")
     );
-    assert!(
-        outcome
-            .summary
-            .notes
-            .iter()
-            .any(|n| n.contains("tracesplit cleanup"))
-    );
+    assert!(has_note(&outcome, "tracesplit cleanup"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_and_unexpected_statuses_are_counted_never_measured() {
     let api = FakeApi::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let outcome = run(config(
+    let mut cfg = config(
         &api.base_url(),
         &suite_get("/v1/mixed", None),
         dir.path(),
         40,
-    ))
-    .await
-    .unwrap();
-    let r = &outcome.summary.results[0];
-    let counts: Vec<(String, u64)> = r.status_counts.clone().into_iter().collect();
-    assert_eq!(
-        counts,
-        vec![
-            ("200".into(), 10),
-            ("404".into(), 10),
-            ("500".into(), 10),
-            ("503".into(), 10)
-        ]
     );
-    assert_eq!((r.runs, r.failed_runs), (10, 30));
+    let collector = with_collector(&mut cfg).await;
+    let outcome = run(cfg).await.unwrap();
+    let r = &recorded(&outcome)["S"];
+    let counts: Vec<(u16, u64)> = r.statuses.clone().into_iter().collect();
+    assert_eq!(counts, vec![(200, 10), (404, 10), (500, 10), (503, 10)]);
+    assert_eq!((r.measured, r.failed), (10, 30));
     assert_eq!(r.errors.get("status 500"), Some(&10));
-    assert!(!r.passed, "failed requests fail the scenario");
-    // The embedded collector received every client span (iteration + request spans).
+    // The collector received every client span (iteration + request spans).
     assert_eq!(outcome.client_spans.exported, 80);
-    assert_eq!(outcome.collector.unwrap().stored_spans, 80);
+    assert_eq!(collector.shutdown().await.unwrap().stored_spans, 80);
     let requests =
         tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
     assert_eq!(requests.iter().filter(|q| q.expected).count(), 10);
@@ -149,9 +133,9 @@ async fn timeouts_are_counted_as_timeouts() {
     let mut cfg = config(&api.base_url(), &suite_get("/v1/slow", None), dir.path(), 3);
     cfg.timeout = Duration::from_millis(200);
     let outcome = run(cfg).await.unwrap();
-    let r = &outcome.summary.results[0];
+    let r = &recorded(&outcome)["S"];
     assert_eq!(
-        (r.runs, r.failed_runs, r.errors.get("timeout")),
+        (r.measured, r.failed, r.errors.get("timeout")),
         (0, 3, Some(&3))
     );
     let requests =
@@ -169,12 +153,14 @@ async fn an_unreachable_collector_is_reported_as_dropped_client_spans() {
     let endpoint = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     let mut cfg = config(&api.base_url(), &suite_get("/v1/ok", None), dir.path(), 5);
-    cfg.collect = Collect::External {
-        endpoint: Some(endpoint),
-    };
+    cfg.collect = Collect::external(Some(endpoint));
     let outcome = run(cfg).await.unwrap();
-    assert!(
-        outcome.summary.results[0].passed,
+    assert_eq!(
+        (
+            recorded(&outcome)["S"].measured,
+            recorded(&outcome)["S"].failed
+        ),
+        (5, 0),
         "the run itself is unaffected"
     );
     assert!(
@@ -184,13 +170,9 @@ async fn an_unreachable_collector_is_reported_as_dropped_client_spans() {
     );
     assert_eq!(outcome.client_spans.dropped(), outcome.client_spans.ended);
     assert!(
-        outcome
-            .summary
-            .notes
-            .iter()
-            .any(|n| n.contains("client spans were not exported")),
+        has_note(&outcome, "client spans were not exported"),
         "{:?}",
-        outcome.summary.notes
+        outcome.manifest.notes
     );
 }
 
@@ -207,17 +189,19 @@ async fn fixture_creation_failing_half_way_removes_what_was_created() {
     );
     cfg.setup_concurrency = 1;
     let outcome = run(cfg).await.unwrap();
-    let r = &outcome.summary.results[0];
-    assert!(!r.passed);
-    assert_eq!(r.errors.get("setup"), Some(&1));
+    let why = outcome.manifest.scenarios["S"]
+        .not_measured
+        .clone()
+        .unwrap();
     assert!(
-        outcome
-            .summary
-            .notes
-            .iter()
-            .any(|n| n.contains("setup failed") && n.contains("500")),
+        why.starts_with("setup failed") && why.contains("500"),
+        "{why}"
+    );
+    assert!(recorded(&outcome).is_empty(), "nothing measured");
+    assert!(
+        has_note(&outcome, "setup failed"),
         "{:?}",
-        outcome.summary.notes
+        outcome.manifest.notes
     );
     let mut created = api.state.created.lock().unwrap().clone();
     let mut deleted = api.state.deleted.lock().unwrap().clone();

@@ -5,7 +5,7 @@
 
 use crate::support::hold::HoldingProxy;
 use crate::support::widgets::{self, WidgetsApi};
-use crate::support::{assert_same_rows, config, db_rows};
+use crate::support::{assert_same_rows, config, db_rows, has_note, recorded};
 use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
@@ -66,19 +66,15 @@ async fn creates_whose_answers_time_out_are_reconciled_and_nothing_is_orphaned()
         ..Retry::default()
     };
     let outcome = run(cfg).await.unwrap();
-    let r = &outcome.summary.results[0];
+    let r = &recorded(&outcome)["CPU_DELETE_WITH_LISTINGS_1000"];
     assert_eq!(proxy.held.load(std::sync::atomic::Ordering::SeqCst), 20);
-    assert_eq!((r.runs, r.failed_runs), (5, 0), "{r:#?}");
-    let setup = r.setup.as_ref().expect("setup counts in the summary");
+    assert_eq!((r.measured, r.failed), (5, 0), "{r:#?}");
+    let setup = outcome.manifest.scenarios["CPU_DELETE_WITH_LISTINGS_1000"]
+        .setup
+        .clone()
+        .expect("setup counts in the manifest");
     assert_eq!(setup.reconciled, 20, "{setup:?}");
     assert_eq!(setup.created, 1000 + 1 + 2, "{setup:?}");
-    assert_eq!(
-        outcome.manifest.scenarios["CPU_DELETE_WITH_LISTINGS_1000"]
-            .setup
-            .as_ref()
-            .map(|s| s.reconciled),
-        Some(20)
-    );
     // The CPU really had its 1000 listings, no more (no create was repeated).
     assert!(
         outcome.cleanup.failed.is_empty(),
@@ -121,16 +117,20 @@ async fn a_create_answered_with_an_existing_row_leaves_that_row_untouched() {
         "CPU_DELETE_WITH_LISTINGS_100",
     );
     let outcome = run(cfg).await.unwrap();
-    let r = &outcome.summary.results[0];
-    assert!(r.passed, "{r:#?}");
-    let setup = r.setup.as_ref().unwrap();
+    let r = &recorded(&outcome)["CPU_DELETE_WITH_LISTINGS_100"];
+    assert_eq!((r.measured, r.failed), (3, 0), "{r:#?}");
+    let setup = outcome.manifest.scenarios["CPU_DELETE_WITH_LISTINGS_100"]
+        .setup
+        .clone()
+        .unwrap();
     assert_eq!(setup.existing_rows.len(), 1, "{setup:?}");
     assert!(
-        outcome.summary.notes.iter().any(|n| n.contains(&format!(
-            "ram-specs {existing}, which tracesplit did not create"
-        ))),
+        has_note(
+            &outcome,
+            &format!("ram-specs {existing}, which tracesplit did not create")
+        ),
         "{:?}",
-        outcome.summary.notes
+        outcome.manifest.notes
     );
     let ledger = Ledger::read(&outcome.run_dir.join("ledger.jsonl")).unwrap();
     assert!(
@@ -195,12 +195,12 @@ async fn rows_the_api_creates_on_its_own_are_reported_not_deleted() {
     }
     assert!(
         outcome
-            .summary
+            .manifest
             .notes
             .iter()
             .any(|n| n.contains("not created by tracesplit") && n.contains("ram-specs")),
         "{:?}",
-        outcome.summary.notes
+        outcome.manifest.notes
     );
     // Not ours: left in place.
     assert_eq!((unknown("ram_specs"), unknown("storage_profiles")), (1, 1));
@@ -259,19 +259,17 @@ async fn a_suite_for_another_api_creates_uses_and_removes_its_fixtures() {
     let outcome = run(config(&api.base_url(), widgets::SUITE, dir.path(), 3))
         .await
         .unwrap();
-    for r in &outcome.summary.results {
-        assert!(r.passed && r.runs == 3, "{r:#?}");
+    let recorded = recorded(&outcome);
+    assert_eq!(recorded.len(), 2);
+    for r in recorded.values() {
+        assert_eq!((r.measured, r.failed), (3, 0), "{r:#?}");
     }
     // The color is the API's own red, answered by its get-or-create: used by
     // every part (as a string id), never deleted.
     assert!(
-        outcome
-            .summary
-            .notes
-            .iter()
-            .any(|n| n.contains("colors c-red, which tracesplit did not create")),
+        has_note(&outcome, "colors c-red, which tracesplit did not create"),
         "{:?}",
-        outcome.summary.notes
+        outcome.manifest.notes
     );
     let requests =
         tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tracesplit_model::Analysis;
 use tracesplit_model::analysis::*;
 use tracesplit_model::stats::LatencyStats;
-use tracesplit_model::sweep::CascadeSweep;
+use tracesplit_model::sweep::{CascadeSweep, SweepPoint, SweepSlopes};
 
 fn split(network: f64, handler: f64, cascade: f64, db_other: f64) -> Split {
     Split {
@@ -18,6 +18,7 @@ fn split(network: f64, handler: f64, cascade: f64, db_other: f64) -> Split {
         db_other_ms: db_other,
         requests: 3,
         ranks: (19, 20),
+        window_mean_ms: 0.0,
     }
 }
 
@@ -110,6 +111,10 @@ fn delete_1000() -> ScenarioAnalysis {
         distribution_ms: distribution(402.0, 640.0, 974.6),
         failed: 0,
         passed: false,
+        verdict: "P95 812 ms misses the 500 ms target".into(),
+        not_measured: None,
+        p95_corrected_ms: Some(1204.5),
+        p99_corrected_ms: Some(1390.0),
         status_counts: BTreeMap::from([("409".into(), 20)]),
         errors: BTreeMap::new(),
         coverage: Coverage {
@@ -136,6 +141,7 @@ fn delete_1000() -> ScenarioAnalysis {
             created: 1001,
             reconciled: 20,
             retries: 20,
+            made_during_measuring: 0,
             existing_rows: Vec::new(),
         }),
         outliers: vec![outlier(trace, split(1.4, 3.3, 938.0, 31.9))],
@@ -214,6 +220,9 @@ fn patch() -> ScenarioAnalysis {
         stats: stats(20, 1.9, 3.4),
         distribution_ms: distribution(1.2, 1.9, 4.1),
         passed: true,
+        verdict: "P95 3.40 ms (corrected 3.52 ms) within the 500 ms target".into(),
+        p95_corrected_ms: Some(3.52),
+        p99_corrected_ms: Some(3.9),
         status_counts: BTreeMap::from([("200".into(), 20)]),
         coverage: Coverage {
             requests: 20,
@@ -241,6 +250,7 @@ fn unmatched() -> ScenarioAnalysis {
         distribution_ms: distribution(1.9, 2.5, 4.4),
         failed: 2,
         passed: false,
+        verdict: "2 of 20 requests failed".into(),
         status_counts: BTreeMap::from([("200".into(), 18), ("500".into(), 2)]),
         errors: BTreeMap::from([("status 500".into(), 2)]),
         coverage: Coverage {
@@ -249,6 +259,20 @@ fn unmatched() -> ScenarioAnalysis {
             clamped: 0,
             multiple_server_spans: 0,
         },
+        ..Default::default()
+    }
+}
+
+/// A scenario the run never measured (its setup failed).
+fn not_measured() -> ScenarioAnalysis {
+    ScenarioAnalysis {
+        scenario: "PORTS_PROFILE_LIST".into(),
+        entity_type: "PORTS_PROFILE".into(),
+        operation: "LIST".into(),
+        target_ms: 2000.0,
+        passed: false,
+        verdict: "not measured: setup failed: creating a ports-profiles fixture: 500".into(),
+        not_measured: Some("setup failed: creating a ports-profiles fixture: 500".into()),
         ..Default::default()
     }
 }
@@ -263,6 +287,7 @@ fn sweep_point(listings: u64, cascade: f64) -> ScenarioAnalysis {
         stats: stats(10, s.total_ms * 0.9, s.total_ms),
         distribution_ms: distribution(s.total_ms * 0.5, s.total_ms * 0.9, s.total_ms * 1.1),
         passed: true,
+        verdict: format!("P95 {} ms within the 1000 ms target", s.total_ms),
         coverage: Coverage {
             requests: 10,
             matched: 10,
@@ -277,11 +302,34 @@ fn sweep_point(listings: u64, cascade: f64) -> ScenarioAnalysis {
 
 /// The fixed analysis every snapshot renders.
 pub fn analysis() -> Analysis {
-    let mut scenarios = vec![patch(), delete_1000(), unmatched()];
+    let mut scenarios = vec![patch(), delete_1000(), unmatched(), not_measured()];
     scenarios.extend(
         [(0, 0.3), (100, 8.1), (1000, 78.0), (10000, 781.0)].map(|(n, c)| sweep_point(n, c)),
     );
-    let cascade_sweep = CascadeSweep::from_scenarios(&scenarios);
+    // The analyzer fits the sweep; a report renders whatever it is given.
+    let points = scenarios
+        .iter()
+        .filter_map(|s| {
+            Some(SweepPoint {
+                listings: s.scenario.strip_prefix("CASCADE_SWEEP_")?.parse().ok()?,
+                scenario: s.scenario.clone(),
+                p95_ms: s.stats.p95_ms,
+                split: s.p95_split,
+            })
+        })
+        .collect();
+    let slopes = |cascade: f64, other: f64| SweepSlopes {
+        p95_ms: cascade,
+        network_ms: other,
+        handler_ms: other,
+        cascade_ms: cascade,
+        db_other_ms: other,
+    };
+    let cascade_sweep = Some(CascadeSweep {
+        points,
+        slope_per_1000: slopes(78.08, -0.004),
+        stderr_per_1000: Some(slopes(0.06, 0.01)),
+    });
     Analysis {
         run_ids: vec!["20261127-101500-ab12".into()],
         base_url: "http://127.0.0.1:8000".into(),
@@ -308,5 +356,7 @@ pub fn analysis() -> Analysis {
         ],
         cascade_defaults: Classifier { statement: "(?i)select\\s+count\\(".into(), span: "(?i)usage|cascade|in_use|dependen".into() },
         cascade_sweep,
+        notes: vec!["the API at http://127.0.0.1:8000 stopped answering mid-run; the remaining requests were counted as errors (api_unreachable)".into()],
+        open_model: true,
     }
 }

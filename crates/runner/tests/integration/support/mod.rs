@@ -172,7 +172,8 @@ impl FakeApi {
     }
 }
 
-/// A run config with test defaults: silent, embedded collector on port 0.
+/// A run config with test defaults: silent; client spans go to a closed port
+/// (tests about spans start a collector with [`with_collector`]).
 pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunConfig {
     RunConfig {
         timeout: Duration::from_secs(5),
@@ -187,10 +188,7 @@ pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunCon
             base_url,
             suite::parse(suite_text, "test-suite.toml").unwrap(),
             dir.join("run"),
-            Collect::Embedded {
-                grpc: ([127, 0, 0, 1], 0).into(),
-                http: ([127, 0, 0, 1], 0).into(),
-            },
+            Collect::external(Some("http://127.0.0.1:1".into())),
         )
     }
 }
@@ -221,4 +219,61 @@ pub fn assert_same_rows(
     if let Some(d) = tracesplit_catalog_demo::dump::difference(before, after) {
         panic!("{d}");
     }
+}
+
+/// Starts a collector storing in the run's `spans/` (as `tracesplit run`
+/// does) and points the run's client spans and span wait at it.
+pub async fn with_collector(cfg: &mut RunConfig) -> tracesplit_collector::CollectorHandle {
+    let collector = tracesplit_collector::Collector::start(tracesplit_collector::CollectorConfig {
+        grpc_addr: ([127, 0, 0, 1], 0).into(),
+        http_addr: ([127, 0, 0, 1], 0).into(),
+        store_dir: cfg.run_dir.join("spans"),
+        track_server_parents: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    cfg.collect = Collect {
+        endpoint: Some(collector.http_endpoint()),
+        server_spans: Some(collector.span_index()),
+    };
+    collector
+}
+
+/// What `requests.parquet` recorded for one scenario.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Recorded {
+    /// Requests with an expected status.
+    pub measured: u64,
+    /// The others.
+    pub failed: u64,
+    /// Requests per status (0 = no answer).
+    pub statuses: std::collections::BTreeMap<u16, u64>,
+    /// Failed requests by kind (`timeout`, `status 500`).
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// Per scenario, what the run recorded (the runner records; it does not judge).
+pub fn recorded(
+    outcome: &tracesplit_runner::RunOutcome,
+) -> std::collections::BTreeMap<String, Recorded> {
+    let rows = tracesplit_store::read_requests(&outcome.run_dir.join("requests.parquet")).unwrap();
+    let mut out: std::collections::BTreeMap<String, Recorded> = Default::default();
+    for r in rows {
+        let e = out.entry(r.scenario.clone()).or_default();
+        *e.statuses.entry(r.status).or_default() += 1;
+        if r.expected {
+            e.measured += 1;
+        } else {
+            e.failed += 1;
+            let kind = r.error.unwrap_or_else(|| format!("status {}", r.status));
+            *e.errors.entry(kind).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Whether a note of the run contains `text`.
+pub fn has_note(outcome: &tracesplit_runner::RunOutcome, text: &str) -> bool {
+    outcome.manifest.notes.iter().any(|n| n.contains(text))
 }

@@ -1,0 +1,239 @@
+//! The measured phase: each scenario's fixtures, then its schedule, with a
+//! live progress line; what could not be measured is recorded with its reason.
+
+use super::{RunConfig, RunError};
+use crate::fixtures::{
+    FixtureError, FixtureId, Fixtures, KeptSet, SetupCounters, Watch, measured_requests,
+    setup_requests,
+};
+use crate::record::TallySnapshot;
+use crate::scenario::{RunState, ScenarioNames, ScenarioRun};
+use crate::schedule::{Stop, drive};
+use crate::suite::Scenario;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tracesplit_model::manifest::SetupSummary;
+
+/// What the scenarios gave, before cleanup and the span wait.
+pub(super) struct Measured {
+    pub notes: Vec<String>,
+    pub api_down: bool,
+    pub interrupted: bool,
+    /// What each scenario's setup did.
+    pub setups: BTreeMap<String, SetupSummary>,
+    /// Scenarios with no measured request, and why.
+    pub not_measured: BTreeMap<String, String>,
+}
+
+/// Why the scenarios after `stop` did not run.
+fn stopped_because(config: &RunConfig, state: &RunState) -> Option<&'static str> {
+    if state.ledger_failure.lock().is_ok_and(|f| f.is_some()) {
+        Some("the run stopped before it: the fixture ledger could not be written")
+    } else if state.api_down.load(Relaxed) {
+        Some("the API stopped answering before it")
+    } else if config.cancelled.load(Relaxed) {
+        Some("the run was interrupted (Ctrl-C) before it")
+    } else {
+        None
+    }
+}
+
+/// Measures the scenarios in order until all ran, the API died or Ctrl-C.
+pub(super) async fn measure_suite(
+    config: &RunConfig,
+    state: &Arc<RunState>,
+    kept: Option<&KeptSet>,
+    watch: &mut Watch,
+) -> Result<Measured, RunError> {
+    let mut m = Measured {
+        notes: Vec::new(),
+        api_down: false,
+        interrupted: false,
+        setups: BTreeMap::new(),
+        not_measured: BTreeMap::new(),
+    };
+    for scenario in &config.suite.scenarios {
+        if let Some(why) = stopped_because(config, state) {
+            m.not_measured.insert(scenario.name.clone(), why.into());
+            continue;
+        }
+        let (tally, setup, failed) = measure(config, scenario, state, kept, watch).await?;
+        if let Some(why) = failed {
+            m.notes.push(format!("{}: {why}", scenario.name));
+            m.not_measured.insert(scenario.name.clone(), why);
+        } else {
+            config.progress.line(&done_line(scenario, &tally));
+        }
+        if setup.created + setup.reconciled + setup.retries > 0 || !setup.existing_rows.is_empty() {
+            let rows = setup.existing_rows.iter();
+            m.notes
+                .extend(rows.map(|r| format!("{}: {r}", scenario.name)));
+            m.setups.insert(scenario.name.clone(), setup);
+        }
+    }
+    m.api_down = state.api_down.load(Relaxed);
+    m.interrupted =
+        config.cancelled.load(Relaxed) && state.ledger_failure.lock().is_ok_and(|f| f.is_none());
+    Ok(m)
+}
+
+/// `done CPU_PATCH_SINGLE_FIELD: 20 requests, 0 failed · live p50 ≈ 1.9 ms · p95 ≈ 3.4 ms`.
+fn done_line(scenario: &Scenario, t: &TallySnapshot) -> String {
+    let mut line = format!(
+        "done {:<34} {} requests, {} failed",
+        scenario.name,
+        t.measured + t.failed,
+        t.failed
+    );
+    if let (Some(p50), Some(p95)) = (t.p50_ms, t.p95_ms) {
+        line.push_str(&format!(" · live p50 ≈ {p50:.1} ms · p95 ≈ {p95:.1} ms"));
+    }
+    if !t.errors.is_empty() {
+        let kinds: Vec<String> = t.errors.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+        line.push_str(&format!(" ({})", kinds.join(", ")));
+    }
+    line
+}
+
+/// Sets up one scenario's fixtures and measures it. Returns its live tally,
+/// what the setup did, and why it was not measured when its setup failed.
+async fn measure(
+    config: &RunConfig,
+    scenario: &Scenario,
+    state: &Arc<RunState>,
+    kept: Option<&KeptSet>,
+    watch: &mut Watch,
+) -> Result<(TallySnapshot, SetupSummary, Option<String>), RunError> {
+    let counters = Arc::new(SetupCounters::default());
+    let started = Instant::now();
+    let setup = setup(config, scenario, &state.fixtures, kept, &counters).await;
+    let seconds = started.elapsed().as_secs_f64();
+    if !watch.is_empty() {
+        let phase = format!("the setup of {}", scenario.name);
+        let cause = setup_requests(&config.suite, scenario);
+        watch.check(&state.fixtures, &phase, &cause).await;
+    }
+    let (fixture_id, pool) = match setup {
+        Ok(v) => v,
+        Err(e) => {
+            if let FixtureError::Ledger(e) = &e {
+                state.ledger_failed(e.to_string());
+            }
+            // A setup that failed because the API is gone stops the run like
+            // measured requests that cannot connect do.
+            let health = state
+                .client
+                .send(http::Method::GET, "/health", None, None)
+                .await;
+            if health.is_connection_failure() {
+                state.api_down.store(true, Relaxed);
+            }
+            let why = match e {
+                FixtureError::Cancelled => "interrupted (Ctrl-C) during its fixture setup".into(),
+                e => format!("setup failed: {e}"),
+            };
+            config.progress.line(&format!("{}: {why}", scenario.name));
+            return Ok((
+                TallySnapshot::default(),
+                counters.summary(seconds),
+                Some(why),
+            ));
+        }
+    };
+    let run = Arc::new(ScenarioRun {
+        scenario: scenario.clone(),
+        fixture_id,
+        pool: Mutex::new(pool),
+        shared: state.fixtures.shared_ids(),
+        setup: counters.clone(),
+        tally: Default::default(),
+        state: state.clone(),
+        names: ScenarioNames::new(scenario, state)?,
+    });
+    let tally = drive_scenario(config, &run).await;
+    if !watch.is_empty() {
+        let phase = format!("the measured requests of {}", scenario.name);
+        watch
+            .check(&state.fixtures, &phase, &measured_requests(scenario))
+            .await;
+    }
+    Ok((tally, counters.summary(seconds), None))
+}
+
+/// Runs a scenario's schedule with a progress bar; returns its live tally.
+async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> TallySnapshot {
+    let total = match config.schedule.stop {
+        Stop::Iterations(n) => n,
+        Stop::Duration(_) => 0,
+    };
+    let bar = config.progress.bar(&run.scenario.name, total);
+    let (r, b) = (run.clone(), bar.clone());
+    let producer = crate::scenario::keep_fixtures_ahead(run, config);
+    drive(config.schedule, config.cancelled.clone(), move |ticket| {
+        let (run, bar) = (r.clone(), b.clone());
+        async move {
+            run.iteration(ticket).await;
+            if !ticket.warmup {
+                // The live line costs a histogram walk: only when a bar or a
+                // plain progress line shows it.
+                bar.inc(if bar.wants_message() {
+                    run.tally.live_line()
+                } else {
+                    None
+                });
+            }
+        }
+    })
+    .await;
+    if let Some(p) = producer {
+        p.abort();
+    }
+    bar.finish();
+    run.tally.snapshot()
+}
+
+async fn setup(
+    config: &RunConfig,
+    scenario: &Scenario,
+    fixtures: &Fixtures,
+    kept: Option<&KeptSet>,
+    counters: &SetupCounters,
+) -> Result<(Option<FixtureId>, VecDeque<FixtureId>), FixtureError> {
+    let ledger = kept.map_or_else(|| fixtures.ledger(), |k| k.ledger.clone());
+    let needs = config.suite.shared_needs(scenario);
+    fixtures
+        .ensure_shared(&needs, &ledger, &scenario.name, counters)
+        .await?;
+    if let (Some(kind), true) = (&scenario.volume_entity, config.list_volume > 0) {
+        match kept {
+            Some(k) => {
+                k.volume(fixtures, kind, config.list_volume, &scenario.name, counters)
+                    .await?
+            }
+            None => {
+                fixtures
+                    .volume(&ledger, kind, config.list_volume, &scenario.name, counters)
+                    .await?
+            }
+        }
+    }
+    let shared = match kept {
+        Some(k) => k.shared(fixtures, scenario, counters).await?,
+        None => fixtures.shared(scenario, &ledger, counters).await?,
+    };
+    let pool = fixtures
+        .iteration_pool(scenario, pool_size(config), counters)
+        .await?;
+    Ok((shared, pool.into()))
+}
+
+/// Per-iteration fixtures created before measuring: every iteration's when
+/// the run is counted; for a timed run, a start the producer keeps ahead of.
+fn pool_size(config: &RunConfig) -> u64 {
+    match config.schedule.stop {
+        Stop::Iterations(n) => n + config.schedule.warmup,
+        Stop::Duration(_) => crate::scenario::AHEAD as u64,
+    }
+}

@@ -310,6 +310,74 @@ pub fn findings(scenarios: &[ScenarioAnalysis]) -> Vec<Finding> {
 mod tests {
     use super::*;
 
+    fn cascade_heavy(p95: f64, target: f64) -> ScenarioAnalysis {
+        ScenarioAnalysis {
+            scenario: "S".into(),
+            target_ms: target,
+            stats: tracesplit_model::stats::LatencyStats {
+                count: 20,
+                p95_ms: p95,
+                ..Default::default()
+            },
+            coverage: tracesplit_model::analysis::Coverage {
+                requests: 20,
+                matched: 20,
+                ..Default::default()
+            },
+            p95_split: Some(Split {
+                total_ms: p95,
+                cascade_ms: p95 * 0.54,
+                handler_ms: p95 * 0.46,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_share_matters_only_near_or_over_the_target() {
+        let severity = |s: &ScenarioAnalysis| {
+            findings(std::slice::from_ref(s))
+                .into_iter()
+                .find(|f| f.rule == "dominant_component")
+                .map(|f| f.severity)
+        };
+        // 54 % of 0.4 ms against 1000 ms: context, not a warning.
+        assert_eq!(severity(&cascade_heavy(0.4, 1000.0)), Some(Severity::Info));
+        assert_eq!(
+            severity(&cascade_heavy(800.0, 1000.0)),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            severity(&cascade_heavy(1200.0, 1000.0)),
+            Some(Severity::Critical)
+        );
+        // Far under target by its own P95, but the open model's corrected P95 is over it.
+        let mut late = cascade_heavy(0.4, 1000.0);
+        late.p95_corrected_ms = Some(1500.0);
+        assert_eq!(severity(&late), Some(Severity::Critical));
+        assert!(
+            findings(&[late])
+                .iter()
+                .any(|f| f.rule == "target_missed_corrected")
+        );
+    }
+
+    #[test]
+    fn unmatched_requests_list_the_queue_first_when_only_some_are_missing() {
+        let some = unmatched_causes(3, 100);
+        assert!(
+            some.starts_with("their time") && some.contains("1. the API's span exporter dropped"),
+            "{some}"
+        );
+        assert!(some.contains("OTEL_BSP_MAX_QUEUE_SIZE"));
+        let all = unmatched_causes(100, 100);
+        assert!(
+            all.contains("1. the API does not export its spans to this collector"),
+            "{all}"
+        );
+    }
+
     #[test]
     fn the_filtered_column_of_a_count() {
         assert_eq!(

@@ -1,10 +1,11 @@
 //! Joins a run's requests with the server's spans and splits every request's
 //! latency into network, handler, cascade check and other database time —
-//! exactly as DESIGN.md defines it — then aggregates per scenario and derives
+//! exactly as docs/design.md defines it — then aggregates per scenario and derives
 //! findings. The result is a plain [`tracesplit_model::Analysis`].
 
 mod aggregate;
 mod analyze;
+pub mod compare;
 mod error;
 pub mod fetch;
 mod findings;

@@ -38,6 +38,28 @@ pub enum Command {
     Demo(DemoArgs),
     /// Compare two analyzed runs: P95 and split changes, significance, regressions.
     Compare(CompareArgs),
+    /// Print a shell completion script (e.g. `tracesplit completions bash > /etc/bash_completion.d/tracesplit`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff; e.g. `tracesplit man > tracesplit.1`).
+    Man,
+    /// Print the command reference of docs/cli.md (Markdown).
+    #[command(hide = true)]
+    CliReference,
+}
+
+/// Shells with completion scripts.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
 }
 
 /// Report files written after an analysis (as soon as it exists).

@@ -16,12 +16,7 @@
 //! narrow it down for a profiler.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use bytes::Bytes;
 use http::Method;
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 use tracesplit_runner::client::ApiClient;
@@ -31,45 +26,9 @@ use tracesplit_runner::{Collect, RunConfig, run, suite};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The no-op API (`GET /noop` → `{}`) and an OTLP sink (`POST /v1/traces` → 200, body discarded).
-fn start_server() -> (SocketAddr, tokio::runtime::Runtime) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async {
-                    if req.method() == hyper::Method::POST {
-                        // The OTLP sink: read the export, answer an empty ExportTraceServiceResponse.
-                        let _ = http_body_util::BodyExt::collect(req.into_body()).await;
-                        let mut response = hyper::Response::new(Full::new(Bytes::new()));
-                        response.headers_mut().insert(
-                            hyper::header::CONTENT_TYPE,
-                            hyper::header::HeaderValue::from_static("application/x-protobuf"),
-                        );
-                        return Ok::<_, std::convert::Infallible>(response);
-                    }
-                    Ok(hyper::Response::new(Full::new(Bytes::from_static(b"{}"))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, rt)
-}
+#[path = "support/noop.rs"]
+mod noop;
+use noop::start_server;
 
 fn oha_path() -> Option<String> {
     let home = std::env::var("HOME").unwrap_or_default();

@@ -86,7 +86,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let done = done?;
     // The demo always leaves its reports beside the run (unless told where).
     let reports = args.reports.defaulted_in(&done.outcome.run_dir);
-    let failed = analyze_after_run(&done, &args.analysis, &reports, None)?;
+    let failed =
+        tokio::task::block_in_place(|| analyze_after_run(&done, &args.analysis, &reports, None))?;
     for (what, path) in [
         ("markdown", &reports.markdown),
         ("junit", &reports.junit),

@@ -6,6 +6,7 @@ mod cleanup;
 mod collect;
 mod compare;
 mod demo;
+mod docs;
 mod run;
 mod serve_catalog;
 mod suite;
@@ -20,8 +21,13 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(*args).await,
         Command::Suite(args) => suite::run(args),
         Command::Cleanup(args) => cleanup::run(args).await,
-        Command::Analyze(args) => analyze::run(args),
+        // The analysis blocks (polars; span sources fetched with a blocking
+        // HTTP client, which must not be created or dropped on a runtime thread).
+        Command::Analyze(args) => tokio::task::block_in_place(|| analyze::run(args)),
         Command::Demo(args) => demo::run(args).await,
-        Command::Compare(args) => compare::run(args),
+        Command::Compare(args) => tokio::task::block_in_place(|| compare::run(args)),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+        Command::CliReference => docs::reference(),
     }
 }

@@ -237,6 +237,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let (config, spans) = config(args, cancelled.clone())?;
     cancel_on_signal(cancelled, ledgers_of(&config));
     let done = execute(config, spans).await?;
-    let failed = analyze_after_run(&done, &options, &reports, output.as_deref())?;
+    let failed = tokio::task::block_in_place(|| {
+        analyze_after_run(&done, &options, &reports, output.as_deref())
+    })?;
     Ok(exit_code(&done.outcome, failed))
 }

@@ -30,9 +30,16 @@ pub async fn run(args: ServeCatalogArgs) -> anyhow::Result<u8> {
     println!("catalog listening on {}", catalog.base_url());
     stop.await;
     let counts = catalog.shutdown().await;
+    // A full export queue slows the handlers instead of dropping spans, so
+    // what is missing here failed at the endpoint (often: exports of the
+    // run's cleanup after its collector had stopped).
+    let queue_dropped = counts
+        .ended
+        .saturating_sub(counts.exported)
+        .saturating_sub(counts.failed);
     eprintln!(
-        "catalog stopped; spans exported {} of {}",
-        counts.exported, counts.ended
+        "catalog stopped; spans exported {} of {} ({} in exports that failed: the collector was down or refused; {queue_dropped} dropped from a full queue)",
+        counts.exported, counts.ended, counts.failed
     );
     Ok(exit::OK)
 }

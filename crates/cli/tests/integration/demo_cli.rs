@@ -150,4 +150,72 @@ fn run_analyzes_at_its_end_when_its_collector_ran() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
+
+    // A broken invariant of the analysis is an internal error: exit 4, "please report".
+    let broken = Command::new(bin())
+        .args(["analyze", out.to_str().unwrap()])
+        .env("TRACESPLIT_FAULT_INJECT", "split-sum")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("please report") && stderr.contains(s["run_id"].as_str().unwrap()),
+        "{stderr}"
+    );
+
+    // A span source that finds no trace does not replace the analysis that
+    // had every span: it goes beside it, unless --force.
+    let jaeger = not_found_server();
+    let from_jaeger = |force: bool| {
+        let mut args = vec![
+            "analyze".to_owned(),
+            out.to_str().unwrap().to_owned(),
+            "--jaeger".into(),
+            jaeger.clone(),
+            "--span-wait".into(),
+            "300ms".into(),
+        ];
+        if force {
+            args.push("--force".into());
+        }
+        Command::new(bin()).args(&args).output().unwrap()
+    };
+    let kept = from_jaeger(false);
+    assert!(
+        String::from_utf8_lossy(&kept.stderr).contains("kept"),
+        "{}",
+        String::from_utf8_lossy(&kept.stderr)
+    );
+    let matched = |file: &str| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(file)).unwrap()).unwrap();
+        v["analysis"]["coverage"]["matched"].as_u64().unwrap()
+    };
+    let all = s["analysis"]["coverage"]["requests"].as_u64().unwrap();
+    assert_eq!(
+        matched("summary.json"),
+        all,
+        "the analysis with spans stays"
+    );
+    assert_eq!(matched("summary.jaeger.json"), 0);
+    from_jaeger(true);
+    assert_eq!(matched("summary.json"), 0, "--force replaces it");
+}
+
+/// A query API that has no trace: 404 to everything.
+fn not_found_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    url
 }

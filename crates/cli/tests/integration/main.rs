@@ -4,6 +4,7 @@ mod accuracy;
 mod collect_cli;
 mod demo_cli;
 mod deploy_files;
+mod docs_files;
 mod notebooks;
 mod python_interop;
 mod reports_cli;

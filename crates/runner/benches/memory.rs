@@ -1,0 +1,109 @@
+//! The runner's memory does not grow with the run's length.
+//!
+//! `cargo bench -p tracesplit-runner --bench memory [-- REQUESTS [CONCURRENCY]]`
+//!
+//! Runs a timed scenario (`--duration`, closed model, CONCURRENCY = 64)
+//! against a loopback no-op endpoint, with client spans exported to a sink,
+//! and reads the process's peak RSS (VmHWM) when the endpoint has answered
+//! REQUESTS / 10 and REQUESTS (default 1,000,000) requests; then stops the
+//! run. Prints both peaks and their ratio (the goal: within 10 %). The
+//! endpoint runs in the same process; its memory is bounded by the
+//! concurrency, so growth between the two readings is the runner's.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "support/noop.rs"]
+mod noop;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::{Collect, RunConfig, run, suite};
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The process's peak resident set so far, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.replace('_', "").parse().ok())
+        .collect();
+    let total = args.first().copied().unwrap_or(1_000_000);
+    let concurrency = args.get(1).copied().unwrap_or(64) as usize;
+    let served = Arc::new(AtomicU64::new(0));
+    let (addr, _server) = noop::start_counting_server(served.clone());
+    let base = format!("http://{addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let config = RunConfig {
+        timeout: Duration::from_secs(10),
+        schedule: Schedule {
+            stop: Stop::Duration(Duration::from_secs(3600)),
+            concurrency,
+            ..Schedule::default()
+        },
+        run_id: "memory".into(),
+        setup_concurrency: 1,
+        cancelled: cancelled.clone(),
+        ..RunConfig::new(
+            &base,
+            suite::parse(text, "bench").unwrap(),
+            dir.path().join("run"),
+            Collect::external(Some(base.clone())),
+        )
+    };
+    let marks = [total / 10, total];
+    let readings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let monitor = {
+        let (served, cancelled, readings) = (served.clone(), cancelled.clone(), readings.clone());
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            for mark in marks {
+                while served.load(Relaxed) < mark {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let n = served.load(Relaxed);
+                readings
+                    .lock()
+                    .unwrap()
+                    .push((n, peak_rss_kib(), started.elapsed()));
+            }
+            cancelled.store(true, Relaxed);
+        })
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(run(config)).unwrap();
+    monitor.join().unwrap();
+    let readings = readings.lock().unwrap().clone();
+    println!(
+        "runner peak RSS (VmHWM) at concurrency {concurrency}, no-op endpoint, spans to a sink:"
+    );
+    for (n, kib, t) in &readings {
+        println!(
+            "  after {n:>9} requests ({:>5.1} s): {:>7.1} MiB",
+            t.as_secs_f64(),
+            *kib as f64 / 1024.0
+        );
+    }
+    let ratio = readings[1].1 as f64 / readings[0].1 as f64;
+    println!(
+        "  ratio {ratio:.3} (goal ≤ 1.10); requests.parquet has {} rows",
+        outcome.requests
+    );
+}

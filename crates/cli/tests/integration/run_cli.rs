@@ -338,3 +338,51 @@ fn a_double_ctrl_c_names_the_cleanup_command_and_cleanup_finishes_the_job() {
         panic!("after cleanup: {d}");
     }
 }
+
+/// A fixture nobody recorded is one nobody will clean up: a ledger line that
+/// cannot be written stops the run, which removes what it can, exits 2 and
+/// names the ledger; `cleanup` finishes the job.
+#[test]
+fn a_ledger_line_that_cannot_be_written_stops_the_run_and_names_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cat, url, db, before) = catalog_on_file(dir.path());
+    let out = dir.path().join("ledger-fails");
+    // The begin line and the five per-iteration CPUs are written; the first
+    // delete the run records (iteration 0's) is refused.
+    let failed = Command::new(bin())
+        .args([
+            "run",
+            "--base-url",
+            &url,
+            "--scenario",
+            "CPU_DELETE_NO_LISTINGS",
+            "--runs",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "--collector-grpc",
+            "127.0.0.1:0",
+            "--collector-http",
+            "127.0.0.1:0",
+            "--span-wait",
+            "200ms",
+        ])
+        .env("TRACESPLIT_FAULT_INJECT", "ledger-after-6")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let ledger = out.join("ledger.jsonl");
+    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the fixture ledger {} could not be written", ledger.display()))
+            && stderr.contains(&format!("tracesplit cleanup {}", ledger.display())),
+        "{stderr}"
+    );
+    let requests = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(requests.contains("CPU_DELETE_NO_LISTINGS"));
+    let cleaned = cleanup_ledger(&ledger);
+    assert_eq!(cleaned.status.code(), Some(0), "{}", String::from_utf8_lossy(&cleaned.stderr));
+    if let Some(d) = difference(&before, &rows(&db).unwrap()) {
+        panic!("after cleanup: {d}");
+    }
+}

@@ -281,3 +281,34 @@ async fn open_model_runs_record_intended_starts_and_timed_runs_stop() {
     );
     api.shutdown().await;
 }
+
+/// In a timed open-model run, the fixtures each iteration consumes are made
+/// ahead of it (a pool, kept filled while the scenario runs): their creation
+/// is not part of any iteration's start, so the corrected latency measures the
+/// API, not the setup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_open_model_run_keeps_its_per_iteration_fixtures_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let api = catalog(Some(&db), None).await;
+    let before = db_rows(&db);
+    let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 1);
+    cfg.suite.select(Some("CPU_DELETE_NO_LISTINGS"), None).unwrap();
+    cfg.schedule = Schedule {
+        stop: Stop::Duration(std::time::Duration::from_secs(2)),
+        concurrency: 2,
+        rate: Some(40.0),
+        warmup: 0,
+    };
+    let outcome = run(cfg).await.unwrap();
+    let r = &recorded(&outcome)["CPU_DELETE_NO_LISTINGS"];
+    assert!(r.measured >= 70 && r.failed == 0, "{r:?}");
+    let setup = outcome.manifest.scenarios["CPU_DELETE_NO_LISTINGS"]
+        .setup
+        .clone()
+        .unwrap();
+    assert!(setup.created > r.measured, "more made than consumed: {setup:?}");
+    assert_eq!(setup.made_during_measuring, 0, "none made inside an iteration: {setup:?}");
+    api.shutdown().await;
+    assert_same_rows(&before, &db_rows(&db));
+}

@@ -1,0 +1,164 @@
+//! Where the time outside the server span goes: the wire, or the server
+//! itself before and after its own span (a busy worker, a blocked event loop,
+//! middleware before the instrumented handler, flushing after it).
+//!
+//! `total − server` is everything outside the server span. When the clocks
+//! can be trusted — the server span lies inside the client span for nearly
+//! every request, as it always does on one host — that time splits into
+//! *before* the server span (the request on the wire, then waiting to be
+//! handled) and *after* it (the response written, then on the wire). The
+//! response leg holds no queueing, so its low end over the run, less each
+//! response's transfer time, is the one-way wire latency. A request's wire
+//! time is then a round trip (twice that) plus its response's transfer (last
+//! byte − first byte), never more than its outside time; **network** is that,
+//! and **queue** is the rest. Without trusted clocks the outside time stays
+//! network, as the durations alone say, and the analysis says why.
+
+use crate::split::{RequestSplit, SpanColumns};
+use crate::table::RequestTable;
+use tracesplit_model::stats::nearest_rank;
+
+/// Share of matched requests whose server span must lie inside the client
+/// span for the clocks to count as consistent.
+const TRUSTED_SHARE: f64 = 0.95;
+
+/// Slack of the inside test: the two clocks are read on different threads
+/// (and the client's is a monotonic offset from one wall-clock reading).
+const SLACK_NS: i64 = 100_000;
+
+/// What the outside time told.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OutsideModel {
+    /// The server spans lie inside the client spans (clocks consistent).
+    pub clocks_trusted: bool,
+    /// Matched requests whose server span lies inside the client span.
+    pub inside: u64,
+    /// Matched requests checked.
+    pub checked: u64,
+    /// The one-way wire latency estimate (ns), when the clocks are trusted.
+    pub one_way_ns: Option<i64>,
+}
+
+/// One matched request's legs.
+struct Legs {
+    index: usize,
+    before: i64,
+    after: i64,
+    transfer: i64,
+}
+
+fn legs(splits: &[RequestSplit], t: &RequestTable, s: &SpanColumns) -> Vec<Legs> {
+    splits
+        .iter()
+        .enumerate()
+        .filter(|(_, sp)| sp.matched)
+        .filter_map(|(i, sp)| {
+            let server = sp.server_span? as usize;
+            let (c0, c1) = (t.start[i], t.start[i] + t.duration[i]);
+            Some(Legs {
+                index: i,
+                before: s.start[server] - c0,
+                after: c1 - s.end[server],
+                transfer: t.ttfb[i].map_or(0, |f| (t.duration[i] - f).max(0)),
+            })
+        })
+        .collect()
+}
+
+/// Splits every matched request's outside time into network and queue (in
+/// place; the components still sum to the total) and says how.
+pub fn locate(splits: &mut [RequestSplit], t: &RequestTable, s: &SpanColumns) -> OutsideModel {
+    let legs = legs(splits, t, s);
+    let inside = legs
+        .iter()
+        .filter(|l| l.before >= -SLACK_NS && l.after >= -SLACK_NS)
+        .count() as u64;
+    let checked = legs.len() as u64;
+    let clocks_trusted = checked > 0 && inside as f64 >= TRUSTED_SHARE * checked as f64;
+    let mut model = OutsideModel {
+        clocks_trusted,
+        inside,
+        checked,
+        one_way_ns: None,
+    };
+    if !clocks_trusted {
+        return model;
+    }
+    // The low end (5th percentile, robust to a clock hiccup) of the response
+    // leg without its transfer.
+    let mut floors: Vec<i64> = legs.iter().map(|l| (l.after - l.transfer).max(0)).collect();
+    floors.sort_unstable();
+    let one_way = nearest_rank(&floors, 5.0).unwrap_or(0);
+    model.one_way_ns = Some(one_way);
+    for l in &legs {
+        let sp = &mut splits[l.index];
+        let outside = sp.network_ns;
+        let wire = outside.min(2 * one_way + l.transfer);
+        sp.network_ns = wire;
+        sp.queue_ns = outside - wire;
+    }
+    model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One request: client [0, total], server [start, end], first byte at ttfb.
+    fn fixture(reqs: &[(i64, i64, i64, i64)]) -> (Vec<RequestSplit>, RequestTable, SpanColumns) {
+        let mut t = RequestTable::default();
+        let mut s = SpanColumns::default();
+        let mut splits = Vec::new();
+        for (k, &(total, start, end, ttfb)) in reqs.iter().enumerate() {
+            t.start.push(0);
+            t.duration.push(total);
+            t.ttfb.push(Some(ttfb));
+            s.start.push(start);
+            s.end.push(end);
+            let server = end - start;
+            splits.push(RequestSplit {
+                matched: true,
+                total_ns: total,
+                server_ns: server,
+                network_ns: total - server,
+                handler_ns: server,
+                server_span: Some(k as u32),
+                ..Default::default()
+            });
+        }
+        (splits, t, s)
+    }
+
+    #[test]
+    fn a_wait_before_the_server_span_is_queue_not_network() {
+        // 30 ms before the span, 1 ms handler, 50 µs back.
+        let reqs: Vec<_> = (0..20).map(|_| (31_100_000, 31_000_000 - 1_000_000 + 50_000, 31_050_000, 31_090_000)).collect();
+        let (mut splits, t, s) = fixture(&reqs);
+        let m = locate(&mut splits, &t, &s);
+        assert!(m.clocks_trusted);
+        let sp = splits[0];
+        assert_eq!(sp.network_ns + sp.queue_ns + sp.handler_ns, sp.total_ns);
+        assert!(sp.network_ns < 200_000, "{sp:?}");
+        assert!(sp.queue_ns > 29_800_000, "{sp:?}");
+    }
+
+    #[test]
+    fn a_symmetric_wire_delay_is_network() {
+        // 10 ms each way, 1 ms handler, nothing else.
+        let reqs: Vec<_> = (0..20).map(|_| (21_000_000, 10_000_000, 11_000_000, 21_000_000)).collect();
+        let (mut splits, t, s) = fixture(&reqs);
+        locate(&mut splits, &t, &s);
+        let sp = splits[3];
+        assert_eq!((sp.network_ns, sp.queue_ns), (20_000_000, 0));
+    }
+
+    #[test]
+    fn clocks_that_disagree_leave_the_outside_time_to_network() {
+        // The server clock runs 5 ms ahead: its span starts "after" the client's end.
+        let reqs: Vec<_> = (0..20).map(|_| (3_000_000, 6_000_000, 7_000_000, 3_000_000)).collect();
+        let (mut splits, t, s) = fixture(&reqs);
+        let m = locate(&mut splits, &t, &s);
+        assert!(!m.clocks_trusted);
+        assert_eq!((splits[0].network_ns, splits[0].queue_ns), (2_000_000, 0));
+    }
+}

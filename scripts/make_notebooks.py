@@ -42,15 +42,15 @@ fig.tight_layout()
 assert table.height > 0, "no requests with an expected status"''',
     ],
     "split_over_time.ipynb": [
-        "# The split over time within a run\n\n`split.parquet` (written by `tracesplit analyze`) has every request's network, handler, cascade and other-DB time. Averaged per second, it shows whether a component drifts during the run (a cache warming, a table growing).",
+        "# The split over time within a run\n\n`split.parquet` (written by `tracesplit analyze`) has every request's network, queue, handler, cascade and other-DB time. Averaged per second, it shows whether a component drifts during the run (a cache warming, a table growing).",
         SETUP,
         '''split = pl.read_parquet(RUN / "split.parquet").filter(pl.col("expected") & pl.col("matched"))
 t0 = split["start_unix_nano"].min()
-parts = ["network_ns", "handler_ns", "cascade_ns", "db_other_ns"]
+parts = ["network_ns", "queue_ns", "handler_ns", "cascade_ns", "db_other_ns"]
 per_second = (split.with_columns(((pl.col("start_unix_nano") - t0) // 1_000_000_000).alias("second"))
               .group_by("scenario", "second").agg([(pl.col(c).mean() / 1e6).alias(c.replace("_ns", "_ms")) for c in parts])
               .sort("scenario", "second"))
-# Every matched request splits exactly: total = network + handler + cascade + db other.
+# Every matched request splits exactly: total = network + queue + handler + cascade + db other.
 assert (split["total_ns"] == split.select(pl.sum_horizontal(parts)).to_series()).all()
 print(per_second.head(20))''',
         '''scenario = os.environ.get("TRACESPLIT_SCENARIO") or split.group_by("scenario").agg(pl.col("cascade_ns").mean()).sort("cascade_ns")["scenario"][-1]
@@ -69,7 +69,7 @@ print(scenario, one.height, "seconds")''',
 trace = os.environ.get("TRACESPLIT_TRACE") or split.sort("total_ns")["trace_id"][-1]
 row = split.filter(pl.col("trace_id") == trace).row(0, named=True)
 print(f"trace {trace}  {row['scenario']}  total {row['total_ns']/1e6:.2f} ms = network {row['network_ns']/1e6:.2f} "
-      f"+ handler {row['handler_ns']/1e6:.2f} + cascade {row['cascade_ns']/1e6:.2f} + db other {row['db_other_ns']/1e6:.2f}")''',
+      f"+ queue {row['queue_ns']/1e6:.2f} + handler {row['handler_ns']/1e6:.2f} + cascade {row['cascade_ns']/1e6:.2f} + db other {row['db_other_ns']/1e6:.2f}")''',
         '''spans = (pl.scan_parquet(str(RUN / "spans" / "*.parquet")).filter(pl.col("trace_id") == trace)
          .select("span_id", "parent_span_id", "name", "kind", "start_unix_nano", "end_unix_nano", "db_statement").collect())
 children = {}
@@ -99,7 +99,7 @@ def p95s(run):
     rank = (pl.len() * 0.95).ceil().cast(pl.Int64).clip(1) - 1
     return s.group_by("scenario").agg(
         (pl.col("total_ns").sort().gather(rank).first() / 1e6).alias("p95_ms"),
-        *[(pl.col(c).mean() / 1e6).alias(c.replace("_ns", "_mean_ms")) for c in ["network_ns", "handler_ns", "cascade_ns", "db_other_ns"]])
+        *[(pl.col(c).mean() / 1e6).alias(c.replace("_ns", "_mean_ms")) for c in ["network_ns", "queue_ns", "handler_ns", "cascade_ns", "db_other_ns"]])
 both = p95s(BASE).join(p95s(HEAD), on="scenario", suffix="_head")
 both = both.with_columns(((pl.col("p95_ms_head") - pl.col("p95_ms")) / pl.col("p95_ms") * 100).alias("p95_change_pct")).sort("p95_change_pct", descending=True)
 print(both.select("scenario", "p95_ms", "p95_ms_head", "p95_change_pct", "cascade_mean_ms", "cascade_mean_ms_head"))

@@ -48,6 +48,7 @@ pub fn p95_split(
     if s.total_ms > 0.0 {
         let f = p95_ms / s.total_ms;
         s.network_ms *= f;
+        s.queue_ms *= f;
         s.handler_ms *= f;
         s.cascade_ms *= f;
         s.db_other_ms *= f;
@@ -65,6 +66,7 @@ pub fn mean_split(splits: &[RequestSplit], rows: &[usize], ranks: (usize, usize)
     Split {
         total_ms: sum(&|s| s.total_ns),
         network_ms: sum(&|s| s.network_ns),
+        queue_ms: sum(&|s| s.queue_ns),
         handler_ms: sum(&|s| s.handler_ns),
         cascade_ms: sum(&|s| s.cascade_ns),
         db_other_ms: sum(&|s| s.db_other_ns),
@@ -197,6 +199,7 @@ pub fn numbers(
     };
     let components = ComponentStats {
         network: comp(&|s| s.network_ns),
+        queue: comp(&|s| s.queue_ns),
         handler: comp(&|s| s.handler_ns),
         cascade: comp(&|s| s.cascade_ns),
         db_other: comp(&|s| s.db_other_ns),

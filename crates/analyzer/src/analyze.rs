@@ -11,7 +11,9 @@ use crate::table::RequestTable;
 use crate::waterfall::{SpanText, waterfall};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use tracesplit_model::analysis::{Analysis, Classifier, Coverage, Exemplar, ScenarioAnalysis};
+use tracesplit_model::analysis::{
+    Analysis, Classifier, ClockCheck, Coverage, Exemplar, ScenarioAnalysis,
+};
 use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR};
 use tracesplit_model::verdict::{VerdictInput, verdict};
 use tracesplit_model::{RunManifest, stats::rank_of};
@@ -169,6 +171,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         variant_of_scenario.get(s).copied().unwrap_or(0)
     })?;
     let mut splits = split_all(&loaded.columns, &inputs);
+    let clocks = crate::outside::locate(&mut splits, &table, &loaded.columns);
     timer.mark("split");
     // Tests prove that a broken invariant is reported as an internal error
     // (exit 4), which no real input can cause.
@@ -243,7 +246,13 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         clamped: c.clamped + s.coverage.clamped,
         multiple_server_spans: c.multiple_server_spans + s.coverage.multiple_server_spans,
     });
-    let mut findings = crate::findings::findings(&scenarios);
+    let clock_check = (clocks.checked > 0).then(|| ClockCheck {
+        consistent: clocks.clocks_trusted,
+        inside: clocks.inside,
+        checked: clocks.checked,
+        one_way_ms: clocks.one_way_ns.map(tracesplit_model::stats::ms),
+    });
+    let mut findings = crate::findings::findings(&scenarios, clock_check.as_ref());
     for note in source_notes {
         findings.push(tracesplit_model::analysis::Finding {
             severity: tracesplit_model::analysis::Severity::Warning,
@@ -269,6 +278,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let first = manifests[0].clone();
     let cascade_sweep = crate::sweep::cascade_sweep(&scenarios);
     let analysis = Analysis {
+        clocks: clock_check,
         notes: run_notes(&manifests)
             .into_iter()
             .chain(analysis_notes)

@@ -1,6 +1,6 @@
 //! Findings: the seed analyzer's rules, plus what the spans show.
 
-use tracesplit_model::analysis::{Finding, ScenarioAnalysis, Severity, Split};
+use tracesplit_model::analysis::{ClockCheck, Finding, ScenarioAnalysis, Severity, Split};
 
 fn finding(
     severity: Severity,
@@ -144,12 +144,19 @@ fn next_step_for(s: &ScenarioAnalysis, component: &str) -> (String, Option<Strin
             format!("database time outside the usage check; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
             Some("EXPLAIN that statement and check its indexes; several statements per request suggest N+1 loading".into()),
         ),
+        "queue" => (
+            format!(
+                "requests wait ~{:.1} ms outside the server's span — before it starts or after it ends — beyond what the wire takes: the server is saturated or its instrumentation starts late",
+                s.p95_split.map_or(0.0, |p| p.queue_ms)
+            ),
+            Some("add workers (or processes), look for blocking code in the event loop, and instrument the middleware so the span starts when the request arrives".into()),
+        ),
         "handler" => (
             format!("time in the handler outside any database span ({} DB spans per request)", s.db_spans.p50),
             Some("profile the handler: object loading and serialization (e.g. eager-loading every listing before a delete) show up here".into()),
         ),
         _ => (
-            format!("time between client and server (response {:.1} KB on average)", s.mean_response_bytes / 1024.0),
+            format!("time on the wire: round trips and transfer (response {:.1} KB on average)", s.mean_response_bytes / 1024.0),
             Some("reduce the payload (pagination, fewer fields, compression), keep connections alive, or move the client closer".into()),
         ),
     }
@@ -294,9 +301,29 @@ fn growth_rules(scenarios: &[ScenarioAnalysis], out: &mut Vec<Finding>) {
     }
 }
 
+/// When the server's clock disagrees with the client's, the time outside
+/// the server span cannot be placed: it all stays network.
+fn clock_rule(clocks: Option<&ClockCheck>, out: &mut Vec<Finding>) {
+    let Some(c) = clocks.filter(|c| !c.consistent) else {
+        return;
+    };
+    out.push(finding(
+        Severity::Warning,
+        "clocks_disagree",
+        None,
+        "the server's clock disagrees with the client's: network includes the server's own time outside its spans".into(),
+        format!(
+            "only {} of {} server spans lie inside their client span, so the time outside them cannot be split into wire and queue; durations alone give network = total − server",
+            c.inside, c.checked
+        ),
+        Some("run the client on the API's host, or synchronize both clocks (chrony/NTP) for the split of network and queue".into()),
+    ));
+}
+
 /// All findings, most severe first.
-pub fn findings(scenarios: &[ScenarioAnalysis]) -> Vec<Finding> {
+pub fn findings(scenarios: &[ScenarioAnalysis], clocks: Option<&ClockCheck>) -> Vec<Finding> {
     let mut out = Vec::new();
+    clock_rule(clocks, &mut out);
     for s in scenarios {
         seed_rules(s, &mut out);
         span_rules(s, &mut out);
@@ -337,7 +364,7 @@ mod tests {
     #[test]
     fn a_share_matters_only_near_or_over_the_target() {
         let severity = |s: &ScenarioAnalysis| {
-            findings(std::slice::from_ref(s))
+            findings(std::slice::from_ref(s), None)
                 .into_iter()
                 .find(|f| f.rule == "dominant_component")
                 .map(|f| f.severity)
@@ -357,7 +384,7 @@ mod tests {
         late.p95_corrected_ms = Some(1500.0);
         assert_eq!(severity(&late), Some(Severity::Critical));
         assert!(
-            findings(&[late])
+            findings(&[late], None)
                 .iter()
                 .any(|f| f.rule == "target_missed_corrected")
         );

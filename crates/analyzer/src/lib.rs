@@ -13,6 +13,7 @@ pub mod intervals;
 pub mod links;
 pub mod load;
 mod order;
+pub mod outside;
 pub mod source;
 pub mod split;
 pub mod sweep;

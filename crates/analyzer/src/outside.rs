@@ -96,6 +96,7 @@ pub fn locate(splits: &mut [RequestSplit], t: &RequestTable, s: &SpanColumns) ->
         let wire = outside.min(2 * one_way + l.transfer);
         sp.network_ns = wire;
         sp.queue_ns = outside - wire;
+        sp.before_ns = Some(l.before.clamp(0, outside));
     }
     model
 }
@@ -132,7 +133,16 @@ mod tests {
     #[test]
     fn a_wait_before_the_server_span_is_queue_not_network() {
         // 30 ms before the span, 1 ms handler, 50 µs back.
-        let reqs: Vec<_> = (0..20).map(|_| (31_100_000, 31_000_000 - 1_000_000 + 50_000, 31_050_000, 31_090_000)).collect();
+        let reqs: Vec<_> = (0..20)
+            .map(|_| {
+                (
+                    31_100_000,
+                    31_000_000 - 1_000_000 + 50_000,
+                    31_050_000,
+                    31_090_000,
+                )
+            })
+            .collect();
         let (mut splits, t, s) = fixture(&reqs);
         let m = locate(&mut splits, &t, &s);
         assert!(m.clocks_trusted);
@@ -145,7 +155,9 @@ mod tests {
     #[test]
     fn a_symmetric_wire_delay_is_network() {
         // 10 ms each way, 1 ms handler, nothing else.
-        let reqs: Vec<_> = (0..20).map(|_| (21_000_000, 10_000_000, 11_000_000, 21_000_000)).collect();
+        let reqs: Vec<_> = (0..20)
+            .map(|_| (21_000_000, 10_000_000, 11_000_000, 21_000_000))
+            .collect();
         let (mut splits, t, s) = fixture(&reqs);
         locate(&mut splits, &t, &s);
         let sp = splits[3];
@@ -155,7 +167,9 @@ mod tests {
     #[test]
     fn clocks_that_disagree_leave_the_outside_time_to_network() {
         // The server clock runs 5 ms ahead: its span starts "after" the client's end.
-        let reqs: Vec<_> = (0..20).map(|_| (3_000_000, 6_000_000, 7_000_000, 3_000_000)).collect();
+        let reqs: Vec<_> = (0..20)
+            .map(|_| (3_000_000, 6_000_000, 7_000_000, 3_000_000))
+            .collect();
         let (mut splits, t, s) = fixture(&reqs);
         let m = locate(&mut splits, &t, &s);
         assert!(!m.clocks_trusted);

@@ -2,10 +2,12 @@
 //!
 //! For a request r with client span c: the server entry S is the SERVER span
 //! of r's trace whose parent is c (the longest, when there are several);
-//! network = max(0, total − server); DB spans are the spans of S's subtree
-//! with a db system; db = union of their intervals clipped to S; cascade =
-//! union of the DB spans the classifier picks; db_other = db − cascade;
-//! handler = server − db. So total = network + handler + cascade + db_other.
+//! outside = max(0, total − server), all of it network here (the `outside`
+//! module then moves what was not the wire to queue); DB spans are the spans
+//! of S's subtree with a db system; db = union of their intervals clipped to
+//! S; cascade = union of the DB spans the classifier picks; db_other = db −
+//! cascade; handler = server − db. So total = network + queue + handler +
+//! cascade + db_other.
 
 use crate::intervals::union_clipped;
 use std::collections::HashMap;
@@ -55,8 +57,14 @@ pub struct RequestSplit {
     pub total_ns: i64,
     /// Server entry duration.
     pub server_ns: i64,
-    /// total − server, clamped at 0.
+    /// The wire: total − server (clamped at 0) until [`crate::outside::locate`]
+    /// moves the server's own outside time to `queue_ns`.
     pub network_ns: i64,
+    /// Time outside the server span that was not the wire: waiting to be
+    /// handled, framework before and after the span (0 without trusted clocks).
+    pub queue_ns: i64,
+    /// With trusted clocks: the server span's start after the client's.
+    pub before_ns: Option<i64>,
     /// server − db.
     pub handler_ns: i64,
     /// Union of DB intervals within the server span.
@@ -233,6 +241,8 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
         total_ns: r.total_ns,
         server_ns,
         network_ns: (r.total_ns - server_ns).max(0),
+        queue_ns: 0,
+        before_ns: None,
         handler_ns,
         db_ns,
         cascade_ns,
@@ -270,9 +280,11 @@ pub fn split_all(s: &SpanColumns, requests: &[RequestInput]) -> Vec<RequestSplit
     out
 }
 
-/// The split's invariant, for every matched request: total = network + handler + cascade + db_other.
+/// The split's invariant, for every matched request: total = network + queue
+/// + handler + cascade + db_other.
 pub fn holds(split: &RequestSplit) -> bool {
-    let parts = split.network_ns + split.handler_ns + split.cascade_ns + split.db_other_ns;
+    let parts =
+        split.network_ns + split.queue_ns + split.handler_ns + split.cascade_ns + split.db_other_ns;
     !split.matched || parts == split.total_ns.max(0)
 }
 

@@ -34,6 +34,7 @@ pub fn cascade_sweep(scenarios: &[ScenarioAnalysis]) -> Option<CascadeSweep> {
     let fits = [
         fit(&|p| Some(p.p95_ms)),
         fit(&|p| p.split.map(|s| s.network_ms)),
+        fit(&|p| p.split.map(|s| s.queue_ms)),
         fit(&|p| p.split.map(|s| s.handler_ms)),
         fit(&|p| p.split.map(|s| s.cascade_ms)),
         fit(&|p| p.split.map(|s| s.db_other_ms)),
@@ -41,9 +42,10 @@ pub fn cascade_sweep(scenarios: &[ScenarioAnalysis]) -> Option<CascadeSweep> {
     let slopes = |pick: &dyn Fn(&Fit) -> f64| SweepSlopes {
         p95_ms: pick(&fits[0]),
         network_ms: pick(&fits[1]),
-        handler_ms: pick(&fits[2]),
-        cascade_ms: pick(&fits[3]),
-        db_other_ms: pick(&fits[4]),
+        queue_ms: pick(&fits[2]),
+        handler_ms: pick(&fits[3]),
+        cascade_ms: pick(&fits[4]),
+        db_other_ms: pick(&fits[5]),
     };
     let stderr_per_1000 = fits
         .iter()

@@ -39,6 +39,8 @@ pub struct RequestTable {
     pub intended_start: Vec<i64>,
     /// Client duration (ns).
     pub duration: Vec<i64>,
+    /// Send start → first response byte (ns), when an answer arrived.
+    pub ttfb: Vec<Option<i64>>,
     /// Response size.
     pub response_bytes: Vec<u64>,
 }
@@ -123,6 +125,15 @@ impl RequestTable {
         t.start = i64s(df, rc::START)?;
         t.intended_start = i64s(df, rc::INTENDED_START)?;
         t.duration = i64s(df, rc::DURATION)?;
+        t.ttfb = df
+            .column(rc::TTFB)
+            .step("request columns")?
+            .cast(&DataType::Int64)
+            .step("request columns")?
+            .i64()
+            .step("request columns")?
+            .iter()
+            .collect();
         t.response_bytes = i64s(df, rc::RESPONSE_BYTES)?
             .into_iter()
             .map(|v| v.max(0) as u64)

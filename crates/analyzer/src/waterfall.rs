@@ -1,9 +1,9 @@
 //! The P95 exemplar's span waterfall, placed on the client's timeline.
 //!
-//! Server clocks are not the client's: the server span is placed so that the
-//! network time splits evenly before and after it (the midpoint assumption,
-//! as Jaeger's skew adjuster does), and its descendants keep their offsets
-//! relative to it.
+//! With clocks the analysis found consistent (one host), the server span is
+//! placed where it started; otherwise so that the time outside it splits
+//! evenly before and after (the midpoint assumption, as Jaeger's skew
+//! adjuster does). Its descendants keep their offsets relative to it.
 
 use crate::load::SpanTextMap;
 use crate::split::{RequestSplit, SpanColumns};
@@ -82,7 +82,9 @@ pub fn waterfall(
     let Some((a, b)) = group_of(s, server) else {
         return out;
     };
-    let server_offset = (split.total_ns - split.server_ns).max(0) / 2;
+    let server_offset = split
+        .before_ns
+        .unwrap_or((split.total_ns - split.server_ns).max(0) / 2);
     let mut stack = vec![(server, 1u32, false)];
     while let Some((i, depth, cascade_above)) = stack.pop() {
         let cascade = s.is_db[i]

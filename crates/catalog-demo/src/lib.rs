@@ -41,8 +41,10 @@ pub struct CatalogConfig {
     pub seed_listings: u64,
     /// Index the listings' foreign keys (off: the usage check scans the table).
     pub listing_index: bool,
-    /// Added to every `/v1` request.
+    /// Added to every `/v1` request, inside its server span.
     pub handler_delay: Duration,
+    /// Added to every `/v1` request before its server span starts.
+    pub queue_delay: Duration,
     /// Span export; `None` emits no spans.
     pub telemetry: Option<TelemetryConfig>,
 }
@@ -56,6 +58,7 @@ impl Default for CatalogConfig {
             seed_listings: 0,
             listing_index: true,
             handler_delay: Duration::ZERO,
+            queue_delay: Duration::ZERO,
             telemetry: Some(TelemetryConfig::new("catalog-demo")),
         }
     }
@@ -148,6 +151,7 @@ impl CatalogServer {
         let app = routes::router(routes::AppState {
             db,
             delay: config.handler_delay,
+            queue_delay: config.queue_delay,
             telemetry: telemetry.clone(),
         });
         let (stop, stopped) = oneshot::channel::<()>();

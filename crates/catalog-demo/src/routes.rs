@@ -27,6 +27,9 @@ pub struct AppState {
     pub db: Db,
     /// Added to every `/v1` request (`--handler-delay-ms`).
     pub delay: Duration,
+    /// Added before every `/v1` request's server span starts
+    /// (`--queue-delay-ms`): a busy worker, a blocked event loop.
+    pub queue_delay: Duration,
     /// Span export; `None` disables spans.
     pub telemetry: Option<Arc<Telemetry>>,
 }
@@ -161,6 +164,15 @@ async fn health() -> Response {
     axum::Json(json!({"status": "ok", "environment": "development"})).into_response()
 }
 
+/// Time the request spends in the server before its span starts, as when it
+/// waits for a worker: outside every span.
+async fn queue_delay(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.queue_delay.is_zero() && req.uri().path().starts_with("/v1/") {
+        tokio::time::sleep(state.queue_delay).await;
+    }
+    next.run(req).await
+}
+
 async fn delay(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !state.delay.is_zero() && req.uri().path().starts_with("/v1/") {
         tokio::time::sleep(state.delay).await;
@@ -227,5 +239,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), delay))
         .layer(middleware::from_fn_with_state(state.clone(), trace))
+        // Outermost: before the server span exists.
+        .layer(middleware::from_fn_with_state(state.clone(), queue_delay))
         .with_state(state)
 }

@@ -340,6 +340,10 @@ pub struct ServeCatalogArgs {
     /// Sleep this long in every /v1 request handler.
     #[arg(long, default_value_t = 0)]
     pub handler_delay_ms: u64,
+    /// Sleep this long in every /v1 request before its server span starts
+    /// (as a request waiting for a busy worker): outside every span.
+    #[arg(long, default_value_t = 0)]
+    pub queue_delay_ms: u64,
     /// OTLP/HTTP endpoint for the catalog's spans (default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318).
     #[arg(long)]
     pub otlp_endpoint: Option<String>,

@@ -33,6 +33,23 @@ pub struct Analysis {
     /// reported from the intended start (`p95_corrected_ms`).
     #[serde(default)]
     pub open_model: bool,
+    /// Whether the server's clock agrees with the client's, so that the time
+    /// outside the server span could be split into network and queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clocks: Option<ClockCheck>,
+}
+
+/// The clock check behind the network/queue split.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ClockCheck {
+    /// The server spans lie inside the client spans (≥ 95 % of matched requests).
+    pub consistent: bool,
+    /// Matched requests whose server span lies inside the client span.
+    pub inside: u64,
+    /// Matched requests checked.
+    pub checked: u64,
+    /// The one-way wire latency estimate (ms), when consistent.
+    pub one_way_ms: Option<f64>,
 }
 
 /// How many requests could be split.
@@ -80,8 +97,13 @@ pub struct Classifier {
 pub struct Split {
     /// Mean client-observed total.
     pub total_ms: f64,
-    /// Mean network (total − server).
+    /// Mean network: the wire (a round trip plus the response's transfer) —
+    /// all of total − server when the clocks could not be checked.
     pub network_ms: f64,
+    /// Mean queue: time outside the server span that was not the wire
+    /// (waiting to be handled, framework around the instrumented handler).
+    #[serde(default)]
+    pub queue_ms: f64,
     /// Mean handler (server − db).
     pub handler_ms: f64,
     /// Mean cascade (usage) check.
@@ -99,10 +121,11 @@ pub struct Split {
 }
 
 impl Split {
-    /// `(name, ms)` of the four components in display order.
-    pub fn components(&self) -> [(&'static str, f64); 4] {
+    /// `(name, ms)` of the five components in display order.
+    pub fn components(&self) -> [(&'static str, f64); 5] {
         [
             ("network", self.network_ms),
+            ("queue", self.queue_ms),
             ("handler", self.handler_ms),
             ("cascade", self.cascade_ms),
             ("db other", self.db_other_ms),
@@ -126,6 +149,9 @@ pub struct Percentiles {
 pub struct ComponentStats {
     /// Network.
     pub network: Percentiles,
+    /// Queue (outside the server span, not the wire).
+    #[serde(default)]
+    pub queue: Percentiles,
     /// Handler.
     pub handler: Percentiles,
     /// Cascade check.

@@ -32,6 +32,9 @@ pub struct SweepSlopes {
     pub p95_ms: f64,
     /// Network.
     pub network_ms: f64,
+    /// Queue.
+    #[serde(default)]
+    pub queue_ms: f64,
     /// Handler.
     pub handler_ms: f64,
     /// Cascade check.

@@ -44,7 +44,7 @@ fn table(out: &mut String, a: &Analysis) {
     };
     let _ = write!(
         out,
-        "<table class=\"scenarios\"><tr><th>scenario</th><th>P95 ms</th>{corr_head}<th>target</th><th>result</th><th>network</th><th>handler</th><th>cascade</th><th>db other</th><th>requests</th><th>spans</th></tr>"
+        "<table class=\"scenarios\"><tr><th>scenario</th><th>P95 ms</th>{corr_head}<th>target</th><th>result</th><th>network</th><th>queue</th><th>handler</th><th>cascade</th><th>db other</th><th>requests</th><th>spans</th></tr>"
     );
     for s in &a.scenarios {
         let corrected = if a.open_model {
@@ -54,7 +54,7 @@ fn table(out: &mut String, a: &Analysis) {
         };
         let parts = match &s.p95_split {
             Some(p) => component_cells(p, "</td><td>"),
-            None => "n/a</td><td>n/a</td><td>n/a</td><td>n/a".into(),
+            None => "n/a</td><td>n/a</td><td>n/a</td><td>n/a</td><td>n/a".into(),
         };
         let _ = write!(
             out,
@@ -172,7 +172,7 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
         out.push_str(&svg::waterfall(ex));
     }
     if !s.outliers.is_empty() {
-        out.push_str("<table><tr><th>slowest traces</th><th>total</th><th>network</th><th>handler</th><th>cascade</th><th>db other</th></tr>");
+        out.push_str("<table><tr><th>slowest traces</th><th>total</th><th>network</th><th>queue</th><th>handler</th><th>cascade</th><th>db other</th></tr>");
         for o in &s.outliers {
             let p = o.split;
             let _ = write!(
@@ -232,7 +232,7 @@ impl Exporter for HtmlExporter {
         }
         let _ = writeln!(
             out,
-            "<p><small>tracesplit {} · server spans placed on the client timeline assuming the network time splits evenly.</small></p></body></html>",
+            "<p><small>tracesplit {} · server spans placed on the client timeline where they started when the clocks agree, else with the outside time split evenly.</small></p></body></html>",
             env!("CARGO_PKG_VERSION")
         );
         Ok(out.into_bytes())

@@ -53,8 +53,8 @@ pub fn fmt_ms(v: f64) -> String {
 
 /// How many of `width` bar cells each component fills: cumulative shares,
 /// rounded, so the cells add up to `width` (all 0 when the total is 0).
-pub fn bar_cells(s: &tracesplit_model::analysis::Split, width: usize) -> [usize; 4] {
-    let mut cells = [0; 4];
+pub fn bar_cells(s: &tracesplit_model::analysis::Split, width: usize) -> [usize; 5] {
+    let mut cells = [0; 5];
     if s.total_ms <= 0.0 {
         return cells;
     }
@@ -68,7 +68,7 @@ pub fn bar_cells(s: &tracesplit_model::analysis::Split, width: usize) -> [usize;
     cells
 }
 
-/// The four components in milliseconds, formatted and joined with `sep`.
+/// The five components in milliseconds, formatted and joined with `sep`.
 pub fn component_cells(s: &tracesplit_model::analysis::Split, sep: &str) -> String {
     s.components()
         .iter()
@@ -144,7 +144,7 @@ pub fn coverage_cell(s: &tracesplit_model::analysis::ScenarioAnalysis) -> String
 /// How the P95 split is made, for every format's footnote.
 pub const SPLIT_METHOD: &str = "The P95 split takes its proportions from the requests ranked nearest the P95 (the P95 request itself below 100 requests; ±1 % of the ranks above) and is scaled to the P95 shown, so its parts add up to it exactly.";
 
-/// `812 ms = network 12 + handler 40 + cascade 745 + db other 15`.
+/// `812 ms = network 12 + queue 0.00 + handler 40 + cascade 745 + db other 15`.
 pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
     let parts: Vec<String> = s
         .components()
@@ -172,10 +172,11 @@ pub fn sweep_sentence(sw: &tracesplit_model::sweep::CascadeSweep) -> String {
         "too few points for an uncertainty"
     };
     format!(
-        "Fitted growth per 1,000 listings ({lo} → {hi}; {uncertainty}): cascade {}, db other {}, handler {}, network {}; P95 {}.",
+        "Fitted growth per 1,000 listings ({lo} → {hi}; {uncertainty}): cascade {}, db other {}, handler {}, queue {}, network {}; P95 {}.",
         g(sl.cascade_ms, |s| s.cascade_ms),
         g(sl.db_other_ms, |s| s.db_other_ms),
         g(sl.handler_ms, |s| s.handler_ms),
+        g(sl.queue_ms, |s| s.queue_ms),
         g(sl.network_ms, |s| s.network_ms),
         g(sl.p95_ms, |s| s.p95_ms)
     )

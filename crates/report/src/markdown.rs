@@ -12,8 +12,8 @@ use tracesplit_model::sweep::CascadeSweep;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MarkdownExporter;
 
-/// One colour square per component (network, handler, cascade, db other).
-const SQUARES: [&str; 4] = ["🟦", "🟨", "🟥", "🟩"];
+/// One colour square per component (network, queue, handler, cascade, db other).
+const SQUARES: [&str; 5] = ["🟦", "🟪", "🟨", "🟥", "🟩"];
 const CELLS: usize = 20;
 
 /// A 20-cell bar of coloured squares proportional to the components.
@@ -45,7 +45,7 @@ fn table(out: &mut String, a: &Analysis) {
     };
     let _ = writeln!(
         out,
-        "| scenario | P95 ms |{corr_head} target ms | result | P95 = network + handler + cascade + db other (ms) | split | spans |"
+        "| scenario | P95 ms |{corr_head} target ms | result | P95 = network + queue + handler + cascade + db other (ms) | split | spans |"
     );
     let _ = writeln!(out, "|---|--:|{corr_rule}--:|:-:|---|---|--:|");
     for s in &a.scenarios {
@@ -57,9 +57,10 @@ fn table(out: &mut String, a: &Analysis) {
         let (numbers, bar) = match &s.p95_split {
             Some(p) => (
                 format!(
-                    "{} = {} + {} + **{}** + {}",
+                    "{} = {} + {} + {} + **{}** + {}",
                     fmt_ms(p.total_ms),
                     fmt_ms(p.network_ms),
+                    fmt_ms(p.queue_ms),
                     fmt_ms(p.handler_ms),
                     fmt_ms(p.cascade_ms),
                     fmt_ms(p.db_other_ms)
@@ -82,11 +83,12 @@ fn table(out: &mut String, a: &Analysis) {
     }
     let _ = writeln!(
         out,
-        "\n{} network · {} handler · {} cascade check · {} other DB. {}",
+        "\n{} network · {} queue (outside the server span, not the wire) · {} handler · {} cascade check · {} other DB. {}",
         SQUARES[0],
         SQUARES[1],
         SQUARES[2],
         SQUARES[3],
+        SQUARES[4],
         crate::SPLIT_METHOD
     );
     if a.open_model {
@@ -138,7 +140,7 @@ pub fn sweep(out: &mut String, sw: &CascadeSweep) {
     let _ = writeln!(out, "\n## Cascade sweep\n");
     let _ = writeln!(
         out,
-        "| listings | P95 ms | network | handler | cascade | db other |\n|--:|--:|--:|--:|--:|--:|"
+        "| listings | P95 ms | network | queue | handler | cascade | db other |\n|--:|--:|--:|--:|--:|--:|--:|"
     );
     for p in &sw.points {
         let c = p.split.unwrap_or_default();
@@ -193,7 +195,7 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
     if !s.outliers.is_empty() {
         let _ = writeln!(
             out,
-            "\n| slowest | trace | total | network | handler | cascade | db other |\n|--:|---|--:|--:|--:|--:|--:|"
+            "\n| slowest | trace | total | network | queue | handler | cascade | db other |\n|--:|---|--:|--:|--:|--:|--:|--:|"
         );
         for (k, o) in s.outliers.iter().enumerate() {
             let links: Vec<String> = o
@@ -216,7 +218,7 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(ex) = &s.exemplar {
         let _ = writeln!(
             out,
-            "\n**P95 exemplar** `{}` (server spans placed assuming the network time splits evenly before and after):\n\n```text\n{}```",
+            "\n**P95 exemplar** `{}` (server spans where they started when the clocks agree, else with the outside time split evenly before and after):\n\n```text\n{}```",
             ex.request.trace_id,
             waterfall::text(ex)
         );

@@ -7,10 +7,10 @@ use std::fmt::Write;
 use tracesplit_model::analysis::{Exemplar, ScenarioAnalysis};
 use tracesplit_model::sweep::CascadeSweep;
 
-/// Component colours: network, handler, cascade, db other.
-pub const COLORS: [&str; 4] = ["#4e79a7", "#f2b93b", "#e15759", "#59a14f"];
+/// Component colours: network, queue, handler, cascade, db other.
+pub const COLORS: [&str; 5] = ["#4e79a7", "#b07aa1", "#f2b93b", "#e15759", "#59a14f"];
 /// Component names in the same order.
-pub const NAMES: [&str; 4] = ["network", "handler", "cascade", "db other"];
+pub const NAMES: [&str; 5] = ["network", "queue", "handler", "cascade", "db other"];
 
 fn open(out: &mut String, class: &str, w: f64, h: f64, title: &str) {
     let _ = write!(
@@ -375,7 +375,7 @@ pub fn sweep(sw: &CascadeSweep) -> String {
     );
     let mut series: Vec<(&str, &str, Vec<f64>)> =
         vec![("P95", "#222", sw.points.iter().map(|p| p.p95_ms).collect())];
-    for k in 0..4 {
+    for k in 0..NAMES.len() {
         let values = sw
             .points
             .iter()

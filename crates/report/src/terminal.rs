@@ -1,5 +1,5 @@
 //! The terminal table: scenario, P95, target, verdict, the P95 split as numbers
-//! and a proportional bar (n network, h handler, C cascade, d other DB).
+//! and a proportional bar (n network, q queue, h handler, C cascade, d other DB).
 
 use crate::{Exporter, ReportError, fmt_ms};
 use std::fmt::Write;
@@ -27,7 +27,7 @@ pub fn bar(s: &ScenarioAnalysis, width: usize) -> String {
     if split.total_ms <= 0.0 {
         return " ".repeat(width);
     }
-    let symbols = ['n', 'h', 'C', 'd'];
+    let symbols = ['n', 'q', 'h', 'C', 'd'];
     let mut out = String::new();
     for (symbol, n) in symbols.iter().zip(crate::bar_cells(split, width)) {
         out.extend(std::iter::repeat_n(*symbol, n));
@@ -55,9 +55,10 @@ fn row(out: &mut String, s: &ScenarioAnalysis, width: usize, open_model: bool) {
     }
     let split = s.p95_split.map(|p| {
         format!(
-            "{:>7} = {:>7} {:>7} {:>7} {:>7}",
+            "{:>7} = {:>7} {:>7} {:>7} {:>7} {:>7}",
             fmt_ms(p.total_ms),
             fmt_ms(p.network_ms),
+            fmt_ms(p.queue_ms),
             fmt_ms(p.handler_ms),
             fmt_ms(p.cascade_ms),
             fmt_ms(p.db_other_ms)
@@ -84,8 +85,17 @@ impl Exporter for TerminalExporter {
     fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
         let mut out = String::new();
         let h = [
-            "scenario", "P95 ms", "target", "split", "network", "handler", "cascade", "db other",
-            "n h C d", "spans",
+            "scenario",
+            "P95 ms",
+            "target",
+            "split",
+            "network",
+            "queue",
+            "handler",
+            "cascade",
+            "db other",
+            "n q h C d",
+            "spans",
         ];
         let corrected = if a.open_model {
             format!(" {:>8}", "corr P95")
@@ -94,7 +104,7 @@ impl Exporter for TerminalExporter {
         };
         let _ = writeln!(
             out,
-            "{:<34} {:>8}{corrected} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
+            "{:<34} {:>8}{corrected} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
             h[0],
             h[1],
             h[2],
@@ -105,6 +115,7 @@ impl Exporter for TerminalExporter {
             h[7],
             h[8],
             h[9],
+            h[10],
             w = self.bar_width + 2
         );
         for s in &a.scenarios {

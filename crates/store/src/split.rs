@@ -29,8 +29,8 @@ pub struct SplitRow {
     pub start_unix_nano: i64,
     /// Client-observed total.
     pub total_ns: i64,
-    /// `Some` when a server span matched: (server, network, handler, cascade, db_other).
-    pub parts: Option<[i64; 5]>,
+    /// `Some` when a server span matched: (server, network, queue, handler, cascade, db_other).
+    pub parts: Option<[i64; 6]>,
     /// DB spans under the server span.
     pub db_spans: u32,
 }
@@ -49,6 +49,7 @@ fn schema() -> Arc<Schema> {
         Field::new("total_ns", DataType::Int64, false),
         ns("server_ns"),
         ns("network_ns"),
+        ns("queue_ns"),
         ns("handler_ns"),
         ns("cascade_ns"),
         ns("db_other_ns"),
@@ -89,7 +90,7 @@ fn batch(rows: &[SplitRow]) -> Result<RecordBatch, arrow_schema::ArrowError> {
         i64s(&|r| Some(r.start_unix_nano)),
         i64s(&|r| Some(r.total_ns)),
     ];
-    for k in 0..5 {
+    for k in 0..6 {
         columns.push(i64s(&|r: &SplitRow| r.parts.map(|p| p[k])));
     }
     columns.push(u32s(|r| r.db_spans));
@@ -124,7 +125,7 @@ mod tests {
                 trace_id: "t1".into(),
                 span_id: "s1".into(),
                 total_ns: 10,
-                parts: Some([8, 2, 3, 4, 1]),
+                parts: Some([8, 2, 0, 3, 4, 1]),
                 db_spans: 2,
                 expected: true,
                 ..Default::default()

@@ -135,6 +135,7 @@ fn write_split(out: &AnalyzeOutput, path: &Path) -> anyhow::Result<()> {
                 parts: s.matched.then_some([
                     s.server_ns,
                     s.network_ns,
+                    s.queue_ns,
                     s.handler_ns,
                     s.cascade_ns,
                     s.db_other_ns,

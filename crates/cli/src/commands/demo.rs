@@ -7,7 +7,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
 use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_runner::progress::Progress;
@@ -52,10 +52,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         seed_cpus: 200,
         seed_listings: args.listings,
         listing_index: args.with_index,
-        handler_delay: Duration::ZERO,
         telemetry: Some(
             TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint()),
         ),
+        ..CatalogConfig::default()
     })
     .await
     .context("cannot start the reference catalog")?;

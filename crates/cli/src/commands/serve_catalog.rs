@@ -20,6 +20,7 @@ pub async fn run(args: ServeCatalogArgs) -> anyhow::Result<u8> {
         seed_listings: args.seed_listings,
         listing_index: !args.no_listing_index,
         handler_delay: Duration::from_millis(args.handler_delay_ms),
+        queue_delay: Duration::from_millis(args.queue_delay_ms),
         telemetry,
     };
     // Before the readiness line: a supervisor may signal as soon as it reads it.

@@ -13,9 +13,12 @@ use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, run, suite};
 use tracesplit_telemetry::TelemetryConfig;
 
+#[derive(Clone, Copy, Default)]
 struct Setup {
     proxy_ms: u64,
     handler_ms: u64,
+    /// A wait in the server before its span starts.
+    queue_ms: u64,
     listings: u64,
     index: bool,
     scenarios: &'static str,
@@ -33,6 +36,7 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
         seed_listings: s.listings,
         listing_index: s.index,
         handler_delay: Duration::from_millis(s.handler_ms),
+        queue_delay: Duration::from_millis(s.queue_ms),
         telemetry: Some(
             TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint()),
         ),
@@ -120,10 +124,10 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
     let setup = |proxy_ms, handler_ms| Setup {
         proxy_ms,
         handler_ms,
-        listings: 0,
         index: true,
         scenarios: SCENARIO,
         runs: 20,
+        ..Setup::default()
     };
     let base = measure(setup(0, 0)).await;
     let loopback = split_of(&base, SCENARIO).network_ms;
@@ -178,12 +182,11 @@ async fn an_unindexed_usage_check_dominates_and_grows_with_the_listings() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let scenarios = "CPU_DELETE_WITH_LISTINGS_*";
     let slow = measure(Setup {
-        proxy_ms: 0,
-        handler_ms: 0,
         listings: 200_000,
         index: false,
         scenarios,
         runs: 10,
+        ..Setup::default()
     })
     .await;
     let (c100, c1000) = (
@@ -200,12 +203,11 @@ async fn an_unindexed_usage_check_dominates_and_grows_with_the_listings() {
         assert!(s.cascade_ms > 0.5 * s.total_ms, "cascade dominates: {s:?}");
     }
     let fast = measure(Setup {
-        proxy_ms: 0,
-        handler_ms: 0,
         listings: 200_000,
         index: true,
         scenarios,
         runs: 10,
+        ..Setup::default()
     })
     .await;
     for name in [
@@ -218,4 +220,51 @@ async fn an_unindexed_usage_check_dominates_and_grows_with_the_listings() {
             "{name} with the index: cascade no longer dominates: {s:?}"
         );
     }
+}
+
+/// Within 10 % or 1 ms (what the split promises for the wire and the wait).
+fn within(a: f64, b: f64) -> bool {
+    (a - b).abs() <= (0.10 * b.abs()).max(1.0)
+}
+
+/// A server that makes requests wait before its span starts (a busy worker):
+/// the wait is the server's, not the network's — alone, and beside a wire
+/// delay, each comes back where it belongs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_before_the_server_span_is_queue_and_the_wire_stays_network() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const SCENARIO: &str = "GPU_PATCH_SINGLE_FIELD";
+    let setup = |proxy_ms, queue_ms| Setup {
+        proxy_ms,
+        queue_ms,
+        index: true,
+        scenarios: SCENARIO,
+        runs: 20,
+        ..Setup::default()
+    };
+    let waited = measure(setup(0, 30)).await;
+    let s = waited.iter().find(|s| s.scenario == SCENARIO).unwrap();
+    let w = s.p95_split.unwrap();
+    assert!(
+        w.queue_ms >= 0.9 * 30.0,
+        "at least 90 % of the planted 30 ms wait outside network: {w:?}"
+    );
+    assert!(
+        s.components.network.p95_ms < 1.0 && w.network_ms < 1.0,
+        "network on loopback stays under 1 ms at P95: {:?} {w:?}",
+        s.components.network
+    );
+
+    let both = measure(setup(20, 30)).await;
+    let b = split_of(&both, SCENARIO);
+    assert!(
+        within(b.network_ms, 40.0),
+        "network {:.2} ≈ 2 × 20 ms: {b:?}",
+        b.network_ms
+    );
+    assert!(
+        within(b.queue_ms, 30.0),
+        "queue {:.2} ≈ the 30 ms wait: {b:?}",
+        b.queue_ms
+    );
 }

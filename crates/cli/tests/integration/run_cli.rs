@@ -374,14 +374,21 @@ fn a_ledger_line_that_cannot_be_written_stops_the_run_and_names_the_ledger() {
     let ledger = out.join("ledger.jsonl");
     assert_eq!(failed.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains(&format!("the fixture ledger {} could not be written", ledger.display()))
-            && stderr.contains(&format!("tracesplit cleanup {}", ledger.display())),
+        stderr.contains(&format!(
+            "the fixture ledger {} could not be written",
+            ledger.display()
+        )) && stderr.contains(&format!("tracesplit cleanup {}", ledger.display())),
         "{stderr}"
     );
     let requests = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     assert!(requests.contains("CPU_DELETE_NO_LISTINGS"));
     let cleaned = cleanup_ledger(&ledger);
-    assert_eq!(cleaned.status.code(), Some(0), "{}", String::from_utf8_lossy(&cleaned.stderr));
+    assert_eq!(
+        cleaned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cleaned.stderr)
+    );
     if let Some(d) = difference(&before, &rows(&db).unwrap()) {
         panic!("after cleanup: {d}");
     }

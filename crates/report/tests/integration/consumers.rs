@@ -76,7 +76,7 @@ fn junitparser_reads_one_testcase_per_scenario_with_the_split_in_failures() {
     let text = delete["text"].as_str().unwrap();
     assert!(
         text.contains(
-            "P95 split: 812 ms = network 1.20 + handler 3.10 + cascade 780 + db other 27.5"
+            "P95 split: 812 ms = network 1.20 + queue 0.00 + handler 3.10 + cascade 780 + db other 27.5"
         ),
         "{text}"
     );

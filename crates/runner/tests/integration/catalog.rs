@@ -293,7 +293,9 @@ async fn a_timed_open_model_run_keeps_its_per_iteration_fixtures_ahead() {
     let api = catalog(Some(&db), None).await;
     let before = db_rows(&db);
     let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 1);
-    cfg.suite.select(Some("CPU_DELETE_NO_LISTINGS"), None).unwrap();
+    cfg.suite
+        .select(Some("CPU_DELETE_NO_LISTINGS"), None)
+        .unwrap();
     cfg.schedule = Schedule {
         stop: Stop::Duration(std::time::Duration::from_secs(2)),
         concurrency: 2,
@@ -307,8 +309,14 @@ async fn a_timed_open_model_run_keeps_its_per_iteration_fixtures_ahead() {
         .setup
         .clone()
         .unwrap();
-    assert!(setup.created > r.measured, "more made than consumed: {setup:?}");
-    assert_eq!(setup.made_during_measuring, 0, "none made inside an iteration: {setup:?}");
+    assert!(
+        setup.created > r.measured,
+        "more made than consumed: {setup:?}"
+    );
+    assert_eq!(
+        setup.made_during_measuring, 0,
+        "none made inside an iteration: {setup:?}"
+    );
     api.shutdown().await;
     assert_same_rows(&before, &db_rows(&db));
 }

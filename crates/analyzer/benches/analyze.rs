@@ -1,7 +1,11 @@
 //! Analyzer benchmark: a synthetic run of 1,000,000 requests and 10,000,000
 //! server spans, analyzed end to end (Parquet in, Analysis out).
 //!
-//! `cargo bench -p tracesplit-analyzer --bench analyze [-- REQUESTS]`
+//! `cargo bench -p tracesplit-analyzer --bench analyze [-- REQUESTS [LIMIT_MIB]]`
+//!
+//! The analysis runs twice: in one pass (the default memory limit, half the
+//! machine's), then under a memory limit (LIMIT_MIB, default 1024) that
+//! partitions the spans; the split totals of the two must be identical.
 //!
 //! The data is generated once into `target/bench-data/` and reused. The
 //! analysis runs in a child process so its peak RSS is its own. Beside it, the
@@ -223,30 +227,64 @@ fn generate(dir: &Path, requests: u64) {
     eprintln!();
 }
 
-fn analyze_only(dir: &Path) {
+fn analyze_only(dir: &Path, limit_mib: Option<u64>) {
     let t = Instant::now();
     let out = analyze(&AnalyzeConfig {
         run_dirs: vec![dir.to_owned()],
         outliers: 5,
+        memory_limit: limit_mib.map(|m| m << 20),
         ..Default::default()
     })
     .unwrap();
     let secs = t.elapsed().as_secs_f64();
-    let cascade: i64 = out.splits.iter().map(|s| s.cascade_ns).sum();
+    let sum = |f: fn(&tracesplit_analyzer::split::RequestSplit) -> i64| -> i64 {
+        out.splits.iter().map(f).sum()
+    };
     let matched = out.splits.iter().filter(|s| s.matched).count();
-    println!("RESULT {secs:.3} {:.0} {matched} {cascade}", peak_rss_mib());
+    println!(
+        "RESULT {secs:.3} {:.0} {matched} {} {} {} {} {}",
+        peak_rss_mib(),
+        sum(|s| s.cascade_ns),
+        sum(|s| s.network_ns),
+        sum(|s| s.queue_ns),
+        sum(|s| s.handler_ns),
+        sum(|s| s.db_other_ns),
+    );
+}
+
+/// Runs the analysis in a child process (its own peak RSS): time, peak MiB, matched, component sums.
+fn child(dir: &Path, limit_mib: Option<u64>) -> Vec<f64> {
+    let me = std::env::current_exe().unwrap();
+    let mut cmd = Command::new(me);
+    cmd.args(["--analyze-only", dir.to_str().unwrap()]);
+    if let Some(m) = limit_mib {
+        cmd.arg(m.to_string());
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "analysis failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect()
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(pos) = args.iter().position(|a| a == "--analyze-only") {
-        analyze_only(Path::new(&args[pos + 1]));
+        let limit = args.get(pos + 2).and_then(|m| m.parse().ok());
+        analyze_only(Path::new(&args[pos + 1]), limit);
         return;
     }
-    let requests: u64 = args
-        .iter()
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let requests = numbers.first().copied().unwrap_or(1_000_000);
+    let limit_mib = numbers.get(1).copied().unwrap_or(1024);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     let dir = root.join(format!("analyze-{requests}"));
     if !dir.join("requests.parquet").exists() {
@@ -262,27 +300,21 @@ fn main() {
         requests * 10,
         dir.display()
     );
-    let me = std::env::current_exe().unwrap();
-    let out = Command::new(me)
-        .args(["--analyze-only", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let result: Vec<f64> = text
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| {
-            panic!(
-                "analysis failed: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    let result = child(&dir, None);
     println!(
         "  tracesplit (polars + Rust split): {:.2} s wall, peak RSS {:.0} MiB, {} matched, cascade total {} ns",
         result[0], result[1], result[2], result[3]
+    );
+    let limited = child(&dir, Some(limit_mib));
+    println!(
+        "  tracesplit --memory-limit {limit_mib}MiB: {:.2} s wall, peak RSS {:.0} MiB; split totals {}",
+        limited[0],
+        limited[1],
+        if limited[2..] == result[2..] {
+            "identical"
+        } else {
+            "DIFFER"
+        }
     );
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_split.py");
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");

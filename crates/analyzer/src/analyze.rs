@@ -3,12 +3,21 @@
 use crate::aggregate::{ScenarioNumbers, numbers, outlier};
 use crate::error::AnalyzeError;
 use crate::links::LinkConfig;
-use crate::load::{Variant, load, load_requests, request_inputs, scenario_names, span_text};
+use crate::load::{
+    Loaded, Variant, check_span_files, count_spans, load, request_inputs, span_text,
+};
 use crate::order::{in_suite_order, run_ids, run_notes};
+use crate::partition::{
+    PartitionJob, Progress, ProgressFn, default_memory_limit, partitions_for, restore_span_indices,
+    split_partitioned,
+};
+use crate::requests::{load_requests, prepare_requests, requests_at, scenario_names};
+use crate::scratch::{Scratch, Timer};
 use crate::source::{SpanSource, span_files};
 use crate::split::{RequestSplit, SpanColumns, holds, split_all};
 use crate::table::RequestTable;
 use crate::waterfall::{SpanText, waterfall};
+use polars::prelude::DataFrame;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tracesplit_model::analysis::{
@@ -42,6 +51,10 @@ pub struct AnalyzeConfig {
     pub span_wait: std::time::Duration,
     /// Fetching sources: requests in flight at most (0 = 8).
     pub fetch_concurrency: usize,
+    /// Peak memory the span work may use (bytes); `None`: half the machine's.
+    pub memory_limit: Option<u64>,
+    /// Where progress goes while the spans are read.
+    pub progress: ProgressFn,
 }
 
 /// The analysis and what it was made from.
@@ -145,7 +158,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         ..Default::default()
     };
     if sources.iter().any(SpanSource::fetches) {
-        (scope.trace_ids, scope.time_range) = crate::load::trace_scope(&requests)?;
+        (scope.trace_ids, scope.time_range) = crate::requests::trace_scope(&requests)?;
     }
     let (files, source_notes) = span_files(&sources, &scratch.0, &scope)?;
     let names = scenario_names(&requests)?;
@@ -163,16 +176,31 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         });
         variant_of_scenario.insert(name.clone(), k);
     }
-    let loaded = load(requests, &files, &variants)?;
-    timer.mark("spans: scan, join, sort, columns");
-    let table = RequestTable::from_frame(&loaded.requests)?;
+    let requests = prepare_requests(requests)?;
+    let table = RequestTable::from_frame(&requests)?;
     timer.mark("request table");
-    let inputs = request_inputs(&loaded, &|s| {
-        variant_of_scenario.get(s).copied().unwrap_or(0)
+    check_span_files(&files)?;
+    let limit = config.memory_limit.unwrap_or_else(default_memory_limit);
+    let spans = count_spans(&files)?;
+    let partitions = partitions_for(spans, table.len() as u64, limit);
+    config.progress.report(&Progress::Planned {
+        spans,
+        requests: table.len() as u64,
+        partitions,
+        limit,
+    });
+    let variant_of = |s: &str| variant_of_scenario.get(s).copied().unwrap_or(0);
+    let inputs_of = |l: &Loaded| request_inputs(l, &variant_of);
+    let (mut splits, single) = split_partitioned(&PartitionJob {
+        requests: &requests,
+        span_files: &files,
+        variants: &variants,
+        inputs: &inputs_of,
+        partitions,
+        progress: &config.progress,
     })?;
-    let mut splits = split_all(&loaded.columns, &inputs);
-    let clocks = crate::outside::locate(&mut splits, &table, &loaded.columns);
-    timer.mark("split");
+    timer.mark("spans: scan, join, sort, split");
+    let clocks = crate::outside::locate(&mut splits, &table);
     // Tests prove that a broken invariant is reported as an internal error
     // (exit 4), which no real input can cause.
     if std::env::var_os("TRACESPLIT_FAULT_INJECT").is_some_and(|v| v == "split-sum")
@@ -196,8 +224,9 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         .map(|rows| numbers(&table, &splits, rows, open_model))
         .collect();
     timer.mark("statistics");
-    // Names and statements only for the spans the report shows: the P95 windows and exemplars.
-    let mut wanted: Vec<String> = numbers
+    // Span detail (names, statements, waterfalls) only for the requests the
+    // report shows: the P95 windows and the exemplars.
+    let shown: Vec<usize> = numbers
         .iter()
         .flat_map(|n| {
             n.p95
@@ -205,17 +234,27 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
                 .flat_map(|(_, w)| w.iter().copied())
                 .chain(exemplar_row(n))
         })
-        .filter_map(|i| {
-            inputs[i]
-                .group
-                .and_then(|g| loaded.group_traces.get(g as usize).cloned())
-        })
+        .collect();
+    let detail = match single {
+        Some(loaded) => loaded,
+        None => detail_pass(
+            &requests,
+            &shown,
+            &files,
+            &variants,
+            &inputs_of,
+            &mut splits,
+        )?,
+    };
+    let mut wanted: Vec<String> = shown
+        .iter()
+        .map(|&i| table.trace_id[i].to_ascii_lowercase())
         .collect();
     wanted.sort();
     wanted.dedup();
-    let text_map = span_text(&loaded.span_files, &wanted)?;
+    let text_map = span_text(&detail.span_files, &wanted)?;
     timer.mark("span text");
-    let text = SpanText::new(&text_map, &loaded.columns, &loaded.group_traces);
+    let text = SpanText::new(&text_map, &detail.columns, &detail.group_traces);
     let mut measured: Vec<Option<ScenarioAnalysis>> = Vec::new();
     for (k, (name, n)) in table.scenarios.iter().zip(numbers).enumerate() {
         let variant = variant_of_scenario.get(name).copied().unwrap_or(0);
@@ -232,7 +271,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         let ctx = ScenarioCtx {
             table: &table,
             splits: &splits,
-            columns: &loaded.columns,
+            columns: &detail.columns,
             text: &text,
             variant,
             config,
@@ -308,27 +347,24 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     })
 }
 
-/// A scratch directory (OTLP JSON converted to a segment) removed when the analysis ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Self, AnalyzeError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("tracesplit-analyze-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| AnalyzeError::Input(format!("{}: {e}", dir.display())))?;
-        Ok(Self(dir))
+/// Reads the spans of the `shown` requests' traces once more, all together,
+/// and gives their splits back their span indices.
+fn detail_pass(
+    requests: &DataFrame,
+    shown: &[usize],
+    files: &[PathBuf],
+    variants: &[Variant],
+    inputs_of: &dyn Fn(&Loaded) -> Result<Vec<crate::split::RequestInput>, AnalyzeError>,
+    splits: &mut [RequestSplit],
+) -> Result<Loaded, AnalyzeError> {
+    let mut mark = vec![false; requests.height()];
+    for &i in shown {
+        mark[i] = true;
     }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    let detail = load(requests_at(requests, &mark)?, files, variants)?;
+    let detail_splits = split_all(&detail.columns, &inputs_of(&detail)?);
+    restore_span_indices(splits, &detail, &detail_splits)?;
+    Ok(detail)
 }
 
 struct ScenarioCtx<'a> {
@@ -459,23 +495,4 @@ fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
         }
     }
     cx.text.name(i)
-}
-
-/// Phase timings on stderr when `TRACESPLIT_TIMING` is set (for the benchmark).
-struct Timer(Option<std::cell::Cell<std::time::Instant>>);
-
-impl Timer {
-    fn new() -> Self {
-        Self(
-            std::env::var_os("TRACESPLIT_TIMING")
-                .map(|_| std::cell::Cell::new(std::time::Instant::now())),
-        )
-    }
-
-    fn mark(&self, what: &str) {
-        if let Some(t) = &self.0 {
-            eprintln!("  {what}: {:.3} s", t.get().elapsed().as_secs_f64());
-            t.set(std::time::Instant::now());
-        }
-    }
 }

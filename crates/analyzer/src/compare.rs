@@ -26,7 +26,7 @@ pub fn compare_runs(
 /// One run's samples (requests with an expected status) and P95 splits.
 pub fn run_side(dir: &Path) -> Result<RunSide, AnalyzeError> {
     let mut notes = Vec::new();
-    let df = crate::load::scan_requests(&[dir.to_owned()], &mut notes)?
+    let df = crate::requests::scan_requests(&[dir.to_owned()], &mut notes)?
         .filter(col(rc::EXPECTED))
         .select([col(rc::SCENARIO), col(rc::DURATION)])
         .collect()

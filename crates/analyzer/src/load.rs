@@ -33,7 +33,7 @@ pub struct Loaded {
     pub span_files: Vec<PathBuf>,
 }
 
-fn paths(files: &[PathBuf]) -> Vec<PlRefPath> {
+pub(crate) fn paths(files: &[PathBuf]) -> Vec<PlRefPath> {
     files
         .iter()
         .map(|p| PlRefPath::new(p.to_string_lossy().into_owned()))
@@ -45,97 +45,6 @@ fn scan(files: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
         .step("reading the span store")
 }
 
-/// `requests.parquet` of each run directory (recovered from its journal
-/// after a crash; what recovery did is added to `notes`).
-pub fn scan_requests(
-    run_dirs: &[PathBuf],
-    notes: &mut Vec<String>,
-) -> Result<LazyFrame, AnalyzeError> {
-    let mut files = Vec::new();
-    for dir in run_dirs {
-        let file = dir.join(tracesplit_model::manifest::REQUESTS_FILE);
-        let recovered = tracesplit_store::recover_requests(&file)
-            .map_err(|e| AnalyzeError::Input(e.to_string()))?;
-        if let Some(r) = recovered {
-            notes.push(format!(
-                "{} was rebuilt from its journal ({} requests{}): the run did not finish writing it",
-                file.display(),
-                r.rows,
-                if r.torn_last_line {
-                    "; a torn last line, cut by the crash, was skipped"
-                } else {
-                    ""
-                }
-            ));
-        }
-        if !file.exists() {
-            return Err(AnalyzeError::Input(format!(
-                "{} has no requests.parquet: is it a tracesplit run directory?",
-                dir.display()
-            )));
-        }
-        tracesplit_store::check_request_file(&file)
-            .map_err(|e| AnalyzeError::Input(e.to_string()))?;
-        files.push(file);
-    }
-    LazyFrame::scan_parquet_files(paths(&files).into(), ScanArgsParquet::default())
-        .step("reading requests.parquet")
-}
-
-/// Reads `requests.parquet` of every run.
-pub fn load_requests(
-    run_dirs: &[PathBuf],
-    notes: &mut Vec<String>,
-) -> Result<DataFrame, AnalyzeError> {
-    scan_requests(run_dirs, notes)?
-        .collect()
-        .step("reading requests.parquet")
-}
-
-/// The requests' distinct trace ids and their time range in unix seconds,
-/// widened by an hour each way (what a fetching span source asks for).
-pub fn trace_scope(requests: &DataFrame) -> Result<(Vec<String>, (i64, i64)), AnalyzeError> {
-    let step = "the requests' traces";
-    let ids = requests
-        .column(rc::TRACE_ID)
-        .step(step)?
-        .unique()
-        .step(step)?;
-    let mut ids: Vec<String> = ids
-        .str()
-        .step(step)?
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
-    ids.sort();
-    let starts = ints(requests, rc::START)?;
-    let ends = starts
-        .iter()
-        .zip(ints(requests, rc::DURATION)?)
-        .map(|(s, d)| s + d);
-    let lo = starts.iter().copied().min().unwrap_or(0);
-    let hi = ends.max().unwrap_or(lo);
-    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
-    Ok((ids, (secs(lo) - 3600, secs(hi) + 3600)))
-}
-
-/// Distinct scenario names in order of first appearance.
-pub fn scenario_names(requests: &DataFrame) -> Result<Vec<String>, AnalyzeError> {
-    let col = requests
-        .column(rc::SCENARIO)
-        .step("request scenarios")?
-        .str()
-        .step("request scenarios")?;
-    let mut out: Vec<String> = Vec::new();
-    for name in col.iter().flatten() {
-        if out.last().is_none_or(|l| l != name) && !out.iter().any(|n| n == name) {
-            out.push(name.to_owned());
-        }
-    }
-    Ok(out)
-}
-
 /// A hex id (or a 16-digit half of one) as an unsigned integer; null when not hex.
 fn hex_u64(e: Expr) -> Expr {
     e.str().to_integer(lit(16), Some(DataType::UInt64), false)
@@ -143,7 +52,7 @@ fn hex_u64(e: Expr) -> Expr {
 
 /// The trace id's two halves as integers: sorting and joining on them is
 /// cheaper, in time and memory, than on 32-character strings.
-fn trace_halves(name: &str) -> [Expr; 2] {
+pub(crate) fn trace_halves(name: &str) -> [Expr; 2] {
     [
         hex_u64(col(name).str().slice(lit(0), lit(16))).alias("t_hi"),
         hex_u64(col(name).str().slice(lit(16), lit(16))).alias("t_lo"),
@@ -151,13 +60,18 @@ fn trace_halves(name: &str) -> [Expr; 2] {
 }
 
 /// Spans of the requests' traces with flags, sorted by trace, numbered by trace.
+///
+/// The join comes first, so the regexes run only on the spans kept; the sort
+/// takes the span id and start as well, so the order inside a trace (which
+/// decides between duplicate copies and equal lengths) does not depend on
+/// how the store's files were read or partitioned.
 fn span_frame(
     files: &[PathBuf],
     traces: LazyFrame,
     variants: &[Variant],
 ) -> Result<LazyFrame, AnalyzeError> {
     let [hi, lo] = trace_halves(sc::TRACE_ID);
-    let mut cols = vec![
+    let mut raw = vec![
         hi,
         lo,
         hex_u64(col(sc::SPAN_ID)).alias("sid"),
@@ -167,15 +81,19 @@ fn span_frame(
         col(sc::KIND).eq(lit("SERVER")).alias("is_server"),
         col(sc::DB_SYSTEM).is_not_null().alias("is_db"),
     ];
+    if !variants.is_empty() {
+        raw.extend([col(sc::DB_STATEMENT), col(sc::NAME)]);
+    }
+    let mut flags = Vec::new();
     for (k, v) in variants.iter().enumerate() {
-        cols.push(
+        flags.push(
             col(sc::DB_STATEMENT)
                 .str()
                 .contains(lit(v.statement.clone()), false)
                 .fill_null(lit(false))
                 .alias(format!("stmt_{k}")),
         );
-        cols.push(
+        flags.push(
             col(sc::NAME)
                 .str()
                 .contains(lit(v.span.clone()), false)
@@ -187,16 +105,20 @@ fn span_frame(
     let new_trace = (changed("t_hi").or(changed("t_lo")))
         .fill_null(lit(true))
         .cast(DataType::UInt32);
-    Ok(scan(files)?
-        .select(cols)
-        .join(
-            traces,
-            [col("t_hi"), col("t_lo")],
-            [col("t_hi"), col("t_lo")],
-            JoinArgs::new(JoinType::Semi),
-        )
+    let mut frame = scan(files)?.select(raw).join(
+        traces,
+        [col("t_hi"), col("t_lo")],
+        [col("t_hi"), col("t_lo")],
+        JoinArgs::new(JoinType::Semi),
+    );
+    if !variants.is_empty() {
+        frame = frame
+            .with_columns(flags)
+            .drop(cols([sc::DB_STATEMENT, sc::NAME]));
+    }
+    Ok(frame
         .sort(
-            ["t_hi", "t_lo"],
+            ["t_hi", "t_lo", "sid", sc::START],
             SortMultipleOptions::default().with_multithreaded(true),
         )
         .with_columns([(new_trace.cum_sum(false) - lit(1u32)).alias("group")]))
@@ -226,7 +148,7 @@ fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>, AnalyzeError> {
         .collect())
 }
 
-fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError> {
+pub(crate) fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError> {
     Ok(df
         .column(name)
         .step("span times")?
@@ -323,20 +245,46 @@ fn collect(lf: LazyFrame, step: &'static str) -> Result<DataFrame, AnalyzeError>
         })
 }
 
-/// Reads the spans of the requests' traces and prepares the split's columns.
+/// Checks every span file's schema (once, before the partitions read them).
+pub fn check_span_files(span_files: &[PathBuf]) -> Result<(), AnalyzeError> {
+    for f in span_files {
+        tracesplit_store::check_span_file(f).map_err(|e| AnalyzeError::Input(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Spans in the files (from the Parquet footers: nothing is decoded).
+pub fn count_spans(span_files: &[PathBuf]) -> Result<u64, AnalyzeError> {
+    if span_files.is_empty() {
+        return Ok(0);
+    }
+    let df = scan(span_files)?
+        .select([len().alias("n")])
+        .collect()
+        .step("counting spans")?;
+    let n = df.column("n").step("counting spans")?;
+    Ok(n.get(0).ok().and_then(|v| v.extract::<u64>()).unwrap_or(0))
+}
+
+/// The row number (in `requests.parquet` order) of each loaded request.
+pub fn row_numbers(loaded: &Loaded) -> Result<Vec<usize>, AnalyzeError> {
+    Ok(loaded
+        .requests
+        .column("row")
+        .step("request rows")?
+        .u64()
+        .step("request rows")?
+        .iter()
+        .map(|r| r.unwrap_or(0) as usize)
+        .collect())
+}
+
+/// Reads the spans of the (prepared) requests' traces and prepares the split's columns.
 pub fn load(
     requests: DataFrame,
     span_files: &[PathBuf],
     variants: &[Variant],
 ) -> Result<Loaded, AnalyzeError> {
-    for f in span_files {
-        tracesplit_store::check_span_file(f).map_err(|e| AnalyzeError::Input(e.to_string()))?;
-    }
-    let requests = requests
-        .lazy()
-        .with_columns(trace_halves(rc::TRACE_ID))
-        .collect()
-        .step("request trace ids")?;
     let empty = || SpanColumns {
         statement_match: vec![Vec::new(); variants.len()],
         name_match: vec![Vec::new(); variants.len()],

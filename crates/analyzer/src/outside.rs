@@ -14,7 +14,7 @@
 //! and **queue** is the rest. Without trusted clocks the outside time stays
 //! network, as the durations alone say, and the analysis says why.
 
-use crate::split::{RequestSplit, SpanColumns};
+use crate::split::RequestSplit;
 use crate::table::RequestTable;
 use tracesplit_model::stats::nearest_rank;
 
@@ -47,28 +47,27 @@ struct Legs {
     transfer: i64,
 }
 
-fn legs(splits: &[RequestSplit], t: &RequestTable, s: &SpanColumns) -> Vec<Legs> {
+fn legs(splits: &[RequestSplit], t: &RequestTable) -> Vec<Legs> {
     splits
         .iter()
         .enumerate()
         .filter(|(_, sp)| sp.matched)
-        .filter_map(|(i, sp)| {
-            let server = sp.server_span? as usize;
+        .map(|(i, sp)| {
             let (c0, c1) = (t.start[i], t.start[i] + t.duration[i]);
-            Some(Legs {
+            Legs {
                 index: i,
-                before: s.start[server] - c0,
-                after: c1 - s.end[server],
+                before: sp.server_start_ns - c0,
+                after: c1 - (sp.server_start_ns + sp.server_ns),
                 transfer: t.ttfb[i].map_or(0, |f| (t.duration[i] - f).max(0)),
-            })
+            }
         })
         .collect()
 }
 
 /// Splits every matched request's outside time into network and queue (in
 /// place; the components still sum to the total) and says how.
-pub fn locate(splits: &mut [RequestSplit], t: &RequestTable, s: &SpanColumns) -> OutsideModel {
-    let legs = legs(splits, t, s);
+pub fn locate(splits: &mut [RequestSplit], t: &RequestTable) -> OutsideModel {
+    let legs = legs(splits, t);
     let inside = legs
         .iter()
         .filter(|l| l.before >= -SLACK_NS && l.after >= -SLACK_NS)
@@ -106,28 +105,25 @@ mod tests {
     use super::*;
 
     /// One request: client [0, total], server [start, end], first byte at ttfb.
-    fn fixture(reqs: &[(i64, i64, i64, i64)]) -> (Vec<RequestSplit>, RequestTable, SpanColumns) {
+    fn fixture(reqs: &[(i64, i64, i64, i64)]) -> (Vec<RequestSplit>, RequestTable) {
         let mut t = RequestTable::default();
-        let mut s = SpanColumns::default();
         let mut splits = Vec::new();
-        for (k, &(total, start, end, ttfb)) in reqs.iter().enumerate() {
+        for &(total, start, end, ttfb) in reqs {
             t.start.push(0);
             t.duration.push(total);
             t.ttfb.push(Some(ttfb));
-            s.start.push(start);
-            s.end.push(end);
             let server = end - start;
             splits.push(RequestSplit {
                 matched: true,
                 total_ns: total,
                 server_ns: server,
+                server_start_ns: start,
                 network_ns: total - server,
                 handler_ns: server,
-                server_span: Some(k as u32),
                 ..Default::default()
             });
         }
-        (splits, t, s)
+        (splits, t)
     }
 
     #[test]
@@ -143,8 +139,8 @@ mod tests {
                 )
             })
             .collect();
-        let (mut splits, t, s) = fixture(&reqs);
-        let m = locate(&mut splits, &t, &s);
+        let (mut splits, t) = fixture(&reqs);
+        let m = locate(&mut splits, &t);
         assert!(m.clocks_trusted);
         let sp = splits[0];
         assert_eq!(sp.network_ns + sp.queue_ns + sp.handler_ns, sp.total_ns);
@@ -158,8 +154,8 @@ mod tests {
         let reqs: Vec<_> = (0..20)
             .map(|_| (21_000_000, 10_000_000, 11_000_000, 21_000_000))
             .collect();
-        let (mut splits, t, s) = fixture(&reqs);
-        locate(&mut splits, &t, &s);
+        let (mut splits, t) = fixture(&reqs);
+        locate(&mut splits, &t);
         let sp = splits[3];
         assert_eq!((sp.network_ns, sp.queue_ns), (20_000_000, 0));
     }
@@ -170,8 +166,8 @@ mod tests {
         let reqs: Vec<_> = (0..20)
             .map(|_| (3_000_000, 6_000_000, 7_000_000, 3_000_000))
             .collect();
-        let (mut splits, t, s) = fixture(&reqs);
-        let m = locate(&mut splits, &t, &s);
+        let (mut splits, t) = fixture(&reqs);
+        let m = locate(&mut splits, &t);
         assert!(!m.clocks_trusted);
         assert_eq!((splits[0].network_ns, splits[0].queue_ns), (2_000_000, 0));
     }

@@ -57,6 +57,9 @@ pub struct RequestSplit {
     pub total_ns: i64,
     /// Server entry duration.
     pub server_ns: i64,
+    /// Server entry start (ns, server clock): where it sits on the client's
+    /// timeline, kept here so that no span column is needed afterwards.
+    pub server_start_ns: i64,
     /// The wire: total − server (clamped at 0) until [`crate::outside::locate`]
     /// moves the server's own outside time to `queue_ns`.
     pub network_ns: i64,
@@ -79,7 +82,8 @@ pub struct RequestSplit {
     pub clamped: bool,
     /// Server spans under the client span.
     pub server_candidates: u32,
-    /// Global index of the server entry span.
+    /// Index of the server entry span in the [`SpanColumns`] it was split
+    /// from (cleared when those columns are dropped: see `forget_spans`).
     pub server_span: Option<u32>,
     /// Global index of the longest cascade span.
     pub top_cascade: Option<u32>,
@@ -88,6 +92,16 @@ pub struct RequestSplit {
 }
 
 impl RequestSplit {
+    /// The same split without indices into span columns that are about to be dropped.
+    pub fn forget_spans(self) -> Self {
+        Self {
+            server_span: None,
+            top_cascade: None,
+            top_db_other: None,
+            ..self
+        }
+    }
+
     /// total when unmatched (everything unexplained); the four components otherwise.
     pub fn unmatched(total_ns: i64) -> Self {
         Self {
@@ -240,6 +254,7 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
         matched: true,
         total_ns: r.total_ns,
         server_ns,
+        server_start_ns: lo,
         network_ns: (r.total_ns - server_ns).max(0),
         queue_ns: 0,
         before_ns: None,

@@ -93,6 +93,17 @@ impl LatencyStats {
     }
 }
 
+/// Milliseconds as every output writes them: `0.42`, `12.3`, `812`.
+pub fn fmt_ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

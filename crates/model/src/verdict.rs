@@ -2,6 +2,8 @@
 //! requests, none failed, its P95 is within target and — in the open model —
 //! so is its P95 corrected for coordinated omission.
 
+use crate::stats::fmt_ms as ms;
+
 /// What one scenario's numbers say.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerdictInput<'a> {
@@ -26,16 +28,6 @@ pub struct Verdict {
     pub passed: bool,
     /// Why (the first reason that decides it).
     pub reason: String,
-}
-
-fn ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 /// Applies the rule.

@@ -40,16 +40,8 @@ pub trait Exporter {
     fn render(&self, analysis: &Analysis) -> Result<Vec<u8>, ReportError>;
 }
 
-/// Formats milliseconds compactly: `0.42`, `12.3`, `812`.
-pub fn fmt_ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
+/// Formats milliseconds compactly: `0.42`, `12.3`, `812` (one rule, the model's).
+pub use tracesplit_model::stats::fmt_ms;
 
 /// How many of `width` bar cells each component fills: cumulative shares,
 /// rounded, so the cells add up to `width` (all 0 when the total is 0).

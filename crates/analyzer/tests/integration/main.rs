@@ -2,5 +2,6 @@
 //! crate and its dependencies instead of one per file: less disk, less time).
 mod fetch_sources;
 mod otlp_json;
+mod partitions;
 mod support;
 mod synthetic;

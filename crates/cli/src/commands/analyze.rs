@@ -5,6 +5,7 @@ use crate::exit;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use tracesplit_analyzer::fetch::TraceApi;
+use tracesplit_analyzer::partition::{Progress, ProgressFn};
 use tracesplit_analyzer::{AnalyzeConfig, AnalyzeOutput, LinkConfig, SpanSource, analyze};
 use tracesplit_model::Analysis;
 use tracesplit_model::summary::Summary;
@@ -30,7 +31,39 @@ pub fn config(
             grafana_url: o.grafana_url.clone(),
             tempo_datasource: Some(o.tempo_datasource.clone()),
         },
+        memory_limit: o.memory_limit,
+        progress: ProgressFn(Some(std::sync::Arc::new(print_progress))),
         ..Default::default()
+    }
+}
+
+/// Progress of the span work on stderr: the plan when the run is partitioned
+/// or large (a million spans and more), then each partition.
+fn print_progress(p: &Progress) {
+    const GIB: f64 = (1u64 << 30) as f64;
+    match *p {
+        Progress::Planned {
+            spans,
+            requests,
+            partitions,
+            limit,
+        } if partitions > 1 => eprintln!(
+            "analyzing {spans} spans of {requests} requests in {partitions} partitions of the trace ids, to stay within the memory limit of {:.1} GiB (--memory-limit)",
+            limit as f64 / GIB
+        ),
+        Progress::Planned {
+            spans, requests, ..
+        } if spans >= 1_000_000 => {
+            eprintln!("analyzing {spans} spans of {requests} requests");
+        }
+        Progress::PartitionDone {
+            done,
+            partitions,
+            spans_read,
+        } => eprintln!(
+            "  partition {done}/{partitions} split ({spans_read} spans of the run's traces read)"
+        ),
+        Progress::Planned { .. } => {}
     }
 }
 

@@ -210,14 +210,19 @@ async fn an_unindexed_usage_check_dominates_and_grows_with_the_listings() {
         ..Setup::default()
     })
     .await;
-    for name in [
-        "CPU_DELETE_WITH_LISTINGS_100",
-        "CPU_DELETE_WITH_LISTINGS_1000",
+    // The index takes the scan out of the check: what is left is counting
+    // the CPU's own index entries (about half a millisecond for 1000 in a
+    // debug build), a small fraction of the full-table scan.
+    for (name, unindexed) in [
+        ("CPU_DELETE_WITH_LISTINGS_100", c100),
+        ("CPU_DELETE_WITH_LISTINGS_1000", c1000),
     ] {
         let s = split_of(&fast, name);
         assert!(
-            s.cascade_ms < 0.5 * s.total_ms,
-            "{name} with the index: cascade no longer dominates: {s:?}"
+            s.cascade_ms < 0.2 * unindexed.cascade_ms,
+            "{name} with the index: cascade {:.2} ms, without {:.2} ms: {s:?}",
+            s.cascade_ms,
+            unindexed.cascade_ms
         );
     }
 }

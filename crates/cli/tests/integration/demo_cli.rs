@@ -60,9 +60,14 @@ fn demo_runs_everything_and_the_unindexed_check_dominates() {
     assert_eq!(coverage["matched"], coverage["requests"]);
     let delete = scenario(&s, "CPU_DELETE_WITH_LISTINGS_1000");
     let split = &delete["p95_split"];
+    assert!(split["cascade_ms"].as_f64().unwrap() > 0.0, "{split}");
+    // Dominates the typical request (the median: five runs' P95 is their
+    // slowest, which a busy test machine can stretch anywhere).
+    let cascade_p50 = delete["components"]["cascade"]["p50_ms"].as_f64().unwrap();
+    let p50 = delete["stats"]["p50_ms"].as_f64().unwrap();
     assert!(
-        split["cascade_ms"].as_f64().unwrap() > 0.5 * split["total_ms"].as_f64().unwrap(),
-        "{split}"
+        cascade_p50 > 0.5 * p50,
+        "cascade p50 {cascade_p50} of {p50}: {delete}"
     );
     assert!(
         s["analysis"]["findings"]
@@ -72,6 +77,31 @@ fn demo_runs_everything_and_the_unindexed_check_dominates() {
             .any(|f| f["rule"] == "dominant_component"
                 && f["scenario"] == "CPU_DELETE_WITH_LISTINGS_1000")
     );
+    // The same run analyzed in one pass and in many partitions (a 1 KB
+    // memory limit): the same analysis and split.parquet, byte for byte.
+    let analyze = |extra: &[&str]| {
+        let o = Command::new(bin())
+            .args(["analyze", out.to_str().unwrap(), "--force"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{stderr}");
+        let analysis = summary(&out)["analysis"].to_string();
+        (
+            analysis,
+            std::fs::read(out.join("split.parquet")).unwrap(),
+            stderr,
+        )
+    };
+    let (whole, whole_split, _) = analyze(&[]);
+    let (parts, parts_split, stderr) = analyze(&["--memory-limit", "1KB"]);
+    assert!(
+        stderr.contains("partitions of the trace ids") && stderr.contains("partition 2/"),
+        "{stderr}"
+    );
+    assert!(whole == parts, "the partitioned analysis differs");
+    assert!(whole_split == parts_split, "split.parquet differs");
 }
 
 #[test]

@@ -222,21 +222,12 @@ fn catalog_on_file(dir: &std::path::Path) -> (Proc, String, std::path::PathBuf, 
 /// Starts a run of the 1000-listing delete and waits until its ledger holds
 /// `lines` lines (listing setup under way).
 fn run_into_listing_setup(url: &str, out: &std::path::Path, lines: usize) -> std::process::Child {
-    let child = Command::new(bin())
+    let child = run_command(url, out)
         .args([
-            "run",
-            "--base-url",
-            url,
             "--scenario",
             "CPU_DELETE_WITH_LISTINGS_1000",
             "--setup-concurrency",
             "8",
-            "--out",
-            out.to_str().unwrap(),
-            "--collector-grpc",
-            "127.0.0.1:0",
-            "--collector-http",
-            "127.0.0.1:0",
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -349,24 +340,8 @@ fn a_ledger_line_that_cannot_be_written_stops_the_run_and_names_the_ledger() {
     let out = dir.path().join("ledger-fails");
     // The begin line and the five per-iteration CPUs are written; the first
     // delete the run records (iteration 0's) is refused.
-    let failed = Command::new(bin())
-        .args([
-            "run",
-            "--base-url",
-            &url,
-            "--scenario",
-            "CPU_DELETE_NO_LISTINGS",
-            "--runs",
-            "5",
-            "--out",
-            out.to_str().unwrap(),
-            "--collector-grpc",
-            "127.0.0.1:0",
-            "--collector-http",
-            "127.0.0.1:0",
-            "--span-wait",
-            "200ms",
-        ])
+    let failed = run_command(&url, &out)
+        .args(["--scenario", "CPU_DELETE_NO_LISTINGS", "--runs", "5"])
         .env("TRACESPLIT_FAULT_INJECT", "ledger-after-6")
         .output()
         .unwrap();

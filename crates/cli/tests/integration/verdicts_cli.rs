@@ -5,7 +5,7 @@
 
 use crate::support::*;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn text(o: &Output) -> String {
@@ -22,28 +22,13 @@ fn run(url: &str, out: &Path, extra: &[&str]) -> Output {
         ("--junit", "junit.xml"),
         ("--html", "report.html"),
     ];
-    let mut args: Vec<String> = [
-        "run",
-        "--base-url",
-        url,
-        "--out",
-        out.to_str().unwrap(),
-        "--collector-grpc",
-        "127.0.0.1:0",
-        "--collector-http",
-        "127.0.0.1:0",
-        "--span-wait",
-        "200ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args: Vec<String> = Vec::new();
     for (flag, file) in reports {
         args.push(flag.into());
         args.push(out.with_extension(file).to_str().unwrap().into());
     }
     args.extend(extra.iter().map(|s| s.to_string()));
-    Command::new(bin()).args(&args).output().unwrap()
+    run_command(url, out).args(&args).output().unwrap()
 }
 
 fn read(path: &Path) -> String {

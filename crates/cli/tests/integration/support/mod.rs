@@ -9,6 +9,26 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// `tracesplit run --base-url URL --out OUT` with its own collector on free
+/// loopback ports and a short span wait; add the test's own flags.
+pub fn run_command(url: &str, out: &std::path::Path) -> Command {
+    let mut c = Command::new(bin());
+    c.args([
+        "run",
+        "--base-url",
+        url,
+        "--out",
+        out.to_str().unwrap(),
+        "--collector-grpc",
+        "127.0.0.1:0",
+        "--collector-http",
+        "127.0.0.1:0",
+        "--span-wait",
+        "200ms",
+    ]);
+    c
+}
+
 /// A running `tracesplit` process whose stdout lines are collected.
 pub struct Proc {
     pub child: Child,

@@ -1,0 +1,46 @@
+//! The analysis's scratch directory and its phase timer.
+
+use crate::error::AnalyzeError;
+use std::path::PathBuf;
+
+/// A scratch directory (OTLP JSON converted to a segment) removed when the analysis ends.
+pub(crate) struct Scratch(pub(crate) PathBuf);
+
+impl Scratch {
+    pub(crate) fn new() -> Result<Self, AnalyzeError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("tracesplit-analyze-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| AnalyzeError::Input(format!("{}: {e}", dir.display())))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Phase timings on stderr when `TRACESPLIT_TIMING` is set (for the benchmark).
+pub(crate) struct Timer(Option<std::cell::Cell<std::time::Instant>>);
+
+impl Timer {
+    pub(crate) fn new() -> Self {
+        Self(
+            std::env::var_os("TRACESPLIT_TIMING")
+                .map(|_| std::cell::Cell::new(std::time::Instant::now())),
+        )
+    }
+
+    pub(crate) fn mark(&self, what: &str) {
+        if let Some(t) = &self.0 {
+            eprintln!("  {what}: {:.3} s", t.get().elapsed().as_secs_f64());
+            t.set(std::time::Instant::now());
+        }
+    }
+}

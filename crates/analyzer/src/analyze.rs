@@ -226,13 +226,19 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     timer.mark("statistics");
     // Span detail (names, statements, waterfalls) only for the requests the
     // report shows: the P95 windows and the exemplars.
+    let tail_sets: Vec<_> = numbers
+        .iter()
+        .map(|n| crate::tail::sets(&n.matched_sorted))
+        .collect();
     let shown: Vec<usize> = numbers
         .iter()
-        .flat_map(|n| {
+        .zip(&tail_sets)
+        .flat_map(|(n, sets)| {
             n.p95
                 .iter()
                 .flat_map(|(_, w)| w.iter().copied())
                 .chain(exemplar_row(n))
+                .chain(sets.iter().flat_map(|(a, b)| a.iter().chain(b).copied()))
         })
         .collect();
     let detail = match single {
@@ -275,6 +281,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             text: &text,
             variant,
             config,
+            tail_sets: &tail_sets[k],
         };
         measured.push(Some(scenario(&ctx, k, n, meta, classifier)));
     }
@@ -374,6 +381,7 @@ struct ScenarioCtx<'a> {
     text: &'a SpanText<'a>,
     variant: usize,
     config: &'a AnalyzeConfig,
+    tail_sets: &'a Result<(Vec<usize>, Vec<usize>), String>,
 }
 
 /// The most frequent text among `values`.
@@ -434,6 +442,16 @@ fn scenario(
             request,
         }
     });
+    let tail = (!n.matched_sorted.is_empty()).then(|| {
+        crate::tail::explain(&crate::tail::TailInput {
+            table: t,
+            splits,
+            columns: cx.columns,
+            text: cx.text,
+            sets: cx.tail_sets,
+            slowest: &n.slowest,
+        })
+    });
     let stats = n.stats;
     let corrected = n.corrected;
     let v = verdict(VerdictInput {
@@ -473,6 +491,7 @@ fn scenario(
         outliers,
         exemplar,
         classifier,
+        tail,
     }
 }
 

@@ -327,6 +327,7 @@ pub fn findings(scenarios: &[ScenarioAnalysis], clocks: Option<&ClockCheck>) -> 
     for s in scenarios {
         seed_rules(s, &mut out);
         span_rules(s, &mut out);
+        crate::tail_findings::tail_rules(s, &mut out);
     }
     growth_rules(scenarios, &mut out);
     out.sort_by_key(|f| f.severity);

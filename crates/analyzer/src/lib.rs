@@ -21,6 +21,8 @@ pub mod source;
 pub mod split;
 pub mod sweep;
 mod table;
+pub mod tail;
+mod tail_findings;
 mod waterfall;
 
 pub use aggregate::p95_window;

@@ -128,12 +128,15 @@ pub fn split_partitioned(
 ) -> Result<(Vec<RequestSplit>, Option<Loaded>), AnalyzeError> {
     let n = job.requests.height();
     if job.partitions <= 1 {
-        let loaded = load(job.requests.clone(), job.span_files, job.variants)?;
+        let mut loaded = load(job.requests.clone(), job.span_files, job.variants)?;
         let splits = split_all(&loaded.columns, &(job.inputs)(&loaded)?);
         let mut ordered = vec![RequestSplit::default(); n];
         for (row, s) in row_numbers(&loaded)?.into_iter().zip(splits) {
             ordered[row] = s;
         }
+        // The joined copy of the requests is not needed again (the detail
+        // comes from the spans): free it before the statistics.
+        loaded.requests = DataFrame::empty();
         return Ok((ordered, Some(loaded)));
     }
     let mut ordered = vec![RequestSplit::default(); n];

@@ -300,6 +300,9 @@ pub struct ScenarioAnalysis {
     pub exemplar: Option<Exemplar>,
     /// Cascade classifier used for this scenario.
     pub classifier: Classifier,
+    /// What the slow requests have that the fast ones don't (with spans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<crate::tail::TailExplanation>,
 }
 
 /// How serious a finding is.

@@ -16,6 +16,7 @@ pub mod span;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+pub mod tail;
 pub mod verdict;
 
 #[cfg(feature = "otlp")]

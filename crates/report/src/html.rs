@@ -161,6 +161,9 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(q) = &s.cascade_statement {
         let _ = write!(out, "<p><b>Cascade check:</b> <code>{}</code></p>", esc(q));
     }
+    if let Some(t) = &s.tail {
+        why_slow(out, t);
+    }
     out.push_str(&svg::cdf(s));
     if let Some(ex) = &s.exemplar {
         let _ = write!(
@@ -236,5 +239,37 @@ impl Exporter for HtmlExporter {
             env!("CARGO_PKG_VERSION")
         );
         Ok(out.into_bytes())
+    }
+}
+
+/// The "why slow" section: what was compared, the shapes, the clustering.
+fn why_slow(out: &mut String, t: &tracesplit_model::tail::TailExplanation) {
+    let _ = write!(
+        out,
+        "<p class=\"why-slow\"><b>Why slow:</b> {}</p>",
+        esc(&crate::tail::intro(t))
+    );
+    let rows = crate::tail::rows(t);
+    if !rows.is_empty() {
+        out.push_str("<table class=\"why-slow\"><tr>");
+        for h in crate::tail::HEADER {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
+        for r in rows {
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r[0]),
+                esc(&r[1]),
+                esc(&r[2]),
+                esc(&r[3]),
+                esc(&r[4])
+            );
+        }
+        out.push_str("</table>");
+    }
+    if let Some(c) = &t.clustering {
+        let _ = write!(out, "<p>{}</p>", esc(&crate::tail::clustering(c)));
     }
 }

@@ -8,6 +8,7 @@ mod json;
 mod junit;
 mod markdown;
 mod svg;
+mod tail;
 mod terminal;
 mod waterfall;
 

@@ -192,6 +192,28 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
             waterfall::one_line(q, 160).replace('`', "'")
         );
     }
+    if let Some(t) = &s.tail {
+        let _ = writeln!(out, "\n**Why slow:** {}", crate::tail::intro(t));
+        let rows = crate::tail::rows(t);
+        if !rows.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n| {} |\n|---|--:|--:|--:|--:|",
+                crate::tail::HEADER.join(" | ")
+            );
+            for r in rows {
+                let shape = waterfall::one_line(&r[0], 120).replace('`', "'");
+                let _ = writeln!(
+                    out,
+                    "| `{shape}` | {} | {} | {} | {} |",
+                    r[1], r[2], r[3], r[4]
+                );
+            }
+        }
+        if let Some(c) = &t.clustering {
+            let _ = writeln!(out, "\n{}", crate::tail::clustering(c));
+        }
+    }
     if !s.outliers.is_empty() {
         let _ = writeln!(
             out,

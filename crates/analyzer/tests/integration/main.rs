@@ -5,3 +5,4 @@ mod otlp_json;
 mod partitions;
 mod support;
 mod synthetic;
+mod tail;

@@ -141,8 +141,10 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
         "network {:.2} ms ≈ 2 × 20 ms + loopback {loopback:.2}",
         n.network_ms
     );
+    // None of the 40 ms on the wire leaks into the handler (a busy machine
+    // stretches a debug build's handler by a few ms; half the delay is the bound).
     assert!(
-        n.handler_ms < 5.0,
+        n.handler_ms < 10.0,
         "handler {:.2} ms without a handler delay",
         n.handler_ms
     );
@@ -155,7 +157,7 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
         h.handler_ms
     );
     assert!(
-        h.network_ms < 5.0,
+        h.network_ms < 10.0,
         "network {:.2} ms without a proxy",
         h.network_ms
     );

@@ -209,6 +209,51 @@ fn delete_1000() -> ScenarioAnalysis {
             statement: "(?i)select\\s+count\\(".into(),
             span: "(?i)usage|cascade|in_use|dependen".into(),
         },
+        tail: Some(why_slow()),
+    }
+}
+
+/// Slow deletes that count more and run an audit query the fast ones don't, in a burst.
+fn why_slow() -> tracesplit_model::tail::TailExplanation {
+    use tracesplit_model::tail::{ShapeDelta, TailExplanation, TimeCluster};
+    TailExplanation {
+        slow: 11,
+        baseline: 100,
+        slow_mean_ms: 871.3,
+        baseline_mean_ms: 590.2,
+        not_compared: None,
+        shapes: vec![
+            ShapeDelta {
+                shape: "SELECT count(*) FROM listing WHERE cpu_id = ? AND NOT EXISTS (SELECT ? FROM listing_archive a WHERE a.listing_id = listing.id)".into(),
+                db: true,
+                slow_calls: 1.0,
+                baseline_calls: 1.0,
+                slow_ms: 812.5,
+                baseline_ms: 560.0,
+                added_ms: 252.5,
+                p_value: 2.1e-7,
+                only_in_slow: false,
+            },
+            ShapeDelta {
+                shape: "SELECT * FROM audit_log WHERE cpu_id = ?".into(),
+                db: true,
+                slow_calls: 9.1,
+                baseline_calls: 0.0,
+                slow_ms: 27.3,
+                baseline_ms: 0.0,
+                added_ms: 27.3,
+                p_value: 3.4e-9,
+                only_in_slow: true,
+            },
+        ],
+        clustering: Some(TimeCluster {
+            from_s: 8.0,
+            to_s: 10.0,
+            slow_share: 0.82,
+            all_share: 0.1,
+            p_value: 4.0e-8,
+            clustered: true,
+        }),
     }
 }
 
@@ -242,6 +287,10 @@ fn patch() -> ScenarioAnalysis {
             p50: 2,
             max: 2,
         },
+        tail: Some(tracesplit_model::tail::TailExplanation {
+            not_compared: Some("20 requests with server spans, 2 at or above the P95: a fair comparison needs at least 5 slow requests (about 100 in all)".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -344,6 +393,14 @@ pub fn analysis() -> Analysis {
         coverage: Coverage { requests: 98, matched: 80, clamped: 0, multiple_server_spans: 0 },
         scenarios,
         findings: vec![
+            Finding {
+                severity: Severity::Warning,
+                rule: "why_slow".into(),
+                scenario: Some("CPU_DELETE_WITH_LISTINGS_1000".into()),
+                title: "CPU_DELETE_WITH_LISTINGS_1000: slow requests spend +252 ms in `SELECT count(*) FROM listing WHERE cpu_id = ? …` (calls per request: 1 vs 1)".into(),
+                detail: "252 of the 281 ms between a slow request (11 at or above the P95, mean 871 ms) and a baseline one (100 at or below the P50, mean 590 ms); Mann-Whitney p = 2.1e-7".into(),
+                next_step: Some("look at when this statement runs more often or longer: its plan (EXPLAIN ANALYZE), locks, and the code path that issues it".into()),
+            },
             Finding {
                 severity: Severity::Critical,
                 rule: "target_missed".into(),

@@ -1,0 +1,242 @@
+//! Explaining the tail: planted causes come out first; a run without one
+//! reports none.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::*;
+use tracesplit_analyzer::{AnalyzeConfig, analyze};
+use tracesplit_model::analysis::Analysis;
+use tracesplit_model::{RequestRecord, SpanKind, SpanRecord};
+
+/// One call under the server span: a name, a statement for DB calls, µs.
+struct Call {
+    name: &'static str,
+    statement: Option<String>,
+    us: i64,
+}
+
+fn call(name: &'static str, statement: Option<&str>, us: i64) -> Call {
+    Call {
+        name,
+        statement: statement.map(str::to_owned),
+        us,
+    }
+}
+
+/// A request starting `at_ms` after T0: `net_us` outside the server span,
+/// 100 µs of handler plus `handler_us`, then `calls` one after the other.
+fn request(
+    i: u32,
+    at_ms: i64,
+    net_us: i64,
+    handler_us: i64,
+    calls: &[Call],
+) -> (RequestRecord, Vec<SpanRecord>) {
+    const US: i64 = 1_000;
+    let (template, _) = delete(i, 100, 10, 80, 5);
+    let trace = template.trace_id.clone();
+    let client = u64::from_str_radix(&template.span_id, 16).unwrap();
+    let start = T0 + at_ms * MS;
+    let s0 = start + net_us / 2 * US;
+    let mut cursor = s0 + 100 * US + handler_us * US;
+    let mut spans = Vec::new();
+    for (k, c) in calls.iter().enumerate() {
+        let (a, b) = (cursor, cursor + c.us * US);
+        let id = 0x10 + k as u64;
+        spans.push(match &c.statement {
+            Some(st) => SpanRecord {
+                name: c.name.into(),
+                ..db(&trace, id, 0x1, st, a, b)
+            },
+            None => span(&trace, id, Some(0x1), c.name, SpanKind::Internal, a, b),
+        });
+        cursor = b;
+    }
+    let s1 = cursor + 50 * US;
+    let total = (s1 - s0) + net_us * US;
+    spans.push(span(
+        &trace,
+        0x1,
+        Some(client),
+        "DELETE /v1/catalog/cpus/{cpu_id}",
+        SpanKind::Server,
+        s0,
+        s1,
+    ));
+    let record = RequestRecord {
+        start_unix_nano: start,
+        intended_start_unix_nano: start,
+        duration_ns: total,
+        ttfb_ns: Some(total),
+        ..template
+    };
+    (record, spans)
+}
+
+fn analyzed(all: Vec<(RequestRecord, Vec<SpanRecord>)>) -> Analysis {
+    let dir = tempfile::tempdir().unwrap();
+    let requests: Vec<_> = all.iter().map(|(r, _)| r.clone()).collect();
+    let spans: Vec<_> = all.into_iter().flat_map(|(_, s)| s).collect();
+    write_run(dir.path(), &requests, &[spans], 1000.0);
+    analyze(&AnalyzeConfig {
+        run_dirs: vec![dir.path().to_owned()],
+        outliers: 3,
+        ..Default::default()
+    })
+    .unwrap()
+    .analysis
+}
+
+fn normal_calls(i: u32) -> Vec<Call> {
+    vec![
+        call(
+            "SELECT dealbrain",
+            Some("SELECT cpu.id FROM cpu WHERE cpu.id = $1"),
+            2_000,
+        ),
+        call(
+            "SELECT dealbrain",
+            Some(COUNT),
+            3_000 + i64::from(i % 7) * 10,
+        ),
+    ]
+}
+
+fn rules(a: &Analysis) -> Vec<String> {
+    a.findings.iter().map(|f| f.rule.clone()).collect()
+}
+
+#[test]
+fn a_statement_run_ten_times_only_in_slow_requests_is_the_first_explanation() {
+    let all = (0..200u32)
+        .map(|i| {
+            let mut calls = normal_calls(i);
+            if i % 18 == 5 {
+                for _ in 0..10 {
+                    let audit = format!("SELECT * FROM audit_log WHERE cpu_id = {i}");
+                    calls.push(call("SELECT dealbrain", Some(&audit), 3_000));
+                }
+            }
+            request(i, i64::from(i) * 100, 400, 0, &calls)
+        })
+        .collect();
+    let a = analyzed(all);
+    let tail = a.scenarios[0].tail.as_ref().unwrap();
+    assert_eq!((tail.slow, tail.baseline), (11, 100), "{tail:?}");
+    let top = &tail.shapes[0];
+    assert_eq!(top.shape, "SELECT * FROM audit_log WHERE cpu_id = ?");
+    assert!(top.only_in_slow && top.db, "{top:?}");
+    assert!((top.slow_calls - 10.0).abs() < 1e-9, "{top:?}");
+    assert!((top.added_ms - 30.0).abs() < 0.5, "{top:?}");
+    let why = a.findings.iter().find(|f| f.rule == "why_slow").unwrap();
+    assert!(
+        why.title
+            .contains("only in slow requests: `SELECT * FROM audit_log"),
+        "{}",
+        why.title
+    );
+    assert!(!rules(&a).contains(&"slow_in_bursts".to_owned()));
+}
+
+#[test]
+fn a_pause_that_holds_every_request_in_two_seconds_is_found_in_time() {
+    // One request every 100 ms for 20 s; those starting in 8–10 s wait 200 ms in the handler.
+    let all = (0..200u32)
+        .map(|i| {
+            let paused = (80..100).contains(&i);
+            let handler = if paused {
+                200_000
+            } else {
+                i64::from(i % 5) * 20
+            };
+            request(i, i64::from(i) * 100, 400, handler, &normal_calls(i))
+        })
+        .collect();
+    let a = analyzed(all);
+    let c = a.scenarios[0]
+        .tail
+        .as_ref()
+        .and_then(|t| t.clustering.clone())
+        .unwrap();
+    assert!(c.clustered, "{c:?}");
+    assert!((c.slow_share - 1.0).abs() < 1e-9, "{c:?}");
+    assert!(c.all_share <= 0.11, "{c:?}");
+    assert!(c.from_s >= 8.0 - 1e-9 && c.to_s <= 10.0 + 0.1, "{c:?}");
+    let burst = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "slow_in_bursts")
+        .unwrap();
+    assert!(
+        burst.title.contains("100 % of them between 8.0 s"),
+        "{}",
+        burst.title
+    );
+}
+
+#[test]
+fn a_run_whose_slowness_is_outside_the_server_names_no_cause() {
+    // The network varies (0–36 ms, scattered in time); the spans vary a
+    // little and independently of it.
+    let all = (0..200u32)
+        .map(|i| {
+            let net = i64::from((i * 7919) % 37) * 1_000;
+            request(
+                i,
+                i64::from(i) * 100,
+                net,
+                i64::from((i * 31) % 11) * 30,
+                &normal_calls(i * 3),
+            )
+        })
+        .collect();
+    let a = analyzed(all);
+    let r = rules(&a);
+    assert!(!r.contains(&"why_slow".to_owned()), "{:?}", a.findings);
+    assert!(
+        !r.contains(&"slow_in_bursts".to_owned()),
+        "{:?}",
+        a.findings
+    );
+    let tail = a.scenarios[0].tail.as_ref().unwrap();
+    assert!(tail.slow_mean_ms > tail.baseline_mean_ms + 20.0, "{tail:?}");
+}
+
+#[test]
+fn a_planted_difference_is_reported_within_ten_percent() {
+    for x_us in [2_000i64, 7_000, 25_000, 80_000] {
+        let all = (0..200u32)
+            .map(|i| {
+                let mut calls = normal_calls(i);
+                if i % 18 == 5 {
+                    calls[1].us += x_us;
+                }
+                request(i, i64::from(i) * 100, 400, 0, &calls)
+            })
+            .collect();
+        let a = analyzed(all);
+        let top = a.scenarios[0].tail.as_ref().unwrap().shapes[0].clone();
+        let x = x_us as f64 / 1000.0;
+        assert!(top.shape.contains("count(listing.id)"), "{top:?}");
+        assert!(
+            (top.added_ms - x).abs() <= 0.1 * x,
+            "planted {x} ms: {top:?}"
+        );
+        assert!(!top.only_in_slow && (top.slow_calls - 1.0).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn too_few_requests_say_so_instead_of_guessing() {
+    let all = (0..40u32)
+        .map(|i| request(i, i64::from(i) * 100, 400, 0, &normal_calls(i)))
+        .collect();
+    let a = analyzed(all);
+    let tail = a.scenarios[0].tail.as_ref().unwrap();
+    assert!(tail.shapes.is_empty());
+    assert!(
+        tail.not_compared
+            .as_deref()
+            .is_some_and(|w| w.contains("at least 5 slow requests")),
+        "{tail:?}"
+    );
+}

@@ -320,3 +320,61 @@ async fn a_timed_open_model_run_keeps_its_per_iteration_fixtures_ahead() {
     api.shutdown().await;
     assert_same_rows(&before, &db_rows(&db));
 }
+
+/// An API that reuses ids (SQLite hands a deleted row's rowid to the next
+/// insert): the CPU a later scenario creates gets the id of a CPU an earlier
+/// scenario deleted. It is a new row of this run and is ledgered as one — the
+/// end-of-run sweep finds nothing the ledger missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_id_is_a_new_fixture_and_is_ledgered() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let api = catalog(Some(&db), None).await;
+    let before = db_rows(&db);
+    let mut cfg = config(&api.base_url(), suite::CATALOG_SUITE, dir.path(), 2);
+    cfg.suite
+        .select(
+            Some("{CPU_DELETE_NO_LISTINGS,CPU_DETAIL_WITH_LISTINGS}"),
+            None,
+        )
+        .unwrap();
+    let ledger_path = cfg.run_dir.join("ledger.jsonl");
+    let outcome = run(cfg).await.unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&ledger_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let created = |scenario: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l["action"] == "created" && l["entity"] == "cpus" && l["scenario"] == scenario
+            })
+            .map(|l| l["id"].to_string())
+            .collect()
+    };
+    let deleted_ids = created("CPU_DELETE_NO_LISTINGS");
+    let detail = created("CPU_DETAIL_WITH_LISTINGS");
+    assert_eq!(
+        detail.len(),
+        1,
+        "the detail scenario's CPU is ledgered: {lines:?}"
+    );
+    assert!(
+        deleted_ids.contains(&detail[0]),
+        "the catalog reused a deleted CPU's id ({} among {deleted_ids:?}); this test needs it to",
+        detail[0]
+    );
+    assert!(
+        !outcome
+            .manifest
+            .notes
+            .iter()
+            .any(|n| n.contains("more fixtures by the run's tag")),
+        "{:?}",
+        outcome.manifest.notes
+    );
+    api.shutdown().await;
+    assert_same_rows(&before, &db_rows(&db));
+}

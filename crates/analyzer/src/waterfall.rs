@@ -75,6 +75,8 @@ pub fn waterfall(
         duration_ms: ms(split.total_ns),
         category: "client".into(),
         statement: None,
+        critical: true,
+        exclusive_ms: ms(split.total_ns - split.server_ns.min(split.total_ns)),
     }];
     let Some(server) = split.server_span.map(|i| i as usize) else {
         return out;
@@ -85,6 +87,10 @@ pub fn waterfall(
     let server_offset = split
         .before_ns
         .unwrap_or((split.total_ns - split.server_ns).max(0) / 2);
+    let exclusive: std::collections::HashMap<usize, i64> = crate::tail::exclusive_times(s, server)
+        .into_iter()
+        .collect();
+    let critical = critical_path(s, server);
     let mut stack = vec![(server, 1u32, false)];
     while let Some((i, depth, cascade_above)) = stack.pop() {
         let cascade = s.is_db[i]
@@ -110,6 +116,8 @@ pub fn waterfall(
             } else {
                 None
             },
+            critical: critical.contains(&i),
+            exclusive_ms: ms(exclusive.get(&i).copied().unwrap_or(0)),
         });
         let mut children: Vec<usize> = (a..b)
             .filter(|&c| c != i && s.parent[c] == s.span_id[i] && s.span_id[c] != 0)
@@ -123,4 +131,81 @@ pub fn waterfall(
     }
 
     out
+}
+
+/// The critical path below `entry` (itself included): walking back from the
+/// span's end, the child that ended last before the cursor blocked it; the
+/// cursor moves to that child's start, and so on, recursively. Children
+/// running in parallel with a critical one are not on the path.
+pub fn critical_path(s: &SpanColumns, entry: usize) -> std::collections::HashSet<usize> {
+    let mut out = std::collections::HashSet::new();
+    let Some((a, b)) = group_of(s, entry) else {
+        return out;
+    };
+    let mut todo = vec![entry];
+    while let Some(i) = todo.pop() {
+        if !out.insert(i) || out.len() > 10_000 {
+            continue;
+        }
+        let mut children: Vec<usize> = (a..b)
+            .filter(|&c| c != i && s.parent[c] == s.span_id[i] && s.span_id[c] != 0)
+            .collect();
+        children.sort_by_key(|&c| std::cmp::Reverse((s.end[c], c)));
+        let mut cursor = s.end[i];
+        for c in children {
+            if s.end[c] <= cursor && s.start[c] < cursor {
+                todo.push(c);
+                cursor = s.start[c];
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Server [0, 100] with a 50 ms DB call beside a 20 ms one, then a 30 ms call.
+    fn trace() -> SpanColumns {
+        let spans = [
+            (1, 0, 0, 100),
+            (2, 1, 10, 60),
+            (3, 1, 20, 40),
+            (4, 1, 60, 90),
+        ];
+        SpanColumns {
+            span_id: spans.iter().map(|s| s.0).collect(),
+            parent: spans.iter().map(|s| s.1).collect(),
+            start: spans.iter().map(|s| s.2).collect(),
+            end: spans.iter().map(|s| s.3).collect(),
+            is_server: vec![true, false, false, false],
+            is_db: vec![false, true, true, true],
+            statement_match: vec![vec![false; 4]],
+            name_match: vec![vec![false; 4]],
+            groups: vec![(0, 4)],
+        }
+    }
+
+    #[test]
+    fn of_two_parallel_calls_only_the_longer_is_on_the_critical_path() {
+        let path = critical_path(&trace(), 0);
+        let mut on: Vec<usize> = path.into_iter().collect();
+        on.sort_unstable();
+        assert_eq!(
+            on,
+            vec![0, 1, 3],
+            "the server, the 50 ms call and the last call"
+        );
+    }
+
+    #[test]
+    fn exclusive_time_leaves_out_the_children_once() {
+        let ex: std::collections::HashMap<usize, i64> = crate::tail::exclusive_times(&trace(), 0)
+            .into_iter()
+            .collect();
+        // 100 − union([10, 60], [20, 40], [60, 90]) = 100 − 80.
+        assert_eq!(ex[&0], 20);
+        assert_eq!((ex[&1], ex[&2], ex[&3]), (50, 20, 30));
+    }
 }

@@ -220,6 +220,13 @@ pub struct WaterfallSpan {
     pub category: String,
     /// DB statement, when any.
     pub statement: Option<String>,
+    /// On the critical path: the chain of spans that blocked the response
+    /// (of children that overlap, only the one that ended last).
+    #[serde(default)]
+    pub critical: bool,
+    /// Exclusive time (ms): the span's time minus its children's.
+    #[serde(default)]
+    pub exclusive_ms: f64,
 }
 
 /// The request closest to the P95, with its spans.

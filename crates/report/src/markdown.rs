@@ -240,7 +240,7 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(ex) = &s.exemplar {
         let _ = writeln!(
             out,
-            "\n**P95 exemplar** `{}` (server spans where they started when the clocks agree, else with the outside time split evenly before and after):\n\n```text\n{}```",
+            "\n**P95 exemplar** `{}` (server spans where they started when the clocks agree, else with the outside time split evenly before and after; `*` marks the critical path):\n\n```text\n{}```",
             ex.request.trace_id,
             waterfall::text(ex)
         );

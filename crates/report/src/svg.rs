@@ -303,7 +303,15 @@ pub fn waterfall(ex: &Exemplar) -> String {
             x(s.offset_ms) + width + 4.0,
             y + 13.0,
             "start",
-            &format!("{} ms", fmt_ms(s.duration_ms)),
+            &if s.critical && s.depth > 0 {
+                format!(
+                    "{} ms · critical path, {} ms its own",
+                    fmt_ms(s.duration_ms),
+                    fmt_ms(s.exclusive_ms)
+                )
+            } else {
+                format!("{} ms", fmt_ms(s.duration_ms))
+            },
         );
     }
     text(&mut out, label_w, h - 6.0, "start", "0 ms");

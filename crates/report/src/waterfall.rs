@@ -36,10 +36,11 @@ pub fn text(ex: &Exemplar) -> String {
         };
         let _ = writeln!(
             out,
-            "{:>9} {:>9}  |{}|  {}{name}{tag}",
+            "{:>9} {:>9}  |{}| {}{}{name}{tag}",
             fmt_ms(s.offset_ms),
             fmt_ms(s.duration_ms),
             bar(s.offset_ms, s.duration_ms, end),
+            if s.critical { "*" } else { " " },
             "  ".repeat(s.depth as usize),
         );
     }

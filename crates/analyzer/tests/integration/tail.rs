@@ -240,3 +240,35 @@ fn too_few_requests_say_so_instead_of_guessing() {
         "{tail:?}"
     );
 }
+
+#[test]
+fn the_exemplar_marks_only_the_longer_of_two_parallel_calls_critical() {
+    let all = (0..20u32)
+        .map(|i| {
+            let (r, mut spans) = request(i, i64::from(i) * 100, 400, 0, &normal_calls(i));
+            // The count (3 ms) starts with the lookup (2 ms): they run side by side.
+            let lookup_start = spans[0].start_unix_nano;
+            let count = &mut spans[1];
+            let len = count.end_unix_nano - count.start_unix_nano;
+            count.start_unix_nano = lookup_start;
+            count.end_unix_nano = lookup_start + len;
+            (r, spans)
+        })
+        .collect();
+    let a = analyzed(all);
+    let spans = &a.scenarios[0].exemplar.as_ref().unwrap().spans;
+    let by_statement = |needle: &str| {
+        spans
+            .iter()
+            .find(|s| s.statement.as_deref().is_some_and(|q| q.contains(needle)))
+            .unwrap()
+    };
+    assert!(by_statement("count(listing.id)").critical, "{spans:?}");
+    assert!(!by_statement("FROM cpu WHERE").critical, "{spans:?}");
+    assert!(
+        spans
+            .iter()
+            .filter(|s| s.kind == "SERVER")
+            .all(|s| s.critical)
+    );
+}

@@ -3,26 +3,21 @@
 use crate::aggregate::{ScenarioNumbers, numbers, outlier};
 use crate::error::AnalyzeError;
 use crate::links::LinkConfig;
-use crate::load::{
-    Loaded, Variant, check_span_files, count_spans, load, request_inputs, span_text,
-};
+use crate::load::{Loaded, Variant, check_span_files, count_spans, request_inputs, span_text};
 use crate::order::{in_suite_order, run_ids, run_notes};
 use crate::partition::{
-    PartitionJob, Progress, ProgressFn, default_memory_limit, partitions_for, restore_span_indices,
+    PartitionJob, Progress, ProgressFn, default_memory_limit, detail_pass, partitions_for,
     split_partitioned,
 };
-use crate::requests::{load_requests, prepare_requests, requests_at, scenario_names};
+use crate::requests::{load_requests, prepare_requests, scenario_names};
 use crate::scratch::{Scratch, Timer};
 use crate::source::{SpanSource, span_files};
-use crate::split::{RequestSplit, SpanColumns, holds, split_all};
+use crate::split::{RequestSplit, SpanColumns, holds};
 use crate::table::RequestTable;
 use crate::waterfall::{SpanText, waterfall};
-use polars::prelude::DataFrame;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use tracesplit_model::analysis::{
-    Analysis, Classifier, ClockCheck, Coverage, Exemplar, ScenarioAnalysis,
-};
+use tracesplit_model::analysis::{Analysis, Classifier, Coverage, Exemplar, ScenarioAnalysis};
 use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR};
 use tracesplit_model::verdict::{VerdictInput, verdict};
 use tracesplit_model::{RunManifest, stats::rank_of};
@@ -191,16 +186,17 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     });
     let variant_of = |s: &str| variant_of_scenario.get(s).copied().unwrap_or(0);
     let inputs_of = |l: &Loaded| request_inputs(l, &variant_of);
-    let (mut splits, single) = split_partitioned(&PartitionJob {
+    let job = PartitionJob {
         requests: &requests,
         span_files: &files,
         variants: &variants,
         inputs: &inputs_of,
         partitions,
         progress: &config.progress,
-    })?;
+    };
+    let (mut splits, single) = split_partitioned(&job)?;
     timer.mark("spans: scan, join, sort, split");
-    let clocks = crate::outside::locate(&mut splits, &table);
+    let clock_check = crate::outside::locate(&mut splits, &table);
     // Tests prove that a broken invariant is reported as an internal error
     // (exit 4), which no real input can cause.
     if std::env::var_os("TRACESPLIT_FAULT_INJECT").is_some_and(|v| v == "split-sum")
@@ -243,14 +239,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         .collect();
     let detail = match single {
         Some(loaded) => loaded,
-        None => detail_pass(
-            &requests,
-            &shown,
-            &files,
-            &variants,
-            &inputs_of,
-            &mut splits,
-        )?,
+        None => detail_pass(&job, &shown, &mut splits)?,
     };
     let mut wanted: Vec<String> = shown
         .iter()
@@ -291,12 +280,6 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         matched: c.matched + s.coverage.matched,
         clamped: c.clamped + s.coverage.clamped,
         multiple_server_spans: c.multiple_server_spans + s.coverage.multiple_server_spans,
-    });
-    let clock_check = (clocks.checked > 0).then(|| ClockCheck {
-        consistent: clocks.clocks_trusted,
-        inside: clocks.inside,
-        checked: clocks.checked,
-        one_way_ms: clocks.one_way_ns.map(tracesplit_model::stats::ms),
     });
     let mut findings = crate::findings::findings(&scenarios, clock_check.as_ref());
     for note in source_notes {
@@ -352,26 +335,6 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         splits,
         requests: table,
     })
-}
-
-/// Reads the spans of the `shown` requests' traces once more, all together,
-/// and gives their splits back their span indices.
-fn detail_pass(
-    requests: &DataFrame,
-    shown: &[usize],
-    files: &[PathBuf],
-    variants: &[Variant],
-    inputs_of: &dyn Fn(&Loaded) -> Result<Vec<crate::split::RequestInput>, AnalyzeError>,
-    splits: &mut [RequestSplit],
-) -> Result<Loaded, AnalyzeError> {
-    let mut mark = vec![false; requests.height()];
-    for &i in shown {
-        mark[i] = true;
-    }
-    let detail = load(requests_at(requests, &mark)?, files, variants)?;
-    let detail_splits = split_all(&detail.columns, &inputs_of(&detail)?);
-    restore_span_indices(splits, &detail, &detail_splits)?;
-    Ok(detail)
 }
 
 struct ScenarioCtx<'a> {
@@ -503,12 +466,10 @@ fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
         if s.name_match[cx.variant][cur] {
             return cx.text.name(cur as u32);
         }
-        let group = s.groups.partition_point(|(_, end)| (*end as usize) <= cur);
-        let Some(&(a, b)) = s.groups.get(group) else {
+        let Some((a, b)) = s.group_of(cur) else {
             break;
         };
-        match (a as usize..b as usize).find(|&p| s.span_id[p] == s.parent[cur] && s.span_id[p] != 0)
-        {
+        match (a..b).find(|&p| s.span_id[p] == s.parent[cur] && s.span_id[p] != 0) {
             Some(p) => cur = p,
             None => break,
         }

@@ -241,26 +241,18 @@ fn order_traces(c: &mut SpanColumns) {
     }
 }
 
-/// A span seen twice in one trace keeps its first copy; later copies stop counting.
+/// A span seen twice in one trace keeps its first copy; later copies stop
+/// counting. After `order_traces` a trace's copies of one span are adjacent.
 fn mark_duplicates(c: &mut SpanColumns) {
     for &(a, b) in &c.groups {
-        let (a, b) = (a as usize, b as usize);
-        if b - a > 64 {
-            let mut seen = std::collections::HashSet::new();
-            for i in a..b {
-                if !seen.insert(c.span_id[i]) {
-                    c.is_db[i] = false;
-                    c.is_server[i] = false;
-                    c.span_id[i] = 0;
-                }
-            }
-            continue;
-        }
-        for i in a + 1..b {
-            if c.span_id[a..i].contains(&c.span_id[i]) {
+        let mut kept = None;
+        for i in a as usize..b as usize {
+            if kept == Some(c.span_id[i]) {
                 c.is_db[i] = false;
                 c.is_server[i] = false;
                 c.span_id[i] = 0;
+            } else {
+                kept = Some(c.span_id[i]);
             }
         }
     }

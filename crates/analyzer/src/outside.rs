@@ -16,7 +16,8 @@
 
 use crate::split::RequestSplit;
 use crate::table::RequestTable;
-use tracesplit_model::stats::nearest_rank;
+use tracesplit_model::analysis::ClockCheck;
+use tracesplit_model::stats::{ms, nearest_rank};
 
 /// Share of matched requests whose server span must lie inside the client
 /// span for the clocks to count as consistent.
@@ -25,19 +26,6 @@ const TRUSTED_SHARE: f64 = 0.95;
 /// Slack of the inside test: the two clocks are read on different threads
 /// (and the client's is a monotonic offset from one wall-clock reading).
 const SLACK_NS: i64 = 100_000;
-
-/// What the outside time told.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct OutsideModel {
-    /// The server spans lie inside the client spans (clocks consistent).
-    pub clocks_trusted: bool,
-    /// Matched requests whose server span lies inside the client span.
-    pub inside: u64,
-    /// Matched requests checked.
-    pub checked: u64,
-    /// The one-way wire latency estimate (ns), when the clocks are trusted.
-    pub one_way_ns: Option<i64>,
-}
 
 /// One matched request's legs.
 struct Legs {
@@ -65,30 +53,33 @@ fn legs(splits: &[RequestSplit], t: &RequestTable) -> Vec<Legs> {
 }
 
 /// Splits every matched request's outside time into network and queue (in
-/// place; the components still sum to the total) and says how.
-pub fn locate(splits: &mut [RequestSplit], t: &RequestTable) -> OutsideModel {
+/// place; the components still sum to the total) and says how the clocks
+/// looked (`None` without matched requests).
+pub fn locate(splits: &mut [RequestSplit], t: &RequestTable) -> Option<ClockCheck> {
     let legs = legs(splits, t);
     let inside = legs
         .iter()
         .filter(|l| l.before >= -SLACK_NS && l.after >= -SLACK_NS)
         .count() as u64;
     let checked = legs.len() as u64;
-    let clocks_trusted = checked > 0 && inside as f64 >= TRUSTED_SHARE * checked as f64;
-    let mut model = OutsideModel {
-        clocks_trusted,
+    if checked == 0 {
+        return None;
+    }
+    let mut check = ClockCheck {
+        consistent: inside as f64 >= TRUSTED_SHARE * checked as f64,
         inside,
         checked,
-        one_way_ns: None,
+        one_way_ms: None,
     };
-    if !clocks_trusted {
-        return model;
+    if !check.consistent {
+        return Some(check);
     }
     // The low end (5th percentile, robust to a clock hiccup) of the response
     // leg without its transfer.
     let mut floors: Vec<i64> = legs.iter().map(|l| (l.after - l.transfer).max(0)).collect();
     floors.sort_unstable();
     let one_way = nearest_rank(&floors, 5.0).unwrap_or(0);
-    model.one_way_ns = Some(one_way);
+    check.one_way_ms = Some(ms(one_way));
     for l in &legs {
         let sp = &mut splits[l.index];
         let outside = sp.network_ns;
@@ -97,7 +88,7 @@ pub fn locate(splits: &mut [RequestSplit], t: &RequestTable) -> OutsideModel {
         sp.queue_ns = outside - wire;
         sp.before_ns = Some(l.before.clamp(0, outside));
     }
-    model
+    Some(check)
 }
 
 #[cfg(test)]
@@ -141,7 +132,7 @@ mod tests {
             .collect();
         let (mut splits, t) = fixture(&reqs);
         let m = locate(&mut splits, &t);
-        assert!(m.clocks_trusted);
+        assert!(m.unwrap().consistent);
         let sp = splits[0];
         assert_eq!(sp.network_ns + sp.queue_ns + sp.handler_ns, sp.total_ns);
         assert!(sp.network_ns < 200_000, "{sp:?}");
@@ -168,7 +159,7 @@ mod tests {
             .collect();
         let (mut splits, t) = fixture(&reqs);
         let m = locate(&mut splits, &t);
-        assert!(!m.clocks_trusted);
+        assert!(!m.unwrap().consistent);
         assert_eq!((splits[0].network_ns, splits[0].queue_ns), (2_000_000, 0));
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::error::AnalyzeError;
 use crate::load::{Loaded, Variant, load, row_numbers};
-use crate::requests::partition;
+use crate::requests::{partition, requests_at};
 use crate::split::{RequestInput, RequestSplit, split_all};
 use polars::prelude::DataFrame;
 use std::path::PathBuf;
@@ -122,57 +122,66 @@ pub struct PartitionJob<'a> {
 /// Splits every request, one partition at a time; the splits come back in
 /// `requests.parquet` order. With one partition the loaded spans are
 /// returned too (the report's detail comes from them); with several, the
-/// splits hold no span indices (`RequestSplit::forget_spans`).
+/// splits hold no span indices (`RequestSplit::forget_spans`) until
+/// [`detail_pass`] gives the shown requests theirs back.
 pub fn split_partitioned(
     job: &PartitionJob<'_>,
 ) -> Result<(Vec<RequestSplit>, Option<Loaded>), AnalyzeError> {
-    let n = job.requests.height();
-    if job.partitions <= 1 {
-        let mut loaded = load(job.requests.clone(), job.span_files, job.variants)?;
-        let splits = split_all(&loaded.columns, &(job.inputs)(&loaded)?);
-        let mut ordered = vec![RequestSplit::default(); n];
-        for (row, s) in row_numbers(&loaded)?.into_iter().zip(splits) {
-            ordered[row] = s;
-        }
-        // The joined copy of the requests is not needed again (the detail
-        // comes from the spans): free it before the statistics.
-        loaded.requests = DataFrame::empty();
-        return Ok((ordered, Some(loaded)));
-    }
-    let mut ordered = vec![RequestSplit::default(); n];
+    let parts = job.partitions.max(1);
+    let mut ordered = vec![RequestSplit::default(); job.requests.height()];
     let mut spans_read = 0u64;
-    for part in 0..job.partitions {
-        let requests = partition(job.requests, part, job.partitions)?;
-        let loaded = load(requests, job.span_files, job.variants)?;
+    for part in 0..parts {
+        let mut loaded = load(
+            partition(job.requests, part, parts)?,
+            job.span_files,
+            job.variants,
+        )?;
         spans_read += loaded.columns.span_id.len() as u64;
         let splits = split_all(&loaded.columns, &(job.inputs)(&loaded)?);
         for (row, s) in row_numbers(&loaded)?.into_iter().zip(splits) {
-            ordered[row] = s.forget_spans();
+            ordered[row] = if parts == 1 { s } else { s.forget_spans() };
+        }
+        if parts == 1 {
+            // The joined copy of the requests is not needed again (the detail
+            // comes from the spans): free it before the statistics.
+            loaded.requests = DataFrame::empty();
+            return Ok((ordered, Some(loaded)));
         }
         job.progress.report(&Progress::PartitionDone {
             done: part + 1,
-            partitions: job.partitions,
+            partitions: parts,
             spans_read,
         });
     }
     Ok((ordered, None))
 }
 
-/// Puts the span indices of the detail pass's splits into `splits` (the
-/// numbers are the same: the same trace's spans, in the same order).
-pub fn restore_span_indices(
+/// Reads the spans of the `shown` requests' traces once more, all together,
+/// and gives their splits back their span indices (the numbers are the same:
+/// the same trace's spans, in the same order).
+pub fn detail_pass(
+    job: &PartitionJob<'_>,
+    shown: &[usize],
     splits: &mut [RequestSplit],
-    detail: &Loaded,
-    detail_splits: &[RequestSplit],
-) -> Result<(), AnalyzeError> {
-    for (row, d) in row_numbers(detail)?.into_iter().zip(detail_splits) {
+) -> Result<Loaded, AnalyzeError> {
+    let mut mark = vec![false; job.requests.height()];
+    for &i in shown {
+        mark[i] = true;
+    }
+    let detail = load(
+        requests_at(job.requests, &mark)?,
+        job.span_files,
+        job.variants,
+    )?;
+    let detail_splits = split_all(&detail.columns, &(job.inputs)(&detail)?);
+    for (row, d) in row_numbers(&detail)?.into_iter().zip(detail_splits) {
         if let Some(s) = splits.get_mut(row) {
             s.server_span = d.server_span;
             s.top_cascade = d.top_cascade;
             s.top_db_other = d.top_db_other;
         }
     }
-    Ok(())
+    Ok(detail)
 }
 
 #[cfg(test)]

@@ -35,6 +35,41 @@ pub struct SpanColumns {
     pub groups: Vec<(u32, u32)>,
 }
 
+impl SpanColumns {
+    /// The number of the trace span `i` belongs to.
+    pub fn group_index(&self, i: usize) -> usize {
+        self.groups.partition_point(|(_, end)| (*end as usize) <= i)
+    }
+
+    /// The `[start, end)` index range of the trace span `i` belongs to.
+    pub fn group_of(&self, i: usize) -> Option<(usize, usize)> {
+        self.groups
+            .get(self.group_index(i))
+            .map(|(a, b)| (*a as usize, *b as usize))
+    }
+
+    /// Each span's children within the trace `[a, b)` (by parent id; spans
+    /// whose id was cleared as a duplicate are nobody's child).
+    pub fn children(&self, (a, b): (usize, usize)) -> HashMap<usize, Vec<usize>> {
+        let mut position: HashMap<u64, usize> = HashMap::new();
+        for i in a..b {
+            if self.span_id[i] != 0 {
+                position.entry(self.span_id[i]).or_insert(i);
+            }
+        }
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        for i in a..b {
+            if let Some(&p) = position.get(&self.parent[i])
+                && p != i
+                && self.span_id[i] != 0
+            {
+                children.entry(p).or_default().push(i);
+            }
+        }
+        children
+    }
+}
+
 /// What the split needs to know about one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RequestInput {

@@ -71,32 +71,13 @@ pub fn fingerprint(statement: &str) -> String {
     s
 }
 
-fn group_of(s: &SpanColumns, i: usize) -> Option<(usize, usize)> {
-    let g = s.groups.partition_point(|(_, end)| (*end as usize) <= i);
-    s.groups.get(g).map(|(a, b)| (*a as usize, *b as usize))
-}
-
 /// The spans of `entry`'s subtree (itself included) with their exclusive
 /// time: their own length minus the union of their children's.
-pub fn exclusive_times(s: &SpanColumns, entry: usize) -> Vec<(usize, i64)> {
-    let Some((a, b)) = group_of(s, entry) else {
-        return Vec::new();
-    };
-    let mut position: HashMap<u64, usize> = HashMap::new();
-    for i in a..b {
-        if s.span_id[i] != 0 {
-            position.entry(s.span_id[i]).or_insert(i);
-        }
-    }
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    for i in a..b {
-        if let Some(&p) = position.get(&s.parent[i])
-            && p != i
-            && s.span_id[i] != 0
-        {
-            children.entry(p).or_default().push(i);
-        }
-    }
+pub fn exclusive_times(
+    s: &SpanColumns,
+    children: &HashMap<usize, Vec<usize>>,
+    entry: usize,
+) -> Vec<(usize, i64)> {
     let mut out = Vec::new();
     let mut stack = vec![entry];
     while let Some(i) = stack.pop() {
@@ -117,8 +98,9 @@ type Shapes = BTreeMap<String, (u32, i64, bool)>;
 
 fn shapes_of(s: &SpanColumns, text: &SpanText<'_>, split: &RequestSplit) -> Option<Shapes> {
     let entry = split.server_span? as usize;
+    let children = s.children(s.group_of(entry)?);
     let mut out = Shapes::new();
-    for (i, excl) in exclusive_times(s, entry) {
+    for (i, excl) in exclusive_times(s, &children, entry) {
         let statement = s.is_db[i].then(|| text.statement(i as u32)).flatten();
         let shape = match statement {
             Some(st) => fingerprint(&st),

@@ -2,18 +2,11 @@
 
 use tracesplit_model::analysis::{Finding, ScenarioAnalysis, Severity};
 use tracesplit_model::stats::fmt_ms;
+use tracesplit_model::tail::fmt_calls;
 
 /// A shape is named a cause when it adds at least this share of the
 /// difference between a slow request and a baseline one.
 const CAUSE_SHARE: f64 = 0.25;
-
-fn calls(v: f64) -> String {
-    if (v - v.round()).abs() < 0.05 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
 
 /// One finding per scenario whose slow requests have a clear cause.
 pub fn tail_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
@@ -35,7 +28,7 @@ pub fn tail_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
                 "{}: only in slow requests: `{}` ({} calls per slow request, +{} ms)",
                 s.scenario,
                 top.shape,
-                calls(top.slow_calls),
+                fmt_calls(top.slow_calls),
                 fmt_ms(top.added_ms)
             )
         } else {
@@ -44,8 +37,8 @@ pub fn tail_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
                 s.scenario,
                 fmt_ms(top.added_ms),
                 top.shape,
-                calls(top.slow_calls),
-                calls(top.baseline_calls)
+                fmt_calls(top.slow_calls),
+                fmt_calls(top.baseline_calls)
             )
         };
         out.push(Finding {

@@ -7,6 +7,7 @@
 
 use crate::load::SpanTextMap;
 use crate::split::{RequestSplit, SpanColumns};
+use std::collections::{HashMap, HashSet};
 use tracesplit_model::analysis::WaterfallSpan;
 use tracesplit_model::stats::ms;
 
@@ -29,11 +30,7 @@ impl<'a> SpanText<'a> {
 
     fn get(&self, i: u32) -> Option<&'a (String, String, Option<String>)> {
         let i = i as usize;
-        let g = self
-            .columns
-            .groups
-            .partition_point(|(_, end)| (*end as usize) <= i);
-        let trace = self.group_traces.get(g)?;
+        let trace = self.group_traces.get(self.columns.group_index(i))?;
         self.map
             .get(&(trace.clone(), format!("{:016x}", self.columns.span_id[i])))
     }
@@ -52,11 +49,6 @@ impl<'a> SpanText<'a> {
     pub fn statement(&self, i: u32) -> Option<String> {
         self.get(i).and_then(|t| t.2.clone())
     }
-}
-
-fn group_of(s: &SpanColumns, i: usize) -> Option<(usize, usize)> {
-    let g = s.groups.partition_point(|(_, end)| (*end as usize) <= i);
-    s.groups.get(g).map(|(a, b)| (*a as usize, *b as usize))
 }
 
 /// The waterfall of one matched request: client span, server span, its subtree (depth first).
@@ -81,16 +73,17 @@ pub fn waterfall(
     let Some(server) = split.server_span.map(|i| i as usize) else {
         return out;
     };
-    let Some((a, b)) = group_of(s, server) else {
+    let Some(group) = s.group_of(server) else {
         return out;
     };
+    let children = s.children(group);
     let server_offset = split
         .before_ns
         .unwrap_or((split.total_ns - split.server_ns).max(0) / 2);
-    let exclusive: std::collections::HashMap<usize, i64> = crate::tail::exclusive_times(s, server)
+    let exclusive: HashMap<usize, i64> = crate::tail::exclusive_times(s, &children, server)
         .into_iter()
         .collect();
-    let critical = critical_path(s, server);
+    let critical = critical_path(s, &children, server);
     let mut stack = vec![(server, 1u32, false)];
     while let Some((i, depth, cascade_above)) = stack.pop() {
         let cascade = s.is_db[i]
@@ -119,12 +112,10 @@ pub fn waterfall(
             critical: critical.contains(&i),
             exclusive_ms: ms(exclusive.get(&i).copied().unwrap_or(0)),
         });
-        let mut children: Vec<usize> = (a..b)
-            .filter(|&c| c != i && s.parent[c] == s.span_id[i] && s.span_id[c] != 0)
-            .collect();
-        children.sort_by_key(|&c| std::cmp::Reverse((s.start[c], c)));
+        let mut kids = children.get(&i).cloned().unwrap_or_default();
+        kids.sort_by_key(|&c| std::cmp::Reverse((s.start[c], c)));
         let below = i != server && (cascade_above || s.name_match[variant][i]);
-        stack.extend(children.into_iter().map(|c| (c, depth + 1, below)));
+        stack.extend(kids.into_iter().map(|c| (c, depth + 1, below)));
         if out.len() > 200 {
             break;
         }
@@ -137,22 +128,21 @@ pub fn waterfall(
 /// span's end, the child that ended last before the cursor blocked it; the
 /// cursor moves to that child's start, and so on, recursively. Children
 /// running in parallel with a critical one are not on the path.
-pub fn critical_path(s: &SpanColumns, entry: usize) -> std::collections::HashSet<usize> {
-    let mut out = std::collections::HashSet::new();
-    let Some((a, b)) = group_of(s, entry) else {
-        return out;
-    };
+pub fn critical_path(
+    s: &SpanColumns,
+    children: &HashMap<usize, Vec<usize>>,
+    entry: usize,
+) -> HashSet<usize> {
+    let mut out = HashSet::new();
     let mut todo = vec![entry];
     while let Some(i) = todo.pop() {
         if !out.insert(i) || out.len() > 10_000 {
             continue;
         }
-        let mut children: Vec<usize> = (a..b)
-            .filter(|&c| c != i && s.parent[c] == s.span_id[i] && s.span_id[c] != 0)
-            .collect();
-        children.sort_by_key(|&c| std::cmp::Reverse((s.end[c], c)));
+        let mut kids = children.get(&i).cloned().unwrap_or_default();
+        kids.sort_by_key(|&c| std::cmp::Reverse((s.end[c], c)));
         let mut cursor = s.end[i];
-        for c in children {
+        for c in kids {
             if s.end[c] <= cursor && s.start[c] < cursor {
                 todo.push(c);
                 cursor = s.start[c];
@@ -189,7 +179,8 @@ mod tests {
 
     #[test]
     fn of_two_parallel_calls_only_the_longer_is_on_the_critical_path() {
-        let path = critical_path(&trace(), 0);
+        let s = trace();
+        let path = critical_path(&s, &s.children((0, 4)), 0);
         let mut on: Vec<usize> = path.into_iter().collect();
         on.sort_unstable();
         assert_eq!(
@@ -201,7 +192,8 @@ mod tests {
 
     #[test]
     fn exclusive_time_leaves_out_the_children_once() {
-        let ex: std::collections::HashMap<usize, i64> = crate::tail::exclusive_times(&trace(), 0)
+        let s = trace();
+        let ex: HashMap<usize, i64> = crate::tail::exclusive_times(&s, &s.children((0, 4)), 0)
             .into_iter()
             .collect();
         // 100 − union([10, 60], [20, 40], [60, 90]) = 100 − 80.

@@ -3,6 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Mean calls per request as the reports write them: `10`, `9.1`.
+pub fn fmt_calls(v: f64) -> String {
+    if (v - v.round()).abs() < 0.05 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// The comparison of one scenario's slow set with its baseline.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TailExplanation {

@@ -12,6 +12,19 @@ use tracesplit_model::sweep::CascadeSweep;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MarkdownExporter;
 
+/// The components joined with `+`, the cascade check in bold.
+fn split_terms(p: &tracesplit_model::analysis::Split) -> String {
+    let terms: Vec<String> = p
+        .components()
+        .iter()
+        .map(|(name, v)| match *name {
+            "cascade" => format!("**{}**", fmt_ms(*v)),
+            _ => fmt_ms(*v),
+        })
+        .collect();
+    terms.join(" + ")
+}
+
 /// One colour square per component (network, queue, handler, cascade, db other).
 const SQUARES: [&str; 5] = ["🟦", "🟪", "🟨", "🟥", "🟩"];
 const CELLS: usize = 20;
@@ -56,15 +69,7 @@ fn table(out: &mut String, a: &Analysis) {
         };
         let (numbers, bar) = match &s.p95_split {
             Some(p) => (
-                format!(
-                    "{} = {} + {} + {} + **{}** + {}",
-                    fmt_ms(p.total_ms),
-                    fmt_ms(p.network_ms),
-                    fmt_ms(p.queue_ms),
-                    fmt_ms(p.handler_ms),
-                    fmt_ms(p.cascade_ms),
-                    fmt_ms(p.db_other_ms)
-                ),
+                format!("{} = {}", fmt_ms(p.total_ms), split_terms(p)),
                 square_bar(p),
             ),
             None if s.not_measured.is_some() => ("not measured".to_owned(), String::new()),

@@ -1,15 +1,7 @@
 //! The "why slow" section, as text every format uses.
 
 use crate::fmt_ms;
-use tracesplit_model::tail::{TailExplanation, TimeCluster};
-
-fn calls(v: f64) -> String {
-    if (v - v.round()).abs() < 0.05 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
+use tracesplit_model::tail::{TailExplanation, TimeCluster, fmt_calls};
 
 /// What was compared with what.
 pub fn intro(t: &TailExplanation) -> String {
@@ -41,7 +33,11 @@ pub fn rows(t: &TailExplanation) -> Vec<[String; 5]> {
         .map(|d| {
             [
                 d.shape.clone(),
-                format!("{} / {}", calls(d.slow_calls), calls(d.baseline_calls)),
+                format!(
+                    "{} / {}",
+                    fmt_calls(d.slow_calls),
+                    fmt_calls(d.baseline_calls)
+                ),
                 format!("{} / {}", fmt_ms(d.slow_ms), fmt_ms(d.baseline_ms)),
                 if d.only_in_slow {
                     format!("+{} (only in slow)", fmt_ms(d.added_ms))

@@ -54,15 +54,12 @@ fn row(out: &mut String, s: &ScenarioAnalysis, width: usize, open_model: bool) {
         return;
     }
     let split = s.p95_split.map(|p| {
-        format!(
-            "{:>7} = {:>7} {:>7} {:>7} {:>7} {:>7}",
-            fmt_ms(p.total_ms),
-            fmt_ms(p.network_ms),
-            fmt_ms(p.queue_ms),
-            fmt_ms(p.handler_ms),
-            fmt_ms(p.cascade_ms),
-            fmt_ms(p.db_other_ms)
-        )
+        let parts: Vec<String> = p
+            .components()
+            .iter()
+            .map(|(_, v)| format!("{:>7}", fmt_ms(*v)))
+            .collect();
+        format!("{:>7} = {}", fmt_ms(p.total_ms), parts.join(" "))
     });
     let none = if s.stats.count == 0 {
         "n/a: no request measured"

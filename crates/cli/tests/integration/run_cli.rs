@@ -12,17 +12,7 @@ fn catalog() -> (Proc, String) {
 }
 
 fn run(args: &[&str]) -> std::process::Output {
-    let mut all = vec![
-        "run",
-        "--collector-grpc",
-        "127.0.0.1:0",
-        "--collector-http",
-        "127.0.0.1:0",
-        "--span-wait",
-        "200ms",
-    ];
-    all.extend_from_slice(args);
-    Command::new(bin()).args(&all).output().unwrap()
+    run_with_local_collector().args(args).output().unwrap()
 }
 
 #[test]
@@ -256,6 +246,20 @@ fn cleanup_ledger(ledger: &std::path::Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `tracesplit cleanup LEDGER` succeeds and every table is as it was before the run.
+fn cleanup_restores(ledger: &std::path::Path, db: &std::path::Path, before: &Rows) {
+    let cleaned = cleanup_ledger(ledger);
+    assert_eq!(
+        cleaned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cleaned.stderr)
+    );
+    if let Some(d) = difference(before, &rows(db).unwrap()) {
+        panic!("after cleanup: {d}");
+    }
+}
+
 #[test]
 fn cleanup_after_a_killed_run_leaves_every_table_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,16 +322,7 @@ fn a_double_ctrl_c_names_the_cleanup_command_and_cleanup_finishes_the_job() {
         "{stderr}"
     );
 
-    let cleaned = cleanup_ledger(&ledger);
-    assert_eq!(
-        cleaned.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&cleaned.stderr)
-    );
-    if let Some(d) = difference(&before, &rows(&db).unwrap()) {
-        panic!("after cleanup: {d}");
-    }
+    cleanup_restores(&ledger, &db, &before);
 }
 
 /// A fixture nobody recorded is one nobody will clean up: a ledger line that
@@ -357,14 +352,5 @@ fn a_ledger_line_that_cannot_be_written_stops_the_run_and_names_the_ledger() {
     );
     let requests = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     assert!(requests.contains("CPU_DELETE_NO_LISTINGS"));
-    let cleaned = cleanup_ledger(&ledger);
-    assert_eq!(
-        cleaned.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&cleaned.stderr)
-    );
-    if let Some(d) = difference(&before, &rows(&db).unwrap()) {
-        panic!("after cleanup: {d}");
-    }
+    cleanup_restores(&ledger, &db, &before);
 }

@@ -12,13 +12,17 @@ use std::time::{Duration, Instant};
 /// `tracesplit run --base-url URL --out OUT` with its own collector on free
 /// loopback ports and a short span wait; add the test's own flags.
 pub fn run_command(url: &str, out: &std::path::Path) -> Command {
+    let mut c = run_with_local_collector();
+    c.args(["--base-url", url, "--out", out.to_str().unwrap()]);
+    c
+}
+
+/// `tracesplit run` with its own collector on free loopback ports and a
+/// short span wait; the test adds the rest.
+pub fn run_with_local_collector() -> Command {
     let mut c = Command::new(bin());
     c.args([
         "run",
-        "--base-url",
-        url,
-        "--out",
-        out.to_str().unwrap(),
         "--collector-grpc",
         "127.0.0.1:0",
         "--collector-http",

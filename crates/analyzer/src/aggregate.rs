@@ -273,6 +273,7 @@ pub fn outlier(
         },
         matched: s.matched,
         links: links.links(&t.trace_id[i]),
+        critical_path: Vec::new(),
     }
 }
 

@@ -14,10 +14,12 @@ use crate::scratch::{Scratch, Timer};
 use crate::source::{SpanSource, span_files};
 use crate::split::{RequestSplit, SpanColumns, holds};
 use crate::table::RequestTable;
-use crate::waterfall::{SpanText, waterfall};
+use crate::waterfall::{SpanText, critical_steps, waterfall};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use tracesplit_model::analysis::{Analysis, Classifier, Coverage, Exemplar, ScenarioAnalysis};
+use tracesplit_model::analysis::{
+    Analysis, Classifier, Coverage, Exemplar, Outlier, ScenarioAnalysis,
+};
 use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR};
 use tracesplit_model::verdict::{VerdictInput, verdict};
 use tracesplit_model::{RunManifest, stats::rank_of};
@@ -234,6 +236,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
                 .iter()
                 .flat_map(|(_, w)| w.iter().copied())
                 .chain(exemplar_row(n))
+                .chain(n.slowest.iter().take(config.outliers).copied())
                 .chain(sets.iter().flat_map(|(a, b)| a.iter().chain(b).copied()))
         })
         .collect();
@@ -395,7 +398,10 @@ fn scenario(
         .slowest
         .iter()
         .take(cx.config.outliers)
-        .map(|&i| outlier(t, splits, i, &cx.config.links))
+        .map(|&i| Outlier {
+            critical_path: critical_steps(cx.columns, cx.text, &splits[i]),
+            ..outlier(t, splits, i, &cx.config.links)
+        })
         .collect();
     let exemplar = exemplar_row(&n).map(|i| {
         let request = outlier(t, splits, i, &cx.config.links);

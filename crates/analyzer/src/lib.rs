@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod analyze;
+mod attributes;
 pub mod compare;
 mod error;
 pub mod fetch;

@@ -423,50 +423,63 @@ pub fn request_inputs(
 }
 
 /// Text of a few spans: (trace id, span id hex) → (name, kind, statement).
-pub type SpanTextMap =
-    std::collections::HashMap<(String, String), (String, String, Option<String>)>;
+/// What reports and the tail explanation read of one span.
+#[derive(Debug, Clone, Default)]
+pub struct SpanTextRow {
+    /// Span name.
+    pub name: String,
+    /// `SERVER`, `CLIENT`, …
+    pub kind: String,
+    /// DB statement, when any.
+    pub statement: Option<String>,
+    /// Span attributes as a JSON object.
+    pub attributes: String,
+    /// Resource attributes as a JSON object.
+    pub resource: String,
+}
 
-/// Fetches names, kinds and statements of the spans of `traces` (a second,
-/// filtered scan: reports show a handful of spans, not millions).
+/// Span text by (trace id, span id), both lowercase hex.
+pub type SpanTextMap = std::collections::HashMap<(String, String), SpanTextRow>;
+
+/// Fetches names, kinds, statements and attributes of the spans of `traces`
+/// (a second, filtered scan: reports show a handful of spans, not millions).
 pub fn span_text(files: &[PathBuf], traces: &[String]) -> Result<SpanTextMap, AnalyzeError> {
     if files.is_empty() || traces.is_empty() {
         return Ok(SpanTextMap::new());
     }
     let wanted = Series::new("t".into(), traces.to_vec());
+    let names = [
+        sc::TRACE_ID,
+        sc::SPAN_ID,
+        sc::NAME,
+        sc::KIND,
+        sc::DB_STATEMENT,
+        sc::ATTRIBUTES,
+        sc::RESOURCE_ATTRIBUTES,
+    ];
     let df = scan(files)?
         .filter(col(sc::TRACE_ID).is_in(lit(wanted).implode(false), false))
-        .select([
-            col(sc::TRACE_ID),
-            col(sc::SPAN_ID),
-            col(sc::NAME),
-            col(sc::KIND),
-            col(sc::DB_STATEMENT),
-        ])
+        .select(names.map(col))
         .collect()
         .step("reading span names")?;
-    let s = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
-    let (Some(t), Some(i), Some(n), Some(k), Some(st)) = (
-        s(sc::TRACE_ID),
-        s(sc::SPAN_ID),
-        s(sc::NAME),
-        s(sc::KIND),
-        s(sc::DB_STATEMENT),
-    ) else {
+    let columns: Option<Vec<StringChunked>> = names
+        .iter()
+        .map(|n| df.column(n).ok().and_then(|c| c.str().ok().cloned()))
+        .collect();
+    let Some(c) = columns else {
         return Ok(SpanTextMap::new());
     };
+    let text = |k: usize, r: usize| c[k].get(r).unwrap_or("").to_owned();
     let mut out = SpanTextMap::new();
     for r in 0..df.height() {
-        let key = (
-            t.get(r).unwrap_or("").to_owned(),
-            i.get(r).unwrap_or("").to_owned(),
-        );
-        out.entry(key).or_insert_with(|| {
-            (
-                n.get(r).unwrap_or("").to_owned(),
-                k.get(r).unwrap_or("").to_owned(),
-                st.get(r).map(str::to_owned),
-            )
-        });
+        out.entry((text(0, r), text(1, r)))
+            .or_insert_with(|| SpanTextRow {
+                name: text(2, r),
+                kind: text(3, r),
+                statement: c[4].get(r).map(str::to_owned),
+                attributes: text(5, r),
+                resource: text(6, r),
+            });
     }
     Ok(out)
 }

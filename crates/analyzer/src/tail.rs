@@ -151,7 +151,13 @@ pub fn explain(x: &TailInput<'_>) -> TailExplanation {
             .collect()
     };
     let (slow_shapes, base_shapes) = (per(slow), per(base));
+    let attributes = |rows: &[usize]| -> Vec<_> {
+        rows.iter()
+            .filter_map(|&r| crate::attributes::of_request(x.columns, x.text, &x.splits[r]))
+            .collect()
+    };
     TailExplanation {
+        attributes: crate::attributes::ranked(&attributes(slow), &attributes(base)),
         slow: slow.len() as u64,
         baseline: base.len() as u64,
         slow_mean_ms: mean(slow),
@@ -207,7 +213,7 @@ fn ranked(slow: &[Shapes], base: &[Shapes]) -> Vec<ShapeDelta> {
 }
 
 /// ln(n!) for 0..=n.
-fn ln_factorials(n: usize) -> Vec<f64> {
+pub(crate) fn ln_factorials(n: usize) -> Vec<f64> {
     let mut v = Vec::with_capacity(n + 1);
     let mut acc = 0.0;
     v.push(0.0);

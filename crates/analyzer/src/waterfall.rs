@@ -5,10 +5,10 @@
 //! evenly before and after (the midpoint assumption, as Jaeger's skew
 //! adjuster does). Its descendants keep their offsets relative to it.
 
-use crate::load::SpanTextMap;
+use crate::load::{SpanTextMap, SpanTextRow};
 use crate::split::{RequestSplit, SpanColumns};
 use std::collections::{HashMap, HashSet};
-use tracesplit_model::analysis::WaterfallSpan;
+use tracesplit_model::analysis::{CriticalStep, WaterfallSpan};
 use tracesplit_model::stats::ms;
 
 /// Names, kinds and statements of the few spans a report shows.
@@ -28,7 +28,7 @@ impl<'a> SpanText<'a> {
         }
     }
 
-    fn get(&self, i: u32) -> Option<&'a (String, String, Option<String>)> {
+    fn get(&self, i: u32) -> Option<&'a SpanTextRow> {
         let i = i as usize;
         let trace = self.group_traces.get(self.columns.group_index(i))?;
         self.map
@@ -37,17 +37,24 @@ impl<'a> SpanText<'a> {
 
     /// Name of span `i`.
     pub fn name(&self, i: u32) -> String {
-        self.get(i).map(|t| t.0.clone()).unwrap_or_default()
+        self.get(i).map(|t| t.name.clone()).unwrap_or_default()
     }
 
     /// Kind of span `i`.
     pub fn kind(&self, i: u32) -> String {
-        self.get(i).map(|t| t.1.clone()).unwrap_or_default()
+        self.get(i).map(|t| t.kind.clone()).unwrap_or_default()
     }
 
     /// Statement of span `i`.
     pub fn statement(&self, i: u32) -> Option<String> {
-        self.get(i).and_then(|t| t.2.clone())
+        self.get(i).and_then(|t| t.statement.clone())
+    }
+
+    /// Span `i`'s attributes and its resource's, as JSON objects (`{}` when unknown).
+    pub fn attributes(&self, i: u32) -> (&'a str, &'a str) {
+        self.get(i).map_or(("{}", "{}"), |t| {
+            (t.attributes.as_str(), t.resource.as_str())
+        })
     }
 }
 
@@ -122,6 +129,41 @@ pub fn waterfall(
     }
 
     out
+}
+
+/// Steps shown of an outlier's critical path.
+const MAX_STEPS: usize = 30;
+
+/// The critical path of a request's server span tree in time order, each
+/// span with its exclusive time (DB spans by statement fingerprint).
+pub fn critical_steps(
+    s: &SpanColumns,
+    text: &SpanText<'_>,
+    split: &RequestSplit,
+) -> Vec<CriticalStep> {
+    let Some(server) = split.server_span.map(|i| i as usize) else {
+        return Vec::new();
+    };
+    let Some(group) = s.group_of(server) else {
+        return Vec::new();
+    };
+    let children = s.children(group);
+    let exclusive: HashMap<usize, i64> = crate::tail::exclusive_times(s, &children, server)
+        .into_iter()
+        .collect();
+    let mut on: Vec<usize> = critical_path(s, &children, server).into_iter().collect();
+    on.sort_by_key(|&i| (s.start[i], i));
+    on.into_iter()
+        .take(MAX_STEPS)
+        .map(|i| CriticalStep {
+            name: match text.statement(i as u32).filter(|_| s.is_db[i]) {
+                Some(st) => crate::tail::fingerprint(&st),
+                None => text.name(i as u32),
+            },
+            db: s.is_db[i],
+            exclusive_ms: ms(exclusive.get(&i).copied().unwrap_or(0)),
+        })
+        .collect()
 }
 
 /// The critical path below `entry` (itself included): walking back from the

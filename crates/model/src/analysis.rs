@@ -201,6 +201,21 @@ pub struct Outlier {
     pub matched: bool,
     /// Trace viewer links.
     pub links: Vec<TraceLink>,
+    /// The server span tree's critical path, in time order: the spans that
+    /// blocked the response, each with its exclusive time.
+    #[serde(default)]
+    pub critical_path: Vec<CriticalStep>,
+}
+
+/// One span on an outlier's critical path.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CriticalStep {
+    /// Span name, or for a DB span its statement fingerprint.
+    pub name: String,
+    /// A DB span.
+    pub db: bool,
+    /// Exclusive time (ms): the span's time minus its children's.
+    pub exclusive_ms: f64,
 }
 
 /// One span of an exemplar waterfall, placed on the client's timeline.

@@ -29,6 +29,12 @@ pub struct TailExplanation {
     /// Span shapes that add time to a slow request, most first (at most five;
     /// only differences a Mann-Whitney U test finds at p < 0.01).
     pub shapes: Vec<ShapeDelta>,
+    /// Attribute values over-represented in the slow set, largest share
+    /// difference first (at most five; only differences a one-sided Fisher
+    /// exact test finds at p < 0.01 after a Bonferroni correction for every
+    /// value tested).
+    #[serde(default)]
+    pub attributes: Vec<AttributeDelta>,
     /// Whether the slow requests bunch in time.
     pub clustering: Option<TimeCluster>,
 }
@@ -55,6 +61,26 @@ pub struct ShapeDelta {
     pub p_value: f64,
     /// No baseline request has this shape.
     pub only_in_slow: bool,
+}
+
+/// One low-cardinality attribute value in both sets: which instance,
+/// route, status or operation the slow requests have more often.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AttributeDelta {
+    /// Attribute key (`service.instance.id`, `http.response.status_code`, …).
+    pub key: String,
+    /// Its value, as text.
+    pub value: String,
+    /// Found on the server span or its resource (a property of the request:
+    /// who served it, which route, which status), rather than on a span below it.
+    pub on_request: bool,
+    /// Share of the slow requests that have it.
+    pub slow_share: f64,
+    /// Share of the baseline requests that have it.
+    pub baseline_share: f64,
+    /// One-sided Fisher exact test p-value (slow share greater), before the
+    /// Bonferroni correction.
+    pub p_value: f64,
 }
 
 /// The densest window (10 % of the scenario's time) of its slow requests.

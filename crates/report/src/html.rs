@@ -175,16 +175,17 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
         out.push_str(&svg::waterfall(ex));
     }
     if !s.outliers.is_empty() {
-        out.push_str("<table><tr><th>slowest traces</th><th>total</th><th>network</th><th>queue</th><th>handler</th><th>cascade</th><th>db other</th></tr>");
+        out.push_str("<table><tr><th>slowest traces</th><th>total</th><th>network</th><th>queue</th><th>handler</th><th>cascade</th><th>db other</th><th>critical path (exclusive ms)</th></tr>");
         for o in &s.outliers {
             let p = o.split;
             let _ = write!(
                 out,
-                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td class=\"critical-path\">{}</td></tr>",
                 esc(&o.trace_id),
                 links(&o.links),
                 fmt_ms(p.total_ms),
-                component_cells(&p, "</td><td>")
+                component_cells(&p, "</td><td>"),
+                esc(&crate::tail::critical_path(o))
             );
         }
         out.push_str("</table>");
@@ -265,6 +266,25 @@ fn why_slow(out: &mut String, t: &tracesplit_model::tail::TailExplanation) {
                 esc(&r[2]),
                 esc(&r[3]),
                 esc(&r[4])
+            );
+        }
+        out.push_str("</table>");
+    }
+    let attributes = crate::tail::attribute_rows(t);
+    if !attributes.is_empty() {
+        out.push_str("<table class=\"why-slow\"><tr>");
+        for h in crate::tail::ATTRIBUTE_HEADER {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
+        for r in attributes {
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r[0]),
+                esc(&r[1]),
+                esc(&r[2]),
+                esc(&r[3])
             );
         }
         out.push_str("</table>");

@@ -215,6 +215,24 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
                 );
             }
         }
+        let attributes = crate::tail::attribute_rows(t);
+        if !attributes.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n| {} |\n|---|--:|--:|--:|",
+                crate::tail::ATTRIBUTE_HEADER.join(" | ")
+            );
+            for r in attributes {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    r[0].replace('`', "'"),
+                    r[1],
+                    r[2],
+                    r[3]
+                );
+            }
+        }
         if let Some(c) = &t.clustering {
             let _ = writeln!(out, "\n{}", crate::tail::clustering(c));
         }
@@ -240,6 +258,19 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
                 fmt_ms(p.total_ms),
                 crate::component_cells(&p, " | ")
             );
+        }
+        let paths: Vec<(usize, String)> = s
+            .outliers
+            .iter()
+            .map(crate::tail::critical_path)
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        if !paths.is_empty() {
+            let _ = writeln!(out, "\nCritical paths (exclusive ms per span):\n");
+            for (k, p) in paths {
+                let _ = writeln!(out, "{}. `{}`", k + 1, p.replace('`', "'"));
+            }
         }
     }
     if let Some(ex) = &s.exemplar {

@@ -1,6 +1,7 @@
 //! The "why slow" section, as text every format uses.
 
 use crate::fmt_ms;
+use tracesplit_model::analysis::Outlier;
 use tracesplit_model::tail::{TailExplanation, TimeCluster, fmt_calls};
 
 /// What was compared with what.
@@ -48,6 +49,49 @@ pub fn rows(t: &TailExplanation) -> Vec<[String; 5]> {
             ]
         })
         .collect()
+}
+
+/// The attribute table's header.
+pub const ATTRIBUTE_HEADER: [&str; 4] = ["attribute = value", "slow requests", "baseline", "p"];
+
+/// One row per over-represented attribute value: key = value, shares, p-value.
+pub fn attribute_rows(t: &TailExplanation) -> Vec<[String; 4]> {
+    t.attributes
+        .iter()
+        .map(|a| {
+            [
+                format!(
+                    "{} = {}{}",
+                    a.key,
+                    a.value,
+                    if a.on_request {
+                        ""
+                    } else {
+                        " (on a span below the server span)"
+                    }
+                ),
+                format!("{:.0} %", a.slow_share * 100.0),
+                format!("{:.0} %", a.baseline_share * 100.0),
+                format!("{:.0e}", a.p_value),
+            ]
+        })
+        .collect()
+}
+
+/// An outlier's critical path on one line: `name 1.2 → name 40.1` (ms of
+/// exclusive time per span); empty when it has none.
+pub fn critical_path(o: &Outlier) -> String {
+    o.critical_path
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                crate::waterfall::one_line(&c.name, 60),
+                fmt_ms(c.exclusive_ms)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
 
 /// Whether the slow requests bunch in time.

@@ -202,30 +202,6 @@ fn a_run_whose_slowness_is_outside_the_server_names_no_cause() {
 }
 
 #[test]
-fn a_planted_difference_is_reported_within_ten_percent() {
-    for x_us in [2_000i64, 7_000, 25_000, 80_000] {
-        let all = (0..200u32)
-            .map(|i| {
-                let mut calls = normal_calls(i);
-                if i % 18 == 5 {
-                    calls[1].us += x_us;
-                }
-                request(i, i64::from(i) * 100, 400, 0, &calls)
-            })
-            .collect();
-        let a = analyzed(all);
-        let top = a.scenarios[0].tail.as_ref().unwrap().shapes[0].clone();
-        let x = x_us as f64 / 1000.0;
-        assert!(top.shape.contains("count(listing.id)"), "{top:?}");
-        assert!(
-            (top.added_ms - x).abs() <= 0.1 * x,
-            "planted {x} ms: {top:?}"
-        );
-        assert!(!top.only_in_slow && (top.slow_calls - 1.0).abs() < 1e-9);
-    }
-}
-
-#[test]
 fn too_few_requests_say_so_instead_of_guessing() {
     let all = (0..40u32)
         .map(|i| request(i, i64::from(i) * 100, 400, 0, &normal_calls(i)))
@@ -271,4 +247,152 @@ fn the_exemplar_marks_only_the_longer_of_two_parallel_calls_critical() {
             .filter(|s| s.kind == "SERVER")
             .all(|s| s.critical)
     );
+}
+
+/// Every span of a request served by `instance` carries it as a resource attribute.
+fn served_by(
+    (r, spans): (RequestRecord, Vec<SpanRecord>),
+    instance: &str,
+) -> (RequestRecord, Vec<SpanRecord>) {
+    let resource = format!(r#"{{"service.name":"catalog","service.instance.id":"{instance}"}}"#);
+    let spans = spans
+        .into_iter()
+        .map(|s| SpanRecord {
+            resource_attributes_json: resource.clone(),
+            ..s
+        })
+        .collect();
+    (r, spans)
+}
+
+#[test]
+fn an_instance_serving_most_slow_requests_is_the_first_explanation() {
+    // The 11 slow requests (+30 ms in the handler): 9 on api-2. Of the
+    // rest, every tenth is on api-2.
+    let all = (0..200u32)
+        .map(|i| {
+            let slow = i % 18 == 5;
+            let handler = if slow { 30_000 } else { i64::from(i % 5) * 20 };
+            let on_2 = if slow { i < 150 } else { (i / 5) % 10 == 0 };
+            let r = request(i, i64::from(i) * 100, 400, handler, &normal_calls(i));
+            served_by(r, if on_2 { "api-2" } else { "api-1" })
+        })
+        .collect();
+    let a = analyzed(all);
+    let tail = a.scenarios[0].tail.as_ref().unwrap();
+    let top = &tail.attributes[0];
+    assert_eq!(
+        (top.key.as_str(), top.value.as_str()),
+        ("service.instance.id", "api-2"),
+        "{tail:?}"
+    );
+    assert!(
+        top.on_request && (top.slow_share - 9.0 / 11.0).abs() < 1e-9,
+        "{top:?}"
+    );
+    assert!((0.05..=0.15).contains(&top.baseline_share), "{top:?}");
+    assert_eq!(
+        tail.attributes.len(),
+        1,
+        "only api-2 is over-represented: {tail:?}"
+    );
+    let why = a.findings.iter().find(|f| f.rule == "why_slow").unwrap();
+    assert!(
+        why.title
+            .contains("82 % of slow requests have `service.instance.id` = `api-2`"),
+        "{}",
+        why.title
+    );
+}
+
+#[test]
+fn a_small_difference_in_instances_is_not_a_cause() {
+    // Every request is equally likely to be slow on either instance.
+    let all = (0..200u32)
+        .map(|i| {
+            let slow = i % 18 == 5;
+            let handler = if slow { 30_000 } else { i64::from(i % 5) * 20 };
+            let r = request(i, i64::from(i) * 100, 400, handler, &normal_calls(i));
+            served_by(r, if (i / 2) % 2 == 0 { "api-2" } else { "api-1" })
+        })
+        .collect();
+    let a = analyzed(all);
+    let tail = a.scenarios[0].tail.as_ref().unwrap();
+    assert!(tail.attributes.is_empty(), "{tail:?}");
+    let why = a.findings.iter().find(|f| f.rule == "why_slow").unwrap();
+    assert!(!why.title.contains("api-"), "{}", why.title);
+}
+
+#[test]
+fn each_outlier_carries_its_critical_path_with_exclusive_times() {
+    let all = (0..40u32)
+        .map(|i| {
+            let mut calls = normal_calls(i);
+            if i == 7 {
+                calls.push(call(
+                    "SELECT dealbrain",
+                    Some("SELECT * FROM audit_log WHERE cpu_id = 7"),
+                    45_000,
+                ));
+            }
+            let (r, mut spans) = request(i, i64::from(i) * 100, 400, 0, &calls);
+            // The lookup (2 ms) runs beside the count (3 ms): off the path.
+            let count_start = spans[1].start_unix_nano;
+            spans[0].start_unix_nano = count_start;
+            spans[0].end_unix_nano = count_start + 2_000_000;
+            (r, spans)
+        })
+        .collect();
+    let a = analyzed(all);
+    let worst = &a.scenarios[0].outliers[0];
+    let names: Vec<&str> = worst
+        .critical_path
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "DELETE /v1/catalog/cpus/{cpu_id}",
+            "SELECT count(listing.id) FROM listing WHERE listing.cpu_id = ?",
+            "SELECT * FROM audit_log WHERE cpu_id = ?"
+        ],
+        "{worst:?}"
+    );
+    let audit = &worst.critical_path[2];
+    assert!(
+        audit.db && (audit.exclusive_ms - 45.0).abs() < 1e-6,
+        "{audit:?}"
+    );
+    // The server span's own time: 100 µs of handler, the 2 ms the lookup
+    // left when it moved beside the count, 50 µs after the calls.
+    let server = worst.critical_path[0].exclusive_ms;
+    assert!((server - 2.15).abs() < 1e-6, "{server}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn a_planted_time_difference_in_one_shape_is_reported_within_ten_percent(
+        x_us in 1_500i64..150_000,
+        // Every `every`-th request is planted: at least the 11 requests at or
+        // above the P95 of 200.
+        every in 10u32..=18,
+    ) {
+        let all = (0..200u32)
+            .map(|i| {
+                let mut calls = normal_calls(i);
+                if i % every == 5 {
+                    calls[1].us += x_us;
+                }
+                request(i, i64::from(i) * 100, 400, 0, &calls)
+            })
+            .collect();
+        let a = analyzed(all);
+        let top = a.scenarios[0].tail.as_ref().unwrap().shapes[0].clone();
+        let x = x_us as f64 / 1000.0;
+        proptest::prop_assert!(top.shape.contains("count(listing.id)"), "{:?}", top);
+        proptest::prop_assert!((top.added_ms - x).abs() <= 0.1 * x, "planted {} ms: {:?}", x, top);
+    }
 }

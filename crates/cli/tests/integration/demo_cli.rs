@@ -233,6 +233,53 @@ fn run_analyzes_at_its_end_when_its_collector_ran() {
     assert_eq!(matched("summary.json"), 0, "--force replaces it");
 }
 
+#[test]
+fn the_slow_deletes_are_explained_by_the_unindexed_usage_check() {
+    // The demo's catalog (listings without their foreign-key index), 200
+    // deletes of a CPU used by 1,000 listings: the usage check scans the
+    // table, so the deletes that took longest took it there.
+    let port = free_port();
+    let (cat, url) = serve_catalog(&[
+        "--seed-listings",
+        "60000",
+        "--no-listing-index",
+        "--otlp-endpoint",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = Command::new(bin())
+        .args(["run", "--base-url", &url, "--runs", "200"])
+        .args(["--scenario", "CPU_DELETE_WITH_LISTINGS_1000"])
+        .args(["--collector-grpc", "127.0.0.1:0", "--span-wait", "500ms"])
+        .args(["--collector-http", &format!("127.0.0.1:{port}")])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let s = summary(&out);
+    let delete = scenario(&s, "CPU_DELETE_WITH_LISTINGS_1000");
+    let tail = &delete["tail"];
+    assert_eq!(tail["slow"], 11, "{tail}");
+    let top = tail["shapes"][0]["shape"].as_str().unwrap();
+    assert!(
+        top.starts_with("SELECT count(listings.id)") && top.contains("WHERE (listings.cpu_id = ?)"),
+        "the usage check's statement, fingerprinted: {tail}"
+    );
+    let outlier = &delete["outliers"][0]["critical_path"];
+    assert!(
+        outlier
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|step| step["name"] == top && step["db"] == true),
+        "the slowest delete's critical path runs through the check: {outlier}"
+    );
+    let (code, _) = cat.terminate();
+    assert_eq!(code, 0);
+}
+
 /// A query API that has no trace: 404 to everything.
 fn not_found_server() -> String {
     use std::io::{Read, Write};

@@ -75,6 +75,24 @@ fn outlier(trace: &str, s: Split) -> Outlier {
                 ),
             },
         ],
+        critical_path: vec![
+            step("DELETE /v1/catalog/cpus/{id}", false, 0.6),
+            step("catalog.delete_cpu", false, 1.1),
+            step(COUNT, true, 780.4),
+            step(
+                "SELECT count(*) FROM listing_archive WHERE cpu_id = ?",
+                true,
+                27.1,
+            ),
+        ],
+    }
+}
+
+fn step(name: &str, db: bool, exclusive_ms: f64) -> tracesplit_model::analysis::CriticalStep {
+    tracesplit_model::analysis::CriticalStep {
+        name: name.into(),
+        db,
+        exclusive_ms,
     }
 }
 
@@ -218,7 +236,7 @@ fn delete_1000() -> ScenarioAnalysis {
 
 /// Slow deletes that count more and run an audit query the fast ones don't, in a burst.
 fn why_slow() -> tracesplit_model::tail::TailExplanation {
-    use tracesplit_model::tail::{ShapeDelta, TailExplanation, TimeCluster};
+    use tracesplit_model::tail::{AttributeDelta, ShapeDelta, TailExplanation, TimeCluster};
     TailExplanation {
         slow: 11,
         baseline: 100,
@@ -249,6 +267,14 @@ fn why_slow() -> tracesplit_model::tail::TailExplanation {
                 only_in_slow: true,
             },
         ],
+        attributes: vec![AttributeDelta {
+            key: "service.instance.id".into(),
+            value: "api-2".into(),
+            on_request: true,
+            slow_share: 9.0 / 11.0,
+            baseline_share: 0.1,
+            p_value: 8.4e-7,
+        }],
         clustering: Some(TimeCluster {
             from_s: 8.0,
             to_s: 10.0,

@@ -127,6 +127,12 @@ fn a_statement_run_ten_times_only_in_slow_requests_is_the_first_explanation() {
     assert!(top.only_in_slow && top.db, "{top:?}");
     assert!((top.slow_calls - 10.0).abs() < 1e-9, "{top:?}");
     assert!((top.added_ms - 30.0).abs() < 0.5, "{top:?}");
+    assert!(top.baseline_ms == 0.0 && (top.slow_ms - 30.0).abs() < 0.5, "{top:?}");
+    // The means of the client totals: the planted 30 ms apart (the count's
+    // 0–60 µs jitter aside), both from the planted 5.55 ms request.
+    let gap = tail.slow_mean_ms - tail.baseline_mean_ms;
+    assert!((gap - 30.0).abs() < 0.1, "{tail:?}");
+    assert!((tail.baseline_mean_ms - 5.55).abs() < 0.07, "{tail:?}");
     let why = a.findings.iter().find(|f| f.rule == "why_slow").unwrap();
     assert!(
         why.title
@@ -161,6 +167,10 @@ fn a_pause_that_holds_every_request_in_two_seconds_is_found_in_time() {
     assert!((c.slow_share - 1.0).abs() < 1e-9, "{c:?}");
     assert!(c.all_share <= 0.11, "{c:?}");
     assert!(c.from_s >= 8.0 - 1e-9 && c.to_s <= 10.0 + 0.1, "{c:?}");
+    // All 11 slow requests in a window holding a tenth of the requests:
+    // P(X ≥ 11) for X ~ B(11, all_share).
+    let expected = c.all_share.powi(11);
+    assert!((c.p_value / expected - 1.0).abs() < 1e-6, "{c:?} vs {expected}");
     let burst = a
         .findings
         .iter()

@@ -20,9 +20,11 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -r tests-support/python/requirements.txt
 
 # Debian packages: headless Chromium for the HTML report test, docker-compose
-# (1.29; validates docker-compose.yml without an engine).
+# (1.29; validates docker-compose.yml without an engine), the system's CA
+# certificates (the https client reads the system trust store).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -16,6 +16,7 @@ mod listings;
 mod routes;
 mod rows;
 mod schema;
+mod tls;
 mod validate;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 use tracesplit_telemetry::{ExportCounts, Telemetry, TelemetryConfig};
 
 pub use schema::now as timestamp;
+pub use tls::TlsFiles;
 
 /// How to run the catalog.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct CatalogConfig {
     pub queue_delay: Duration,
     /// Span export; `None` emits no spans.
     pub telemetry: Option<TelemetryConfig>,
+    /// Serve HTTPS with these certificate files.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for CatalogConfig {
@@ -60,6 +64,7 @@ impl Default for CatalogConfig {
             handler_delay: Duration::ZERO,
             queue_delay: Duration::ZERO,
             telemetry: Some(TelemetryConfig::new("catalog-demo")),
+            tls: None,
         }
     }
 }
@@ -83,6 +88,14 @@ pub enum CatalogError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A TLS certificate or key file is not usable.
+    #[error("TLS file {path}: {message}")]
+    Tls {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Span export could not be configured.
     #[error(transparent)]
     Telemetry(#[from] tracesplit_telemetry::TelemetryError),
@@ -91,6 +104,7 @@ pub enum CatalogError {
 /// A running catalog.
 pub struct CatalogHandle {
     addr: SocketAddr,
+    https: bool,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     telemetry: Option<Arc<Telemetry>>,
@@ -132,6 +146,7 @@ impl CatalogServer {
                 path: "?".into(),
                 message: e.to_string(),
             })??;
+        let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let telemetry = config
             .telemetry
             .as_ref()
@@ -155,16 +170,34 @@ impl CatalogServer {
             telemetry: telemetry.clone(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!("catalog server stopped: {e}");
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let server = match acceptor {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor).map_err(|source| {
+                    CatalogError::Bind {
+                        addr: config.listen,
+                        source,
+                    }
+                })?;
+                tokio::spawn(async move {
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                    if let Err(e) = serve.await {
+                        tracing::error!("catalog server stopped: {e}");
+                    }
+                })
             }
-        });
+            None => tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                if let Err(e) = serve.await {
+                    tracing::error!("catalog server stopped: {e}");
+                }
+            }),
+        };
         Ok(CatalogHandle {
             addr,
+            https: config.tls.is_some(),
             stop: Some(stop),
             server,
             telemetry,
@@ -178,9 +211,14 @@ impl CatalogHandle {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://localhost:PORT` when serving TLS (the
+    /// name a test certificate is issued for).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.https {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Span export counts so far (zero when spans are off).

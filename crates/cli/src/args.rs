@@ -265,6 +265,38 @@ pub struct CleanupArgs {
     /// Extra request header, e.g. 'Authorization: Bearer …' (repeatable).
     #[arg(long = "header", short = 'H')]
     pub headers: Vec<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS to an `https://` API (the system's trust store is always used).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TlsArgs {
+    /// Also trust the CA certificates in this PEM file (a company or test CA).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chain (PEM) for mTLS, with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Do not verify the API's certificate (every report says so).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl TlsArgs {
+    /// The runner's TLS options.
+    pub fn options(&self) -> tracesplit_runner::TlsOptions {
+        tracesplit_runner::TlsOptions {
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+            from_otlp_env: false,
+        }
+    }
 }
 
 /// `tracesplit run`.
@@ -303,6 +335,8 @@ pub struct RunArgs {
     /// Extra request header, e.g. 'Authorization: Bearer …' (repeatable; never written anywhere).
     #[arg(long = "header", short = 'H')]
     pub headers: Vec<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
@@ -386,6 +420,15 @@ pub struct ServeCatalogArgs {
     /// Emit no spans at all.
     #[arg(long)]
     pub no_telemetry: bool,
+    /// Serve HTTPS with this certificate chain (PEM), with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by the CAs in this PEM file (mTLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// `tracesplit collect`.

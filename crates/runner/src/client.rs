@@ -3,7 +3,8 @@
 //! Connections are kept in a small pool and used by one request at a time;
 //! the wire format is in [`crate::http1`].
 
-use crate::http1::{Conn, Response, WireError};
+use crate::http1::{Conn, Opening, Response, Target, WireError};
+use crate::tls::{TlsError, TlsOptions};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ impl Outcome {
     pub fn is_connection_failure(&self) -> bool {
         matches!(
             self.error.as_deref(),
-            Some("refused" | "connect" | "unreachable")
+            Some("refused" | "connect" | "unreachable" | "resolve" | "tls")
         )
     }
 }
@@ -50,6 +51,9 @@ pub enum ClientError {
     /// A `--header` is not `Name: value`.
     #[error("invalid --header {0:?}: expected 'Name: value'")]
     Header(String),
+    /// The TLS options are not usable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// HTTP/1.1 keep-alive client bound to one API base URL.
@@ -59,9 +63,9 @@ pub struct ApiClient {
 }
 
 struct Inner {
-    /// `host:port` to connect to.
-    address: String,
-    /// `http://host[:port]`, for URLs in records and messages.
+    /// Where connections go.
+    target: Target,
+    /// `http(s)://host[:port]`, for URLs in records and messages.
     scheme_authority: String,
     /// Path prefix of the base URL, without a trailing slash.
     prefix: String,
@@ -100,11 +104,13 @@ fn redact(h: &str) -> String {
 }
 
 /// The failure kind of a request that got no usable response.
-fn classify(e: &WireError) -> String {
+pub fn classify(e: &WireError) -> String {
     use std::io::ErrorKind::*;
     match e {
         WireError::ClosedEarly => "reset",
         WireError::Malformed(_) => "malformed",
+        WireError::Resolve { .. } => "resolve",
+        WireError::Tls { .. } => "tls",
         WireError::Io(io) => match io.kind() {
             ConnectionRefused => "refused",
             ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",
@@ -130,24 +136,55 @@ fn valid_target(path: &str) -> bool {
 }
 
 impl ApiClient {
-    /// Client for `base_url` (http only) with extra headers, a per-request
-    /// timeout and at most `pool` idle keep-alive connections. Bodies are JSON.
+    /// Client for `base_url` (`http` or `https` with the system's trust
+    /// store) with extra headers, a per-request timeout and at most `pool`
+    /// idle keep-alive connections. Bodies are JSON.
     pub fn new(
         base_url: &str,
         headers: HeaderMap,
         timeout: Duration,
         pool: usize,
     ) -> Result<Self, ClientError> {
-        Self::with_content_type(base_url, headers, timeout, pool, "application/json")
+        Self::with_options(
+            base_url,
+            headers,
+            timeout,
+            pool,
+            "application/json",
+            &TlsOptions::default(),
+        )
     }
 
-    /// As [`ApiClient::new`], with bodies of another media type.
+    /// As [`ApiClient::new`], with TLS options for `https`.
+    pub fn with_tls(
+        base_url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+        pool: usize,
+        tls: &TlsOptions,
+    ) -> Result<Self, ClientError> {
+        Self::with_options(base_url, headers, timeout, pool, "application/json", tls)
+    }
+
+    /// As [`ApiClient::with_tls`], with bodies of another media type.
     pub fn with_content_type(
         base_url: &str,
         headers: HeaderMap,
         timeout: Duration,
         pool: usize,
         content_type: &'static str,
+        tls: &TlsOptions,
+    ) -> Result<Self, ClientError> {
+        Self::with_options(base_url, headers, timeout, pool, content_type, tls)
+    }
+
+    fn with_options(
+        base_url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+        pool: usize,
+        content_type: &'static str,
+        tls: &TlsOptions,
     ) -> Result<Self, ClientError> {
         let bad = |reason: &str| ClientError::BaseUrl {
             url: base_url.to_owned(),
@@ -156,19 +193,22 @@ impl ApiClient {
         let uri: Uri = base_url
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported yet; use http or a local TLS-terminating proxy",
-                ));
-            }
-            _ => return Err(bad("must start with http://")),
-        }
+        let (scheme, default_port) = match uri.scheme_str() {
+            Some("http") => ("http", 80),
+            Some("https") => ("https", 443),
+            _ => return Err(bad("must start with http:// or https://")),
+        };
         let host = uri.host().ok_or_else(|| bad("has no host"))?;
         let host_port = match uri.port_u16() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
+        };
+        let connector = if scheme == "https" {
+            let name = crate::tls::server_name(host).map_err(|e| bad(&e))?;
+            let config = crate::tls::client_config(tls)?;
+            Some((tokio_rustls::TlsConnector::from(config), name))
+        } else {
+            None
         };
         let mut fixed_headers = format!("host: {host_port}\r\n").into_bytes();
         let body_header = format!("content-type: {content_type}\r\n").into_bytes();
@@ -180,8 +220,12 @@ impl ApiClient {
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                address: format!("{host}:{}", uri.port_u16().unwrap_or(80)),
-                scheme_authority: format!("http://{host_port}"),
+                target: Target {
+                    address: format!("{host}:{}", uri.port_u16().unwrap_or(default_port)),
+                    host: host.to_owned(),
+                    tls: connector,
+                },
+                scheme_authority: format!("{scheme}://{host_port}"),
                 prefix: uri.path().trim_end_matches('/').to_owned(),
                 fixed_headers,
                 body_header,
@@ -190,6 +234,34 @@ impl ApiClient {
                 max_idle: pool.max(1),
             }),
         })
+    }
+
+    /// Opens a new connection (name resolution, TCP, TLS) and sends `GET
+    /// path` on it: what a run checks before anything else. A TLS or name
+    /// failure comes back as the [`WireError`] that says it in words.
+    pub async fn probe(&self, path: &str) -> Result<(u16, Opening), WireError> {
+        let request = Request {
+            method: &Method::GET,
+            path,
+            body: &Bytes::new(),
+            traceparent: None,
+        };
+        let attempt = async {
+            let mut conn = Conn::connect(&self.inner.target).await?;
+            let opening = conn.opening;
+            let response = self.exchange_on(&mut conn, &request).await?;
+            if response.keep_alive {
+                self.checkin(conn);
+            }
+            Ok((response.status, opening))
+        };
+        match tokio::time::timeout(self.inner.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(WireError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {:?}", self.inner.timeout),
+            ))),
+        }
     }
 
     /// Full URL of a path.
@@ -256,12 +328,12 @@ impl ApiClient {
     async fn exchange(&self, request: &Request<'_>) -> Result<Response, WireError> {
         let mut conn = match self.checkout() {
             Some(conn) => conn,
-            None => Conn::connect(&self.inner.address).await?,
+            None => Conn::connect(&self.inner.target).await?,
         };
         let result = self.exchange_on(&mut conn, request).await;
         let result = match result {
             Err(WireError::ClosedEarly) if conn.reused && idempotent(request.method) => {
-                conn = Conn::connect(&self.inner.address).await?;
+                conn = Conn::connect(&self.inner.target).await?;
                 self.exchange_on(&mut conn, request).await
             }
             other => other,
@@ -296,7 +368,7 @@ impl ApiClient {
 
     fn checkout(&self) -> Option<Conn> {
         let mut idle = self.inner.idle.lock().ok()?;
-        while let Some(conn) = idle.pop() {
+        while let Some(mut conn) = idle.pop() {
             if conn.is_open() {
                 return Some(conn);
             }

@@ -156,16 +156,22 @@ fn base_urls() {
     let c = client("http://localhost:8000/api/").unwrap();
     assert_eq!(c.url("/v1/x"), "http://localhost:8000/api/v1/x");
     let v6 = client("http://[::1]:8000").unwrap();
-    assert_eq!(v6.inner.address, "[::1]:8000");
+    assert_eq!(v6.inner.target.address, "[::1]:8000");
     assert_eq!(v6.base_url(), "http://[::1]:8000");
     let default_port = client("http://api.internal").unwrap();
-    assert_eq!(default_port.inner.address, "api.internal:80");
+    assert_eq!(default_port.inner.target.address, "api.internal:80");
     assert!(
         default_port
             .inner
             .fixed_headers
             .starts_with(b"host: api.internal\r\n")
     );
-    assert!(client("https://x").is_err());
+    let https = client("https://api.internal/v2").unwrap();
+    assert_eq!(https.inner.target.address, "api.internal:443");
+    assert!(https.inner.target.tls.is_some());
+    assert_eq!(https.url("/x"), "https://api.internal/v2/x");
+    let https_v6 = client("https://[::1]:8443").unwrap();
+    assert_eq!(https_v6.inner.target.address, "[::1]:8443");
     assert!(client("localhost:8000").is_err());
+    assert!(client("ftp://x").is_err());
 }

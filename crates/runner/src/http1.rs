@@ -9,12 +9,34 @@
 //! no body for HEAD, 1xx, 204 and 304; `Transfer-Encoding: chunked`;
 //! `Content-Length`; otherwise read to the end of the connection.
 
+use crate::stream::Stream;
 use bytes::{Buf, Bytes, BytesMut};
+use futures::FutureExt;
 use http::Method;
 use std::io;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A TLS handshake's io error with the rustls error inside, when there is one.
+fn tls_error(host: &str, e: io::Error) -> WireError {
+    let inner = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .cloned();
+    match inner {
+        Some(error) => WireError::Tls {
+            host: host.to_owned(),
+            error,
+        },
+        None => WireError::Io(e),
+    }
+}
 
 /// Headers a response may have before it counts as malformed.
 const MAX_HEADERS: usize = 100;
@@ -31,6 +53,44 @@ pub enum WireError {
     /// The server's answer is not HTTP/1.1 we can read.
     #[error("malformed response: {0}")]
     Malformed(String),
+    /// The host name does not resolve.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// What the resolver said.
+        reason: String,
+    },
+    /// The TLS handshake failed (certificate, name, client certificate, …).
+    #[error("{}", crate::tls::explain(host, error))]
+    Tls {
+        /// The host.
+        host: String,
+        /// What rustls said.
+        error: rustls::Error,
+    },
+}
+
+/// Where a connection goes: the address, and TLS when the URL is `https`.
+#[derive(Clone)]
+pub struct Target {
+    /// `host:port` to resolve and connect to.
+    pub address: String,
+    /// The host, for messages.
+    pub host: String,
+    /// The TLS connector and the name to verify, for `https`.
+    pub tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
+}
+
+/// How a connection was opened: what the request that opened it waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opening {
+    /// Name resolution and TCP connect (ns).
+    pub connect_ns: u64,
+    /// The TLS handshake (ns; 0 without TLS).
+    pub tls_ns: u64,
+    /// The TLS session was resumed (no full handshake).
+    pub resumed: bool,
 }
 
 /// A response read off the wire.
@@ -49,30 +109,82 @@ pub struct Response {
 /// One open connection with its read buffer.
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     read: BytesMut,
     write: Vec<u8>,
     /// Whether a response was already read on it (a closed reused connection is retried).
     pub reused: bool,
+    /// How it was opened.
+    pub opening: Opening,
+    /// The host, for TLS errors in words.
+    host: String,
 }
 
 impl Conn {
-    /// Connects to `authority` (`host:port`) without Nagle's delay.
-    pub async fn connect(authority: &str) -> io::Result<Self> {
-        let stream = TcpStream::connect(authority).await?;
-        stream.set_nodelay(true)?;
+    /// Connects to `target` without Nagle's delay, with its TLS handshake when it has TLS.
+    pub async fn connect(target: &Target) -> Result<Self, WireError> {
+        let started = Instant::now();
+        let addresses: Vec<_> = tokio::net::lookup_host(&target.address)
+            .await
+            .map_err(|e| WireError::Resolve {
+                host: target.host.clone(),
+                reason: e.to_string(),
+            })?
+            .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        let mut tcp = None;
+        for address in addresses {
+            match TcpStream::connect(address).await {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        tcp.set_nodelay(true)?;
+        let connected = Instant::now();
+        let mut opening = Opening {
+            connect_ns: nanos(connected - started),
+            ..Opening::default()
+        };
+        let stream = match &target.tls {
+            None => Stream::Plain(tcp),
+            Some((connector, name)) => {
+                let tls = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| tls_error(&target.host, e))?;
+                opening.tls_ns = nanos(connected.elapsed());
+                opening.resumed = matches!(
+                    tls.get_ref().1.handshake_kind(),
+                    Some(rustls::HandshakeKind::Resumed)
+                );
+                Stream::Tls(Box::new(tls))
+            }
+        };
         Ok(Self {
             stream,
             read: BytesMut::with_capacity(8 * 1024),
             write: Vec::with_capacity(512),
             reused: false,
+            opening,
+            host: target.host.clone(),
         })
     }
 
     /// Whether an idle connection still looks open (the server has not closed it).
-    pub fn is_open(&self) -> bool {
+    pub fn is_open(&mut self) -> bool {
         let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        match &mut self.stream {
+            Stream::Plain(s) => {
+                matches!(s.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            // Reading through TLS consumes what arrived since (session
+            // tickets) into the session; only a pending read means open.
+            Stream::Tls(s) => s.read(&mut probe).now_or_never().is_none(),
+        }
     }
 
     /// Writes one request (`head` is the method, target and fixed headers) and reads its response.
@@ -92,10 +204,14 @@ impl Conn {
         }
         self.write.extend_from_slice(b"\r\n");
         self.write.extend_from_slice(body);
-        self.stream
-            .write_all(&self.write)
-            .await
-            .map_err(closed_early)?;
+        let host = &self.host;
+        let failed = |e: io::Error| match tls_error(host, e) {
+            WireError::Io(e) => closed_early(e),
+            other => other,
+        };
+        self.stream.write_all(&self.write).await.map_err(failed)?;
+        // TLS records may still sit in the session's buffer.
+        self.stream.flush().await.map_err(failed)?;
         self.read.clear();
         let response = self.read_response(method == Method::HEAD).await?;
         self.reused = true;
@@ -103,16 +219,23 @@ impl Conn {
     }
 
     /// Reads more bytes; `Ok(false)` at the end of the stream.
-    async fn fill(&mut self) -> io::Result<bool> {
+    async fn fill(&mut self) -> Result<bool, WireError> {
         if self.read.capacity() - self.read.len() < 1024 {
             self.read.reserve(8 * 1024);
         }
-        Ok(self.stream.read_buf(&mut self.read).await? > 0)
+        match self.stream.read_buf(&mut self.read).await {
+            Ok(n) => Ok(n > 0),
+            // A TLS alert (a refused client certificate) says why in words.
+            Err(e) => Err(tls_error(&self.host, e)),
+        }
     }
 
     async fn read_response(&mut self, head_request: bool) -> Result<Response, WireError> {
-        if !self.fill().await.map_err(closed_early)? {
-            return Err(WireError::ClosedEarly);
+        match self.fill().await {
+            Ok(true) => {}
+            Ok(false) => return Err(WireError::ClosedEarly),
+            Err(WireError::Io(e)) => return Err(closed_early(e)),
+            Err(e) => return Err(e),
         }
         let first_byte = Instant::now();
         loop {

@@ -92,7 +92,7 @@ async fn content_length_chunked_and_interim_responses_on_one_connection() {
         (vec![b"HTTP/1.1 204 No Content\r\n\r\n"], false),
     ])
     .await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     let r = get(&mut conn).await.unwrap();
     assert_eq!(
         (r.status, &r.body[..], r.keep_alive),
@@ -123,7 +123,7 @@ async fn bodies_are_sent_with_their_length_and_head_answers_have_none() {
         (vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"], false),
     ])
     .await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     let head_req = |w: &mut Vec<u8>| w.extend_from_slice(b"HEAD /x HTTP/1.1\r\n");
     let r = conn.exchange(&Method::HEAD, head_req, b"").await.unwrap();
     assert_eq!(
@@ -154,7 +154,7 @@ async fn close_delimited_bodies_and_connection_close_end_keep_alive() {
         true,
     )])
     .await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     let r = get(&mut conn).await.unwrap();
     assert_eq!((&r.body[..], r.keep_alive), (&b"until close"[..], false));
 
@@ -163,7 +163,7 @@ async fn close_delimited_bodies_and_connection_close_end_keep_alive() {
         true,
     )])
     .await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     assert!(!get(&mut conn).await.unwrap().keep_alive);
 }
 
@@ -196,7 +196,7 @@ async fn broken_answers_are_errors_that_say_what_broke() {
     ];
     for (answer, expected) in cases {
         let (addr, _seen) = scripted(vec![(vec![answer], true)]).await;
-        let mut conn = Conn::connect(&addr).await.unwrap();
+        let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
         let err = get(&mut conn).await.unwrap_err().to_string();
         assert!(err.contains(expected), "{answer:?}: {err}");
     }
@@ -209,7 +209,7 @@ async fn an_idle_connection_the_server_closed_is_not_open() {
         true,
     )])
     .await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     get(&mut conn).await.unwrap();
     // The FIN arrives shortly after the response; poll until it is seen.
     let mut open = true;
@@ -232,7 +232,7 @@ async fn a_response_arriving_one_byte_at_a_time_reads_the_same() {
         (LENGTH.chunks(1).collect(), false),
     ])
     .await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     let r = get(&mut conn).await.unwrap();
     assert_eq!((r.status, &r.body[..]), (200, &b"wikipedia"[..]));
     let r = get(&mut conn).await.unwrap();
@@ -249,8 +249,16 @@ async fn bodies_larger_than_the_read_buffer_arrive_whole() {
     let head: &'static [u8] = Box::leak(head.into_bytes().into_boxed_slice());
     let body_bytes: &'static [u8] = Box::leak(body.clone().into_bytes().into_boxed_slice());
     let (addr, _seen) = scripted(vec![(vec![head, body_bytes], false)]).await;
-    let mut conn = Conn::connect(&addr).await.unwrap();
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
     let r = get(&mut conn).await.unwrap();
     assert_eq!(r.body.len(), body.len());
     assert!(r.body.iter().all(|b| *b == b'x'));
+}
+
+fn plain(address: &str) -> crate::http1::Target {
+    crate::http1::Target {
+        address: address.to_owned(),
+        host: "127.0.0.1".into(),
+        tls: None,
+    }
 }

@@ -13,10 +13,13 @@ pub mod schedule;
 pub mod shard;
 pub mod spans;
 pub mod spanwait;
+mod stream;
 pub mod suite;
+pub mod tls;
 
 pub use run::{Collect, RunConfig, RunError, RunOutcome, open_run_dir, preflight, run};
 pub use spanwait::ServerSpanIndex;
+pub use tls::TlsOptions;
 
 /// `2025-11-14T10:30:00.123456` (UTC): the seed results format's timestamp,
 /// used for the run's start and end in `manifest.json`.

@@ -127,7 +127,10 @@ fn a_statement_run_ten_times_only_in_slow_requests_is_the_first_explanation() {
     assert!(top.only_in_slow && top.db, "{top:?}");
     assert!((top.slow_calls - 10.0).abs() < 1e-9, "{top:?}");
     assert!((top.added_ms - 30.0).abs() < 0.5, "{top:?}");
-    assert!(top.baseline_ms == 0.0 && (top.slow_ms - 30.0).abs() < 0.5, "{top:?}");
+    assert!(
+        top.baseline_ms == 0.0 && (top.slow_ms - 30.0).abs() < 0.5,
+        "{top:?}"
+    );
     // The means of the client totals: the planted 30 ms apart (the count's
     // 0–60 µs jitter aside), both from the planted 5.55 ms request.
     let gap = tail.slow_mean_ms - tail.baseline_mean_ms;
@@ -170,7 +173,10 @@ fn a_pause_that_holds_every_request_in_two_seconds_is_found_in_time() {
     // All 11 slow requests in a window holding a tenth of the requests:
     // P(X ≥ 11) for X ~ B(11, all_share).
     let expected = c.all_share.powi(11);
-    assert!((c.p_value / expected - 1.0).abs() < 1e-6, "{c:?} vs {expected}");
+    assert!(
+        (c.p_value / expected - 1.0).abs() < 1e-6,
+        "{c:?} vs {expected}"
+    );
     let burst = a
         .findings
         .iter()

@@ -3,7 +3,6 @@
 use crate::args::CleanupArgs;
 use crate::exit::{self, Unreachable};
 use anyhow::Context;
-use http::Method;
 use std::time::Duration;
 use tracesplit_model::RunManifest;
 use tracesplit_runner::client::{ApiClient, parse_headers};
@@ -26,18 +25,17 @@ fn base_url_of(args: &CleanupArgs) -> String {
 
 pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
     let base_url = base_url_of(&args);
-    let client = ApiClient::new(
+    let client = ApiClient::with_tls(
         &base_url,
         parse_headers(&args.headers)?,
         Duration::from_secs(30),
         8,
+        &args.tls.options(),
     )?;
-    let health = client.send(Method::GET, "/health", None, None).await;
-    if health.status == 0 {
+    if let Err(e) = client.probe("/health").await {
         return Err(Unreachable(format!(
-            "cannot reach the API at {}: {}",
-            client.url("/health"),
-            health.error.unwrap_or_default()
+            "cannot reach the API at {}: {e}",
+            client.url("/health")
         ))
         .into());
     }

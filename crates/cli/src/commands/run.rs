@@ -94,6 +94,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
     let config = RunConfig {
         base_url: args.base_url.trim_end_matches('/').to_owned(),
         headers: parse_headers(&args.headers)?,
+        tls: args.tls.options(),
         timeout: args.timeout,
         suite,
         schedule,
@@ -150,7 +151,9 @@ pub fn ledgers_of(config: &RunConfig) -> Vec<PathBuf> {
 
 fn runner_error(e: RunError) -> anyhow::Error {
     match e {
-        e @ RunError::Unreachable { .. } => Unreachable(e.to_string()).into(),
+        e @ (RunError::Unreachable { .. } | RunError::Connect { .. }) => {
+            Unreachable(e.to_string()).into()
+        }
         e => e.into(),
     }
 }

@@ -11,4 +11,5 @@ mod reports_cli;
 mod run_cli;
 mod shards_cli;
 mod support;
+mod tls_cli;
 mod verdicts_cli;

@@ -44,6 +44,8 @@ pub struct RunConfig {
     pub base_url: String,
     /// Extra request headers (auth); never written anywhere.
     pub headers: HeaderMap,
+    /// TLS for an `https` base URL.
+    pub tls: crate::tls::TlsOptions,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Scenarios to run.
@@ -87,6 +89,7 @@ impl RunConfig {
         Self {
             base_url: base_url.to_owned(),
             headers: HeaderMap::new(),
+            tls: crate::tls::TlsOptions::default(),
             timeout: Duration::from_secs(30),
             suite,
             schedule: Schedule::default(),
@@ -137,6 +140,14 @@ pub enum RunError {
         url: String,
         /// What happened.
         error: String,
+    },
+    /// No connection to the API could be opened (name, TCP, TLS).
+    #[error("cannot connect to the API at {url}: {reason}")]
+    Connect {
+        /// Base URL.
+        url: String,
+        /// Why, in words.
+        reason: String,
     },
     /// The run directory cannot be used.
     #[error("run directory {path}: {message}")]

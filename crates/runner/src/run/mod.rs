@@ -12,32 +12,37 @@ pub use config::{Collect, RunConfig, RunError, RunOutcome};
 use crate::client::ApiClient;
 use crate::fixtures::ledger::Ledger;
 use crate::fixtures::{CleanupReport, FixtureSettings, Fixtures, KeptSet, Watch};
+use crate::http1::WireError;
 use crate::progress::Progress;
 use crate::record::Recorder;
 use crate::scenario::RunState;
 use crate::spans::{ClientSpans, ExportConfig, ExportCounts};
-use http::Method;
 use measure::{Measured, measure_suite};
 use std::path::Path;
 use std::sync::Arc;
 use tracesplit_model::manifest::{LEDGER_FILE, MANIFEST_FILE, REQUESTS_FILE};
 use written::{estimate_line, manifest, run_notes, write_json};
 
+/// The health check on a new connection: a TLS or name failure in words
+/// (exit 3), a refused or silent API as before, a non-2xx answer a warning.
 async fn health(client: &ApiClient, progress: &Progress) -> Result<(), RunError> {
-    let outcome = client.send(Method::GET, "/health", None, None).await;
-    match outcome.status {
-        0 => Err(RunError::Unreachable {
-            url: client.url("/health"),
-            error: outcome.error.unwrap_or_default(),
-        }),
-        200..=299 => Ok(()),
-        s => {
+    match client.probe("/health").await {
+        Ok((200..=299, _)) => Ok(()),
+        Ok((status, _)) => {
             progress.line(&format!(
-                "warning: GET {} answered {s}; continuing",
+                "warning: GET {} answered {status}; continuing",
                 client.url("/health")
             ));
             Ok(())
         }
+        Err(e @ (WireError::Tls { .. } | WireError::Resolve { .. })) => Err(RunError::Connect {
+            url: client.base_url(),
+            reason: e.to_string(),
+        }),
+        Err(e) => Err(RunError::Unreachable {
+            url: client.url("/health"),
+            error: crate::client::classify(&e),
+        }),
     }
 }
 
@@ -45,11 +50,12 @@ async fn health(client: &ApiClient, progress: &Progress) -> Result<(), RunError>
 /// headers make a client, and the API answers its health check. A run that
 /// fails here leaves no run directory behind.
 pub async fn preflight(config: &RunConfig) -> Result<ApiClient, RunError> {
-    let client = ApiClient::new(
+    let client = ApiClient::with_tls(
         &config.base_url,
         config.headers.clone(),
         config.timeout,
         config.schedule.concurrency + config.setup_concurrency,
+        &config.tls,
     )?;
     health(&client, &config.progress).await?;
     Ok(client)

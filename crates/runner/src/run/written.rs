@@ -150,6 +150,12 @@ pub(super) fn run_notes(
 ) -> Vec<String> {
     let spans = &ended.client_spans;
     let mut notes = Vec::new();
+    if config.tls.insecure && config.base_url.starts_with("https:") {
+        notes.push(format!(
+            "TLS certificate verification was off (--insecure): the identity of {} was not checked",
+            config.base_url
+        ));
+    }
     if measured.api_down {
         notes.push(format!("the API at {} stopped answering mid-run; the remaining requests were counted as errors (api_unreachable)", config.base_url));
     }

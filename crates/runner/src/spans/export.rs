@@ -11,7 +11,8 @@ use tracesplit_telemetry::traces_url;
 /// Where and how spans are exported.
 #[derive(Debug, Clone)]
 pub struct ExportConfig {
-    /// OTLP/HTTP base URL (`http://host:4318`) or full traces URL (`…/v1/traces`);
+    /// OTLP/HTTP base URL (`http://host:4318`, or `https://` with the system's
+    /// trust store and the `OTEL_EXPORTER_OTLP_*CERTIFICATE`/`*KEY` files) or full traces URL (`…/v1/traces`);
     /// `None`: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT,
     /// else `http://localhost:4318`.
     pub endpoint: Option<String>,
@@ -141,6 +142,7 @@ impl Target {
             config.timeout,
             1,
             "application/x-protobuf",
+            &crate::tls::TlsOptions::from_otlp_env(),
         )
         .map_err(|e| match e {
             crate::client::ClientError::BaseUrl { reason, .. } => bad(reason),

@@ -304,7 +304,7 @@ async fn dropping_every_handle_exports_what_is_queued_and_stops_the_thread() {
 #[test]
 fn bad_endpoints_and_headers_are_rejected_before_anything_runs() {
     for (endpoint, says) in [
-        ("https://collector:4318", "https"),
+        ("https//collector:4318", "OTLP endpoint"),
         ("not a url", "OTLP endpoint"),
         ("ftp://collector", "http://"),
     ] {
@@ -315,6 +315,13 @@ fn bad_endpoints_and_headers_are_rejected_before_anything_runs() {
             "{endpoint}: {text}"
         );
     }
+    // An https collector (a hosted one) is accepted: the system's trust store.
+    assert!(
+        ClientSpans::start(ExportConfig::new(Some(
+            "https://collector.example:4318".into()
+        )))
+        .is_ok()
+    );
     let mut c = ExportConfig::new(Some("http://127.0.0.1:4318".into()));
     c.headers = vec![("bad header".into(), "x".into())];
     assert!(matches!(

@@ -4,3 +4,4 @@ mod catalog;
 mod faults;
 mod fixtures;
 mod support;
+mod tls;

@@ -1,0 +1,170 @@
+//! `run` against an `https://` API: `serve-catalog --tls-cert/--tls-key` with
+//! certificates made here (rcgen), the full suite with spans joined, an
+//! untrusted certificate (exit 3, in words), `--insecure` (noted in every
+//! report) and mTLS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A test CA, a server certificate for localhost and a client certificate, as PEM files in `dir`.
+fn make_pki(dir: &Path) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "tracesplit test CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    for (stem, name, usage) in [
+        ("server", "localhost", ExtendedKeyUsagePurpose::ServerAuth),
+        ("client", "runner", ExtendedKeyUsagePurpose::ClientAuth),
+    ] {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        p.extended_key_usages = vec![usage];
+        let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+        std::fs::write(dir.join(format!("{stem}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{stem}.key")), key.serialize_pem()).unwrap();
+    }
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_full_suite_runs_over_https_and_an_untrusted_certificate_is_exit_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_pki(tmp.path());
+    let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
+    let port = free_port();
+    let (cat, url) = serve_catalog(&[
+        "--tls-cert",
+        arg(&pem("server.pem")),
+        "--tls-key",
+        arg(&pem("server.key")),
+        "--otlp-endpoint",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    assert!(url.starts_with("https://localhost:"), "{url}");
+
+    // Not trusted: the reason in words, exit 3, no run directory.
+    let refused_dir = tmp.path().join("refused");
+    let refused = run_command(&url, &refused_dir)
+        .args(["--runs", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("the certificate for localhost is signed by an unknown authority; pass its CA with --cacert"),
+        "{stderr}"
+    );
+    assert!(!refused_dir.exists());
+
+    // Trusted with --cacert: every scenario, every request joined to its server span.
+    let out = tmp.path().join("run");
+    let run = Command::new(bin())
+        .args(["run", "--base-url", &url, "--cacert", arg(&pem("ca.pem"))])
+        .args(["--runs", "2", "--span-wait", "500ms", "--out", arg(&out)])
+        .args(["--collector-grpc", "127.0.0.1:0"])
+        .args(["--collector-http", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let s = summary(&out);
+    let coverage = &s["analysis"]["coverage"];
+    assert!(coverage["requests"].as_u64().unwrap() >= 32, "{coverage}");
+    assert_eq!(coverage["matched"], coverage["requests"], "{coverage}");
+    assert_eq!(s["summary"]["total_tests"], 16);
+    let notes = s["analysis"]["notes"].to_string();
+    assert!(!notes.contains("--insecure"), "{notes}");
+
+    // --insecure: runs, and the summary and the reports say so.
+    let insecure_dir = tmp.path().join("insecure");
+    let md = tmp.path().join("report.md");
+    let insecure = run_command(&url, &insecure_dir)
+        .args(["--insecure", "--runs", "1", "--scenario", "GPU_*"])
+        .args(["--markdown", arg(&md)])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(insecure.status.code(), Some(0 | 1)),
+        "{}",
+        text(&insecure)
+    );
+    let said = "TLS certificate verification was off (--insecure)";
+    assert!(
+        summary(&insecure_dir)["analysis"]["notes"]
+            .to_string()
+            .contains(said)
+    );
+    assert!(std::fs::read_to_string(&md).unwrap().contains(said));
+    assert!(text(&insecure).contains(said), "{}", text(&insecure));
+    let (code, _) = cat.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn mtls_needs_the_client_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_pki(tmp.path());
+    let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
+    let (cat, url) = serve_catalog(&[
+        "--tls-cert",
+        arg(&pem("server.pem")),
+        "--tls-key",
+        arg(&pem("server.key")),
+        "--tls-client-ca",
+        arg(&pem("ca.pem")),
+        "--no-telemetry",
+    ]);
+    let run = |out: &str, cert: bool| {
+        let mut c = run_command(&url, &tmp.path().join(out));
+        c.args(["--cacert", arg(&pem("ca.pem")), "--runs", "1"])
+            .args(["--scenario", "CPU_DELETE_NO_LISTINGS"]);
+        if cert {
+            c.args([
+                "--cert",
+                arg(&pem("client.pem")),
+                "--key",
+                arg(&pem("client.key")),
+            ]);
+        }
+        c.output().unwrap()
+    };
+    let without = run("without", false);
+    assert_eq!(without.status.code(), Some(3), "{}", text(&without));
+    assert!(
+        text(&without).contains("pass --cert FILE --key FILE"),
+        "{}",
+        text(&without)
+    );
+    let with = run("with", true);
+    assert!(matches!(with.status.code(), Some(0 | 1)), "{}", text(&with));
+    assert!(tmp.path().join("with/requests.parquet").exists());
+    let (code, _) = cat.terminate();
+    assert_eq!(code, 0);
+}

@@ -1,0 +1,195 @@
+//! `https://` APIs: the reference catalog serving TLS with certificates made
+//! here (rcgen), reached with the system roots plus `--cacert`, mTLS and
+//! `--insecure`; handshake failures in words.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use http::{HeaderMap, Method};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer, TlsFiles};
+use tracesplit_runner::TlsOptions;
+use tracesplit_runner::client::ApiClient;
+
+/// A test CA and what it signed, as PEM files in a temporary directory.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "tracesplit test CA");
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        write("ca.pem", ca.pem());
+        let leaf = |names: &[&str], usage: ExtendedKeyUsagePurpose, stem: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut p =
+                CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                    .unwrap();
+            p.subject_alt_names
+                .push(SanType::IpAddress([127, 0, 0, 1].into()));
+            p.extended_key_usages = vec![usage];
+            let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+            write(&format!("{stem}.pem"), cert.pem());
+            write(&format!("{stem}.key"), key.serialize_pem());
+        };
+        leaf(
+            &["localhost"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            "server",
+        );
+        leaf(
+            &["api.example.test"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            "elsewhere",
+        );
+        leaf(&["runner"], ExtendedKeyUsagePurpose::ClientAuth, "client");
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+async fn https_catalog(pki: &Pki, stem: &str, client_ca: Option<&Path>) -> CatalogHandle {
+    CatalogServer::start(CatalogConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        telemetry: None,
+        tls: Some(TlsFiles {
+            cert: pki.path(&format!("{stem}.pem")),
+            key: pki.path(&format!("{stem}.key")),
+            client_ca: client_ca.map(Path::to_owned),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn client(url: &str, tls: TlsOptions) -> ApiClient {
+    ApiClient::with_tls(url, HeaderMap::new(), Duration::from_secs(10), 4, &tls).unwrap()
+}
+
+#[tokio::test]
+async fn https_with_the_test_ca_answers_records_the_handshake_and_resumes_the_session() {
+    let pki = Pki::new();
+    let api = https_catalog(&pki, "server", None).await;
+    assert!(api.base_url().starts_with("https://localhost:"));
+    let c = client(
+        &api.base_url(),
+        TlsOptions {
+            cacert: Some(pki.path("ca.pem")),
+            ..Default::default()
+        },
+    );
+    let (status, first) = c.probe("/health").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(first.tls_ns > 0 && first.connect_ns > 0, "{first:?}");
+    assert!(!first.resumed, "{first:?}");
+    // A request on the pooled connection reads the server's session tickets.
+    let outcome = c.send(Method::GET, "/v1/catalog/cpus", None, None).await;
+    assert_eq!((outcome.status, outcome.error), (200, None));
+    let (_, second) = c.probe("/health").await.unwrap();
+    assert!(
+        second.resumed,
+        "a reconnect resumes the TLS session: {second:?}"
+    );
+    api.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_and_a_wrong_name_are_refused_in_words() {
+    let pki = Pki::new();
+    let api = https_catalog(&pki, "server", None).await;
+    let e = client(&api.base_url(), TlsOptions::default())
+        .probe("/health")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the certificate for localhost is signed by an unknown authority")
+            && e.contains("--cacert"),
+        "{e}"
+    );
+    // --insecure skips the verification.
+    let insecure = client(
+        &api.base_url(),
+        TlsOptions {
+            insecure: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(insecure.probe("/health").await.unwrap().0, 200);
+    api.shutdown().await;
+
+    let elsewhere = https_catalog(&pki, "elsewhere", None).await;
+    let e = client(
+        &elsewhere.base_url(),
+        TlsOptions {
+            cacert: Some(pki.path("ca.pem")),
+            ..Default::default()
+        },
+    )
+    .probe("/health")
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("is not valid for the name localhost"), "{e}");
+    elsewhere.shutdown().await;
+}
+
+#[tokio::test]
+async fn mtls_needs_the_client_certificate_and_says_so_without_it() {
+    let pki = Pki::new();
+    let api = https_catalog(&pki, "server", Some(&pki.path("ca.pem"))).await;
+    let trusting = |cert: bool| TlsOptions {
+        cacert: Some(pki.path("ca.pem")),
+        cert: cert.then(|| pki.path("client.pem")),
+        key: cert.then(|| pki.path("client.key")),
+        ..Default::default()
+    };
+    let e = client(&api.base_url(), trusting(false))
+        .probe("/health")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--cert FILE --key FILE"), "{e}");
+    let with_cert = client(&api.base_url(), trusting(true));
+    assert_eq!(with_cert.probe("/health").await.unwrap().0, 200);
+    api.shutdown().await;
+}
+
+#[test]
+fn unusable_tls_files_are_named() {
+    let pki = Pki::new();
+    let empty = pki.path("empty.pem");
+    std::fs::write(&empty, "not a certificate").unwrap();
+    let e = ApiClient::with_tls(
+        "https://localhost:1",
+        HeaderMap::new(),
+        Duration::from_secs(1),
+        1,
+        &TlsOptions {
+            cacert: Some(empty.clone()),
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("--cacert") && e.contains("empty.pem"), "{e}");
+}

@@ -48,6 +48,7 @@ pub fn p95_split(
     if s.total_ms > 0.0 {
         let f = p95_ms / s.total_ms;
         s.network_ms *= f;
+        s.connection_setup_ms *= f;
         s.queue_ms *= f;
         s.handler_ms *= f;
         s.cascade_ms *= f;
@@ -73,6 +74,7 @@ pub fn mean_split(splits: &[RequestSplit], rows: &[usize], ranks: (usize, usize)
         requests: rows.len() as u64,
         ranks: (ranks.0 as u64, ranks.1 as u64),
         window_mean_ms: 0.0,
+        connection_setup_ms: sum(&|s| s.setup_ns),
     }
 }
 

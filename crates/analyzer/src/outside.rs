@@ -33,6 +33,7 @@ struct Legs {
     before: i64,
     after: i64,
     transfer: i64,
+    setup: i64,
 }
 
 fn legs(splits: &[RequestSplit], t: &RequestTable) -> Vec<Legs> {
@@ -47,6 +48,7 @@ fn legs(splits: &[RequestSplit], t: &RequestTable) -> Vec<Legs> {
                 before: sp.server_start_ns - c0,
                 after: c1 - (sp.server_start_ns + sp.server_ns),
                 transfer: t.ttfb[i].map_or(0, |f| (t.duration[i] - f).max(0)),
+                setup: t.setup.get(i).copied().unwrap_or(0),
             }
         })
         .collect()
@@ -72,19 +74,26 @@ pub fn locate(splits: &mut [RequestSplit], t: &RequestTable) -> Option<ClockChec
         one_way_ms: None,
     };
     if !check.consistent {
+        for l in &legs {
+            let sp = &mut splits[l.index];
+            sp.setup_ns = l.setup.min(sp.network_ns);
+        }
         return Some(check);
     }
     // The low end (5th percentile, robust to a clock hiccup) of the response
     // leg without its transfer.
     let mut floors: Vec<i64> = legs.iter().map(|l| (l.after - l.transfer).max(0)).collect();
+    // Opening the connection (TCP, TLS) happens before the request is sent,
+    // outside the server span: it is wire, measured by the client, not queue.
     floors.sort_unstable();
     let one_way = nearest_rank(&floors, 5.0).unwrap_or(0);
     check.one_way_ms = Some(ms(one_way));
     for l in &legs {
         let sp = &mut splits[l.index];
         let outside = sp.network_ns;
-        let wire = outside.min(2 * one_way + l.transfer);
+        let wire = outside.min(l.setup + 2 * one_way + l.transfer);
         sp.network_ns = wire;
+        sp.setup_ns = l.setup.min(wire);
         sp.queue_ns = outside - wire;
         sp.before_ns = Some(l.before.clamp(0, outside));
     }
@@ -103,6 +112,7 @@ mod tests {
             t.start.push(0);
             t.duration.push(total);
             t.ttfb.push(Some(ttfb));
+            t.setup.push(0);
             let server = end - start;
             splits.push(RequestSplit {
                 matched: true,
@@ -149,6 +159,24 @@ mod tests {
         locate(&mut splits, &t);
         let sp = splits[3];
         assert_eq!((sp.network_ns, sp.queue_ns), (20_000_000, 0));
+    }
+
+    #[test]
+    fn opening_the_connection_is_network_not_queue() {
+        // A 4 ms TLS handshake before the request; the server answers at once.
+        let reqs: Vec<_> = (0..20)
+            .map(|_| (5_200_000, 4_100_000, 5_100_000, 5_200_000))
+            .collect();
+        let (mut splits, mut t) = fixture(&reqs);
+        t.setup = vec![4_000_000; 20];
+        locate(&mut splits, &t);
+        let sp = splits[0];
+        assert_eq!(sp.setup_ns, 4_000_000, "{sp:?}");
+        assert!(
+            sp.network_ns >= 4_000_000 && sp.queue_ns <= 100_000,
+            "{sp:?}"
+        );
+        assert_eq!(sp.network_ns + sp.queue_ns + sp.handler_ns, sp.total_ns);
     }
 
     #[test]

@@ -40,8 +40,12 @@ pub fn scan_requests(
             .map_err(|e| AnalyzeError::Input(e.to_string()))?;
         files.push(file);
     }
-    LazyFrame::scan_parquet_files(paths(&files).into(), ScanArgsParquet::default())
-        .step("reading requests.parquet")
+    // Runs of older versions lack the newer columns (connection setup): read as nulls.
+    let args = ScanArgsParquet {
+        allow_missing_columns: true,
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet_files(paths(&files).into(), args).step("reading requests.parquet")
 }
 
 /// Reads `requests.parquet` of every run.

@@ -103,6 +103,9 @@ pub struct RequestSplit {
     pub queue_ns: i64,
     /// With trusted clocks: the server span's start after the client's.
     pub before_ns: Option<i64>,
+    /// The part of `network_ns` spent opening the connection (TCP + TLS),
+    /// as the client measured it.
+    pub setup_ns: i64,
     /// server − db.
     pub handler_ns: i64,
     /// Union of DB intervals within the server span.
@@ -293,6 +296,7 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
         network_ns: (r.total_ns - server_ns).max(0),
         queue_ns: 0,
         before_ns: None,
+        setup_ns: 0,
         handler_ns,
         db_ns,
         cascade_ns,

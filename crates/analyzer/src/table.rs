@@ -43,6 +43,9 @@ pub struct RequestTable {
     pub ttfb: Vec<Option<i64>>,
     /// Response size.
     pub response_bytes: Vec<u64>,
+    /// Connection setup the request waited for: connect + TLS (ns; 0 on a
+    /// reused connection, and in files of versions that did not record it).
+    pub setup: Vec<i64>,
 }
 
 fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, AnalyzeError> {
@@ -137,6 +140,17 @@ impl RequestTable {
         t.response_bytes = i64s(df, rc::RESPONSE_BYTES)?
             .into_iter()
             .map(|v| v.max(0) as u64)
+            .collect();
+        let added = |name: &str| -> Result<Vec<i64>, AnalyzeError> {
+            match df.column(name) {
+                Ok(_) => i64s(df, name),
+                Err(_) => Ok(vec![0; df.height()]),
+            }
+        };
+        t.setup = added(rc::CONNECT_NS)?
+            .into_iter()
+            .zip(added(rc::TLS_NS)?)
+            .map(|(c, s)| c.saturating_add(s).max(0))
             .collect();
         Ok(t)
     }

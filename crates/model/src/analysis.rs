@@ -118,6 +118,10 @@ pub struct Split {
     /// to the P95 shown (0 for other splits).
     #[serde(default)]
     pub window_mean_ms: f64,
+    /// The part of `network_ms` spent opening connections (TCP connect and
+    /// TLS handshake, as the client measured them; 0 on kept-alive connections).
+    #[serde(default)]
+    pub connection_setup_ms: f64,
 }
 
 impl Split {

@@ -45,9 +45,25 @@ pub struct RequestRecord {
     pub request_bytes: u64,
     /// Bytes of the response body.
     pub response_bytes: u64,
+    /// Opening the connection it went out on, when it opened one: name
+    /// resolution and TCP connect (ns); 0 on a reused connection. Part of
+    /// `duration_ns`. (Files of older versions have no such column: 0.)
+    #[serde(default)]
+    pub connect_ns: i64,
+    /// That connection's TLS handshake (ns); 0 without TLS or when reused.
+    #[serde(default)]
+    pub tls_ns: i64,
+    /// It went out on a kept-alive connection an earlier request opened.
+    #[serde(default)]
+    pub reused_connection: bool,
 }
 
 impl RequestRecord {
+    /// Connection setup this request waited for (connect + TLS, ns).
+    pub fn connection_setup_ns(&self) -> i64 {
+        self.connect_ns.saturating_add(self.tls_ns).max(0)
+    }
+
     /// Latency corrected for coordinated omission: from the intended start to the end.
     pub fn corrected_duration_ns(&self) -> i64 {
         corrected_duration_ns(

@@ -31,6 +31,9 @@ pub mod request_columns {
     pub const DURATION: &str = "duration_ns";
     pub const REQUEST_BYTES: &str = "request_bytes";
     pub const RESPONSE_BYTES: &str = "response_bytes";
+    pub const CONNECT_NS: &str = "connect_ns";
+    pub const TLS_NS: &str = "tls_ns";
+    pub const REUSED_CONNECTION: &str = "reused_connection";
 }
 
 /// Column names of span store segments, in file order.
@@ -90,6 +93,9 @@ pub fn request_schema() -> Arc<Schema> {
         int64(DURATION, false),
         int64(REQUEST_BYTES, false),
         int64(RESPONSE_BYTES, false),
+        int64(CONNECT_NS, false),
+        int64(TLS_NS, false),
+        Field::new(REUSED_CONNECTION, DataType::Boolean, false),
     ]))
 }
 
@@ -133,7 +139,7 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), n);
         }
-        assert_eq!(request_schema().fields().len(), 20);
+        assert_eq!(request_schema().fields().len(), 23);
         assert_eq!(span_schema().fields().len(), 20);
     }
 }

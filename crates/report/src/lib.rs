@@ -144,7 +144,28 @@ pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
         .iter()
         .map(|(n, v)| format!("{n} {}", fmt_ms(*v)))
         .collect();
-    format!("{} ms = {}", fmt_ms(s.total_ms), parts.join(" + "))
+    let mut out = format!("{} ms = {}", fmt_ms(s.total_ms), parts.join(" + "));
+    if s.connection_setup_ms >= 0.005 {
+        out.push_str(&format!(
+            " (network includes {} ms opening connections: TCP connect and TLS handshake)",
+            fmt_ms(s.connection_setup_ms)
+        ));
+    }
+    out
+}
+
+/// `GPU_GET 2.10 ms, CPU_LIST 0.40 ms`: the scenarios whose P95 network
+/// includes opening connections, or `None` when none does.
+pub fn setup_line(scenarios: &[tracesplit_model::analysis::ScenarioAnalysis]) -> Option<String> {
+    let parts: Vec<String> = scenarios
+        .iter()
+        .filter_map(|s| {
+            let p = s.p95_split.as_ref()?;
+            (p.connection_setup_ms >= 0.005)
+                .then(|| format!("{} {} ms", s.scenario, fmt_ms(p.connection_setup_ms)))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// `cascade grows 24.8 ms per 1,000 listings (P95 +25.1 ms per 1,000; 0 → 10000 listings)`.

@@ -119,6 +119,12 @@ impl Exporter for TerminalExporter {
             row(&mut out, s, self.bar_width, a.open_model);
         }
         let _ = writeln!(out, "({})", crate::SPLIT_METHOD);
+        if let Some(line) = crate::setup_line(&a.scenarios) {
+            let _ = writeln!(
+                out,
+                "(network includes opening connections — TCP connect and TLS handshake — in the P95 split of: {line})"
+            );
+        }
         if a.open_model {
             let _ = writeln!(
                 out,

@@ -25,6 +25,10 @@ pub struct Outcome {
     pub body: Bytes,
     /// Failure kind when there was no usable response: `timeout`, `refused`, `reset`, `io`, …
     pub error: Option<String>,
+    /// The connection it went out on, when it opened one (part of `duration`).
+    pub opening: Option<Opening>,
+    /// It went out on a kept-alive connection an earlier request opened.
+    pub reused: bool,
 }
 
 impl Outcome {
@@ -289,18 +293,24 @@ impl ApiClient {
         traceparent: Option<&str>,
     ) -> Outcome {
         let started = Instant::now();
-        let fail = |error: String| Outcome {
+        let mut via = Via::default();
+        let fail = |error: String, via: &Via| Outcome {
             status: 0,
             started,
             ttfb: None,
             duration: started.elapsed(),
             body: Bytes::new(),
             error: Some(error),
+            opening: via.opening,
+            reused: via.reused,
         };
         if !valid_target(path) {
-            return fail(format!(
-                "invalid request: path {path:?} is not a URL path (spaces or control characters?)"
-            ));
+            return fail(
+                format!(
+                    "invalid request: path {path:?} is not a URL path (spaces or control characters?)"
+                ),
+                &via,
+            );
         }
         let body = body.unwrap_or_default();
         let request = Request {
@@ -309,7 +319,9 @@ impl ApiClient {
             body: &body,
             traceparent,
         };
-        match tokio::time::timeout(self.inner.timeout, self.exchange(&request)).await {
+        let result =
+            tokio::time::timeout(self.inner.timeout, self.exchange(&request, &mut via)).await;
+        match result {
             Ok(Ok(response)) => Outcome {
                 status: response.status,
                 started,
@@ -317,23 +329,28 @@ impl ApiClient {
                 duration: started.elapsed(),
                 body: response.body,
                 error: None,
+                opening: via.opening,
+                reused: via.reused,
             },
-            Ok(Err(e)) => fail(classify(&e)),
-            Err(_) => fail("timeout".into()),
+            Ok(Err(e)) => fail(classify(&e), &via),
+            Err(_) => fail("timeout".into(), &via),
         }
     }
 
     /// One exchange on a pooled connection; a kept-alive connection the
     /// server closed meanwhile is replaced once for idempotent methods.
-    async fn exchange(&self, request: &Request<'_>) -> Result<Response, WireError> {
+    async fn exchange(&self, request: &Request<'_>, via: &mut Via) -> Result<Response, WireError> {
         let mut conn = match self.checkout() {
-            Some(conn) => conn,
-            None => Conn::connect(&self.inner.target).await?,
+            Some(conn) => {
+                via.reused = true;
+                conn
+            }
+            None => via.opened(Conn::connect(&self.inner.target).await?),
         };
         let result = self.exchange_on(&mut conn, request).await;
         let result = match result {
             Err(WireError::ClosedEarly) if conn.reused && idempotent(request.method) => {
-                conn = Conn::connect(&self.inner.target).await?;
+                conn = via.opened(Conn::connect(&self.inner.target).await?);
                 self.exchange_on(&mut conn, request).await
             }
             other => other,
@@ -382,6 +399,22 @@ impl ApiClient {
         {
             idle.push(conn);
         }
+    }
+}
+
+/// The connection a request went out on.
+#[derive(Default)]
+struct Via {
+    opening: Option<Opening>,
+    reused: bool,
+}
+
+impl Via {
+    /// The request opened `conn` (a retry's new connection replaces a reused one).
+    fn opened(&mut self, conn: Conn) -> Conn {
+        self.opening = Some(conn.opening);
+        self.reused = false;
+        conn
     }
 }
 

@@ -62,6 +62,12 @@ pub struct Row {
     pub request_bytes: u64,
     /// Response body bytes.
     pub response_bytes: u64,
+    /// Opening its connection, when it opened one (connect, ns).
+    pub connect_ns: i64,
+    /// That connection's TLS handshake (ns).
+    pub tls_ns: i64,
+    /// It went out on a kept-alive connection.
+    pub reused_connection: bool,
 }
 
 impl Row {
@@ -88,6 +94,9 @@ impl Row {
             duration_ns: self.duration_ns,
             request_bytes: self.request_bytes,
             response_bytes: self.response_bytes,
+            connect_ns: self.connect_ns,
+            tls_ns: self.tls_ns,
+            reused_connection: self.reused_connection,
         }
     }
 }
@@ -126,6 +135,9 @@ mod tests {
             duration_ns: 100,
             request_bytes: 0,
             response_bytes: 2,
+            connect_ns: 0,
+            tls_ns: 0,
+            reused_connection: true,
         }
     }
 

@@ -406,6 +406,8 @@ impl ScenarioRun {
                 duration: std::time::Duration::ZERO,
                 body: bytes::Bytes::new(),
                 error: Some("api_unreachable".into()),
+                opening: None,
+                reused: false,
             }
         } else {
             let traceparent = spans::traceparent(ids);
@@ -434,7 +436,14 @@ impl ScenarioRun {
             duration_ns: outcome.duration.as_nanos() as i64,
             request_bytes,
             response_bytes: outcome.body.len() as u64,
+            connect_ns: outcome.opening.map_or(0, |o| clamp_ns(o.connect_ns)),
+            tls_ns: outcome.opening.map_or(0, |o| clamp_ns(o.tls_ns)),
+            reused_connection: outcome.reused,
         };
         (row, client)
     }
+}
+
+fn clamp_ns(ns: u64) -> i64 {
+    i64::try_from(ns).unwrap_or(i64::MAX)
 }

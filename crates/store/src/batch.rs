@@ -48,6 +48,9 @@ pub fn request_batch(rows: &[RequestRecord]) -> Result<RecordBatch, StoreError> 
         status.append_value(i32::from(r.status));
         expected.append_value(r.expected);
     }
+    let mut reused = BooleanBuilder::with_capacity(n);
+    rows.iter()
+        .for_each(|r| reused.append_value(r.reused_connection));
     let columns: Vec<ArrayRef> = vec![
         strings(rows.iter().map(|r| r.run_id.as_str()), n),
         strings(rows.iter().map(|r| r.scenario.as_str()), n),
@@ -69,6 +72,9 @@ pub fn request_batch(rows: &[RequestRecord]) -> Result<RecordBatch, StoreError> 
         ints(rows.iter().map(|r| r.duration_ns), n),
         ints(rows.iter().map(|r| clamp(r.request_bytes)), n),
         ints(rows.iter().map(|r| clamp(r.response_bytes)), n),
+        ints(rows.iter().map(|r| r.connect_ns), n),
+        ints(rows.iter().map(|r| r.tls_ns), n),
+        Arc::new(reused.finish()),
     ];
     RecordBatch::try_new(request_schema(), columns).map_err(arrow_err("building a request batch"))
 }

@@ -59,6 +59,13 @@ pub(crate) fn write_line(out: &mut Vec<u8>, r: &RequestRecord) {
     int(out, r.duration_ns);
     int(out, r.request_bytes);
     int(out, r.response_bytes);
+    int(out, r.connect_ns);
+    int(out, r.tls_ns);
+    out.extend_from_slice(if r.reused_connection {
+        b"true,"
+    } else {
+        b"false,"
+    });
     // The last value's comma becomes the closing bracket.
     out.pop();
     out.extend_from_slice(b"]\n");
@@ -68,6 +75,16 @@ pub(crate) fn write_line(out: &mut Vec<u8>, r: &RequestRecord) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn awkward_short() -> RequestRecord {
+        RequestRecord {
+            response_bytes: 17,
+            connect_ns: 5,
+            tls_ns: 6,
+            reused_connection: true,
+            ..Default::default()
+        }
+    }
 
     #[test]
     fn lines_read_back_with_serde_as_the_same_record() {
@@ -92,6 +109,9 @@ mod tests {
             duration_ns: 0,
             request_bytes: u64::MAX,
             response_bytes: 17,
+            connect_ns: 120_000,
+            tls_ns: 2_400_000,
+            reused_connection: false,
         };
         let awkward = RequestRecord {
             scenario: "quote \" backslash \\ tab \t nul \u{0} del \u{7f} é 😀".into(),
@@ -99,6 +119,9 @@ mod tests {
             error: Some("status \"500\"\n".into()),
             ttfb_ns: None,
             expected: false,
+            connect_ns: 0,
+            tls_ns: 0,
+            reused_connection: true,
             ..plain.clone()
         };
         for r in [plain, awkward, RequestRecord::default()] {
@@ -108,9 +131,21 @@ mod tests {
             assert!(text.starts_with('[') && text.ends_with("]\n") && text.lines().count() == 1);
             // Read by position: a field out of order would not come back equal.
             let values: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-            assert_eq!(values.len(), 20);
+            assert_eq!(values.len(), 23);
             assert_eq!(serde_json::from_str::<RequestRecord>(&text).unwrap(), r);
         }
+        // Lines of the version before the connection columns (20 values) read with zeros.
+        let mut line = Vec::new();
+        write_line(&mut line, &awkward_short());
+        let mut values: Vec<serde_json::Value> = serde_json::from_slice(&line).unwrap();
+        values.truncate(20);
+        let old_line = serde_json::to_string(&values).unwrap();
+        let read = serde_json::from_str::<RequestRecord>(&old_line).unwrap();
+        assert_eq!(
+            (read.connect_ns, read.tls_ns, read.reused_connection),
+            (0, 0, false)
+        );
+        assert_eq!(read.response_bytes, 17);
         // Journals of older versions (objects) still read.
         let old = serde_json::to_string(&RequestRecord::default()).unwrap();
         assert_eq!(

@@ -121,6 +121,22 @@ impl<'a> Columns<'a> {
         let col = self.column(name, &DataType::Boolean)?.as_boolean();
         Ok(col.iter().map(Option::unwrap_or_default).collect())
     }
+
+    /// A column files of older versions do not have: absent, it reads as zeros.
+    fn i64_added(&self, name: &str) -> Result<Vec<i64>, StoreError> {
+        match self.batch.column_by_name(name) {
+            Some(_) => self.i64(name),
+            None => Ok(vec![0; self.batch.num_rows()]),
+        }
+    }
+
+    /// As [`Columns::i64_added`], for a Boolean column (false when absent).
+    fn bool_added(&self, name: &str) -> Result<Vec<bool>, StoreError> {
+        match self.batch.column_by_name(name) {
+            Some(_) => self.bool(name),
+            None => Ok(vec![false; self.batch.num_rows()]),
+        }
+    }
 }
 
 /// Reads one span segment.
@@ -233,6 +249,8 @@ pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
         let (intended, start) = (cols.i64(c::INTENDED_START)?, cols.i64(c::START)?);
         let (ttfb, duration) = (cols.opt_i64(c::TTFB)?, cols.i64(c::DURATION)?);
         let (req_bytes, resp_bytes) = (cols.i64(c::REQUEST_BYTES)?, cols.i64(c::RESPONSE_BYTES)?);
+        let (connect, tls) = (cols.i64_added(c::CONNECT_NS)?, cols.i64_added(c::TLS_NS)?);
+        let reused = cols.bool_added(c::REUSED_CONNECTION)?;
         for i in 0..batch.num_rows() {
             out.push(RequestRecord {
                 run_id: run_id[i].clone(),
@@ -257,6 +275,9 @@ pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
                 duration_ns: duration[i],
                 request_bytes: u64::try_from(req_bytes[i]).unwrap_or_default(),
                 response_bytes: u64::try_from(resp_bytes[i]).unwrap_or_default(),
+                connect_ns: connect[i],
+                tls_ns: tls[i],
+                reused_connection: reused[i],
             });
         }
     }

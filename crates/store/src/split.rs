@@ -33,6 +33,8 @@ pub struct SplitRow {
     pub parts: Option<[i64; 6]>,
     /// DB spans under the server span.
     pub db_spans: u32,
+    /// The part of `network_ns` spent opening the connection (TCP + TLS), when matched.
+    pub connection_setup_ns: Option<i64>,
 }
 
 fn schema() -> Arc<Schema> {
@@ -54,6 +56,7 @@ fn schema() -> Arc<Schema> {
         ns("cascade_ns"),
         ns("db_other_ns"),
         Field::new("db_spans", DataType::UInt32, false),
+        ns("connection_setup_ns"),
     ]))
 }
 
@@ -94,6 +97,7 @@ fn batch(rows: &[SplitRow]) -> Result<RecordBatch, arrow_schema::ArrowError> {
         columns.push(i64s(&|r: &SplitRow| r.parts.map(|p| p[k])));
     }
     columns.push(u32s(|r| r.db_spans));
+    columns.push(i64s(&|r| r.connection_setup_ns));
     RecordBatch::try_new(schema(), columns)
 }
 

@@ -174,6 +174,7 @@ fn write_split(out: &AnalyzeOutput, path: &Path) -> anyhow::Result<()> {
                     s.db_other_ns,
                 ]),
                 db_spans: s.db_count,
+                connection_setup_ns: s.matched.then_some(s.setup_ns),
             }
         })
         .collect();

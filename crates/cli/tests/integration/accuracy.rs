@@ -6,11 +6,11 @@
 use crate::support::proxy;
 use std::time::Duration;
 use tracesplit_analyzer::{AnalyzeConfig, analyze};
-use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
+use tracesplit_catalog_demo::{CatalogConfig, CatalogServer, TlsFiles};
 use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_model::analysis::{ScenarioAnalysis, Split};
 use tracesplit_runner::schedule::{Schedule, Stop};
-use tracesplit_runner::{Collect, RunConfig, run, suite};
+use tracesplit_runner::{Collect, RunConfig, TlsOptions, run, suite};
 use tracesplit_telemetry::TelemetryConfig;
 
 #[derive(Clone, Copy, Default)]
@@ -23,11 +23,15 @@ struct Setup {
     index: bool,
     scenarios: &'static str,
     runs: u64,
+    /// Serve HTTPS, and send every request on a new connection (`connection: close`).
+    tls_each_request: bool,
 }
 
 async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
+    crate::tls_cli::make_pki(dir.path());
+    let pem = |name: &str| dir.path().join(name);
     let mut cc = CollectorConfig::ephemeral(run_dir.join("spans"));
     cc.track_server_parents = true;
     let collector = Collector::start(cc).await.unwrap();
@@ -37,6 +41,11 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
         listing_index: s.index,
         handler_delay: Duration::from_millis(s.handler_ms),
         queue_delay: Duration::from_millis(s.queue_ms),
+        tls: s.tls_each_request.then(|| TlsFiles {
+            cert: pem("server.pem"),
+            key: pem("server.key"),
+            client_ca: None,
+        }),
         telemetry: Some(
             TelemetryConfig::new("catalog-demo").with_endpoint(collector.http_endpoint()),
         ),
@@ -58,8 +67,21 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
             ..Schedule::default()
         },
         run_id: "accuracy".into(),
+        tls: TlsOptions {
+            cacert: Some(pem("ca.pem")),
+            ..Default::default()
+        },
+        headers: if s.tls_each_request {
+            http::HeaderMap::from_iter([(http::header::CONNECTION, "close".parse().unwrap())])
+        } else {
+            http::HeaderMap::new()
+        },
         ..RunConfig::new(
-            &format!("http://{target}"),
+            &if s.tls_each_request {
+                format!("https://localhost:{}", target.port())
+            } else {
+                format!("http://{target}")
+            },
             suite,
             run_dir.clone(),
             Collect {
@@ -274,4 +296,35 @@ async fn a_wait_before_the_server_span_is_queue_and_the_wire_stays_network() {
         "queue {:.2} ≈ the 30 ms wait: {b:?}",
         b.queue_ms
     );
+}
+
+/// Opening a TLS connection for every request through a 10 ms-each-way
+/// proxy: the handshake's round trip (20 ms) is network, and the split says
+/// that part was connection setup; none of it is queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_per_request_is_network_and_named_connection_setup() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const SCENARIO: &str = "GPU_PATCH_SINGLE_FIELD";
+    let scenarios = measure(Setup {
+        proxy_ms: 10,
+        index: true,
+        scenarios: SCENARIO,
+        runs: 20,
+        tls_each_request: true,
+        ..Setup::default()
+    })
+    .await;
+    let s = split_of(&scenarios, SCENARIO);
+    assert!(
+        close(s.connection_setup_ms, 20.0),
+        "setup {:.2} ms ≈ the handshake's 2 × 10 ms: {s:?}",
+        s.connection_setup_ms
+    );
+    assert!(
+        close(s.network_ms, 40.0),
+        "network {:.2} ms ≈ handshake 20 + request 20: {s:?}",
+        s.network_ms
+    );
+    assert!(s.connection_setup_ms <= s.network_ms, "{s:?}");
+    assert!(s.queue_ms < 5.0, "the handshake is not queue: {s:?}");
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A test CA, a server certificate for localhost and a client certificate, as PEM files in `dir`.
-fn make_pki(dir: &Path) {
+pub fn make_pki(dir: &Path) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -101,6 +101,19 @@ fn the_full_suite_runs_over_https_and_an_untrusted_certificate_is_exit_3() {
     assert_eq!(s["summary"]["total_tests"], 16);
     let notes = s["analysis"]["notes"].to_string();
     assert!(!notes.contains("--insecure"), "{notes}");
+    // Connection phases are data: a request that opened its connection
+    // carries its TLS handshake; one on a kept-alive connection (most: the
+    // fixtures' setup opened the pool) carries none. The accuracy tests
+    // check the handshake's time against a planted delay.
+    let rows = tracesplit_store::read_requests(&out.join("requests.parquet")).unwrap();
+    let opened: Vec<_> = rows.iter().filter(|r| !r.reused_connection).collect();
+    assert!(opened.len() < rows.len() / 2, "{}", opened.len());
+    assert!(opened.iter().all(|r| r.status == 0 || r.tls_ns > 0));
+    assert!(
+        rows.iter()
+            .filter(|r| r.reused_connection)
+            .all(|r| r.tls_ns == 0 && r.connect_ns == 0)
+    );
 
     // --insecure: runs, and the summary and the reports say so.
     let insecure_dir = tmp.path().join("insecure");

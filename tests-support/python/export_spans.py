@@ -59,13 +59,20 @@ class Checked:
         return self.inner.force_flush(timeout_millis)
 
 
-def exporter(protocol, endpoint, token):
+def exporter(protocol, endpoint, token, cacert=None):
     headers = {"authorization": f"Bearer {token}"} if token else None
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        if cacert:
+            import grpc
+            with open(cacert, "rb") as f:
+                credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+            return OTLPSpanExporter(endpoint=endpoint, insecure=False,
+                                    credentials=credentials, headers=headers)
         return OTLPSpanExporter(endpoint=endpoint, insecure=True, headers=headers)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    return OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", headers=headers)
+    return OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", headers=headers,
+                            certificate_file=cacert)
 
 
 def emit(tracer, traces):
@@ -91,11 +98,12 @@ def main():
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--traces", type=int, default=10)
     parser.add_argument("--token")
+    parser.add_argument("--cacert", help="trust this CA (PEM): the endpoint is https")
     args = parser.parse_args()
 
     provider = TracerProvider(resource=Resource.create({"service.name": f"interop-python-{args.protocol}"}))
     recorder = Recorder()
-    checked = Checked(exporter(args.protocol, args.endpoint, args.token))
+    checked = Checked(exporter(args.protocol, args.endpoint, args.token, args.cacert))
     provider.add_span_processor(recorder)
     provider.add_span_processor(BatchSpanProcessor(checked, max_export_batch_size=64))
     emit(provider.get_tracer("interop.python"), args.traces)

@@ -2,7 +2,7 @@
 //! OTLP JSON an OpenTelemetry Collector's file exporter writes.
 
 use crate::AnalyzeError;
-use crate::fetch::{FetchConfig, TraceApi, fetch};
+use crate::fetch::{FetchConfig, SourceAccess, TraceApi, fetch};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ pub enum SpanSource {
         url: String,
         /// Which API.
         api: TraceApi,
+        /// TLS and headers (auth, tenant).
+        access: SourceAccess,
     },
 }
 
@@ -31,7 +33,7 @@ impl SpanSource {
         match self {
             Self::Store(p) => format!("span store {}", p.display()),
             Self::OtlpJson(p) => format!("OTLP JSON {}", p.display()),
-            Self::Fetch { url, api } => match api {
+            Self::Fetch { url, api, .. } => match api {
                 TraceApi::Jaeger => format!("Jaeger {url}"),
                 TraceApi::TempoV1 | TraceApi::TempoV2 => format!("Tempo {url}"),
             },
@@ -86,7 +88,7 @@ pub fn span_files(
                 let records = read_otlp_json(path)?;
                 files.extend(segment(scratch, i, &records)?);
             }
-            SpanSource::Fetch { url, api } => {
+            SpanSource::Fetch { url, api, access } => {
                 let ids = &scope.trace_ids;
                 let cfg = FetchConfig {
                     base_url: url.clone(),
@@ -94,6 +96,7 @@ pub fn span_files(
                     concurrency: scope.concurrency,
                     span_wait: scope.span_wait,
                     time_range: scope.time_range,
+                    access: access.clone(),
                 };
                 let got = fetch(&cfg, ids)?;
                 if let Some((id, why)) = got.missing.first() {

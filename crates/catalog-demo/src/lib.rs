@@ -16,7 +16,6 @@ mod listings;
 mod routes;
 mod rows;
 mod schema;
-mod tls;
 mod validate;
 
 use std::net::SocketAddr;
@@ -28,7 +27,7 @@ use tokio::task::JoinHandle;
 use tracesplit_telemetry::{ExportCounts, Telemetry, TelemetryConfig};
 
 pub use schema::now as timestamp;
-pub use tls::TlsFiles;
+pub use tracesplit_net::TlsFiles;
 
 /// How to run the catalog.
 #[derive(Debug, Clone)]
@@ -146,7 +145,15 @@ impl CatalogServer {
                 path: "?".into(),
                 message: e.to_string(),
             })??;
-        let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+        let acceptor = config
+            .tls
+            .as_ref()
+            .map(TlsFiles::acceptor)
+            .transpose()
+            .map_err(|e| CatalogError::Tls {
+                path: e.path,
+                message: e.message,
+            })?;
         let telemetry = config
             .telemetry
             .as_ref()
@@ -173,28 +180,23 @@ impl CatalogServer {
         let stopped = async {
             let _ = stopped.await;
         };
-        let server = match acceptor {
-            Some(acceptor) => {
-                let listener = tls::TlsListener::new(listener, acceptor).map_err(|source| {
-                    CatalogError::Bind {
-                        addr: config.listen,
-                        source,
-                    }
-                })?;
-                tokio::spawn(async move {
-                    let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
-                    if let Err(e) = serve.await {
-                        tracing::error!("catalog server stopped: {e}");
-                    }
-                })
+        // The collector's listener: TLS when asked, a connection limit, and a
+        // deadline for each connection's first request head.
+        let listener = tracesplit_net::ServerListener::new(
+            listener,
+            tracesplit_net::Limits::default(),
+            acceptor,
+        )
+        .map_err(|source| CatalogError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            if let Err(e) = serve.await {
+                tracing::error!("catalog server stopped: {e}");
             }
-            None => tokio::spawn(async move {
-                let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
-                if let Err(e) = serve.await {
-                    tracing::error!("catalog server stopped: {e}");
-                }
-            }),
-        };
+        });
         Ok(CatalogHandle {
             addr,
             https: config.tls.is_some(),

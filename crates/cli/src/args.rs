@@ -1,6 +1,7 @@
 //! Command-line arguments (clap). Commands turn these into validated configs
 //! before anything starts.
 
+pub use crate::tls_args::{ServerTlsArgs, SourceArgs, TlsArgs};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ pub enum Command {
     /// Remove the fixtures a ledger lists (after a crash, or a kept set).
     Cleanup(CleanupArgs),
     /// Join a run's requests with its spans and split each scenario's P95.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Everything on embedded defaults: reference catalog, collector, catalog suite, analysis.
     Demo(DemoArgs),
     /// Compare two analyzed runs: P95 and split changes, significance, regressions.
@@ -197,6 +198,8 @@ pub struct AnalyzeArgs {
     /// With --jaeger/--tempo: trace requests in flight at most.
     #[arg(long, default_value_t = 8)]
     pub fetch_concurrency: usize,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Replace RUN/summary.json even when it matched more requests to spans
     /// than this analysis (by default the better one is kept and this one is
     /// written beside it as summary.<source>.json).
@@ -267,36 +270,6 @@ pub struct CleanupArgs {
     pub headers: Vec<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
-}
-
-/// TLS to an `https://` API (the system's trust store is always used).
-#[derive(Debug, Clone, Args, Default)]
-pub struct TlsArgs {
-    /// Also trust the CA certificates in this PEM file (a company or test CA).
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// Client certificate chain (PEM) for mTLS, with --key.
-    #[arg(long, value_name = "FILE", requires = "key")]
-    pub cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// Do not verify the API's certificate (every report says so).
-    #[arg(long)]
-    pub insecure: bool,
-}
-
-impl TlsArgs {
-    /// The runner's TLS options.
-    pub fn options(&self) -> tracesplit_runner::TlsOptions {
-        tracesplit_runner::TlsOptions {
-            cacert: self.cacert.clone(),
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-            insecure: self.insecure,
-            from_otlp_env: false,
-        }
-    }
 }
 
 /// `tracesplit run`.
@@ -420,15 +393,8 @@ pub struct ServeCatalogArgs {
     /// Emit no spans at all.
     #[arg(long)]
     pub no_telemetry: bool,
-    /// Serve HTTPS with this certificate chain (PEM), with --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The certificate's private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Require client certificates signed by the CAs in this PEM file (mTLS).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_client_ca: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 /// `tracesplit collect`.
@@ -458,6 +424,15 @@ pub struct CollectArgs {
     /// Spans accepted but not yet stored before exports are refused with a retryable answer.
     #[arg(long, default_value_t = 200_000)]
     pub max_buffered_spans: usize,
+    /// Connections open at once per receiver; more are closed as they arrive.
+    #[arg(long, default_value_t = 1000)]
+    pub max_connections: usize,
+    /// A connection that has not sent a complete request head this long
+    /// after it was accepted (TLS handshake included) is closed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 #[cfg(test)]

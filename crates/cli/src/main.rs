@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod exit;
 mod signal;
+mod tls_args;
 
 use clap::Parser;
 use std::process::ExitCode;

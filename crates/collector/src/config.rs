@@ -28,6 +28,11 @@ pub struct CollectorConfig {
     /// Remember the parent id of every SERVER span received, so an embedding
     /// runner can wait until each of its requests has its server span.
     pub track_server_parents: bool,
+    /// Connections open at once (per receiver) and the deadline for each
+    /// connection's first request head (TLS handshake included).
+    pub limits: tracesplit_net::Limits,
+    /// Serve both receivers over TLS with these files.
+    pub tls: Option<tracesplit_net::TlsFiles>,
 }
 
 impl Default for CollectorConfig {
@@ -42,6 +47,8 @@ impl Default for CollectorConfig {
             segment_spans: 100_000,
             max_buffered_spans: 200_000,
             track_server_parents: false,
+            limits: tracesplit_net::Limits::default(),
+            tls: None,
         }
     }
 }
@@ -85,6 +92,31 @@ impl CollectorConfig {
         if matches!(&self.auth_token, Some(t) if t.is_empty()) {
             return bad("auth-token", "is empty".into());
         }
+        if self.limits.max_connections == 0 {
+            return bad("max-connections", "must be at least 1".into());
+        }
+        if self.limits.head_timeout.is_zero() {
+            return bad("header-timeout", "must be greater than zero".into());
+        }
         Ok(())
+    }
+
+    /// Why the token may travel in clear text, when it may: a receiver bound
+    /// beyond loopback with `--auth-token` and no TLS.
+    pub fn clear_text_token_warning(&self) -> Option<String> {
+        if self.auth_token.is_none() || self.tls.is_some() {
+            return None;
+        }
+        let open: Vec<String> = [("gRPC", self.grpc_addr), ("HTTP", self.http_addr)]
+            .into_iter()
+            .filter(|(_, a)| !a.ip().is_loopback())
+            .map(|(what, a)| format!("OTLP/{what} on {a}"))
+            .collect();
+        (!open.is_empty()).then(|| {
+            format!(
+                "warning: {} accept(s) the --auth-token without TLS: the token crosses the network in clear text; add --tls-cert and --tls-key",
+                open.join(" and ")
+            )
+        })
     }
 }

@@ -26,6 +26,9 @@ pub enum StartError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A TLS certificate, key or CA file is not usable.
+    #[error(transparent)]
+    Tls(#[from] tracesplit_net::ServerTlsError),
     /// The store directory or its write-ahead log could not be prepared or replayed.
     #[error("span store {path}: {message}")]
     Store {

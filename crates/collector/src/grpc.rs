@@ -166,7 +166,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for TraceService {
 }
 
 pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: tracesplit_net::ServerListener,
     ingest: Arc<Ingest>,
     config: CollectorConfig,
     mut shutdown: watch::Receiver<bool>,
@@ -179,7 +179,7 @@ pub(crate) async fn serve(
             .map(|t| Arc::from(format!("Bearer {t}"))),
         max_body: config.max_body,
     };
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let incoming = listener.into_incoming();
     let stop = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };

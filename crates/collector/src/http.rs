@@ -45,7 +45,8 @@ fn grpc_code_of(e: &IngestError) -> i32 {
 }
 
 /// Error answer: a `google.rpc.Status` in the request's encoding, as OTLP/HTTP
-/// specifies; plain text when the encoding itself was the problem.
+/// specifies — protobuf (the OTLP default) when the request's content type
+/// was missing or unknown.
 fn error_response(e: &IngestError, encoding: Option<Encoding>) -> Response {
     let status = status_of(e);
     let rpc = tonic_types::pb::Status {
@@ -53,15 +54,14 @@ fn error_response(e: &IngestError, encoding: Option<Encoding>) -> Response {
         message: e.to_string(),
         details: vec![],
     };
-    let (content_type, body) = match encoding {
-        Some(Encoding::Protobuf) => (Encoding::Protobuf.content_type(), rpc.encode_to_vec()),
-        Some(Encoding::Json) => (
+    let (content_type, body) = match encoding.unwrap_or(Encoding::Protobuf) {
+        Encoding::Protobuf => (Encoding::Protobuf.content_type(), rpc.encode_to_vec()),
+        Encoding::Json => (
             Encoding::Json.content_type(),
             serde_json::json!({"code": rpc.code, "message": rpc.message})
                 .to_string()
                 .into_bytes(),
         ),
-        None => ("text/plain; charset=utf-8", format!("{e}\n").into_bytes()),
     };
     let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -112,18 +112,28 @@ async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Vec<u8
 }
 
 async fn export(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if let Some(expected) = &state.auth_header {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if given != Some(&**expected) {
-            state.ingest.reject(0);
-            return error_response(&IngestError::Unauthenticated, None);
+            let encoding = Encoding::from_content_type(content_type).ok();
+            // A refused export's spans still count, when its body decodes.
+            let spans = match encoding {
+                Some(e) => read_body(body, &headers, state.max_body)
+                    .await
+                    .ok()
+                    .and_then(|p| decode_records(&p, e).ok())
+                    .map_or(0, |r| r.len()),
+                None => 0,
+            };
+            state.ingest.reject(spans);
+            return error_response(&IngestError::Unauthenticated, encoding);
         }
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
     let encoding = match Encoding::from_content_type(content_type) {
         Ok(e) => e,
         Err(e) => {
@@ -168,7 +178,7 @@ async fn not_found() -> Response {
 }
 
 pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: tracesplit_net::ServerListener,
     ingest: Arc<Ingest>,
     config: CollectorConfig,
     mut shutdown: watch::Receiver<bool>,

@@ -38,6 +38,8 @@ pub struct Collector;
 pub struct CollectorHandle {
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
+    scheme: &'static str,
+    connections: Vec<Arc<tracesplit_net::ListenStats>>,
     ingest: Arc<Ingest>,
     shutdown: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
@@ -54,6 +56,18 @@ impl Collector {
         let http_listener = bind(config.http_addr, "HTTP").await?;
         let grpc_addr = local_addr(&grpc_listener, "gRPC")?;
         let http_addr = local_addr(&http_listener, "HTTP")?;
+        let acceptor = config
+            .tls
+            .as_ref()
+            .map(tracesplit_net::TlsFiles::acceptor)
+            .transpose()?;
+        let guard = |l, what, addr| {
+            tracesplit_net::ServerListener::new(l, config.limits, acceptor.clone())
+                .map_err(|source| StartError::Bind { what, addr, source })
+        };
+        let grpc_listener = guard(grpc_listener, "gRPC", grpc_addr)?;
+        let http_listener = guard(http_listener, "HTTP", http_addr)?;
+        let connections = vec![grpc_listener.stats(), http_listener.stats()];
         let (shutdown, rx) = watch::channel(false);
         let servers = vec![
             tokio::spawn(grpc::serve(
@@ -72,6 +86,12 @@ impl Collector {
         Ok(CollectorHandle {
             grpc_addr,
             http_addr,
+            scheme: if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            connections,
             ingest,
             shutdown,
             servers,
@@ -118,14 +138,28 @@ impl CollectorHandle {
         self.http_addr
     }
 
-    /// `http://ADDR` of the OTLP/HTTP listener, as OTEL_EXPORTER_OTLP_ENDPOINT expects.
+    /// `http://ADDR` (`https://` with TLS) of the OTLP/HTTP listener, as
+    /// OTEL_EXPORTER_OTLP_ENDPOINT expects.
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("{}://{}", self.scheme, self.http_addr)
     }
 
-    /// `http://ADDR` of the OTLP/gRPC listener.
+    /// `http://ADDR` (`https://` with TLS) of the OTLP/gRPC listener.
     pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        format!("{}://{}", self.scheme, self.grpc_addr)
+    }
+
+    /// Connections both receivers turned away so far: (closed on arrival at
+    /// the limit, closed for a late first request head, failed TLS handshakes).
+    pub fn turned_away(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.connections.iter().fold((0, 0, 0), |(a, b, c), s| {
+            (
+                a + s.over_limit.load(Relaxed),
+                b + s.head_timeouts.load(Relaxed),
+                c + s.failed_handshakes.load(Relaxed),
+            )
+        })
     }
 
     /// Spans replayed from a previous process's write-ahead log at start.

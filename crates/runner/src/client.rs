@@ -29,6 +29,8 @@ pub struct Outcome {
     pub opening: Option<Opening>,
     /// It went out on a kept-alive connection an earlier request opened.
     pub reused: bool,
+    /// The answer's `Retry-After` (seconds), when it had one.
+    pub retry_after: Option<u64>,
 }
 
 impl Outcome {
@@ -303,6 +305,7 @@ impl ApiClient {
             error: Some(error),
             opening: via.opening,
             reused: via.reused,
+            retry_after: None,
         };
         if !valid_target(path) {
             return fail(
@@ -331,6 +334,7 @@ impl ApiClient {
                 error: None,
                 opening: via.opening,
                 reused: via.reused,
+                retry_after: response.retry_after,
             },
             Ok(Err(e)) => fail(classify(&e), &via),
             Err(_) => fail("timeout".into(), &via),

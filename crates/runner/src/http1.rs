@@ -104,6 +104,8 @@ pub struct Response {
     pub body: Bytes,
     /// Whether the connection may carry another request.
     pub keep_alive: bool,
+    /// `Retry-After` in seconds, when the server sent one (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 /// One open connection with its read buffer.
@@ -264,6 +266,7 @@ impl Conn {
                 first_byte,
                 body,
                 keep_alive,
+                retry_after: head.retry_after,
             });
         }
     }
@@ -363,6 +366,7 @@ struct Head {
     content_length: Option<usize>,
     chunked: bool,
     keep_alive: bool,
+    retry_after: Option<u64>,
 }
 
 impl Head {
@@ -396,6 +400,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
         chunked: false,
         // HTTP/1.1 keeps the connection unless told otherwise; 1.0 closes it.
         keep_alive: response.version == Some(1),
+        retry_after: None,
     };
     for h in response.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
@@ -412,6 +417,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
                 .rsplit(',')
                 .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if h.name.eq_ignore_ascii_case("retry-after") {
+            // Delay-seconds only; an HTTP date falls back to the caller's backoff.
+            head.retry_after = value.parse().ok();
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {

@@ -15,7 +15,8 @@ pub mod spans;
 pub mod spanwait;
 mod stream;
 pub mod suite;
-pub mod tls;
+/// Client TLS (shared with the span sources).
+pub use tracesplit_net::client_tls as tls;
 
 pub use run::{Collect, RunConfig, RunError, RunOutcome, open_run_dir, preflight, run};
 pub use spanwait::ServerSpanIndex;

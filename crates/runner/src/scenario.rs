@@ -408,6 +408,7 @@ impl ScenarioRun {
                 error: Some("api_unreachable".into()),
                 opening: None,
                 reused: false,
+                retry_after: None,
             }
         } else {
             let traceparent = spans::traceparent(ids);

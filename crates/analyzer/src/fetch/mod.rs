@@ -24,6 +24,96 @@ pub enum TraceApi {
     TempoV1,
 }
 
+/// How to reach a query API beyond plain http: TLS, and headers (auth, a
+/// tenant). Header values are secrets: never shown, written or logged.
+#[derive(Clone, Default, PartialEq)]
+pub struct SourceAccess {
+    /// TLS for an `https://` URL (the system's trust store, extra CAs, `--insecure`).
+    pub tls: tracesplit_net::client_tls::TlsOptions,
+    /// Headers sent with every request: `Authorization`, `X-Scope-OrgID`, ….
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SourceAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("SourceAccess")
+            .field("tls", &self.tls)
+            .field("headers (values hidden)", &names)
+            .finish()
+    }
+}
+
+impl SourceAccess {
+    /// A blocking client for `base_url` with this access.
+    fn client(&self, base_url: &str) -> Result<reqwest::blocking::Client, AnalyzeError> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &self.headers {
+            let bad = || {
+                AnalyzeError::Input(format!(
+                    "span source header {k:?} is not a valid HTTP header"
+                ))
+            };
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad())?;
+            let mut value = reqwest::header::HeaderValue::from_str(v).map_err(|_| bad())?;
+            value.set_sensitive(true);
+            headers.append(name, value);
+        }
+        tracesplit_net::client_tls::use_ring_by_default();
+        let mut builder = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .default_headers(headers);
+        if base_url.starts_with("https://") {
+            let tls = tracesplit_net::client_tls::client_config(&self.tls)
+                .map_err(|e| AnalyzeError::Input(e.to_string()))?;
+            builder = builder.tls_backend_preconfigured((*tls).clone());
+        }
+        builder
+            .build()
+            .map_err(|e| AnalyzeError::Input(format!("HTTP client: {e}")))
+    }
+}
+
+/// The rustls error inside `err`, through io errors nested in io errors
+/// (whose `source()` skips the error they wrap).
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur: &(dyn std::error::Error + 'static) = err;
+    for _ in 0..8 {
+        if let Some(tls) = cur.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = cur.downcast_ref::<std::io::Error>()?.get_ref()?;
+        cur = inner;
+    }
+    None
+}
+
+/// A failed request in words: a TLS refusal explained (unknown authority →
+/// `--source-cacert`), otherwise the whole error chain.
+fn describe(url: &str, e: &reqwest::Error) -> String {
+    let host = e
+        .url()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut chain = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = rustls_error(err) {
+            let words = tracesplit_net::client_tls::explain(&host, tls);
+            return format!(
+                "{url}: {}",
+                words
+                    .replace("--cacert", "--source-cacert")
+                    .replace("--insecure", "--source-insecure")
+            );
+        }
+        chain.push(err.to_string());
+        cur = err.source();
+    }
+    chain.dedup();
+    format!("{url}: {}", chain.join(": "))
+}
+
 /// How to fetch.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
@@ -37,6 +127,8 @@ pub struct FetchConfig {
     pub span_wait: Duration,
     /// Unix seconds around the run (Tempo's search window).
     pub time_range: (i64, i64),
+    /// TLS and headers.
+    pub access: SourceAccess,
 }
 
 /// What came back.
@@ -97,7 +189,7 @@ fn fetch_one(
     loop {
         attempt += 1;
         let (why, wait) = match client.get(&url).send() {
-            Err(e) if attempt >= 4 => return Ok(Outcome::Unreachable(format!("{url}: {e}"))),
+            Err(e) if attempt >= 4 => return Ok(Outcome::Unreachable(describe(&url, &e))),
             Err(_) => {
                 // Not reachable (yet): a few quick retries, then the whole source is in question.
                 std::thread::sleep(backoff(attempt, None));
@@ -130,10 +222,7 @@ fn fetch_one(
 
 /// Fetches every trace of `trace_ids`.
 pub fn fetch(cfg: &FetchConfig, trace_ids: &[String]) -> Result<Fetched, AnalyzeError> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| AnalyzeError::Input(format!("HTTP client: {e}")))?;
+    let client = cfg.access.client(&cfg.base_url)?;
     let deadline = Instant::now() + cfg.span_wait;
     let next = AtomicUsize::new(0);
     let out = Mutex::new((

@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tracesplit_analyzer::fetch::TraceApi;
+use tracesplit_analyzer::fetch::{SourceAccess, TraceApi};
 use tracesplit_analyzer::{AnalyzeConfig, AnalyzeError, SpanSource, analyze};
 use tracesplit_model::{SpanKind, SpanRecord};
 
@@ -86,6 +86,8 @@ struct Replay {
     busy_first: bool,
     hits: Mutex<HashMap<String, usize>>,
     requests: AtomicUsize,
+    /// Headers (lowercase name, value) every request must carry, else 401.
+    required: Vec<(String, String)>,
 }
 
 /// A one-thread HTTP/1.1 server on loopback port 0 answering `GET …/traces/{id}`.
@@ -98,12 +100,17 @@ fn serve(replay: Arc<Replay>) -> String {
             let mut line = String::new();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             reader.read_line(&mut line).unwrap();
+            let mut headers = Vec::new();
             loop {
                 let mut h = String::new();
                 if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
                     break;
                 }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                }
             }
+            let authorized = replay.required.iter().all(|r| headers.contains(r));
             replay.requests.fetch_add(1, Ordering::Relaxed);
             let path = line.split_whitespace().nth(1).unwrap_or("");
             let id = path
@@ -121,6 +128,7 @@ fn serve(replay: Arc<Replay>) -> String {
                 *e
             };
             let (status, body) = match replay.bodies.get(&id) {
+                _ if !authorized => ("401 Unauthorized", "who are you".to_owned()),
                 _ if replay.busy_first && n == 1 => ("503 Service Unavailable", "busy".to_owned()),
                 _ if replay.busy_first && n == 2 => {
                     ("429 Too Many Requests", "slow down".to_owned())
@@ -190,14 +198,30 @@ fn jaeger_and_tempo_give_the_split_the_store_gives() {
         (TraceApi::Jaeger, jaeger_body as fn(&[&SpanRecord]) -> Value),
         (TraceApi::TempoV2, tempo_body),
     ] {
+        // A multi-tenant Tempo behind a bearer token: both headers on every request.
         let replay = Arc::new(Replay {
             bodies: bodies(&spans, None, body),
             busy_first: true,
             hits: Mutex::default(),
             requests: AtomicUsize::new(0),
+            required: vec![
+                ("authorization".into(), "Bearer t0ken".into()),
+                ("x-scope-orgid".into(), "team-a".into()),
+            ],
         });
         let url = serve(replay.clone());
-        let out = analyze(&config(dir.path(), SpanSource::Fetch { url, api })).unwrap();
+        let access = SourceAccess {
+            headers: vec![
+                ("authorization".into(), "Bearer t0ken".into()),
+                ("x-scope-orgid".into(), "team-a".into()),
+            ],
+            ..Default::default()
+        };
+        assert!(
+            !format!("{access:?}").contains("t0ken"),
+            "header values are never shown"
+        );
+        let out = analyze(&config(dir.path(), SpanSource::Fetch { url, api, access })).unwrap();
         let s = &out.analysis.scenarios[0];
         assert_eq!(s.coverage.matched, 20, "{api:?}");
         assert_eq!(s.p95_split.unwrap(), want, "{api:?}");
@@ -222,6 +246,7 @@ fn a_trace_never_found_is_reported_and_unmatched() {
         busy_first: false,
         hits: Mutex::default(),
         requests: AtomicUsize::new(0),
+        required: Vec::new(),
     });
     let url = serve(replay.clone());
     let out = analyze(&config(
@@ -229,6 +254,7 @@ fn a_trace_never_found_is_reported_and_unmatched() {
         SpanSource::Fetch {
             url,
             api: TraceApi::Jaeger,
+            access: SourceAccess::default(),
         },
     ))
     .unwrap();
@@ -263,6 +289,7 @@ fn a_dead_query_api_is_unreachable() {
         SpanSource::Fetch {
             url: format!("http://127.0.0.1:{port}"),
             api: TraceApi::TempoV2,
+            access: SourceAccess::default(),
         },
     )) else {
         panic!("a dead query API must fail the analysis");

@@ -21,6 +21,7 @@ struct Api {
 
 impl Api {
     fn new(h: &CatalogHandle) -> Self {
+        tracesplit_net::client_tls::use_ring_by_default();
         Self {
             base: h.base_url(),
             client: Client::builder()

@@ -39,6 +39,7 @@ async fn server_and_db_spans_continue_the_callers_trace() {
         ..Default::default()
     };
     let catalog = CatalogServer::start(config).await.unwrap();
+    tracesplit_net::client_tls::use_ring_by_default();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let base = catalog.base_url();
 

@@ -67,15 +67,16 @@ fn print_progress(p: &Progress) {
     }
 }
 
-/// A query API base URL: plain http (this build has no TLS client).
+/// A query API base URL: `http://` or `https://` (the system's trust store,
+/// `--source-cacert`).
 fn api_url(flag: &str, url: &str) -> anyhow::Result<String> {
-    if url.starts_with("https://") {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if rest.is_none_or(str::is_empty) {
         anyhow::bail!(
-            "{flag} {url}: https is not supported by this build; use http:// (e.g. a port-forward)"
+            "{flag} {url:?} is not an http:// or https:// URL (e.g. http://localhost:16686)"
         );
-    }
-    if !url.starts_with("http://") || url.len() <= "http://".len() {
-        anyhow::bail!("{flag} {url:?} is not an http:// URL (e.g. http://localhost:16686)");
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -218,11 +219,13 @@ pub fn print_table(out: &AnalyzeOutput) -> anyhow::Result<()> {
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut spans: Vec<SpanSource> = args.spans.into_iter().map(SpanSource::Store).collect();
     spans.extend(args.otlp_json.into_iter().map(SpanSource::OtlpJson));
+    let access = args.source.access()?;
     if let Some(url) = &args.jaeger {
         let url = api_url("--jaeger", url)?;
         spans.push(SpanSource::Fetch {
             url,
             api: TraceApi::Jaeger,
+            access: access.clone(),
         });
     }
     if let Some(url) = &args.tempo {
@@ -232,7 +235,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         } else {
             TraceApi::TempoV2
         };
-        spans.push(SpanSource::Fetch { url, api });
+        spans.push(SpanSource::Fetch { url, api, access });
     }
     let first = args.run_dirs[0].clone();
     let mut cfg = config(args.run_dirs, spans, &args.analysis);

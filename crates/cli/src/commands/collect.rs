@@ -16,7 +16,15 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<u8> {
         segment_spans: args.segment_spans,
         max_buffered_spans: args.max_buffered_spans,
         track_server_parents: false,
+        limits: tracesplit_net::Limits {
+            max_connections: args.max_connections,
+            head_timeout: args.header_timeout,
+        },
+        tls: args.tls.files(),
     };
+    if let Some(warning) = config.clear_text_token_warning() {
+        eprintln!("{warning}");
+    }
     let store = config.store_dir.clone();
     // Before any readiness line: a supervisor may signal as soon as it reads one.
     let stop = signal::interrupted();
@@ -33,11 +41,18 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<u8> {
         );
     }
     stop.await;
+    let turned_away = collector.turned_away();
     let stats = collector.shutdown().await.context("collector shutdown")?;
     println!(
         "spans received {}, stored {}, rejected {} ({} exports refused)",
         stats.received_spans, stats.stored_spans, stats.rejected_spans, stats.rejected_exports
     );
+    if turned_away != (0, 0, 0) {
+        println!(
+            "connections closed: {} at the connection limit, {} without a request head in time, {} failed TLS handshakes",
+            turned_away.0, turned_away.1, turned_away.2
+        );
+    }
     Ok(if stats.store_errors > 0 {
         exit::USAGE
     } else {

@@ -23,7 +23,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Cleanup(args) => cleanup::run(args).await,
         // The analysis blocks (polars; span sources fetched with a blocking
         // HTTP client, which must not be created or dropped on a runtime thread).
-        Command::Analyze(args) => tokio::task::block_in_place(|| analyze::run(args)),
+        Command::Analyze(args) => tokio::task::block_in_place(|| analyze::run(*args)),
         Command::Demo(args) => demo::run(args).await,
         Command::Compare(args) => tokio::task::block_in_place(|| compare::run(args)),
         Command::Completions { shell } => docs::completions(shell),

@@ -4,7 +4,7 @@ use crate::args::ServeCatalogArgs;
 use crate::{exit, signal};
 use anyhow::Context;
 use std::time::Duration;
-use tracesplit_catalog_demo::{CatalogConfig, CatalogServer, TlsFiles};
+use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
 use tracesplit_telemetry::TelemetryConfig;
 
 pub async fn run(args: ServeCatalogArgs) -> anyhow::Result<u8> {
@@ -22,11 +22,7 @@ pub async fn run(args: ServeCatalogArgs) -> anyhow::Result<u8> {
         handler_delay: Duration::from_millis(args.handler_delay_ms),
         queue_delay: Duration::from_millis(args.queue_delay_ms),
         telemetry,
-        tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles {
-            cert,
-            key,
-            client_ca: args.tls_client_ca,
-        }),
+        tls: args.tls.files(),
     };
     // Before the readiness line: a supervisor may signal as soon as it reads it.
     let stop = signal::interrupted();

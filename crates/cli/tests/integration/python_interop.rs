@@ -14,6 +14,16 @@ fn export_with_python(
     traces: usize,
     token: Option<&str>,
 ) -> Vec<Value> {
+    export_with_python_tls(protocol, endpoint, traces, token, None)
+}
+
+fn export_with_python_tls(
+    protocol: &str,
+    endpoint: &str,
+    traces: usize,
+    token: Option<&str>,
+    cacert: Option<&std::path::Path>,
+) -> Vec<Value> {
     let script = workspace_root().join("tests-support/python/export_spans.py");
     let mut cmd = Command::new(python());
     cmd.arg(script).args([
@@ -26,6 +36,15 @@ fn export_with_python(
     ]);
     if let Some(t) = token {
         cmd.args(["--token", t]);
+    }
+    if let Some(ca) = cacert {
+        // requests prefers REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the
+        // environment over the exporter's own certificate_file (psf/requests#3829);
+        // some machines set them.
+        cmd.arg("--cacert")
+            .arg(ca)
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("CURL_CA_BUNDLE");
     }
     let out = cmd.output().unwrap();
     assert!(
@@ -104,6 +123,38 @@ fn python_grpc_and_http_exporters_are_stored_exactly() {
                 .all(|s| s.service_name == format!("interop-python-{protocol}"))
         );
         check(&expected, &stored);
+    }
+}
+
+#[test]
+fn python_grpc_and_http_exporters_reach_the_collector_over_tls() {
+    let pki = tempfile::tempdir().unwrap();
+    crate::tls_cli::make_pki(pki.path());
+    let pem = |name: &str| pki.path().join(name);
+    for protocol in ["grpc", "http"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (collector, grpc, http) = collect(
+            dir.path(),
+            &[
+                "--auth-token",
+                "tok",
+                "--tls-cert",
+                pem("server.pem").to_str().unwrap(),
+                "--tls-key",
+                pem("server.key").to_str().unwrap(),
+            ],
+        );
+        assert!(grpc.starts_with("https://") && http.starts_with("https://"));
+        let endpoint = if protocol == "grpc" { grpc } else { http };
+        let expected =
+            export_with_python_tls(protocol, &endpoint, 10, Some("tok"), Some(&pem("ca.pem")));
+        assert_eq!(expected.len(), 30);
+        let (code, _) = collector.terminate();
+        assert_eq!(code, 0);
+        check(
+            &expected,
+            &tracesplit_store::read_span_dir(dir.path()).unwrap(),
+        );
     }
 }
 

@@ -7,12 +7,13 @@
 use crate::support::*;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
+    KeyUsagePurpose, SanType,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A test CA, a server certificate for localhost and a client certificate, as PEM files in `dir`.
+/// A test CA, a server certificate for localhost (and 127.0.0.1) and a
+/// client certificate, as PEM files in `dir`.
 pub fn make_pki(dir: &Path) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -31,6 +32,8 @@ pub fn make_pki(dir: &Path) {
     ] {
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        p.subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
         p.extended_key_usages = vec![usage];
         let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
         std::fs::write(dir.join(format!("{stem}.pem")), cert.pem()).unwrap();
@@ -180,4 +183,174 @@ fn mtls_needs_the_client_certificate() {
     assert!(tmp.path().join("with/requests.parquet").exists());
     let (code, _) = cat.terminate();
     assert_eq!(code, 0);
+}
+
+#[test]
+fn client_spans_reach_a_tls_collector_with_the_otlp_certificate_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_pki(tmp.path());
+    let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
+    let store = tmp.path().join("spans");
+    let (collector, _, http) = collect(
+        &store,
+        &[
+            "--tls-cert",
+            arg(&pem("server.pem")),
+            "--tls-key",
+            arg(&pem("server.key")),
+        ],
+    );
+    let (cat, url) = serve_catalog(&["--no-telemetry"]);
+    let out = tmp.path().join("run");
+    let run = Command::new(bin())
+        .args(["run", "--base-url", &url, "--runs", "2"])
+        .args(["--scenario", "GPU_PATCH_SINGLE_FIELD", "--no-collect"])
+        .args(["--otlp-endpoint", &http, "--out", arg(&out)])
+        .env("OTEL_EXPORTER_OTLP_CERTIFICATE", pem("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{}", text(&run));
+    let requests = tracesplit_store::read_requests(&out.join("requests.parquet")).unwrap();
+    let (code, _) = collector.terminate();
+    assert_eq!(code, 0);
+    let stored = tracesplit_store::read_span_dir(&store).unwrap();
+    for r in &requests {
+        assert!(
+            stored
+                .iter()
+                .any(|s| s.span_id == r.span_id && s.service_name == "tracesplit-runner"),
+            "client span {} stored",
+            r.span_id
+        );
+    }
+    let _ = cat.terminate();
+}
+
+/// A Jaeger stand-in over TLS that answers every trace with 404 and keeps
+/// the request heads it saw.
+fn fake_https_jaeger(dir: &Path) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    let files = tracesplit_net::TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        client_ca: None,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            let limits = tracesplit_net::Limits::default();
+            let mut l =
+                tracesplit_net::ServerListener::new(tcp, limits, Some(files.acceptor().unwrap()))
+                    .unwrap();
+            tx.send(port).unwrap();
+            while let Some(mut conn) = l.next().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    seen.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+    });
+    let port = rx.recv().unwrap();
+    (format!("https://localhost:{port}"), heads)
+}
+
+#[test]
+fn an_https_span_source_gets_its_token_and_tenant_and_no_file_keeps_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_pki(tmp.path());
+    let (cat, url) = serve_catalog(&["--no-telemetry"]);
+    let out = tmp.path().join("run");
+    let run = run_command(&url, &out)
+        .args(["--runs", "2", "--scenario", "GPU_PATCH_SINGLE_FIELD"])
+        .output()
+        .unwrap();
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{}", text(&run));
+    let _ = cat.terminate();
+    let (jaeger, heads) = fake_https_jaeger(tmp.path());
+    let analyze = |extra: &[&str]| {
+        Command::new(bin())
+            .args([
+                "analyze",
+                arg(&out),
+                "--jaeger",
+                &jaeger,
+                "--span-wait",
+                "300ms",
+            ])
+            .args(extra)
+            .env("TRACESPLIT_SOURCE_TOKEN", "s3cr3t-token")
+            .output()
+            .unwrap()
+    };
+    // Not trusted: exit 3, and the words name the flag to use.
+    let refused = analyze(&[]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("signed by an unknown authority; pass its CA with --source-cacert"),
+        "{}",
+        text(&refused)
+    );
+    let ca = tmp.path().join("ca.pem");
+    let fetched = analyze(&[
+        "--source-cacert",
+        arg(&ca),
+        "--tenant",
+        "acme",
+        "--source-header",
+        "X-Extra: yes",
+    ]);
+    assert!(
+        matches!(fetched.status.code(), Some(0 | 1)),
+        "{}",
+        text(&fetched)
+    );
+    let seen = heads.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for head in &seen {
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("authorization: bearer s3cr3t-token"),
+            "{head}"
+        );
+        assert!(
+            head.contains("x-scope-orgid: acme") && head.contains("x-extra: yes"),
+            "{head}"
+        );
+    }
+    // The token is in no file of the run and in no output.
+    assert!(!text(&fetched).contains("s3cr3t-token"));
+    let mut stack = vec![out.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(12).any(|w| w == b"s3cr3t-token"),
+                    "{} holds the token",
+                    path.display()
+                );
+            }
+        }
+    }
 }

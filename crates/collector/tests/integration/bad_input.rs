@@ -178,12 +178,21 @@ async fn bad_http_bodies_are_refused_with_named_problems_and_nothing_is_lost() {
             .to_str()
             .unwrap()
             .contains("json");
-        let text = String::from_utf8_lossy(&r.bytes().await.unwrap()).to_string();
-        assert!(text.contains(needle), "{what}: {text}");
-        if is_json {
-            let status: serde_json::Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(status["code"], 3, "{what}");
-        }
+        let body = r.bytes().await.unwrap();
+        // Every refusal is a google.rpc.Status in the request's encoding
+        // (protobuf when the content type itself was wrong).
+        let (code, message) = if is_json {
+            let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            (
+                status["code"].as_i64().unwrap() as i32,
+                status["message"].as_str().unwrap().to_owned(),
+            )
+        } else {
+            let status = <tonic_types::pb::Status as prost::Message>::decode(&body[..]).unwrap();
+            (status.code, status.message)
+        };
+        assert!(message.contains(needle), "{what}: {message}");
+        assert_eq!(code, if status == 413 { 11 } else { 3 }, "{what}");
     }
     let r = http()
         .get(format!("{}/v1/traces", handle.http_endpoint()))
@@ -289,6 +298,13 @@ async fn bearer_token_is_required_on_both_transports() {
     let r = post(&handle, "application/x-protobuf", protobuf(1, 2), &[]).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let status =
+        <tonic_types::pb::Status as prost::Message>::decode(&r.bytes().await.unwrap()[..]).unwrap();
+    assert_eq!(status.code, 16, "UNAUTHENTICATED: {status:?}");
+    let r = post(&handle, "application/json", b"{}".to_vec(), &[]).await;
+    assert_eq!(r.status(), 401);
+    let status: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(status["code"], 16);
     let r = post(
         &handle,
         "application/x-protobuf",
@@ -323,8 +339,11 @@ async fn bearer_token_is_required_on_both_transports() {
     grpc_send(&handle, protobuf(2, 2), false, Some("s3cret"))
         .await
         .unwrap();
-    handle.shutdown().await.unwrap();
+    let stats = handle.shutdown().await.unwrap();
     assert_eq!(stored(dir.path()).len(), 4);
+    // The exit line's count: the two refused HTTP exports' spans (2 each; the
+    // JSON one is empty); refused gRPC bodies are not read.
+    assert_eq!((stats.rejected_exports, stats.rejected_spans), (5, 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,5 +2,6 @@
 //! crate and its dependencies instead of one per file: less disk, less time).
 mod bad_input;
 mod http_ingest;
+mod limits;
 mod rust_exporter;
 mod support;

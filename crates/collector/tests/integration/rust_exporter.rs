@@ -141,6 +141,7 @@ async fn rust_http_exporter_spans_are_stored_exactly() {
     let endpoint = format!("{}/v1/traces", handle.http_endpoint());
     let expected = tokio::task::spawn_blocking(move || {
         // The blocking reqwest client: the SDK's batch processor exports from a plain thread.
+        tracesplit_net::client_tls::use_ring_by_default();
         let client = reqwest::blocking::Client::builder()
             .no_proxy()
             .build()

@@ -28,6 +28,36 @@ pub struct ExportConfig {
     pub batch: usize,
     /// Per export request.
     pub timeout: Duration,
+    /// How an export the collector could not take now is retried.
+    pub retry: ExportRetry,
+}
+
+/// Retries of an export request, as the OTLP specification asks: 429, 502,
+/// 503 and 504 — and a failed connection to a collector that answered
+/// before (restarting) — are retried with exponential backoff, or after the
+/// `Retry-After` the collector sent; anything else is not. Bounded, and once a batch has used up its retries the next ones are
+/// tried once each until an export succeeds again: a collector that stays
+/// down costs one batch's retries, not every batch's (nor the run's end).
+#[derive(Debug, Clone, Copy)]
+pub struct ExportRetry {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first wait; each next one doubles.
+    pub first: Duration,
+    /// The longest wait (a `Retry-After` beyond it is cut to it).
+    pub cap: Duration,
+}
+
+impl Default for ExportRetry {
+    fn default() -> Self {
+        // 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s: a collector restarting or shedding
+        // load gets three seconds; one that is down costs that once (below).
+        Self {
+            retries: 5,
+            first: Duration::from_millis(100),
+            cap: Duration::from_secs(5),
+        }
+    }
 }
 
 impl ExportConfig {
@@ -43,6 +73,7 @@ impl ExportConfig {
             interval: Duration::from_millis(50),
             batch: 2048,
             timeout: Duration::from_secs(10),
+            retry: ExportRetry::default(),
         }
     }
 }
@@ -109,6 +140,12 @@ pub(super) struct Target {
     url: String,
     envelope: Envelope,
     batch: usize,
+    retry: ExportRetry,
+    /// The last export went through (or none was tried): retry failures.
+    healthy: std::sync::atomic::AtomicBool,
+    /// An export went through once: a connection that fails now is a
+    /// collector restarting, worth retrying; before, nothing may listen at all.
+    seen_up: std::sync::atomic::AtomicBool,
 }
 
 impl Target {
@@ -158,19 +195,51 @@ impl Target {
                 scope_version: env!("CARGO_PKG_VERSION").into(),
             },
             batch: config.batch.max(1),
+            retry: config.retry,
+            healthy: std::sync::atomic::AtomicBool::new(true),
+            seen_up: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// POSTs one encoded request; `Err` names what went wrong.
-    async fn post(&self, body: Vec<u8>) -> Result<(), String> {
-        let outcome = self
-            .client
-            .send(Method::POST, &self.path, Some(body.into()), None)
-            .await;
-        match (outcome.status, outcome.error) {
-            (200..=299, _) => Ok(()),
-            (0, e) => Err(format!("{}: {}", self.url, e.unwrap_or_default())),
-            (status, _) => Err(format!("{} answered {status}", self.url)),
+    /// POSTs one encoded request, retrying what the collector could not take
+    /// now (when `retry`); `Err` names what went wrong the last time.
+    async fn post(&self, body: Vec<u8>, retry: bool) -> Result<(), Failure> {
+        let body = bytes::Bytes::from(body);
+        let mut wait = self.retry.first;
+        let mut attempt = 0;
+        loop {
+            let outcome = self
+                .client
+                .send(Method::POST, &self.path, Some(body.clone()), None)
+                .await;
+            let (retryable, message) = match (outcome.status, outcome.error) {
+                (200..=299, _) => return Ok(()),
+                (0, e) => {
+                    let e = e.unwrap_or_default();
+                    let transient =
+                        matches!(e.as_str(), "refused" | "reset" | "timeout" | "unreachable");
+                    let seen_up = self.seen_up.load(std::sync::atomic::Ordering::Relaxed);
+                    (transient && seen_up, format!("{}: {e}", self.url))
+                }
+                (status @ (429 | 502 | 503 | 504), _) => {
+                    (true, format!("{} answered {status}", self.url))
+                }
+                (status, _) => (false, format!("{} answered {status}", self.url)),
+            };
+            if !retryable || !retry || attempt >= self.retry.retries {
+                return Err(Failure {
+                    message,
+                    retries: attempt,
+                    retryable,
+                });
+            }
+            let pause = outcome
+                .retry_after
+                .map_or(wait, Duration::from_secs)
+                .min(self.retry.cap);
+            tokio::time::sleep(pause).await;
+            wait = (wait * 2).min(self.retry.cap);
+            attempt += 1;
         }
     }
 
@@ -188,19 +257,38 @@ impl Target {
             s.counters.add_failed(spans.len() as u64);
             return;
         };
+        use std::sync::atomic::Ordering::Relaxed;
         for chunk in spans.chunks(self.batch) {
             let mut body = Vec::new();
             encode(&self.envelope, &names, chunk, lens, &mut body);
             let n = chunk.len() as u64;
-            match rt.block_on(self.post(body)) {
-                Ok(()) => s.counters.add_exported(n),
-                Err(e) => {
-                    s.note_error(e);
+            match rt.block_on(self.post(body, self.healthy.load(Relaxed))) {
+                Ok(()) => {
+                    self.healthy.store(true, Relaxed);
+                    self.seen_up.store(true, Relaxed);
+                    s.counters.add_exported(n);
+                }
+                Err(f) => {
+                    if f.retryable {
+                        self.healthy.store(false, Relaxed);
+                    }
+                    s.note_error(if f.retries > 0 {
+                        format!("{} (after {} retries)", f.message, f.retries)
+                    } else {
+                        f.message
+                    });
                     s.counters.add_failed(n);
                 }
             }
         }
     }
+}
+
+/// An export request that did not go through.
+struct Failure {
+    message: String,
+    retries: u32,
+    retryable: bool,
 }
 
 /// The export thread's loop: wake on the interval, a flush or shutdown; export what is queued.

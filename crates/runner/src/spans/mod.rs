@@ -16,7 +16,7 @@ mod otlp;
 #[cfg(test)]
 mod tests;
 
-pub use export::{ExportConfig, SpanExportError};
+pub use export::{ExportConfig, ExportRetry, SpanExportError};
 pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, traceparent};
 pub use tracesplit_telemetry::ExportCounts;
 

@@ -183,7 +183,97 @@ fn export_config(endpoint: String) -> ExportConfig {
     let mut c = ExportConfig::new(Some(endpoint));
     c.interval = Duration::from_millis(20);
     c.timeout = Duration::from_secs(2);
+    c.retry = ExportRetry {
+        retries: 3,
+        first: Duration::from_millis(5),
+        cap: Duration::from_millis(20),
+    };
     c
+}
+
+/// A collector stand-in that answers the n-th export request with `answers[n]`
+/// (the last one from then on); returns its URL and how many requests came.
+async fn scripted_collector(
+    answers: &'static [&'static str],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = vec![0u8; 1 << 16];
+                // One request per read is enough for these small exports.
+                while matches!(c.read(&mut buf).await, Ok(n) if n > 0) {
+                    let k = counter.fetch_add(1, Ordering::SeqCst);
+                    let answer = answers[k.min(answers.len() - 1)];
+                    if c.write_all(answer.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+const BUSY: &str =
+    "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\n\r\n";
+const TOO_MANY: &str = "HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\n\r\n";
+const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+const BAD: &str = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+
+async fn export_one(url: String) -> (ExportCounts, Option<String>) {
+    let spans = ClientSpans::start(export_config(url)).unwrap();
+    spans.end(client_span(SpanIds::root(), 200, false));
+    let s = spans.clone();
+    let counts = tokio::task::spawn_blocking(move || s.shutdown())
+        .await
+        .unwrap();
+    (counts, spans.last_error())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_collector_is_retried_and_a_refusal_is_not() {
+    use std::sync::atomic::Ordering;
+    // 503 with Retry-After, then 429 without: retried, then taken.
+    let (url, seen) = scripted_collector(&[BUSY, TOO_MANY, OK]).await;
+    let (counts, error) = export_one(url).await;
+    assert_eq!((counts.exported, counts.failed), (1, 0), "{error:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    // 400: the payload is refused, sending it again cannot help.
+    let (url, seen) = scripted_collector(&[BAD]).await;
+    let (counts, error) = export_one(url).await;
+    assert_eq!((counts.exported, counts.failed), (0, 1));
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    assert!(error.unwrap().ends_with("answered 400"));
+    // Busy for good: the retries are bounded (1 + 3) and said; the next
+    // batch is tried once (the collector is known to be down).
+    let (url, seen) = scripted_collector(&[BUSY]).await;
+    let spans = ClientSpans::start(export_config(url)).unwrap();
+    spans.end(client_span(SpanIds::root(), 200, false));
+    let waited = std::time::Instant::now();
+    while spans.counts().failed == 0 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+    assert!(
+        spans
+            .last_error()
+            .unwrap()
+            .ends_with("answered 503 (after 3 retries)")
+    );
+    spans.end(client_span(SpanIds::root(), 200, false));
+    let s = spans.clone();
+    let counts = tokio::task::spawn_blocking(move || s.shutdown())
+        .await
+        .unwrap();
+    assert_eq!((counts.exported, counts.failed), (0, 2));
+    assert_eq!(seen.load(Ordering::SeqCst), 5);
 }
 
 /// An embedded collector storing in `dir`, and an export config pointing at it.

@@ -167,6 +167,7 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
     };
 
     // Someone removes 10 of the listings; reuse adds exactly those back.
+    tracesplit_net::client_tls::use_ring_by_default();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for l in kept.iter().filter(|e| e.role == Role::Child).take(10) {
         client

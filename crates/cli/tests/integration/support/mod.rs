@@ -193,6 +193,7 @@ pub fn python() -> PathBuf {
 }
 
 pub fn http_client() -> reqwest::blocking::Client {
+    tracesplit_net::client_tls::use_ring_by_default();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

@@ -72,6 +72,7 @@ pub async fn start_with(config: CollectorConfig) -> CollectorHandle {
 }
 
 pub fn http() -> reqwest::Client {
+    tracesplit_net::client_tls::use_ring_by_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))

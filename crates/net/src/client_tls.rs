@@ -1,5 +1,6 @@
-//! TLS for `https://` base URLs: rustls (ring), the system trust store plus
-//! `--cacert`, client certificates for mTLS, and `--insecure`.
+//! Client TLS for `https://` URLs (the API, an OTLP endpoint, a span
+//! source): rustls (ring), the system trust store plus `--cacert`, client
+//! certificates for mTLS, and `--insecure`.
 //!
 //! The system trust store (rustls-native-certs) rather than a bundled copy of
 //! the web's roots (webpki-roots): a staging API is usually signed by a
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How to verify the API's certificate and whether to present one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     /// Extra trusted CA certificates (PEM), beside the system's.
     pub cacert: Option<PathBuf>,
@@ -120,6 +121,15 @@ fn roots(cacert: Option<&Path>, flag: &'static str) -> Result<RootCertStore, Tls
         }
     }
     Ok(roots)
+}
+
+/// Makes ring the process's default rustls provider, once. reqwest (built
+/// with `rustls-no-provider`, so that no second crypto library is compiled)
+/// refuses to build any client, even a plain-http one, until a default
+/// exists; every place that builds one calls this first.
+pub fn use_ring_by_default() {
+    // Err: a default is installed already (by us or by a dependency): fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The client configuration every connection to the API shares.

@@ -313,6 +313,10 @@ pub struct RunArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
+    /// Speak HTTP/2 to the API: h2 over TLS (ALPN), h2c with prior knowledge
+    /// for http://; --concurrency requests share a few connections.
+    #[arg(long)]
+    pub http2: bool,
     /// Suite file instead of the built-in catalog suite.
     #[arg(long)]
     pub suite: Option<PathBuf>,
@@ -335,7 +339,8 @@ pub struct RunArgs {
     /// Do not start the embedded collector (spans go to your own collector).
     #[arg(long)]
     pub no_collect: bool,
-    /// OTLP/HTTP endpoint for client spans with --no-collect (default: OTEL_EXPORTER_OTLP_ENDPOINT).
+    /// OTLP endpoint for client spans with --no-collect (default: OTEL_EXPORTER_OTLP_ENDPOINT);
+    /// OTLP/HTTP unless OTEL_EXPORTER_OTLP_PROTOCOL=grpc.
     #[arg(long)]
     pub otlp_endpoint: Option<String>,
     /// Embedded collector's OTLP/gRPC address.
@@ -387,7 +392,8 @@ pub struct ServeCatalogArgs {
     /// (as a request waiting for a busy worker): outside every span.
     #[arg(long, default_value_t = 0)]
     pub queue_delay_ms: u64,
-    /// OTLP/HTTP endpoint for the catalog's spans (default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318).
+    /// OTLP endpoint for the catalog's spans (default: OTEL_EXPORTER_OTLP_ENDPOINT, else
+    /// http://localhost:4318); OTLP/HTTP unless OTEL_EXPORTER_OTLP_PROTOCOL=grpc.
     #[arg(long)]
     pub otlp_endpoint: Option<String>,
     /// Emit no spans at all.

@@ -132,8 +132,16 @@ pub fn use_ring_by_default() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The client configuration every connection to the API shares.
+/// The client configuration every connection to the API shares (ALPN http/1.1).
 pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
+    client_config_for(options, &[b"http/1.1"])
+}
+
+/// As [`client_config`], offering these protocols by ALPN (`h2` for HTTP/2 and gRPC).
+pub fn client_config_for(
+    options: &TlsOptions,
+    alpn: &[&[u8]],
+) -> Result<Arc<ClientConfig>, TlsError> {
     let (ca_name, cert_name, key_name) = options.names();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -152,7 +160,7 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError
         (None, None) => builder.with_no_client_auth(),
         _ => return Err(TlsError::HalfClientAuth(cert_name, key_name)),
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     if options.insecure {
         config
             .dangerous()
@@ -195,7 +203,7 @@ pub fn explain(host: &str, error: &rustls::Error) -> String {
             "{host} ended the TLS handshake ({alert:?}); if it asks for a client certificate, pass --cert FILE --key FILE"
         ),
         Error::NoApplicationProtocol => {
-            format!("{host} speaks no protocol tracesplit offered (http/1.1)")
+            format!("{host} speaks none of the protocols tracesplit offered (ALPN)")
         }
         other => format!("TLS handshake with {host} failed: {other}"),
     }

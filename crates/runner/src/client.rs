@@ -62,7 +62,7 @@ pub enum ClientError {
     Tls(#[from] TlsError),
 }
 
-/// HTTP/1.1 keep-alive client bound to one API base URL.
+/// HTTP/1.1 keep-alive client bound to one API base URL (HTTP/2 with `--http2`).
 #[derive(Clone)]
 pub struct ApiClient {
     inner: Arc<Inner>,
@@ -82,6 +82,8 @@ struct Inner {
     timeout: Duration,
     idle: Mutex<Vec<Conn>>,
     max_idle: usize,
+    /// `Some` with `--http2`: requests go over these HTTP/2 connections instead.
+    h2: Option<h2_side::H2Side>,
 }
 
 /// Parses `Name: value` headers (values are secrets: never logged).
@@ -172,6 +174,40 @@ impl ApiClient {
         Self::with_options(base_url, headers, timeout, pool, "application/json", tls)
     }
 
+    /// As [`ApiClient::with_tls`], speaking HTTP/2 (h2 by ALPN over TLS, h2c
+    /// with prior knowledge for `http://`): up to `pool` requests in flight
+    /// share a few connections (100 streams each).
+    pub fn with_http2(
+        base_url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+        pool: usize,
+        tls: &TlsOptions,
+    ) -> Result<Self, ClientError> {
+        let client = Self::with_tls(base_url, headers.clone(), timeout, pool, tls)?;
+        let inner = &client.inner;
+        let side =
+            h2_side::H2Side::new(&inner.target, &inner.scheme_authority, headers, tls, pool)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                target: inner.target.clone(),
+                scheme_authority: inner.scheme_authority.clone(),
+                prefix: inner.prefix.clone(),
+                fixed_headers: inner.fixed_headers.clone(),
+                body_header: inner.body_header.clone(),
+                timeout,
+                idle: Mutex::new(Vec::new()),
+                max_idle: inner.max_idle,
+                h2: Some(side),
+            }),
+        })
+    }
+
+    /// Whether requests go over HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.inner.h2.is_some()
+    }
+
     /// As [`ApiClient::with_tls`], with bodies of another media type.
     pub fn with_content_type(
         base_url: &str,
@@ -238,6 +274,7 @@ impl ApiClient {
                 timeout,
                 idle: Mutex::new(Vec::new()),
                 max_idle: pool.max(1),
+                h2: None,
             }),
         })
     }
@@ -246,6 +283,9 @@ impl ApiClient {
     /// path` on it: what a run checks before anything else. A TLS or name
     /// failure comes back as the [`WireError`] that says it in words.
     pub async fn probe(&self, path: &str) -> Result<(u16, Opening), WireError> {
+        if let Some(side) = &self.inner.h2 {
+            return self.probe_h2(side, path).await;
+        }
         let request = Request {
             method: &Method::GET,
             path,
@@ -316,6 +356,11 @@ impl ApiClient {
             );
         }
         let body = body.unwrap_or_default();
+        if let Some(side) = &self.inner.h2 {
+            return self
+                .send_h2(side, &method, path, body, traceparent, started)
+                .await;
+        }
         let request = Request {
             method: &method,
             path,
@@ -429,6 +474,9 @@ struct Request<'a> {
     body: &'a Bytes,
     traceparent: Option<&'a str>,
 }
+
+#[path = "client_h2.rs"]
+mod h2_side;
 
 #[cfg(test)]
 #[path = "client_tests.rs"]

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fixtures;
+pub mod h2;
 pub mod http1;
 pub mod progress;
 pub mod record;

@@ -45,6 +45,28 @@ pub struct TelemetryConfig {
     pub export_interval: Duration,
     /// Spans per export request.
     pub export_batch: usize,
+    /// Export over OTLP/gRPC instead of OTLP/HTTP protobuf (the endpoint is
+    /// then the gRPC one, e.g. `http://host:4317`).
+    pub grpc: bool,
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`:
+/// `Ok(true)` for `grpc`, `Ok(false)` for `http/protobuf` or unset; any
+/// other value is named in the error.
+pub fn grpc_from_env() -> Result<bool, TelemetryError> {
+    let value = [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .iter()
+    .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()));
+    match value.as_deref().map(str::trim) {
+        None | Some("http/protobuf") => Ok(false),
+        Some("grpc") => Ok(true),
+        Some(other) => Err(TelemetryError::Exporter(format!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported: use http/protobuf or grpc"
+        ))),
+    }
 }
 
 impl TelemetryConfig {
@@ -57,6 +79,7 @@ impl TelemetryConfig {
             max_queue: 65_536,
             export_interval: Duration::from_millis(500),
             export_batch: 512,
+            grpc: false,
         }
     }
 
@@ -103,20 +126,24 @@ pub fn traces_url(base: &str) -> String {
 impl Telemetry {
     /// Builds the exporter, provider and dispatch.
     pub fn start(config: &TelemetryConfig) -> Result<Self, TelemetryError> {
-        let mut builder = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_timeout(Duration::from_secs(10));
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.with_endpoint(traces_url(endpoint));
-        }
-        if !config.headers.is_empty() {
-            let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
-            builder = builder.with_headers(headers);
-        }
-        let exporter = builder
-            .build()
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        let exporter = if config.grpc {
+            grpc_exporter(config)?
+        } else {
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_timeout(Duration::from_secs(10));
+            if let Some(endpoint) = &config.endpoint {
+                builder = builder.with_endpoint(traces_url(endpoint));
+            }
+            if !config.headers.is_empty() {
+                let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+                builder = builder.with_headers(headers);
+            }
+            builder
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?
+        };
         let counters = Arc::new(Counters::default());
         let batch = PollingBatchProcessor::new(
             CountingExporter::new(exporter, counters.clone()),
@@ -189,6 +216,38 @@ impl Telemetry {
         }
         self.counts()
     }
+}
+
+/// The OTLP/gRPC exporter (tonic). Built inside the caller's Tokio runtime:
+/// its channel's worker runs there, while exports are awaited on the export
+/// thread's own small runtime.
+fn grpc_exporter(
+    config: &TelemetryConfig,
+) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::WithTonicConfig;
+    let mut builder = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_timeout(Duration::from_secs(10));
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder.with_endpoint(endpoint.clone());
+    }
+    if !config.headers.is_empty() {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        for (k, v) in &config.headers {
+            let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| {
+                TelemetryError::Exporter(format!("header {k:?} is not valid gRPC metadata"))
+            })?;
+            let value = v.parse().map_err(|_| {
+                TelemetryError::Exporter(format!("header {k:?} has an invalid value"))
+            })?;
+            metadata.insert(key, value);
+        }
+        builder = builder.with_metadata(metadata);
+    }
+    builder
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
 }
 
 /// Parses an `OTEL_EXPORTER_OTLP_HEADERS`-style `k=v,k2=v2` list.

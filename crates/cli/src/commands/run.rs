@@ -95,6 +95,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
         base_url: args.base_url.trim_end_matches('/').to_owned(),
         headers: parse_headers(&args.headers)?,
         tls: args.tls.options(),
+        http2: args.http2,
         timeout: args.timeout,
         suite,
         schedule,

@@ -8,9 +8,12 @@ use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
 use tracesplit_telemetry::TelemetryConfig;
 
 pub async fn run(args: ServeCatalogArgs) -> anyhow::Result<u8> {
+    let grpc = tracesplit_telemetry::grpc_from_env()?;
     let telemetry = (!args.no_telemetry).then(|| {
         let mut t = TelemetryConfig::new("catalog-demo");
         t.endpoint = args.otlp_endpoint.clone();
+        // OTEL_EXPORTER_OTLP_PROTOCOL=grpc, as the OpenTelemetry SDKs read it.
+        t.grpc = grpc;
         t
     });
     let config = CatalogConfig {

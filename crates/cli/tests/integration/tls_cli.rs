@@ -354,3 +354,79 @@ fn an_https_span_source_gets_its_token_and_tenant_and_no_file_keeps_them() {
         }
     }
 }
+
+#[test]
+fn grpc_exports_from_the_catalog_and_the_runner_and_a_run_over_http2() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_pki(tmp.path());
+    let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
+    let store = tmp.path().join("spans");
+    let (collector, grpc, _) = collect(&store, &[]);
+    // The catalog exports over OTLP/gRPC because the environment says so.
+    let mut cat = Proc::spawn_env(
+        &[
+            "serve-catalog",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            arg(&pem("server.pem")),
+            "--tls-key",
+            arg(&pem("server.key")),
+            "--otlp-endpoint",
+            &grpc,
+        ],
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+    );
+    let url = cat.wait_line("catalog listening on", std::time::Duration::from_secs(60));
+    // The runner too (gzipped), and it speaks HTTP/2 to the API.
+    let out = tmp.path().join("run");
+    let run = Command::new(bin())
+        .args(["run", "--base-url", &url, "--http2", "--runs", "3"])
+        .args(["--cacert", arg(&pem("ca.pem")), "--concurrency", "4"])
+        .args([
+            "--scenario",
+            "CPU_*",
+            "--no-collect",
+            "--otlp-endpoint",
+            &grpc,
+        ])
+        .args(["--out", arg(&out)])
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+        .output()
+        .unwrap();
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{}", text(&run));
+    let (code, _) = cat.terminate();
+    assert_eq!(code, 0);
+    let (code, _) = collector.terminate();
+    assert_eq!(code, 0);
+    let analyzed = Command::new(bin())
+        .args(["analyze", arg(&out), "--spans", arg(&store), "--force"])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(analyzed.status.code(), Some(0 | 1)),
+        "{}",
+        text(&analyzed)
+    );
+    let s = summary(&out);
+    let coverage = &s["analysis"]["coverage"];
+    assert!(coverage["requests"].as_u64().unwrap() > 0);
+    assert_eq!(coverage["matched"], coverage["requests"], "{coverage}");
+    assert!(
+        s["analysis"]["notes"]
+            .to_string()
+            .contains("HTTP/2 (h2 over TLS)"),
+        "{}",
+        s["analysis"]["notes"]
+    );
+    // Every request's client span arrived too, over gRPC.
+    let stored = tracesplit_store::read_span_dir(&store).unwrap();
+    let requests = tracesplit_store::read_requests(&out.join("requests.parquet")).unwrap();
+    assert!(
+        requests
+            .iter()
+            .all(|r| stored.iter().any(|s| s.span_id == r.span_id)),
+        "client spans missing"
+    );
+}

@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub headers: HeaderMap,
     /// TLS for an `https` base URL.
     pub tls: crate::tls::TlsOptions,
+    /// Speak HTTP/2 to the API (h2 over TLS, h2c otherwise).
+    pub http2: bool,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Scenarios to run.
@@ -90,6 +92,7 @@ impl RunConfig {
             base_url: base_url.to_owned(),
             headers: HeaderMap::new(),
             tls: crate::tls::TlsOptions::default(),
+            http2: false,
             timeout: Duration::from_secs(30),
             suite,
             schedule: Schedule::default(),

@@ -50,7 +50,12 @@ async fn health(client: &ApiClient, progress: &Progress) -> Result<(), RunError>
 /// headers make a client, and the API answers its health check. A run that
 /// fails here leaves no run directory behind.
 pub async fn preflight(config: &RunConfig) -> Result<ApiClient, RunError> {
-    let client = ApiClient::with_tls(
+    let build = if config.http2 {
+        ApiClient::with_http2
+    } else {
+        ApiClient::with_tls
+    };
+    let client = build(
         &config.base_url,
         config.headers.clone(),
         config.timeout,
@@ -79,6 +84,11 @@ pub fn open_run_dir(dir: &Path) -> Result<(), RunError> {
 fn client_spans(config: &RunConfig) -> Result<ClientSpans, RunError> {
     let mut export = ExportConfig::new(config.collect.endpoint.clone());
     export.headers = config.otlp_headers.clone();
+    // The embedded collector is given by its OTLP/HTTP endpoint; spans that go
+    // elsewhere follow OTEL_EXPORTER_OTLP_PROTOCOL as an SDK would.
+    if config.collect.server_spans.is_none() {
+        export.protocol = crate::spans::ExportProtocol::from_env()?;
+    }
     Ok(ClientSpans::start(export)?)
 }
 

@@ -150,6 +150,16 @@ pub(super) fn run_notes(
 ) -> Vec<String> {
     let spans = &ended.client_spans;
     let mut notes = Vec::new();
+    if config.http2 {
+        notes.push(format!(
+            "requests went over HTTP/2 ({}): many share one connection, so connection setup is paid once",
+            if config.base_url.starts_with("https:") {
+                "h2 over TLS"
+            } else {
+                "h2c, prior knowledge"
+            }
+        ));
+    }
     if config.tls.insecure && config.base_url.starts_with("https:") {
         notes.push(format!(
             "TLS certificate verification was off (--insecure): the identity of {} was not checked",

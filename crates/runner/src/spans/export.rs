@@ -30,6 +30,59 @@ pub struct ExportConfig {
     pub timeout: Duration,
     /// How an export the collector could not take now is retried.
     pub retry: ExportRetry,
+    /// OTLP/HTTP protobuf (the default) or OTLP/gRPC.
+    pub protocol: ExportProtocol,
+    /// Gzip the export requests (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    pub gzip: bool,
+}
+
+/// How export requests travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportProtocol {
+    /// `http/protobuf`: POST /v1/traces.
+    #[default]
+    HttpProtobuf,
+    /// `grpc`: TraceService/Export over HTTP/2.
+    Grpc,
+}
+
+fn env_var(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+impl ExportProtocol {
+    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`:
+    /// `http/protobuf` (default) or `grpc`; `http/json` is refused by name.
+    pub fn from_env() -> Result<Self, SpanExportError> {
+        match env_var(&[
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ])
+        .as_deref()
+        {
+            None | Some("http/protobuf") => Ok(Self::HttpProtobuf),
+            Some("grpc") => Ok(Self::Grpc),
+            Some(other) => Err(SpanExportError::Endpoint {
+                url: String::new(),
+                reason: format!(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported: use http/protobuf or grpc"
+                ),
+            }),
+        }
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, else `OTEL_EXPORTER_OTLP_COMPRESSION`, is `gzip`.
+pub fn gzip_from_env() -> bool {
+    env_var(&[
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ])
+    .as_deref()
+        == Some("gzip")
 }
 
 /// Retries of an export request, as the OTLP specification asks: 429, 502,
@@ -74,6 +127,8 @@ impl ExportConfig {
             batch: 2048,
             timeout: Duration::from_secs(10),
             retry: ExportRetry::default(),
+            protocol: ExportProtocol::HttpProtobuf,
+            gzip: gzip_from_env(),
         }
     }
 }
@@ -101,13 +156,21 @@ pub enum SpanExportError {
     Thread(String),
 }
 
-fn resolve_url(endpoint: Option<&str>) -> String {
+fn resolve_url(endpoint: Option<&str>, protocol: ExportProtocol) -> String {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    match endpoint {
-        Some(e) => traces_url(e),
-        None => env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            .or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| traces_url(&e)))
-            .unwrap_or_else(|| "http://localhost:4318/v1/traces".into()),
+    match protocol {
+        // gRPC endpoints are a base URL; the method path is fixed.
+        ExportProtocol::Grpc => endpoint
+            .map(str::to_owned)
+            .or_else(|| env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+            .or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+            .unwrap_or_else(|| "http://localhost:4317".into()),
+        ExportProtocol::HttpProtobuf => match endpoint {
+            Some(e) => traces_url(e),
+            None => env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                .or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| traces_url(&e)))
+                .unwrap_or_else(|| "http://localhost:4318/v1/traces".into()),
+        },
     }
 }
 
@@ -133,10 +196,18 @@ fn resource(service_name: &str) -> Vec<(String, Value)> {
     attrs
 }
 
+/// How the requests travel.
+enum Transport {
+    /// POST `path` with the runner's HTTP client.
+    Http { client: ApiClient, path: String },
+    /// TraceService/Export over HTTP/2.
+    Grpc(Box<super::grpc::GrpcTarget>),
+}
+
 /// The resolved export destination.
 pub(super) struct Target {
-    client: ApiClient,
-    path: String,
+    transport: Transport,
+    gzip: bool,
     url: String,
     envelope: Envelope,
     batch: usize,
@@ -150,7 +221,7 @@ pub(super) struct Target {
 
 impl Target {
     pub(super) fn new(config: &ExportConfig) -> Result<Self, SpanExportError> {
-        let url = resolve_url(config.endpoint.as_deref());
+        let url = resolve_url(config.endpoint.as_deref(), config.protocol);
         let bad = |reason: String| SpanExportError::Endpoint {
             url: url.clone(),
             reason,
@@ -173,21 +244,37 @@ impl Target {
             value.set_sensitive(true);
             headers.append(name, value);
         }
-        let client = ApiClient::with_content_type(
-            &base,
-            headers,
-            config.timeout,
-            1,
-            "application/x-protobuf",
-            &crate::tls::TlsOptions::from_otlp_env(),
-        )
-        .map_err(|e| match e {
-            crate::client::ClientError::BaseUrl { reason, .. } => bad(reason),
-            other => bad(other.to_string()),
-        })?;
+        let tls = crate::tls::TlsOptions::from_otlp_env();
+        let transport = match config.protocol {
+            ExportProtocol::Grpc => Transport::Grpc(Box::new(
+                super::grpc::GrpcTarget::new(&uri, headers, &tls, config.gzip, config.timeout)
+                    .map_err(bad)?,
+            )),
+            ExportProtocol::HttpProtobuf => {
+                if config.gzip {
+                    headers.insert(
+                        http::header::CONTENT_ENCODING,
+                        HeaderValue::from_static("gzip"),
+                    );
+                }
+                let client = ApiClient::with_content_type(
+                    &base,
+                    headers,
+                    config.timeout,
+                    1,
+                    "application/x-protobuf",
+                    &tls,
+                )
+                .map_err(|e| match e {
+                    crate::client::ClientError::BaseUrl { reason, .. } => bad(reason),
+                    other => bad(other.to_string()),
+                })?;
+                Transport::Http { client, path }
+            }
+        };
         Ok(Self {
-            client,
-            path,
+            transport,
+            gzip: config.gzip,
             url,
             envelope: Envelope {
                 resource: resource(&config.service_name),
@@ -201,30 +288,63 @@ impl Target {
         })
     }
 
-    /// POSTs one encoded request, retrying what the collector could not take
+    /// One attempt: `Ok`, or what went wrong, whether it may be retried,
+    /// and the collector's `Retry-After`.
+    async fn attempt(&self, body: &bytes::Bytes) -> Result<(), Refused> {
+        let (client, path) = match &self.transport {
+            Transport::Grpc(g) => return g.export(body).await,
+            Transport::Http { client, path } => (client, path),
+        };
+        let outcome = client
+            .send(Method::POST, path, Some(body.clone()), None)
+            .await;
+        let (retry, message) = match (outcome.status, outcome.error) {
+            (200..=299, _) => return Ok(()),
+            (0, e) => {
+                let e = e.unwrap_or_default();
+                let transient =
+                    matches!(e.as_str(), "refused" | "reset" | "timeout" | "unreachable");
+                let retry = if transient {
+                    Retry::Connection
+                } else {
+                    Retry::No
+                };
+                (retry, format!("{}: {e}", self.url))
+            }
+            (status @ (429 | 502 | 503 | 504), _) => {
+                (Retry::Busy, format!("{} answered {status}", self.url))
+            }
+            (status, _) => (Retry::No, format!("{} answered {status}", self.url)),
+        };
+        Err(Refused {
+            retry,
+            message,
+            retry_after: outcome.retry_after,
+        })
+    }
+
+    /// Sends one encoded request, retrying what the collector could not take
     /// now (when `retry`); `Err` names what went wrong the last time.
     async fn post(&self, body: Vec<u8>, retry: bool) -> Result<(), Failure> {
+        let body = if self.gzip { gzip(&body) } else { body };
         let body = bytes::Bytes::from(body);
         let mut wait = self.retry.first;
         let mut attempt = 0;
         loop {
-            let outcome = self
-                .client
-                .send(Method::POST, &self.path, Some(body.clone()), None)
-                .await;
-            let (retryable, message) = match (outcome.status, outcome.error) {
-                (200..=299, _) => return Ok(()),
-                (0, e) => {
-                    let e = e.unwrap_or_default();
-                    let transient =
-                        matches!(e.as_str(), "refused" | "reset" | "timeout" | "unreachable");
-                    let seen_up = self.seen_up.load(std::sync::atomic::Ordering::Relaxed);
-                    (transient && seen_up, format!("{}: {e}", self.url))
-                }
-                (status @ (429 | 502 | 503 | 504), _) => {
-                    (true, format!("{} answered {status}", self.url))
-                }
-                (status, _) => (false, format!("{} answered {status}", self.url)),
+            let Refused {
+                retry: kind,
+                message,
+                retry_after,
+            } = match self.attempt(&body).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            // A connection that failed is retried only once the collector
+            // has answered before (restarting); before, nothing may listen.
+            let retryable = match kind {
+                Retry::Busy => true,
+                Retry::Connection => self.seen_up.load(std::sync::atomic::Ordering::Relaxed),
+                Retry::No => false,
             };
             if !retryable || !retry || attempt >= self.retry.retries {
                 return Err(Failure {
@@ -233,8 +353,7 @@ impl Target {
                     retryable,
                 });
             }
-            let pause = outcome
-                .retry_after
+            let pause = retry_after
                 .map_or(wait, Duration::from_secs)
                 .min(self.retry.cap);
             tokio::time::sleep(pause).await;
@@ -282,6 +401,32 @@ impl Target {
             }
         }
     }
+}
+
+/// Whether a refused attempt may be retried, per the OTLP specification.
+pub(super) enum Retry {
+    /// The collector answered that it is busy (429/502/503/504; gRPC UNAVAILABLE, …).
+    Busy,
+    /// The connection failed (refused, reset, timed out).
+    Connection,
+    /// Not retryable: the request itself was refused.
+    No,
+}
+
+/// An attempt that did not go through.
+pub(super) struct Refused {
+    pub(super) retry: Retry,
+    pub(super) message: String,
+    /// The collector's `Retry-After` (seconds), or gRPC RetryInfo's delay.
+    pub(super) retry_after: Option<u64>,
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = e.write_all(body);
+    e.finish().unwrap_or_default()
 }
 
 /// An export request that did not go through.

@@ -11,12 +11,13 @@
 //! catalog keeps the SDK (`tracesplit-telemetry`).
 
 mod export;
+mod grpc;
 mod ids;
 mod otlp;
 #[cfg(test)]
 mod tests;
 
-pub use export::{ExportConfig, ExportRetry, SpanExportError};
+pub use export::{ExportConfig, ExportProtocol, ExportRetry, SpanExportError, gzip_from_env};
 pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, traceparent};
 pub use tracesplit_telemetry::ExportCounts;
 

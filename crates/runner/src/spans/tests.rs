@@ -419,3 +419,43 @@ fn bad_endpoints_and_headers_are_rejected_before_anything_runs() {
         Err(SpanExportError::Header(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_the_collector_over_grpc_and_gzipped_over_both() {
+    for (protocol, gzip) in [
+        (ExportProtocol::Grpc, false),
+        (ExportProtocol::Grpc, true),
+        (ExportProtocol::HttpProtobuf, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let collector = Collector::start(CollectorConfig::ephemeral(dir.path()))
+            .await
+            .unwrap();
+        let endpoint = match protocol {
+            ExportProtocol::Grpc => collector.grpc_endpoint(),
+            ExportProtocol::HttpProtobuf => collector.http_endpoint(),
+        };
+        let mut config = export_config(endpoint);
+        config.protocol = protocol;
+        config.gzip = gzip;
+        config.batch = 3;
+        let spans = ClientSpans::start(config).unwrap();
+        register(&spans);
+        let root = SpanIds::root();
+        for i in 0..7 {
+            spans.end(client_span(root, 200 + i, false));
+        }
+        let s = spans.clone();
+        let counts = tokio::task::spawn_blocking(move || s.shutdown())
+            .await
+            .unwrap();
+        assert_eq!(
+            (counts.exported, counts.failed),
+            (7, 0),
+            "{protocol:?} gzip {gzip}: {:?}",
+            spans.last_error()
+        );
+        let stats = collector.shutdown().await.unwrap();
+        assert_eq!(stats.stored_spans, 7, "{protocol:?} gzip {gzip}");
+    }
+}

@@ -193,3 +193,54 @@ fn unusable_tls_files_are_named() {
     .to_string();
     assert!(e.contains("--cacert") && e.contains("empty.pem"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_multiplexes_requests_on_one_connection_over_tls_and_h2c() {
+    let pki = Pki::new();
+    let tls_api = https_catalog(&pki, "server", None).await;
+    let plain_api = CatalogServer::start(CatalogConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        telemetry: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let trusting = TlsOptions {
+        cacert: Some(pki.path("ca.pem")),
+        ..Default::default()
+    };
+    for url in [tls_api.base_url(), plain_api.base_url()] {
+        let c = ApiClient::with_http2(
+            &url,
+            HeaderMap::new(),
+            Duration::from_secs(10),
+            20,
+            &trusting,
+        )
+        .unwrap();
+        assert!(c.is_http2());
+        assert_eq!(c.probe("/health").await.unwrap().0, 200, "{url}");
+        let sends = (0..20).map(|_| {
+            c.send(
+                Method::GET,
+                "/v1/catalog/cpus",
+                None,
+                Some("00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"),
+            )
+        });
+        let outcomes = futures::future::join_all(sends).await;
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.status == 200 && o.error.is_none()),
+            "{url}: {outcomes:?}"
+        );
+        // The probe opened the one connection; every request shared it.
+        assert!(
+            outcomes.iter().all(|o| o.reused && o.opening.is_none()),
+            "{url}"
+        );
+    }
+    tls_api.shutdown().await;
+    plain_api.shutdown().await;
+}

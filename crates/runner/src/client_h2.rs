@@ -1,0 +1,193 @@
+//! `run --http2`: the client's requests over HTTP/2 connections, each
+//! carrying up to 100 requests at once.
+
+use super::{ApiClient, Outcome, classify};
+use crate::h2::{H2Conn, H2Response};
+use crate::http1::{Opening, Target, WireError};
+use crate::tls::TlsOptions;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+/// Requests one connection carries at once (what servers usually allow).
+const STREAMS_PER_CONNECTION: usize = 100;
+
+/// The HTTP/2 side of a client.
+pub(super) struct H2Side {
+    target: Target,
+    scheme_authority: String,
+    headers: HeaderMap,
+    conns: Mutex<Vec<H2Conn>>,
+    max_conns: usize,
+    next: AtomicUsize,
+}
+
+impl H2Side {
+    pub(super) fn new(
+        h1: &Target,
+        scheme_authority: &str,
+        mut headers: HeaderMap,
+        tls: &TlsOptions,
+        pool: usize,
+    ) -> Result<Self, super::ClientError> {
+        let mut target = h1.clone();
+        if let Some((_, name)) = &h1.tls {
+            let config = crate::tls::client_config_for(tls, &[b"h2"])?;
+            target.tls = Some((tokio_rustls::TlsConnector::from(config), name.clone()));
+        }
+        // Connection-specific headers are not allowed in HTTP/2 (RFC 9113 §8.2.2).
+        for h in [
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "upgrade",
+            "host",
+        ] {
+            headers.remove(h);
+        }
+        Ok(Self {
+            target,
+            scheme_authority: scheme_authority.to_owned(),
+            headers,
+            conns: Mutex::new(Vec::new()),
+            max_conns: pool.div_ceil(STREAMS_PER_CONNECTION).max(1),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A connection for the next request: an open one in turn, or a new one
+    /// while there are fewer than needed (`Some(opening)` then).
+    async fn conn(&self) -> Result<(H2Conn, Option<Opening>), WireError> {
+        let picked = self.conns.lock().ok().and_then(|mut conns| {
+            conns.retain(H2Conn::is_open);
+            (conns.len() >= self.max_conns).then(|| {
+                let i = self.next.fetch_add(1, Relaxed) % conns.len();
+                conns[i].clone()
+            })
+        });
+        if let Some(conn) = picked {
+            return Ok((conn, None));
+        }
+        let conn = H2Conn::connect(&self.target).await?;
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.push(conn.clone());
+        }
+        let opening = conn.opening;
+        Ok((conn, Some(opening)))
+    }
+
+    fn request(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        has_body: bool,
+        traceparent: Option<&str>,
+    ) -> Result<Request<()>, WireError> {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path_and_query}", self.scheme_authority))
+            .body(())
+            .map_err(|e| WireError::Malformed(format!("request: {e}")))?;
+        let headers = request.headers_mut();
+        headers.extend(self.headers.clone());
+        if let Some(tp) = traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert("traceparent", tp);
+        }
+        if has_body {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        Ok(request)
+    }
+}
+
+impl ApiClient {
+    async fn exchange_h2(
+        &self,
+        side: &H2Side,
+        request: Request<()>,
+        body: Bytes,
+    ) -> (Result<H2Response, WireError>, Option<Opening>) {
+        match side.conn().await {
+            Ok((conn, opening)) => (conn.exchange(request, body).await, opening),
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    /// One request over HTTP/2; failures are data, as over HTTP/1.1.
+    pub(super) async fn send_h2(
+        &self,
+        side: &H2Side,
+        method: &Method,
+        path: &str,
+        body: Bytes,
+        traceparent: Option<&str>,
+        started: Instant,
+    ) -> Outcome {
+        let target = format!("{}{path}", self.inner.prefix);
+        let fail = |error: String, opening: Option<Opening>| Outcome {
+            status: 0,
+            started,
+            ttfb: None,
+            duration: started.elapsed(),
+            body: Bytes::new(),
+            error: Some(error),
+            opening,
+            reused: false,
+            retry_after: None,
+        };
+        let request = match side.request(method, &target, !body.is_empty(), traceparent) {
+            Ok(r) => r,
+            Err(e) => return fail(classify(&e), None),
+        };
+        let exchange = self.exchange_h2(side, request, body);
+        match tokio::time::timeout(self.inner.timeout, exchange).await {
+            Ok((Ok(r), opening)) => Outcome {
+                status: r.status,
+                started,
+                ttfb: Some(r.first_byte.saturating_duration_since(started)),
+                duration: started.elapsed(),
+                body: r.body,
+                error: None,
+                opening,
+                reused: opening.is_none(),
+                retry_after: r
+                    .headers
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+            },
+            Ok((Err(e), opening)) => fail(classify(&e), opening),
+            Err(_) => fail("timeout".into(), None),
+        }
+    }
+
+    /// The health check over HTTP/2 on a new connection.
+    pub(super) async fn probe_h2(
+        &self,
+        side: &H2Side,
+        path: &str,
+    ) -> Result<(u16, Opening), WireError> {
+        let attempt = async {
+            let conn = H2Conn::connect(&side.target).await?;
+            let target = format!("{}{path}", self.inner.prefix);
+            let request = side.request(&Method::GET, &target, false, None)?;
+            let response = conn.exchange(request, Bytes::new()).await?;
+            let opening = conn.opening;
+            if let Ok(mut conns) = side.conns.lock() {
+                conns.push(conn);
+            }
+            Ok((response.status, opening))
+        };
+        match tokio::time::timeout(self.inner.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(WireError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {:?}", self.inner.timeout),
+            ))),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! HTTP/2 on one connection that carries many requests at once: h2 over
+//! TLS (ALPN `h2`) or, for `http://`, with prior knowledge (h2c). Used by
+//! `run --http2` and by the gRPC export of the client spans.
+//!
+//! The h2 crate drives the connection in its own task (HTTP/2 interleaves
+//! frames of many streams, so one request cannot own the socket as HTTP/1.1
+//! does); the task that measures a request sends it and awaits its answer.
+
+use crate::http1::WireError;
+use crate::stream::{Opening, Target, open, tls_error};
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
+use http::{HeaderMap, Request};
+use std::time::Instant;
+
+/// A response read off an HTTP/2 stream.
+#[derive(Debug)]
+pub struct H2Response {
+    /// Status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// When the response headers arrived.
+    pub first_byte: Instant,
+    /// The whole body.
+    pub body: Bytes,
+    /// Trailers (gRPC's status lives there).
+    pub trailers: Option<HeaderMap>,
+}
+
+/// One HTTP/2 connection.
+#[derive(Debug, Clone)]
+pub struct H2Conn {
+    send: h2::client::SendRequest<Bytes>,
+    host: String,
+    /// How it was opened.
+    pub opening: Opening,
+}
+
+fn wire(host: &str, e: h2::Error) -> WireError {
+    if e.is_io() {
+        match e.into_io() {
+            Some(io) => tls_error(host, io),
+            None => WireError::ClosedEarly,
+        }
+    } else if e.is_go_away() || e.is_reset() {
+        WireError::ClosedEarly
+    } else {
+        WireError::Malformed(format!("HTTP/2: {e}"))
+    }
+}
+
+impl H2Conn {
+    /// Opens `target` and performs the HTTP/2 handshake. With TLS the server
+    /// must have chosen `h2` by ALPN.
+    pub async fn connect(target: &Target) -> Result<Self, WireError> {
+        let (stream, opening) = open(target).await?;
+        if target.tls.is_some() && stream.alpn() != Some(b"h2".as_slice()) {
+            return Err(WireError::Malformed(format!(
+                "{} does not speak HTTP/2 over TLS (ALPN chose {}); run without --http2",
+                target.host,
+                stream
+                    .alpn()
+                    .map_or("nothing".into(), |p| String::from_utf8_lossy(p)
+                        .into_owned())
+            )));
+        }
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(1 << 20)
+            .initial_connection_window_size(1 << 22)
+            .handshake(stream)
+            .await
+            .map_err(|e| wire(&target.host, e))?;
+        tokio::spawn(async move {
+            // Ends when the connection closes; its error surfaces on the streams.
+            let _ = connection.await;
+        });
+        Ok(Self {
+            send,
+            host: target.host.clone(),
+            opening,
+        })
+    }
+
+    /// Whether the connection still takes requests.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.send.clone().ready().now_or_never(), Some(Err(_)))
+    }
+
+    /// Sends `request` with `body` and reads the whole answer, trailers included.
+    pub async fn exchange(
+        &self,
+        request: Request<()>,
+        body: Bytes,
+    ) -> Result<H2Response, WireError> {
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| wire(&self.host, e))?;
+        let end = body.is_empty();
+        let (response, mut stream) = send
+            .send_request(request, end)
+            .map_err(|e| wire(&self.host, e))?;
+        if !end {
+            stream
+                .send_data(body, true)
+                .map_err(|e| wire(&self.host, e))?;
+        }
+        let response = response.await.map_err(|e| wire(&self.host, e))?;
+        let first_byte = Instant::now();
+        let (parts, mut recv) = response.into_parts();
+        let mut out = BytesMut::new();
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.map_err(|e| wire(&self.host, e))?;
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            out.extend_from_slice(&chunk);
+        }
+        let trailers = recv.trailers().await.map_err(|e| wire(&self.host, e))?;
+        Ok(H2Response {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            first_byte,
+            body: out.freeze(),
+            trailers,
+        })
+    }
+}

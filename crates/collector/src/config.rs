@@ -120,3 +120,32 @@ impl CollectorConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_beyond_loopback_without_tls_is_warned_about() {
+        let mut c = CollectorConfig {
+            auth_token: Some("t".into()),
+            ..CollectorConfig::default()
+        };
+        assert_eq!(c.clear_text_token_warning(), None, "loopback only");
+        c.http_addr = ([0, 0, 0, 0], 4318).into();
+        let w = c.clear_text_token_warning().unwrap_or_default();
+        assert!(
+            w.contains("OTLP/HTTP on 0.0.0.0:4318") && w.contains("--tls-cert"),
+            "{w}"
+        );
+        c.tls = Some(tracesplit_net::TlsFiles {
+            cert: "c.pem".into(),
+            key: "k.pem".into(),
+            client_ca: None,
+        });
+        assert_eq!(c.clear_text_token_warning(), None, "with TLS");
+        c.tls = None;
+        c.auth_token = None;
+        assert_eq!(c.clear_text_token_warning(), None, "no token to leak");
+    }
+}

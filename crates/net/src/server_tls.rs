@@ -51,11 +51,21 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerTlsEr
 impl TlsFiles {
     /// Reads the files into an acceptor (ALPN: h2 and http/1.1).
     pub fn acceptor(&self) -> Result<TlsAcceptor, ServerTlsError> {
-        acceptor(self)
+        self.acceptor_for(&[b"h2", b"http/1.1"])
+    }
+
+    /// As [`TlsFiles::acceptor`], offering these protocols by ALPN.
+    pub fn acceptor_for(&self, alpn: &[&[u8]]) -> Result<TlsAcceptor, ServerTlsError> {
+        Ok(TlsAcceptor::from(self.server_config(alpn)?))
+    }
+
+    /// The rustls server configuration (for a synchronous server, say).
+    pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, ServerTlsError> {
+        server_config(self, alpn)
     }
 }
 
-fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerTlsError> {
+fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, ServerTlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -77,6 +87,6 @@ fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerTlsError> {
     let mut config = builder
         .with_single_cert(certificates(&files.cert)?, key)
         .map_err(|e| bad(&files.key, e))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
 }

@@ -14,6 +14,10 @@
 //! measurement, and per row its ratio to oha in the same round (the median
 //! over rounds, default 3) and best against best. `TRACESPLIT_BENCH_NO_OHA=1` and `TRACESPLIT_BENCH_ROW=NAME`
 //! narrow it down for a profiler.
+//!
+//! HTTPS: the same server behind TLS (a certificate made at start, rcgen),
+//! oha with `--cacert` against the runner with the same CA (`oha https`,
+//! `tracesplit https`), compared with each other.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use http::Method;
@@ -42,9 +46,19 @@ fn oha_path() -> Option<String> {
         })
 }
 
-/// (requests/s, P50 ms) of oha.
-fn run_oha(oha: &str, url: &str, secs: u64, concurrency: usize) -> (f64, f64) {
-    let out = Command::new(oha)
+/// (requests/s, P50 ms) of oha (`cacert`: trust this CA for https).
+fn run_oha(
+    oha: &str,
+    url: &str,
+    secs: u64,
+    concurrency: usize,
+    cacert: Option<&std::path::Path>,
+) -> (f64, f64) {
+    let mut cmd = Command::new(oha);
+    if let Some(ca) = cacert {
+        cmd.arg("--cacert").arg(ca);
+    }
+    let out = cmd
         .args([
             "-z",
             &format!("{secs}s"),
@@ -71,6 +85,8 @@ fn run_runner(
     secs: u64,
     concurrency: usize,
     embedded_collector: bool,
+    tls: &tracesplit_runner::TlsOptions,
+    sink: &str,
 ) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     // `tracesplit run` starts the embedded collector beside the runner.
@@ -91,7 +107,7 @@ fn run_runner(
             endpoint: Some(c.http_endpoint()),
             server_spans: Some(c.span_index()),
         },
-        None => Collect::external(Some(base.to_owned())),
+        None => Collect::external(Some(sink.to_owned())),
     };
     let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";
     let config = RunConfig {
@@ -104,6 +120,7 @@ fn run_runner(
         run_id: "bench".into(),
         setup_concurrency: 1,
         span_wait: Duration::from_millis(100),
+        tls: tls.clone(),
         ..RunConfig::new(
             base,
             suite::parse(text, "bench").unwrap(),
@@ -193,6 +210,34 @@ const CLIENT_ONLY: &str = "client only";
 const RUNNER: &str = "tracesplit";
 /// The runner with the embedded collector storing its spans.
 const WITH_COLLECTOR: &str = "tracesplit+collector";
+/// oha over HTTPS.
+const OHA_TLS: &str = "oha https";
+/// The runner over HTTPS, spans to the sink.
+const RUNNER_TLS: &str = "tracesplit https";
+
+/// A CA and a certificate for localhost, written to `dir`; the server's acceptor.
+fn test_tls(dir: &std::path::Path) -> tokio_rustls::TlsAcceptor {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    let files = tracesplit_net::TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        client_ca: None,
+    };
+    // HTTP/1.1 only: oha and the runner both speak it by default.
+    files.acceptor_for(&[b"http/1.1"]).unwrap()
+}
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -204,6 +249,14 @@ fn main() {
     let rounds = args.get(2).copied().unwrap_or(3);
     let (addr, _server) = start_server();
     let base = format!("http://{addr}");
+    let pki = tempfile::tempdir().unwrap();
+    let (tls_addr, _tls_server) = noop::start_tls_server(test_tls(pki.path()));
+    let tls_base = format!("https://localhost:{}", tls_addr.port());
+    let trust = tracesplit_runner::TlsOptions {
+        cacert: Some(pki.path().join("ca.pem")),
+        ..Default::default()
+    };
+    let plain = tracesplit_runner::TlsOptions::default();
     let runner_rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -219,24 +272,54 @@ fn main() {
     };
     let mut rows = Vec::new();
     for round in 0..rounds {
+        let only = |who: &str| std::env::var("TRACESPLIT_BENCH_ROW").is_ok_and(|o| o != who);
         if let Some(oha) = &oha {
-            let (rps, p50) = run_oha(oha, &format!("{base}/noop"), secs, concurrency);
-            println!("  round {round}: oha                   {rps:>10.0} req/s   p50 {p50:.3} ms");
-            rows.push((round, "oha", rps, p50));
+            for (who, url, ca) in [
+                ("oha", format!("{base}/noop"), None),
+                (
+                    OHA_TLS,
+                    format!("{tls_base}/noop"),
+                    Some(pki.path().join("ca.pem")),
+                ),
+            ] {
+                if only(who) {
+                    continue;
+                }
+                let (rps, p50) = run_oha(oha, &url, secs, concurrency, ca.as_deref());
+                println!("  round {round}: {who:<21} {rps:>10.0} req/s   p50 {p50:.3} ms");
+                rows.push((round, who, rps, p50));
+            }
         }
         for (who, embedded) in [
             (RUNNER, false),
             (WITH_COLLECTOR, true),
             (CLIENT_ONLY, false),
+            (RUNNER_TLS, false),
         ] {
             // TRACESPLIT_BENCH_ROW=NAME measures that row alone (for profiling).
-            if std::env::var("TRACESPLIT_BENCH_ROW").is_ok_and(|only| only != who) {
+            if only(who) {
                 continue;
             }
-            let (rps, p50) = if who == CLIENT_ONLY {
-                run_client_only(&runner_rt, &base, secs, concurrency)
-            } else {
-                run_runner(&runner_rt, &base, secs, concurrency, embedded)
+            let (rps, p50) = match who {
+                CLIENT_ONLY => run_client_only(&runner_rt, &base, secs, concurrency),
+                RUNNER_TLS => run_runner(
+                    &runner_rt,
+                    &tls_base,
+                    secs,
+                    concurrency,
+                    false,
+                    &trust,
+                    &base,
+                ),
+                _ => run_runner(
+                    &runner_rt,
+                    &base,
+                    secs,
+                    concurrency,
+                    embedded,
+                    &plain,
+                    &base,
+                ),
             };
             println!("  round {round}: {who:<21} {rps:>10.0} req/s   p50 {p50:.3} ms");
             rows.push((round, who, rps, p50));
@@ -266,11 +349,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// rounds), then the median over rounds; the best figures beside it.
 fn summarize(rows: &[Measurement]) {
     let of = |round: u64, who: &str| rows.iter().find(|r| r.0 == round && r.1 == who);
-    for who in [RUNNER, WITH_COLLECTOR, CLIENT_ONLY] {
+    for (who, peer) in [
+        (RUNNER, "oha"),
+        (WITH_COLLECTOR, "oha"),
+        (CLIENT_ONLY, "oha"),
+        (RUNNER_TLS, OHA_TLS),
+    ] {
         let pairs: Vec<(f64, f64)> = rows
             .iter()
             .filter(|r| r.1 == who)
-            .filter_map(|r| of(r.0, "oha").map(|o| (r.2 / o.2, r.3 / o.3)))
+            .filter_map(|r| of(r.0, peer).map(|o| (r.2 / o.2, r.3 / o.3)))
             .collect();
         if pairs.is_empty() {
             continue;
@@ -281,12 +369,12 @@ fn summarize(rows: &[Measurement]) {
         let best_rps = |who| of_who(who).map(|r| r.2).fold(f64::MIN, f64::max);
         let best_p50 = |who| of_who(who).map(|r| r.3).fold(f64::MAX, f64::min);
         println!(
-            "  {who}/oha: throughput {:.2}x (median of rounds {}), p50 {:+.1} %; best vs best {:.2}x, p50 {:+.1} %",
+            "  {who}/{peer}: throughput {:.2}x (median of rounds {}), p50 {:+.1} %; best vs best {:.2}x, p50 {:+.1} %",
             median(pairs.iter().map(|p| p.0).collect()),
             each.join(" "),
             (median(pairs.iter().map(|p| p.1).collect()) - 1.0) * 100.0,
-            best_rps(who) / best_rps("oha"),
-            (best_p50(who) / best_p50("oha") - 1.0) * 100.0,
+            best_rps(who) / best_rps(peer),
+            (best_p50(who) / best_p50(peer) - 1.0) * 100.0,
         );
     }
 }

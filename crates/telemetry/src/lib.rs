@@ -133,6 +133,9 @@ impl Telemetry {
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
                 .with_timeout(Duration::from_secs(10));
+            if https(config) {
+                builder = builder.with_http_client(https_client()?);
+            }
             if let Some(endpoint) = &config.endpoint {
                 builder = builder.with_endpoint(traces_url(endpoint));
             }
@@ -218,6 +221,55 @@ impl Telemetry {
     }
 }
 
+/// Whether the export endpoint (the configured one, else the environment's) is `https://`.
+fn https(config: &TelemetryConfig) -> bool {
+    let env = [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .iter()
+    .find_map(|n| std::env::var(n).ok());
+    config
+        .endpoint
+        .clone()
+        .or(env)
+        .is_some_and(|e| e.trim().starts_with("https://"))
+}
+
+fn tls_error(e: impl std::fmt::Display) -> TelemetryError {
+    TelemetryError::Exporter(format!("TLS: {e}"))
+}
+
+/// The OTLP/HTTP client for an `https://` endpoint: the system's trust store
+/// plus the `OTEL_EXPORTER_OTLP_CERTIFICATE` / client certificate files.
+fn https_client() -> Result<reqwest::Client, TelemetryError> {
+    use tracesplit_net::client_tls::{TlsOptions, client_config, use_ring_by_default};
+    use_ring_by_default();
+    let tls = client_config(&TlsOptions::from_otlp_env()).map_err(tls_error)?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
+        .build()
+        .map_err(tls_error)
+}
+
+/// The same for OTLP/gRPC (tonic's own TLS configuration).
+fn grpc_tls() -> Result<tonic::transport::ClientTlsConfig, TelemetryError> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    tracesplit_net::client_tls::use_ring_by_default();
+    let files = tracesplit_net::client_tls::TlsOptions::from_otlp_env();
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| tls_error(format!("{}: {e}", p.display())))
+    };
+    let mut tls = ClientTlsConfig::new().with_native_roots();
+    if let Some(ca) = &files.cacert {
+        tls = tls.ca_certificate(Certificate::from_pem(read(ca)?));
+    }
+    if let (Some(cert), Some(key)) = (&files.cert, &files.key) {
+        tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+    }
+    Ok(tls)
+}
+
 /// The OTLP/gRPC exporter (tonic). Built inside the caller's Tokio runtime:
 /// its channel's worker runs there, while exports are awaited on the export
 /// thread's own small runtime.
@@ -230,6 +282,9 @@ fn grpc_exporter(
         .with_timeout(Duration::from_secs(10));
     if let Some(endpoint) = &config.endpoint {
         builder = builder.with_endpoint(endpoint.clone());
+    }
+    if https(config) {
+        builder = builder.with_tls_config(grpc_tls()?);
     }
     if !config.headers.is_empty() {
         let mut metadata = tonic::metadata::MetadataMap::new();

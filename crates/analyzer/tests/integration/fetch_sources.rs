@@ -92,58 +92,103 @@ struct Replay {
 
 /// A one-thread HTTP/1.1 server on loopback port 0 answering `GET …/traces/{id}`.
 fn serve(replay: Arc<Replay>) -> String {
+    serve_with(replay, None)
+}
+
+/// As [`serve`], over TLS with `tls` (a rustls server configuration) when given.
+fn serve_with(replay: Arc<Replay>, tls: Option<Arc<rustls::ServerConfig>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut line = String::new();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            reader.read_line(&mut line).unwrap();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            let Ok(stream) = stream else { continue };
+            match &tls {
+                None => answer(stream, &replay),
+                Some(config) => {
+                    let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                        continue;
+                    };
+                    answer(rustls::StreamOwned::new(conn, stream), &replay);
                 }
             }
-            let authorized = replay.required.iter().all(|r| headers.contains(r));
-            replay.requests.fetch_add(1, Ordering::Relaxed);
-            let path = line.split_whitespace().nth(1).unwrap_or("");
-            let id = path
-                .split('?')
-                .next()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_owned();
-            let n = {
-                let mut h = replay.hits.lock().unwrap();
-                let e = h.entry(id.clone()).or_insert(0);
-                *e += 1;
-                *e
-            };
-            let (status, body) = match replay.bodies.get(&id) {
-                _ if !authorized => ("401 Unauthorized", "who are you".to_owned()),
-                _ if replay.busy_first && n == 1 => ("503 Service Unavailable", "busy".to_owned()),
-                _ if replay.busy_first && n == 2 => {
-                    ("429 Too Many Requests", "slow down".to_owned())
-                }
-                Some(b) => ("200 OK", b.to_string()),
-                None => ("404 Not Found", "trace not found".to_owned()),
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
         }
     });
-    format!("http://{addr}")
+    format!("{scheme}://localhost:{}", addr.port())
+}
+
+/// Reads one request from `stream` and answers it from `replay`.
+fn answer<S: std::io::Read + Write>(stream: S, replay: &Replay) {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let authorized = replay.required.iter().all(|r| headers.contains(r));
+    replay.requests.fetch_add(1, Ordering::Relaxed);
+    let path = line.split_whitespace().nth(1).unwrap_or("");
+    let id = path
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let n = {
+        let mut h = replay.hits.lock().unwrap();
+        let e = h.entry(id.clone()).or_insert(0);
+        *e += 1;
+        *e
+    };
+    let (status, body) = match replay.bodies.get(&id) {
+        _ if !authorized => ("401 Unauthorized", "who are you".to_owned()),
+        _ if replay.busy_first && n == 1 => ("503 Service Unavailable", "busy".to_owned()),
+        _ if replay.busy_first && n == 2 => ("429 Too Many Requests", "slow down".to_owned()),
+        Some(b) => ("200 OK", b.to_string()),
+        None => ("404 Not Found", "trace not found".to_owned()),
+    };
+    let mut stream = reader.into_inner();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+}
+
+/// A CA and a certificate for localhost (rcgen), as PEM files in `dir`; the server's configuration.
+fn test_pki(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    tracesplit_net::TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        client_ca: None,
+    }
+    .server_config(&[b"http/1.1"])
+    .unwrap()
 }
 
 fn run_with_spans(dir: &std::path::Path) -> Vec<SpanRecord> {
@@ -194,32 +239,46 @@ fn jaeger_and_tempo_give_the_split_the_store_gives() {
     })
     .unwrap();
     let want = from_store.analysis.scenarios[0].p95_split.unwrap();
-    for (api, body) in [
-        (TraceApi::Jaeger, jaeger_body as fn(&[&SpanRecord]) -> Value),
-        (TraceApi::TempoV2, tempo_body),
+    let pki = tempfile::tempdir().unwrap();
+    let tls_config = test_pki(pki.path());
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("123456:glc_key")
+    );
+    // Both over https with the test CA: Jaeger behind a bearer token, a
+    // multi-tenant Tempo with basic auth (Grafana Cloud's way); both with a
+    // tenant header.
+    for (api, body, auth) in [
+        (
+            TraceApi::Jaeger,
+            jaeger_body as fn(&[&SpanRecord]) -> Value,
+            "Bearer t0ken".to_owned(),
+        ),
+        (TraceApi::TempoV2, tempo_body, basic.clone()),
     ] {
-        // A multi-tenant Tempo behind a bearer token: both headers on every request.
+        let required = vec![
+            ("authorization".to_owned(), auth.clone()),
+            ("x-scope-orgid".to_owned(), "team-a".to_owned()),
+        ];
         let replay = Arc::new(Replay {
             bodies: bodies(&spans, None, body),
             busy_first: true,
             hits: Mutex::default(),
             requests: AtomicUsize::new(0),
-            required: vec![
-                ("authorization".into(), "Bearer t0ken".into()),
-                ("x-scope-orgid".into(), "team-a".into()),
-            ],
+            required: required.clone(),
         });
-        let url = serve(replay.clone());
+        let url = serve_with(replay.clone(), Some(tls_config.clone()));
+        assert!(url.starts_with("https://"));
         let access = SourceAccess {
-            headers: vec![
-                ("authorization".into(), "Bearer t0ken".into()),
-                ("x-scope-orgid".into(), "team-a".into()),
-            ],
-            ..Default::default()
+            headers: required,
+            tls: tracesplit_net::client_tls::TlsOptions {
+                cacert: Some(pki.path().join("ca.pem")),
+                ..Default::default()
+            },
         };
         assert!(
-            !format!("{access:?}").contains("t0ken"),
-            "header values are never shown"
+            !format!("{access:?}").contains("t0ken")
+                && !format!("{access:?}").contains(&basic[6..])
         );
         let out = analyze(&config(dir.path(), SpanSource::Fetch { url, api, access })).unwrap();
         let s = &out.analysis.scenarios[0];

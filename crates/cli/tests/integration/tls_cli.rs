@@ -430,3 +430,59 @@ fn grpc_exports_from_the_catalog_and_the_runner_and_a_run_over_http2() {
         "client spans missing"
     );
 }
+
+#[test]
+fn the_catalog_exports_to_a_tls_collector_over_http_and_grpc() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_pki(tmp.path());
+    let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
+    for protocol in ["http/protobuf", "grpc"] {
+        let store = tmp.path().join(protocol.replace('/', "-"));
+        let (collector, grpc, http) = collect(
+            &store,
+            &[
+                "--tls-cert",
+                arg(&pem("server.pem")),
+                "--tls-key",
+                arg(&pem("server.key")),
+            ],
+        );
+        let endpoint = if protocol == "grpc" { grpc } else { http };
+        let ca = pem("ca.pem");
+        let mut cat = Proc::spawn_env(
+            &[
+                "serve-catalog",
+                "--listen",
+                "127.0.0.1:0",
+                "--otlp-endpoint",
+                &endpoint,
+            ],
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", arg(&ca)),
+            ],
+        );
+        let url = cat.wait_line("catalog listening on", std::time::Duration::from_secs(60));
+        for _ in 0..3 {
+            let r = http_client()
+                .get(format!("{url}/v1/catalog/cpus"))
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        let (code, lines) = cat.terminate();
+        assert_eq!(code, 0, "{lines:?}");
+        let (code, _) = collector.terminate();
+        assert_eq!(code, 0);
+        let stored = tracesplit_store::read_span_dir(&store).unwrap();
+        assert!(
+            stored
+                .iter()
+                .filter(|s| s.name.contains("/v1/catalog/cpus"))
+                .count()
+                >= 3,
+            "{protocol}: {} spans stored; catalog said {lines:?}",
+            stored.len()
+        );
+    }
+}

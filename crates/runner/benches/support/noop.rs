@@ -16,6 +16,20 @@ pub fn start_server() -> (SocketAddr, tokio::runtime::Runtime) {
 
 /// As [`start_server`], counting the `GET`s it answers in `served`.
 pub fn start_counting_server(served: Arc<AtomicU64>) -> (SocketAddr, tokio::runtime::Runtime) {
+    start_server_with(served, None)
+}
+
+/// As [`start_server`], serving TLS with `acceptor` (HTTP/1.1).
+pub fn start_tls_server(
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> (SocketAddr, tokio::runtime::Runtime) {
+    start_server_with(Arc::new(AtomicU64::new(0)), Some(acceptor))
+}
+
+fn start_server_with(
+    served: Arc<AtomicU64>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (SocketAddr, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -32,6 +46,7 @@ pub fn start_counting_server(served: Arc<AtomicU64>) -> (SocketAddr, tokio::runt
             };
             let _ = stream.set_nodelay(true);
             let served = served.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let served = served.clone();
@@ -50,9 +65,17 @@ pub fn start_counting_server(served: Arc<AtomicU64>) -> (SocketAddr, tokio::runt
                         Ok(hyper::Response::new(Full::new(Bytes::from_static(b"{}"))))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let http1 = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http1.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            let _ = http1.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                }
             });
         }
     });

@@ -13,6 +13,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging(cli.verbose);
+    // One rustls crypto provider (ring) for every TLS user in the process:
+    // reqwest and tonic find no other (no second crypto library is built).
+    tracesplit_net::client_tls::use_ring_by_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

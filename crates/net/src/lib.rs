@@ -18,8 +18,10 @@ mod guard;
 mod listener;
 mod server_tls;
 mod stream;
+#[cfg(feature = "test-pki")]
+pub mod test_pki;
 
 pub use guard::Guarded;
 pub use listener::{Limits, ListenStats, ServerListener};
 pub use server_tls::{ServerTlsError, TlsFiles};
-pub use stream::ServerStream;
+pub use stream::{ClientStream, MaybeTls, ServerStream};

@@ -1,23 +1,39 @@
-//! An accepted connection: plain TCP, or TLS over it (one enum: the server
-//! reads and writes through it on every request).
+//! A connection's byte stream: plain TCP, or TLS over it — one enum for
+//! the servers' accepted connections and the clients' (an enum rather than
+//! a boxed trait object: it is read and written on every request).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 
-/// Plain TCP or TLS over it.
+/// Plain TCP or TLS over it; `T` is the client's or the server's TLS stream.
 #[derive(Debug)]
-pub enum ServerStream {
+pub enum MaybeTls<T> {
     /// `http://`.
     Plain(TcpStream),
     /// `https://`, after the handshake.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<T>),
 }
 
-impl AsyncRead for ServerStream {
+/// A server's accepted connection.
+pub type ServerStream = MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// A client's connection.
+pub type ClientStream = MaybeTls<tokio_rustls::client::TlsStream<TcpStream>>;
+
+impl ClientStream {
+    /// The protocol ALPN chose (`h2`, `http/1.1`), when TLS negotiated one.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(s) => s.get_ref().1.alpn_protocol(),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for MaybeTls<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -30,7 +46,7 @@ impl AsyncRead for ServerStream {
     }
 }
 
-impl AsyncWrite for ServerStream {
+impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

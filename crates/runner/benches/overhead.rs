@@ -215,21 +215,9 @@ const OHA_TLS: &str = "oha https";
 /// The runner over HTTPS, spans to the sink.
 const RUNNER_TLS: &str = "tracesplit https";
 
-/// A CA and a certificate for localhost, written to `dir`; the server's acceptor.
+/// The test PKI (crates/net, rcgen) in `dir`; the server's acceptor for localhost.
 fn test_tls(dir: &std::path::Path) -> tokio_rustls::TlsAcceptor {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), leaf.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    tracesplit_net::test_pki::write_test_pki(dir).unwrap();
     let files = tracesplit_net::TlsFiles {
         cert: dir.join("server.pem"),
         key: dir.join("server.key"),

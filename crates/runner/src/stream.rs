@@ -1,16 +1,11 @@
-//! The connection's byte stream: plain TCP, or TLS over it (one enum rather
-//! than a boxed trait object: the measuring loop calls it on every read and
-//! write), and how one is opened, with the time each phase took.
+//! How a connection to the API (or a collector) is opened, with the time
+//! each phase took; its byte stream is crates/net's plain-or-TLS enum.
 
 use crate::http1::WireError;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 /// Where a connection goes: the address, and TLS when the URL is `https`.
 #[derive(Clone)]
@@ -99,59 +94,5 @@ pub(crate) async fn open(target: &Target) -> Result<(Stream, Opening), WireError
     Ok((stream, opening))
 }
 
-impl Stream {
-    /// The protocol ALPN chose (`h2`, `http/1.1`), when TLS negotiated one.
-    pub(crate) fn alpn(&self) -> Option<&[u8]> {
-        match self {
-            Self::Plain(_) => None,
-            Self::Tls(s) => s.get_ref().1.alpn_protocol(),
-        }
-    }
-}
-
-/// Plain TCP or TLS over it.
-#[derive(Debug)]
-pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
+/// Plain TCP or TLS over it (the enum the servers use too).
+pub(crate) type Stream = tracesplit_net::ClientStream;

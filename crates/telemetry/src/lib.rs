@@ -126,6 +126,9 @@ pub fn traces_url(base: &str) -> String {
 impl Telemetry {
     /// Builds the exporter, provider and dispatch.
     pub fn start(config: &TelemetryConfig) -> Result<Self, TelemetryError> {
+        // opentelemetry-otlp's default HTTP client is reqwest, which (built
+        // without its own crypto library) needs a process-wide provider.
+        tracesplit_net::client_tls::use_ring_by_default();
         let exporter = if config.grpc {
             grpc_exporter(config)?
         } else {

@@ -167,21 +167,9 @@ fn answer<S: std::io::Read + Write>(stream: S, replay: &Replay) {
     let _ = stream.flush();
 }
 
-/// A CA and a certificate for localhost (rcgen), as PEM files in `dir`; the server's configuration.
+/// The test PKI (crates/net, rcgen) in `dir`; the server's configuration for localhost.
 fn test_pki(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), leaf.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    tracesplit_net::test_pki::write_test_pki(dir).unwrap();
     tracesplit_net::TlsFiles {
         cert: dir.join("server.pem"),
         key: dir.join("server.key"),

@@ -4,10 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http::{HeaderMap, Method};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer, TlsFiles};
@@ -22,41 +18,7 @@ struct Pki {
 impl Pki {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "tracesplit test CA");
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = ca.self_signed(&ca_key).unwrap();
-        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-        write("ca.pem", ca.pem());
-        let leaf = |names: &[&str], usage: ExtendedKeyUsagePurpose, stem: &str| {
-            let key = KeyPair::generate().unwrap();
-            let mut p =
-                CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-                    .unwrap();
-            p.subject_alt_names
-                .push(SanType::IpAddress([127, 0, 0, 1].into()));
-            p.extended_key_usages = vec![usage];
-            let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
-            write(&format!("{stem}.pem"), cert.pem());
-            write(&format!("{stem}.key"), key.serialize_pem());
-        };
-        leaf(
-            &["localhost"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-            "server",
-        );
-        leaf(
-            &["api.example.test"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-            "elsewhere",
-        );
-        leaf(&["runner"], ExtendedKeyUsagePurpose::ClientAuth, "client");
+        tracesplit_net::test_pki::write_test_pki(dir.path()).unwrap();
         Self { dir }
     }
 

@@ -180,10 +180,16 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 
 /// A handshake failure in the user's words, with what to do about it.
 pub fn explain(host: &str, error: &rustls::Error) -> String {
+    explain_for(host, error, "--cacert", "--insecure")
+}
+
+/// As [`explain`], naming the flags of the command at hand (a span source's
+/// `--source-cacert`, say).
+pub fn explain_for(host: &str, error: &rustls::Error, cacert: &str, insecure: &str) -> String {
     use rustls::{CertificateError, Error};
     match error {
         Error::InvalidCertificate(CertificateError::UnknownIssuer) => format!(
-            "the certificate for {host} is signed by an unknown authority; pass its CA with --cacert FILE (or --insecure to skip verification)"
+            "the certificate for {host} is signed by an unknown authority; pass its CA with {cacert} FILE (or {insecure} to skip verification)"
         ),
         Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },

@@ -160,6 +160,7 @@ impl ApiClient {
             pool,
             "application/json",
             &TlsOptions::default(),
+            false,
         )
     }
 
@@ -171,7 +172,15 @@ impl ApiClient {
         pool: usize,
         tls: &TlsOptions,
     ) -> Result<Self, ClientError> {
-        Self::with_options(base_url, headers, timeout, pool, "application/json", tls)
+        Self::with_options(
+            base_url,
+            headers,
+            timeout,
+            pool,
+            "application/json",
+            tls,
+            false,
+        )
     }
 
     /// As [`ApiClient::with_tls`], speaking HTTP/2 (h2 by ALPN over TLS, h2c
@@ -184,23 +193,15 @@ impl ApiClient {
         pool: usize,
         tls: &TlsOptions,
     ) -> Result<Self, ClientError> {
-        let client = Self::with_tls(base_url, headers.clone(), timeout, pool, tls)?;
-        let inner = &client.inner;
-        let side =
-            h2_side::H2Side::new(&inner.target, &inner.scheme_authority, headers, tls, pool)?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                target: inner.target.clone(),
-                scheme_authority: inner.scheme_authority.clone(),
-                prefix: inner.prefix.clone(),
-                fixed_headers: inner.fixed_headers.clone(),
-                body_header: inner.body_header.clone(),
-                timeout,
-                idle: Mutex::new(Vec::new()),
-                max_idle: inner.max_idle,
-                h2: Some(side),
-            }),
-        })
+        Self::with_options(
+            base_url,
+            headers,
+            timeout,
+            pool,
+            "application/json",
+            tls,
+            true,
+        )
     }
 
     /// Whether requests go over HTTP/2.
@@ -217,7 +218,7 @@ impl ApiClient {
         content_type: &'static str,
         tls: &TlsOptions,
     ) -> Result<Self, ClientError> {
-        Self::with_options(base_url, headers, timeout, pool, content_type, tls)
+        Self::with_options(base_url, headers, timeout, pool, content_type, tls, false)
     }
 
     fn with_options(
@@ -227,6 +228,7 @@ impl ApiClient {
         pool: usize,
         content_type: &'static str,
         tls: &TlsOptions,
+        http2: bool,
     ) -> Result<Self, ClientError> {
         let bad = |reason: &str| ClientError::BaseUrl {
             url: base_url.to_owned(),
@@ -260,21 +262,34 @@ impl ApiClient {
             fixed_headers.extend_from_slice(value.as_bytes());
             fixed_headers.extend_from_slice(b"\r\n");
         }
+        let target = Target {
+            address: format!("{host}:{}", uri.port_u16().unwrap_or(default_port)),
+            host: host.to_owned(),
+            tls: connector,
+        };
+        let scheme_authority = format!("{scheme}://{host_port}");
+        let h2 = if http2 {
+            Some(h2_side::H2Side::new(
+                &target,
+                &scheme_authority,
+                headers,
+                tls,
+                pool,
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                target: Target {
-                    address: format!("{host}:{}", uri.port_u16().unwrap_or(default_port)),
-                    host: host.to_owned(),
-                    tls: connector,
-                },
-                scheme_authority: format!("{scheme}://{host_port}"),
+                target,
+                scheme_authority,
                 prefix: uri.path().trim_end_matches('/').to_owned(),
                 fixed_headers,
                 body_header,
                 timeout,
                 idle: Mutex::new(Vec::new()),
                 max_idle: pool.max(1),
-                h2: None,
+                h2,
             }),
         })
     }
@@ -301,13 +316,17 @@ impl ApiClient {
             }
             Ok((response.status, opening))
         };
-        match tokio::time::timeout(self.inner.timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(WireError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {:?}", self.inner.timeout),
-            ))),
-        }
+        tokio::time::timeout(self.inner.timeout, attempt)
+            .await
+            .unwrap_or_else(|_| Err(self.no_answer()))
+    }
+
+    /// The probe's error when the API did not answer within the timeout.
+    fn no_answer(&self) -> WireError {
+        WireError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {:?}", self.inner.timeout),
+        ))
     }
 
     /// Full URL of a path.

@@ -182,12 +182,8 @@ impl ApiClient {
             }
             Ok((response.status, opening))
         };
-        match tokio::time::timeout(self.inner.timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(WireError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {:?}", self.inner.timeout),
-            ))),
-        }
+        tokio::time::timeout(self.inner.timeout, attempt)
+            .await
+            .unwrap_or_else(|_| Err(self.no_answer()))
     }
 }

@@ -99,13 +99,13 @@ fn describe(url: &str, e: &reqwest::Error) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(tls) = rustls_error(err) {
-            let words = tracesplit_net::client_tls::explain(&host, tls);
-            return format!(
-                "{url}: {}",
-                words
-                    .replace("--cacert", "--source-cacert")
-                    .replace("--insecure", "--source-insecure")
+            let words = tracesplit_net::client_tls::explain_for(
+                &host,
+                tls,
+                "--source-cacert",
+                "--source-insecure",
             );
+            return format!("{url}: {words}");
         }
         chain.push(err.to_string());
         cur = err.source();

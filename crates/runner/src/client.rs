@@ -80,7 +80,12 @@ struct Inner {
     /// `content-type: …\r\n`, sent with a body.
     body_header: Vec<u8>,
     timeout: Duration,
-    idle: Mutex<Vec<Conn>>,
+    /// Boxed: a connection is moved in and out of the pool on every request.
+    #[expect(
+        clippy::vec_box,
+        reason = "moving a pointer, not a 150-byte connection, per request"
+    )]
+    idle: Mutex<Vec<Box<Conn>>>,
     max_idle: usize,
     /// `Some` with `--http2`: requests go over these HTTP/2 connections instead.
     h2: Option<h2_side::H2Side>,
@@ -308,7 +313,7 @@ impl ApiClient {
             traceparent: None,
         };
         let attempt = async {
-            let mut conn = Conn::connect(&self.inner.target).await?;
+            let mut conn = Box::new(Conn::connect(&self.inner.target).await?);
             let opening = conn.opening;
             let response = self.exchange_on(&mut conn, &request).await?;
             if response.keep_alive {
@@ -413,12 +418,12 @@ impl ApiClient {
                 via.reused = true;
                 conn
             }
-            None => via.opened(Conn::connect(&self.inner.target).await?),
+            None => via.opened(Box::new(Conn::connect(&self.inner.target).await?)),
         };
         let result = self.exchange_on(&mut conn, request).await;
         let result = match result {
             Err(WireError::ClosedEarly) if conn.reused && idempotent(request.method) => {
-                conn = via.opened(Conn::connect(&self.inner.target).await?);
+                conn = via.opened(Box::new(Conn::connect(&self.inner.target).await?));
                 self.exchange_on(&mut conn, request).await
             }
             other => other,
@@ -451,7 +456,7 @@ impl ApiClient {
         conn.exchange(r.method, head, r.body).await
     }
 
-    fn checkout(&self) -> Option<Conn> {
+    fn checkout(&self) -> Option<Box<Conn>> {
         let mut idle = self.inner.idle.lock().ok()?;
         while let Some(mut conn) = idle.pop() {
             if conn.is_open() {
@@ -461,7 +466,7 @@ impl ApiClient {
         None
     }
 
-    fn checkin(&self, conn: Conn) {
+    fn checkin(&self, conn: Box<Conn>) {
         if let Ok(mut idle) = self.inner.idle.lock()
             && idle.len() < self.inner.max_idle
         {
@@ -479,7 +484,7 @@ struct Via {
 
 impl Via {
     /// The request opened `conn` (a retry's new connection replaces a reused one).
-    fn opened(&mut self, conn: Conn) -> Conn {
+    fn opened(&mut self, conn: Box<Conn>) -> Box<Conn> {
         self.opening = Some(conn.opening);
         self.reused = false;
         conn

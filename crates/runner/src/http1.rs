@@ -37,17 +37,18 @@ pub enum WireError {
     #[error("cannot resolve {host}: {reason}")]
     Resolve {
         /// The host.
-        host: String,
+        host: Box<str>,
         /// What the resolver said.
-        reason: String,
+        reason: Box<str>,
     },
     /// The TLS handshake failed (certificate, name, client certificate, …).
     #[error("{}", crate::tls::explain(host, error))]
     Tls {
         /// The host.
-        host: String,
-        /// What rustls said.
-        error: rustls::Error,
+        host: Box<str>,
+        /// What rustls said (boxed, as the host: every response's `Result`
+        /// is as large as its largest error, and it is moved per request).
+        error: Box<rustls::Error>,
     },
 }
 

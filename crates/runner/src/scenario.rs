@@ -354,11 +354,12 @@ impl ScenarioRun {
     ) -> spans::Span {
         let (name, route, method, _) = self.names.steps[index];
         let mut attributes = Attributes::new();
-        attributes.extend([
-            ("http.request.method", Value::Name(method)),
-            ("url.full", Value::Shared(url.clone())),
-            ("http.route", Value::Name(route)),
-        ]);
+        // Pushed one by one: `extend` over an array was compiled, in some
+        // builds, into a generic loop and a drop of the array's rest
+        // (~380 instructions a request, measured with callgrind).
+        attributes.push(("http.request.method", Value::Name(method)));
+        attributes.push(("url.full", Value::Shared(url.clone())));
+        attributes.push(("http.route", Value::Name(route)));
         if outcome.status != 0 {
             attributes.push((
                 "http.response.status_code",

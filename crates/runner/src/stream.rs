@@ -41,8 +41,8 @@ pub(crate) fn tls_error(host: &str, e: io::Error) -> WireError {
         .cloned();
     match inner {
         Some(error) => WireError::Tls {
-            host: host.to_owned(),
-            error,
+            host: host.into(),
+            error: Box::new(error),
         },
         None => WireError::Io(e),
     }
@@ -54,8 +54,8 @@ pub(crate) async fn open(target: &Target) -> Result<(Stream, Opening), WireError
     let addresses: Vec<_> = tokio::net::lookup_host(&target.address)
         .await
         .map_err(|e| WireError::Resolve {
-            host: target.host.clone(),
-            reason: e.to_string(),
+            host: target.host.as_str().into(),
+            reason: e.to_string().into(),
         })?
         .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");

@@ -54,11 +54,6 @@ impl<S> Guarded<S> {
         self.peer
     }
 
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
     /// Looks for the end of the first head in what was just read.
     fn saw(&mut self, new: &[u8]) {
         self.tail.extend_from_slice(new);

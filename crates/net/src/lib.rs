@@ -20,6 +20,8 @@ mod server_tls;
 mod stream;
 #[cfg(feature = "test-pki")]
 pub mod test_pki;
+#[cfg(feature = "test-proxy")]
+pub mod test_proxy;
 
 pub use guard::Guarded;
 pub use listener::{Limits, ListenStats, ServerListener};

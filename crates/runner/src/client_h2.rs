@@ -60,12 +60,17 @@ impl H2Side {
     /// A connection for the next request: an open one in turn, or a new one
     /// while there are fewer than needed (`Some(opening)` then).
     async fn conn(&self) -> Result<(H2Conn, Option<Opening>), WireError> {
+        // Only the connection picked is checked (a closed one is dropped and
+        // the next tried): checking all of them cost a poll each per request.
         let picked = self.conns.lock().ok().and_then(|mut conns| {
-            conns.retain(H2Conn::is_open);
-            (conns.len() >= self.max_conns).then(|| {
+            while conns.len() >= self.max_conns {
                 let i = self.next.fetch_add(1, Relaxed) % conns.len();
-                conns[i].clone()
-            })
+                if conns[i].is_open() {
+                    return Some(conns[i].clone());
+                }
+                conns.swap_remove(i);
+            }
+            None
         });
         if let Some(conn) = picked {
             return Ok((conn, None));

@@ -191,25 +191,33 @@ fn export_config(endpoint: String) -> ExportConfig {
     c
 }
 
+/// When each export request reached a [`scripted_collector`].
+type Arrivals = std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>;
+
+fn seen(arrivals: &Arrivals) -> usize {
+    arrivals.lock().unwrap().len()
+}
+
 /// A collector stand-in that answers the n-th export request with `answers[n]`
-/// (the last one from then on); returns its URL and how many requests came.
-async fn scripted_collector(
-    answers: &'static [&'static str],
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+/// (the last one from then on); returns its URL and when requests came.
+async fn scripted_collector(answers: &'static [&'static str]) -> (String, Arrivals) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = seen.clone();
+    let arrivals = Arrivals::default();
+    let log = arrivals.clone();
     tokio::spawn(async move {
         while let Ok((mut c, _)) = listener.accept().await {
-            let counter = counter.clone();
+            let log = log.clone();
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut buf = vec![0u8; 1 << 16];
                 // One request per read is enough for these small exports.
                 while matches!(c.read(&mut buf).await, Ok(n) if n > 0) {
-                    let k = counter.fetch_add(1, Ordering::SeqCst);
+                    let k = {
+                        let mut log = log.lock().unwrap();
+                        log.push(std::time::Instant::now());
+                        log.len() - 1
+                    };
                     let answer = answers[k.min(answers.len() - 1)];
                     if c.write_all(answer.as_bytes()).await.is_err() {
                         break;
@@ -218,7 +226,7 @@ async fn scripted_collector(
             });
         }
     });
-    (url, seen)
+    (url, arrivals)
 }
 
 const BUSY: &str =
@@ -228,7 +236,11 @@ const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
 const BAD: &str = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
 
 async fn export_one(url: String) -> (ExportCounts, Option<String>) {
-    let spans = ClientSpans::start(export_config(url)).unwrap();
+    export_one_with(export_config(url)).await
+}
+
+async fn export_one_with(config: ExportConfig) -> (ExportCounts, Option<String>) {
+    let spans = ClientSpans::start(config).unwrap();
     spans.end(client_span(SpanIds::root(), 200, false));
     let s = spans.clone();
     let counts = tokio::task::spawn_blocking(move || s.shutdown())
@@ -239,28 +251,27 @@ async fn export_one(url: String) -> (ExportCounts, Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_collector_is_retried_and_a_refusal_is_not() {
-    use std::sync::atomic::Ordering;
     // 503 with Retry-After, then 429 without: retried, then taken.
-    let (url, seen) = scripted_collector(&[BUSY, TOO_MANY, OK]).await;
+    let (url, arrivals) = scripted_collector(&[BUSY, TOO_MANY, OK]).await;
     let (counts, error) = export_one(url).await;
     assert_eq!((counts.exported, counts.failed), (1, 0), "{error:?}");
-    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    assert_eq!(seen(&arrivals), 3);
     // 400: the payload is refused, sending it again cannot help.
-    let (url, seen) = scripted_collector(&[BAD]).await;
+    let (url, arrivals) = scripted_collector(&[BAD]).await;
     let (counts, error) = export_one(url).await;
     assert_eq!((counts.exported, counts.failed), (0, 1));
-    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    assert_eq!(seen(&arrivals), 1);
     assert!(error.unwrap().ends_with("answered 400"));
     // Busy for good: the retries are bounded (1 + 3) and said; the next
     // batch is tried once (the collector is known to be down).
-    let (url, seen) = scripted_collector(&[BUSY]).await;
+    let (url, arrivals) = scripted_collector(&[BUSY]).await;
     let spans = ClientSpans::start(export_config(url)).unwrap();
     spans.end(client_span(SpanIds::root(), 200, false));
     let waited = std::time::Instant::now();
     while spans.counts().failed == 0 && waited.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(seen.load(Ordering::SeqCst), 4);
+    assert_eq!(seen(&arrivals), 4);
     assert!(
         spans
             .last_error()
@@ -273,7 +284,36 @@ async fn a_busy_collector_is_retried_and_a_refusal_is_not() {
         .await
         .unwrap();
     assert_eq!((counts.exported, counts.failed), (0, 2));
-    assert_eq!(seen.load(Ordering::SeqCst), 5);
+    assert_eq!(seen(&arrivals), 5);
+}
+
+const BUSY_FOR_A_SECOND: &str =
+    "HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n";
+const BUSY_FOR_AN_HOUR: &str =
+    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 3600\r\ncontent-length: 0\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collectors_retry_after_is_waited_for_up_to_the_cap() {
+    // Retry-After: 1 — the retry waits the second the collector asked for,
+    // not the 5 ms backoff of the test's configuration.
+    let (url, arrivals) = scripted_collector(&[BUSY_FOR_A_SECOND, OK]).await;
+    let mut config = export_config(url);
+    config.retry.cap = Duration::from_secs(5);
+    let (counts, error) = export_one_with(config).await;
+    assert_eq!((counts.exported, counts.failed), (1, 0), "{error:?}");
+    let at = arrivals.lock().unwrap().clone();
+    assert_eq!(at.len(), 2);
+    let waited = at[1] - at[0];
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
+    // Retry-After: 3600 is cut to the cap (20 ms here): three retries and
+    // the batch is counted failed, long before an hour.
+    let (url, arrivals) = scripted_collector(&[BUSY_FOR_AN_HOUR]).await;
+    let started = std::time::Instant::now();
+    let (counts, error) = export_one(url).await;
+    assert_eq!((counts.exported, counts.failed), (0, 1));
+    assert_eq!(seen(&arrivals), 4);
+    assert!(error.unwrap().ends_with("answered 429 (after 3 retries)"));
+    assert!(started.elapsed() < Duration::from_secs(60));
 }
 
 /// An embedded collector storing in `dir`, and an export config pointing at it.

@@ -206,3 +206,54 @@ async fn http2_multiplexes_requests_on_one_connection_over_tls_and_h2c() {
     tls_api.shutdown().await;
     plain_api.shutdown().await;
 }
+
+/// The handshake's time is measured, not guessed: behind a proxy that holds
+/// every chunk 60 ms each way, a TLS 1.3 handshake takes at least one round
+/// trip (120 ms) and the TCP connect to the proxy next to nothing; the
+/// request's own round trip is not in the handshake's figure. Over HTTP/1.1
+/// and HTTP/2 alike; the next request on the connection opened nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_and_handshake_times_are_the_planted_delays_over_http1_and_http2() {
+    let one_way = Duration::from_millis(60);
+    let round_trip = 2 * one_way.as_nanos() as u64;
+    let pki = Pki::new();
+    let api = https_catalog(&pki, "server", None).await;
+    let proxy = tracesplit_net::test_proxy::start(api.addr(), one_way).await;
+    let url = format!("https://localhost:{}", proxy.port());
+    let tls = TlsOptions {
+        cacert: Some(pki.path("ca.pem")),
+        ..Default::default()
+    };
+    for http2 in [false, true] {
+        let (headers, timeout) = (HeaderMap::new(), Duration::from_secs(10));
+        let c = if http2 {
+            ApiClient::with_http2(&url, headers, timeout, 4, &tls).unwrap()
+        } else {
+            ApiClient::with_tls(&url, headers, timeout, 4, &tls).unwrap()
+        };
+        let first = c.send(Method::GET, "/v1/catalog/cpus", None, None).await;
+        assert_eq!((first.status, &first.error), (200, &None), "h2 {http2}");
+        let opening = first
+            .opening
+            .expect("the first request opened a connection");
+        assert!(!first.reused);
+        assert!(
+            opening.connect_ns < one_way.as_nanos() as u64,
+            "h2 {http2}: connecting to the proxy is not delayed: {opening:?}"
+        );
+        assert!(
+            opening.tls_ns >= round_trip,
+            "h2 {http2}: the handshake crossed the proxy both ways: {opening:?}"
+        );
+        let duration = first.duration.as_nanos() as u64;
+        assert!(
+            duration >= opening.connect_ns + opening.tls_ns + round_trip,
+            "h2 {http2}: the request's own round trip comes after the handshake: {duration} {opening:?}"
+        );
+        let second = c.send(Method::GET, "/v1/catalog/cpus", None, None).await;
+        assert_eq!(second.status, 200);
+        assert!(second.reused && second.opening.is_none(), "h2 {http2}");
+        assert!(second.duration.as_nanos() as u64 >= round_trip);
+    }
+    api.shutdown().await;
+}

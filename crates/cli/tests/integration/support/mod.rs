@@ -1,7 +1,7 @@
 //! Running the real `tracesplit` binary in end-to-end tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod proxy;
+pub use tracesplit_net::test_proxy as proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

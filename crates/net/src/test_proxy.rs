@@ -3,7 +3,9 @@
 //! waits `delay` from its own arrival), so it adds latency, not a bandwidth
 //! limit. Plain threads and blocking sockets: `thread::sleep` is precise to
 //! tens of microseconds, where an async timer rounds up to whole milliseconds.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//!
+//! For tests and benches only (feature `test-proxy`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -41,6 +43,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
 }
 
 /// Starts a proxy to `target` on loopback port 0; returns its address.
+/// (Async for its callers' convenience: the proxy runs on its own threads.)
 pub async fn start(target: SocketAddr, delay: Duration) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

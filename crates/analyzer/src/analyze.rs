@@ -180,6 +180,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let limit = config.memory_limit.unwrap_or_else(default_memory_limit);
     let spans = count_spans(&files)?;
     let partitions = partitions_for(spans, table.len() as u64, limit);
+    timer.mark("span files checked and counted");
     config.progress.report(&Progress::Planned {
         spans,
         requests: table.len() as u64,
@@ -277,6 +278,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         };
         measured.push(Some(scenario(&ctx, k, n, meta, classifier)));
     }
+    timer.mark("scenarios: windows, waterfalls, tail explanation");
     let scenarios = in_suite_order(&manifests, &table.scenarios, measured);
     let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {
         requests: c.requests + s.coverage.requests,

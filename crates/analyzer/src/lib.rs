@@ -17,6 +17,7 @@ mod order;
 pub mod outside;
 pub mod partition;
 mod requests;
+mod scan;
 mod scratch;
 pub mod source;
 pub mod split;

@@ -1,6 +1,7 @@
-//! The polars part: read requests and spans, keep the spans of the runs'
-//! traces, flag server, DB and cascade-candidate spans, number the traces and
-//! join each request to its trace — then hand plain columns to the split.
+//! Requests and spans ready for the split: the span scan (`crate::scan`)
+//! keeps the spans of the runs' traces with their server, DB and
+//! cascade-candidate flags, grouped by trace; each request gets its
+//! trace's group — then plain columns go to the split.
 //!
 //! Memory: only ids, times and flags of the spans are collected; names and
 //! statements are fetched afterwards for the few spans a report shows.
@@ -8,9 +9,8 @@
 use crate::error::{AnalyzeError, Step};
 use crate::split::{RequestInput, SpanColumns};
 use polars::prelude::*;
-use polars_core::query_result::QueryResult;
 use std::path::{Path, PathBuf};
-use tracesplit_model::schema::{request_columns as rc, span_columns as sc};
+use tracesplit_model::schema::request_columns as rc;
 
 /// One cascade classifier: statement regex and span-name regex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,69 +59,6 @@ pub(crate) fn trace_halves(name: &str) -> [Expr; 2] {
     ]
 }
 
-/// Spans of the requests' traces with flags, sorted by trace, numbered by trace.
-///
-/// The join comes first, so the regexes run only on the spans kept. The
-/// order inside a trace is fixed afterwards (`order_traces`).
-fn span_frame(
-    files: &[PathBuf],
-    traces: LazyFrame,
-    variants: &[Variant],
-) -> Result<LazyFrame, AnalyzeError> {
-    let [hi, lo] = trace_halves(sc::TRACE_ID);
-    let mut raw = vec![
-        hi,
-        lo,
-        hex_u64(col(sc::SPAN_ID)).alias("sid"),
-        hex_u64(col(sc::PARENT_SPAN_ID)).alias("pid"),
-        col(sc::START),
-        col(sc::END),
-        col(sc::KIND).eq(lit("SERVER")).alias("is_server"),
-        col(sc::DB_SYSTEM).is_not_null().alias("is_db"),
-    ];
-    if !variants.is_empty() {
-        raw.extend([col(sc::DB_STATEMENT), col(sc::NAME)]);
-    }
-    let mut flags = Vec::new();
-    for (k, v) in variants.iter().enumerate() {
-        flags.push(
-            col(sc::DB_STATEMENT)
-                .str()
-                .contains(lit(v.statement.clone()), false)
-                .fill_null(lit(false))
-                .alias(format!("stmt_{k}")),
-        );
-        flags.push(
-            col(sc::NAME)
-                .str()
-                .contains(lit(v.span.clone()), false)
-                .fill_null(lit(false))
-                .alias(format!("name_{k}")),
-        );
-    }
-    let changed = |c: &str| col(c).neq(col(c).shift(lit(1)));
-    let new_trace = (changed("t_hi").or(changed("t_lo")))
-        .fill_null(lit(true))
-        .cast(DataType::UInt32);
-    let mut frame = scan(files)?.select(raw).join(
-        traces,
-        [col("t_hi"), col("t_lo")],
-        [col("t_hi"), col("t_lo")],
-        JoinArgs::new(JoinType::Semi),
-    );
-    if !variants.is_empty() {
-        frame = frame
-            .with_columns(flags)
-            .drop(cols([sc::DB_STATEMENT, sc::NAME]));
-    }
-    Ok(frame
-        .sort(
-            ["t_hi", "t_lo"],
-            SortMultipleOptions::default().with_multithreaded(true),
-        )
-        .with_columns([(new_trace.cum_sum(false) - lit(1u32)).alias("group")]))
-}
-
 /// Hex span id → u64 (a hash for anything that is not 16 hex digits).
 pub fn id64(text: &str) -> u64 {
     if text.len() == 16
@@ -135,17 +72,6 @@ pub fn id64(text: &str) -> u64 {
     }) | 1
 }
 
-fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>, AnalyzeError> {
-    Ok(df
-        .column(name)
-        .step("span flags")?
-        .bool()
-        .step("span flags")?
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect())
-}
-
 pub(crate) fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError> {
     Ok(df
         .column(name)
@@ -155,58 +81,6 @@ pub(crate) fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError>
         .iter()
         .map(|v| v.unwrap_or(0))
         .collect())
-}
-
-fn ids(df: &DataFrame, name: &str) -> Result<Vec<u64>, AnalyzeError> {
-    Ok(df
-        .column(name)
-        .step("span ids")?
-        .u64()
-        .step("span ids")?
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect())
-}
-
-/// Plain columns from the sorted, numbered span frame.
-fn columns(df: &DataFrame, variants: usize) -> Result<SpanColumns, AnalyzeError> {
-    let group = df
-        .column("group")
-        .step("trace groups")?
-        .u32()
-        .step("trace groups")?;
-    let mut c = SpanColumns {
-        span_id: ids(df, "sid")?,
-        parent: ids(df, "pid")?,
-        is_server: bools(df, "is_server")?,
-        start: ints(df, sc::START)?,
-        end: ints(df, sc::END)?,
-        is_db: bools(df, "is_db")?,
-        statement_match: (0..variants)
-            .map(|k| bools(df, &format!("stmt_{k}")))
-            .collect::<Result<_, _>>()?,
-        name_match: (0..variants)
-            .map(|k| bools(df, &format!("name_{k}")))
-            .collect::<Result<_, _>>()?,
-        groups: Vec::new(),
-    };
-    let mut start = 0u32;
-    let mut current = None;
-    for (i, g) in group.iter().enumerate() {
-        if current != g {
-            if current.is_some() {
-                c.groups.push((start, i as u32));
-            }
-            current = g;
-            start = i as u32;
-        }
-    }
-    if current.is_some() {
-        c.groups.push((start, group.len() as u32));
-    }
-    order_traces(&mut c);
-    mark_duplicates(&mut c);
-    Ok(c)
 }
 
 /// Puts each trace's spans in (span id, start, end) order, so that the order
@@ -256,16 +130,6 @@ fn mark_duplicates(c: &mut SpanColumns) {
             }
         }
     }
-}
-
-/// Runs a query on polars' streaming engine, which keeps the scan's memory bounded.
-fn collect(lf: LazyFrame, step: &'static str) -> Result<DataFrame, AnalyzeError> {
-    lf.collect_with_engine(Engine::Streaming)
-        .step(step)
-        .map(|r| match r {
-            QueryResult::Single(df) => df,
-            QueryResult::Multiple(mut dfs) => dfs.pop().unwrap_or_default(),
-        })
 }
 
 /// Checks every span file's schema (once, before the partitions read them).
@@ -326,64 +190,65 @@ pub fn load(
             span_files: Vec::new(),
         });
     }
-    let traces = requests
-        .clone()
-        .lazy()
-        .select([col("t_hi"), col("t_lo")])
-        .unique(None, UniqueKeepStrategy::Any);
-    let spans = collect(
-        span_frame(span_files, traces, variants)?,
-        "joining spans to the run's traces",
-    )?;
-    // One row per trace with its group number; each request is joined to its trace's group.
-    let groups = spans
-        .clone()
-        .lazy()
-        .select([col("t_hi"), col("t_lo"), col("group")])
-        .unique_stable(None, UniqueKeepStrategy::First);
-    let groups = groups
-        .sort(["group"], SortMultipleOptions::default())
-        .collect()
-        .step("numbering traces")?;
-    let mut left = JoinArgs::new(JoinType::Left);
-    left.maintain_order = MaintainOrderJoin::Left;
-    let requests = requests
-        .lazy()
-        .join(
-            groups.clone().lazy(),
-            [col("t_hi"), col("t_lo")],
-            [col("t_hi"), col("t_lo")],
-            left,
-        )
-        .collect()
-        .step("joining requests to their traces")?;
-    let columns = if spans.height() == 0 {
-        empty()
-    } else {
-        columns(&spans, variants.len())?
-    };
-    drop(spans);
-    let hi = groups
-        .column("t_hi")
-        .step("trace ids")?
-        .u64()
-        .step("trace ids")?;
-    let lo = groups
-        .column("t_lo")
-        .step("trace ids")?
-        .u64()
-        .step("trace ids")?;
-    let group_traces = hi
+    // The requests' traces, in trace-id order: their ranks are the slots the
+    // scan groups the spans by.
+    let timer = crate::scratch::Timer::new();
+    let request_traces = request_trace_ids(&requests)?;
+    let mut traces: Vec<u128> = request_traces.iter().flatten().copied().collect();
+    traces.sort_unstable();
+    traces.dedup();
+    let slots: crate::scan::TraceSlots = traces
         .iter()
-        .zip(lo.iter())
-        .map(|(h, l)| format!("{:016x}{:016x}", h.unwrap_or(0), l.unwrap_or(0)))
+        .enumerate()
+        .map(|(i, &t)| (t, i as u32))
         .collect();
+    let slots = std::sync::Arc::new(slots);
+    let scanned =
+        crate::scan::scan_spans(span_files, slots.clone(), traces.len(), variants, threads())?;
+    timer.mark("  span scan");
+    let group: Vec<Option<u32>> = request_traces
+        .iter()
+        .map(|t| t.and_then(|t| scanned.group_of_slot[slots[&t] as usize]))
+        .collect();
+    let mut requests = requests;
+    requests
+        .with_column(Column::new("group".into(), group))
+        .step("joining requests to their traces")?;
+    let group_traces = traces
+        .iter()
+        .zip(&scanned.group_of_slot)
+        .filter(|(_, g)| g.is_some())
+        .map(|(t, _)| format!("{t:032x}"))
+        .collect();
+    let mut columns = scanned.columns;
+    order_traces(&mut columns);
+    mark_duplicates(&mut columns);
+    timer.mark("  requests joined, traces ordered");
     Ok(Loaded {
         requests,
         columns,
         group_traces,
         span_files: span_files.to_vec(),
     })
+}
+
+/// Each request's trace id as one integer (from the prepared halves);
+/// `None` when it is not 32 hex digits.
+fn request_trace_ids(requests: &DataFrame) -> Result<Vec<Option<u128>>, AnalyzeError> {
+    let half = |name: &str| -> Result<UInt64Chunked, AnalyzeError> {
+        Ok(requests
+            .column(name)
+            .step("request trace ids")?
+            .u64()
+            .step("request trace ids")?
+            .clone())
+    };
+    let (hi, lo) = (half("t_hi")?, half("t_lo")?);
+    Ok(hi
+        .iter()
+        .zip(lo.iter())
+        .map(|(h, l)| Some(u128::from(h?) << 64 | u128::from(l?)))
+        .collect())
 }
 
 /// The split inputs of every request (`variant_of` gives each scenario's classifier variant).
@@ -444,44 +309,12 @@ pub type SpanTextMap = std::collections::HashMap<(String, String), SpanTextRow>;
 /// Fetches names, kinds, statements and attributes of the spans of `traces`
 /// (a second, filtered scan: reports show a handful of spans, not millions).
 pub fn span_text(files: &[PathBuf], traces: &[String]) -> Result<SpanTextMap, AnalyzeError> {
-    if files.is_empty() || traces.is_empty() {
-        return Ok(SpanTextMap::new());
-    }
-    let wanted = Series::new("t".into(), traces.to_vec());
-    let names = [
-        sc::TRACE_ID,
-        sc::SPAN_ID,
-        sc::NAME,
-        sc::KIND,
-        sc::DB_STATEMENT,
-        sc::ATTRIBUTES,
-        sc::RESOURCE_ATTRIBUTES,
-    ];
-    let df = scan(files)?
-        .filter(col(sc::TRACE_ID).is_in(lit(wanted).implode(false), false))
-        .select(names.map(col))
-        .collect()
-        .step("reading span names")?;
-    let columns: Option<Vec<StringChunked>> = names
-        .iter()
-        .map(|n| df.column(n).ok().and_then(|c| c.str().ok().cloned()))
-        .collect();
-    let Some(c) = columns else {
-        return Ok(SpanTextMap::new());
-    };
-    let text = |k: usize, r: usize| c[k].get(r).unwrap_or("").to_owned();
-    let mut out = SpanTextMap::new();
-    for r in 0..df.height() {
-        out.entry((text(0, r), text(1, r)))
-            .or_insert_with(|| SpanTextRow {
-                name: text(2, r),
-                kind: text(3, r),
-                statement: c[4].get(r).map(str::to_owned),
-                attributes: text(5, r),
-                resource: text(6, r),
-            });
-    }
-    Ok(out)
+    crate::scan::span_text(files, traces, threads())
+}
+
+/// Threads the span scans use: one per core.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// Path of the per-request split table written beside the run.

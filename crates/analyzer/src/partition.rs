@@ -10,7 +10,7 @@
 use crate::error::AnalyzeError;
 use crate::load::{Loaded, Variant, load, row_numbers};
 use crate::requests::{partition, requests_at};
-use crate::split::{RequestInput, RequestSplit, split_all};
+use crate::split::{RequestInput, RequestSplit, split_all, split_all_on};
 use polars::prelude::DataFrame;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -137,7 +137,11 @@ pub fn split_partitioned(
             job.variants,
         )?;
         spans_read += loaded.columns.span_id.len() as u64;
-        let splits = split_all(&loaded.columns, &(job.inputs)(&loaded)?);
+        let splits = split_all_on(
+            &loaded.columns,
+            &(job.inputs)(&loaded)?,
+            crate::load::threads(),
+        );
         for (row, s) in row_numbers(&loaded)?.into_iter().zip(splits) {
             ordered[row] = if parts == 1 { s } else { s.forget_spans() };
         }

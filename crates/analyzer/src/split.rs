@@ -334,6 +334,34 @@ pub fn split_all(s: &SpanColumns, requests: &[RequestInput]) -> Vec<RequestSplit
     out
 }
 
+/// [`split_all`] on up to `threads` threads, the requests in consecutive
+/// shares: a request's split depends on its own trace only, so the result
+/// is the same as one pass.
+pub fn split_all_on(
+    s: &SpanColumns,
+    requests: &[RequestInput],
+    threads: usize,
+) -> Vec<RequestSplit> {
+    if threads <= 1 || requests.len() < 20_000 {
+        return split_all(s, requests);
+    }
+    let share = requests.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let shares: Vec<_> = requests
+            .chunks(share)
+            .map(|c| scope.spawn(move || split_all(s, c)))
+            .collect();
+        let mut out = Vec::with_capacity(requests.len());
+        for share in shares {
+            match share.join() {
+                Ok(splits) => out.extend(splits),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// The split's invariant, for every matched request: total = network + queue
 /// + handler + cascade + db_other.
 pub fn holds(split: &RequestSplit) -> bool {

@@ -1,0 +1,240 @@
+//! What the split needs of the spans: ids, times and flags of every span
+//! of the wanted traces, grouped by trace.
+
+use super::{FastMap, Store, Texts, TraceSlots, hex64, hex128, times};
+use crate::error::AnalyzeError;
+use crate::load::Variant;
+use crate::split::SpanColumns;
+use arrow_array::{Array, RecordBatch};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tracesplit_model::schema::span_columns as sc;
+
+/// The spans of one row group that belong to wanted traces, as read.
+#[derive(Default)]
+struct Chunk {
+    slot: Vec<u32>,
+    span_id: Vec<u64>,
+    parent: Vec<u64>,
+    start: Vec<i64>,
+    end: Vec<i64>,
+    is_server: Vec<bool>,
+    is_db: Vec<bool>,
+    statement_match: Vec<Vec<bool>>,
+    name_match: Vec<Vec<bool>>,
+}
+
+/// The classifier regexes, compiled once for the scan.
+struct Classifiers {
+    statement: Vec<regex::Regex>,
+    span: Vec<regex::Regex>,
+}
+
+impl Classifiers {
+    fn new(variants: &[Variant]) -> Result<Self, AnalyzeError> {
+        let compile = |r: &str| {
+            regex::Regex::new(r).map_err(|e| AnalyzeError::Regex {
+                regex: r.to_owned(),
+                message: e.to_string(),
+            })
+        };
+        Ok(Self {
+            statement: variants
+                .iter()
+                .map(|v| compile(&v.statement))
+                .collect::<Result<_, _>>()?,
+            span: variants
+                .iter()
+                .map(|v| compile(&v.span))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// Regex answers per distinct text of one batch: names and statements repeat.
+fn matches<'a>(regex: &regex::Regex, texts: &Texts<'a>, rows: usize, out: &mut Vec<bool>) {
+    let mut seen: FastMap<&'a str, bool> = FastMap::default();
+    for i in 0..rows {
+        out.push(texts.get(i).is_some_and(|t| {
+            if let Some(&m) = seen.get(t) {
+                return m;
+            }
+            let m = regex.is_match(t);
+            if seen.len() < 4096 {
+                seen.insert(t, m);
+            }
+            m
+        }));
+    }
+}
+
+/// What every reader thread shares.
+struct Scan<'a> {
+    store: Store<'a>,
+    slots: Arc<TraceSlots>,
+    classifiers: Classifiers,
+}
+
+impl Scan<'_> {
+    /// Reads one row group: the rows of wanted traces, each with its slot.
+    fn read(&self, unit: (usize, usize)) -> Result<Chunk, AnalyzeError> {
+        let mut columns = vec![
+            sc::SPAN_ID,
+            sc::PARENT_SPAN_ID,
+            sc::KIND,
+            sc::START,
+            sc::END,
+            sc::DB_SYSTEM,
+        ];
+        if !self.classifiers.statement.is_empty() {
+            columns.extend([sc::DB_STATEMENT, sc::NAME]);
+        }
+        // The filter keeps each kept row's slot, in row order: the rows it
+        // selects come back in that order, so the ids need no second parse.
+        let kept = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let (slots, sink) = (self.slots.clone(), kept.clone());
+        let reader = self.store.rows(unit, &columns, move |trace| {
+            let slot = trace.and_then(hex128).and_then(|t| slots.get(&t).copied());
+            if let (Some(s), Ok(mut sink)) = (slot, sink.lock()) {
+                sink.push(s);
+            }
+            slot.is_some()
+        })?;
+        let mut chunk = Chunk {
+            statement_match: vec![Vec::new(); self.classifiers.statement.len()],
+            name_match: vec![Vec::new(); self.classifiers.span.len()],
+            ..Chunk::default()
+        };
+        for batch in reader {
+            let batch = batch.map_err(|e| self.store.error(unit.0, e))?;
+            self.add(&batch, &mut chunk)
+                .map_err(|e| self.store.error(unit.0, e))?;
+        }
+        chunk.slot = kept
+            .lock()
+            .map(|mut k| std::mem::take(&mut *k))
+            .unwrap_or_default();
+        if chunk.slot.len() != chunk.span_id.len() {
+            return Err(self
+                .store
+                .error(unit.0, "the trace filter and the rows it kept disagree"));
+        }
+        Ok(chunk)
+    }
+
+    fn add(&self, batch: &RecordBatch, c: &mut Chunk) -> Result<(), String> {
+        let n = batch.num_rows();
+        let (span, parent) = (
+            Texts::of(batch, sc::SPAN_ID)?,
+            Texts::of(batch, sc::PARENT_SPAN_ID)?,
+        );
+        let (kind, db) = (
+            Texts::of(batch, sc::KIND)?,
+            Texts::of(batch, sc::DB_SYSTEM)?,
+        );
+        let (start, end) = (times(batch, sc::START)?, times(batch, sc::END)?);
+        for i in 0..n {
+            c.span_id.push(span.get(i).map_or(0, hex64));
+            c.parent.push(parent.get(i).map_or(0, hex64));
+            c.start
+                .push(if start.is_valid(i) { start.value(i) } else { 0 });
+            c.end.push(if end.is_valid(i) { end.value(i) } else { 0 });
+            c.is_server.push(kind.get(i) == Some("SERVER"));
+            c.is_db.push(db.get(i).is_some());
+        }
+        if !self.classifiers.statement.is_empty() {
+            let statement = Texts::of(batch, sc::DB_STATEMENT)?;
+            let name = Texts::of(batch, sc::NAME)?;
+            for (k, r) in self.classifiers.statement.iter().enumerate() {
+                matches(r, &statement, n, &mut c.statement_match[k]);
+            }
+            for (k, r) in self.classifiers.span.iter().enumerate() {
+                matches(r, &name, n, &mut c.name_match[k]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The spans of the wanted traces, grouped by trace in the order of the
+/// slots, and the group of each slot (`None`: no span of that trace).
+pub(crate) struct Scanned {
+    /// The split's columns (the order inside a trace not fixed yet).
+    pub(crate) columns: SpanColumns,
+    /// Group of each slot.
+    pub(crate) group_of_slot: Vec<Option<u32>>,
+}
+
+/// Reads the spans of the traces in `slots` (`n_slots` of them) from
+/// `files`, on `threads` threads.
+pub(crate) fn scan_spans(
+    files: &[PathBuf],
+    slots: Arc<TraceSlots>,
+    n_slots: usize,
+    variants: &[Variant],
+    threads: usize,
+) -> Result<Scanned, AnalyzeError> {
+    let scan = Scan {
+        store: Store::open(files)?,
+        slots,
+        classifiers: Classifiers::new(variants)?,
+    };
+    let chunks = scan.store.read_all(threads, &|unit| scan.read(unit))?;
+    Ok(assemble(chunks, n_slots, variants.len()))
+}
+
+/// Groups the chunks' spans by slot (a counting sort: the slots are the
+/// traces in trace-id order), keeping the read order inside a trace.
+fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
+    let mut count = vec![0u32; n_slots];
+    for c in &chunks {
+        for &s in &c.slot {
+            count[s as usize] += 1;
+        }
+    }
+    let mut group_of_slot = vec![None; n_slots];
+    let mut offset = vec![0u32; n_slots];
+    let mut groups = Vec::new();
+    let mut total = 0u32;
+    for (slot, &n) in count.iter().enumerate() {
+        if n > 0 {
+            group_of_slot[slot] = Some(groups.len() as u32);
+            groups.push((total, total + n));
+            offset[slot] = total;
+            total += n;
+        }
+    }
+    drop(count);
+    let n = total as usize;
+    let mut c = SpanColumns {
+        span_id: vec![0; n],
+        parent: vec![0; n],
+        is_server: vec![false; n],
+        start: vec![0; n],
+        end: vec![0; n],
+        is_db: vec![false; n],
+        statement_match: vec![vec![false; n]; variants],
+        name_match: vec![vec![false; n]; variants],
+        groups,
+    };
+    for chunk in chunks {
+        for (i, &slot) in chunk.slot.iter().enumerate() {
+            let at = offset[slot as usize] as usize;
+            offset[slot as usize] += 1;
+            c.span_id[at] = chunk.span_id[i];
+            c.parent[at] = chunk.parent[i];
+            c.is_server[at] = chunk.is_server[i];
+            c.start[at] = chunk.start[i];
+            c.end[at] = chunk.end[i];
+            c.is_db[at] = chunk.is_db[i];
+            for k in 0..variants {
+                c.statement_match[k][at] = chunk.statement_match[k][i];
+                c.name_match[k][at] = chunk.name_match[k][i];
+            }
+        }
+    }
+    Scanned {
+        columns: c,
+        group_of_slot,
+    }
+}

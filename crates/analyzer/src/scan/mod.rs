@@ -1,0 +1,313 @@
+//! The span scan: the span store's Parquet files read with arrow-rs, row
+//! groups in parallel, the trace id decoded first and the other columns
+//! only for the rows of the wanted traces.
+//!
+//! This was polars' lazy engine (scan, hex parse, semi join, sort by trace)
+//! and took three quarters of the analysis. Here the ids are parsed once
+//! into integers while the rows are read, nothing but the kept rows'
+//! integers and flags is materialized, and the spans are grouped by a
+//! counting sort over the traces, whose order is known before the scan
+//! (the requests name them). [`columns`] reads what the split needs,
+//! [`text`] the names and statements of the few traces a report shows.
+
+mod columns;
+mod text;
+
+pub(crate) use columns::scan_spans;
+pub(crate) use text::span_text;
+
+use crate::error::AnalyzeError;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::{ArrowError, DataType};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowFilter,
+};
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tracesplit_model::schema::span_columns as sc;
+
+/// Rows decoded at a time.
+const BATCH_ROWS: usize = 8 * 1024;
+
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A fast hasher for the scan's keys: trace ids (their halves mixed: W3C
+/// trace ids are random; the multiplication spreads ids that are not) and
+/// texts (eight bytes at a time). No protection against chosen keys is
+/// needed: the keys come from the run's own files.
+#[derive(Default)]
+pub(crate) struct TraceHasher(u64);
+
+impl Hasher for TraceHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(MIX);
+        }
+        let mut b = [0u8; 8];
+        b[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(MIX);
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(MIX);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(MIX);
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = ((v as u64) ^ ((v >> 64) as u64)).wrapping_mul(MIX);
+    }
+}
+
+/// A hash map with the scan's hasher.
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<TraceHasher>>;
+
+/// Trace id → its slot (the trace's rank among the wanted traces).
+pub(crate) type TraceSlots = FastMap<u128, u32>;
+
+/// Hex digit values; 0xff for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Up to 16 hex digits as an integer; `None` when any is not a hex digit.
+fn hex_word(digits: &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    let mut bad = 0u8;
+    for &d in digits {
+        let n = HEX[d as usize];
+        bad |= n;
+        v = v << 4 | u64::from(n & 0x0f);
+    }
+    // A valid digit is < 16: any 0xff entry sets the high bits.
+    (bad < 16).then_some(v)
+}
+
+/// A 32-digit hex trace id.
+pub(crate) fn hex128(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    Some(u128::from(hex_word(&b[..16])?) << 64 | u128::from(hex_word(&b[16..])?))
+}
+
+/// A hex span id of 1 to 16 digits (0 for anything else, as no span has id 0).
+pub(crate) fn hex64(s: &str) -> u64 {
+    if s.is_empty() || s.len() > 16 {
+        return 0;
+    }
+    hex_word(s.as_bytes()).unwrap_or(0)
+}
+
+/// A text column of any of Arrow's string layouts, or a missing one (all null).
+enum Texts<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    Large(&'a arrow_array::LargeStringArray),
+    View(&'a arrow_array::StringViewArray),
+    Missing,
+}
+
+impl<'a> Texts<'a> {
+    fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
+        let Some(col) = batch.column_by_name(name) else {
+            return Ok(Self::Missing);
+        };
+        Ok(match col.data_type() {
+            DataType::Utf8 => Self::Utf8(col.as_string::<i32>()),
+            DataType::LargeUtf8 => Self::Large(col.as_string::<i64>()),
+            DataType::Utf8View => Self::View(col.as_string_view()),
+            DataType::Null => Self::Missing,
+            other => return Err(format!("column {name} has type {other}, expected text")),
+        })
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Self::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::View(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::Missing => None,
+        }
+    }
+}
+
+fn times<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::Int64Array, String> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| format!("column {name} is missing"))?;
+    col.as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| format!("column {name} has type {}, expected Int64", col.data_type()))
+}
+
+/// The span files opened for scanning: their footers, read once, and their
+/// row groups (the units the threads take in turn).
+struct Store<'a> {
+    files: &'a [PathBuf],
+    metadata: Vec<ArrowReaderMetadata>,
+    units: Vec<(usize, usize)>,
+}
+
+impl<'a> Store<'a> {
+    fn open(files: &'a [PathBuf]) -> Result<Self, AnalyzeError> {
+        let metadata = files
+            .iter()
+            .map(|f| {
+                let handle = File::open(f)
+                    .map_err(|e| AnalyzeError::Input(format!("{}: {e}", f.display())))?;
+                ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default()).map_err(|e| {
+                    AnalyzeError::Input(format!("{}: not a Parquet file: {e}", f.display()))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let units = metadata
+            .iter()
+            .enumerate()
+            .flat_map(|(f, m)| (0..m.metadata().num_row_groups()).map(move |g| (f, g)))
+            .collect();
+        Ok(Self {
+            files,
+            metadata,
+            units,
+        })
+    }
+
+    fn error(&self, file: usize, message: impl std::fmt::Display) -> AnalyzeError {
+        AnalyzeError::Input(format!(
+            "{}: {message} (is it a span store file?)",
+            self.files[file].display()
+        ))
+    }
+
+    /// A reader of row group `group` of file `file`: the `columns` the file
+    /// has, of the rows whose trace id `keep` accepts (called once per row,
+    /// in row order, before any other column is decoded).
+    fn rows(
+        &self,
+        (file, group): (usize, usize),
+        columns: &[&str],
+        mut keep: impl FnMut(Option<&str>) -> bool + Send + 'static,
+    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
+        let handle = File::open(&self.files[file]).map_err(|e| self.error(file, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata[file].clone());
+        let schema = builder.parquet_schema();
+        let leaf =
+            |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
+        let trace = leaf(sc::TRACE_ID).ok_or_else(|| self.error(file, "no trace_id column"))?;
+        let projection = ProjectionMask::leaves(schema, columns.iter().filter_map(|n| leaf(n)));
+        let predicate = ArrowPredicateFn::new(
+            ProjectionMask::leaves(schema, [trace]),
+            move |batch: RecordBatch| -> Result<BooleanArray, ArrowError> {
+                let ids = Texts::of(&batch, sc::TRACE_ID).map_err(ArrowError::SchemaError)?;
+                Ok((0..batch.num_rows())
+                    .map(|i| Some(keep(ids.get(i))))
+                    .collect())
+            },
+        );
+        builder
+            .with_row_groups(vec![group])
+            .with_projection(projection)
+            .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| self.error(file, e))
+    }
+
+    /// Runs `read` on every unit, `threads` at a time; the results come
+    /// back in unit order (so that "the first copy of a span" means the same
+    /// for any number of threads).
+    fn read_all<T: Send>(
+        &self,
+        threads: usize,
+        read: &(dyn Fn((usize, usize)) -> Result<T, AnalyzeError> + Sync),
+    ) -> Result<Vec<T>, AnalyzeError> {
+        let units = &self.units;
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<(usize, Result<T, AnalyzeError>)>> = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..threads.clamp(1, units.len().max(1)) {
+                s.spawn(|| {
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&unit) = units.get(k) else {
+                            break;
+                        };
+                        let result = read(unit);
+                        let failed = result.is_err();
+                        if let Ok(mut d) = done.lock() {
+                            d.push((k, result));
+                        }
+                        if failed {
+                            // Stop the others early: the first error is reported.
+                            next.store(units.len(), Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let mut done = done
+            .into_inner()
+            .map_err(|_| AnalyzeError::Input("span scan: a reader thread failed".into()))?;
+        done.sort_by_key(|(k, _)| *k);
+        done.into_iter().map(|(_, c)| c).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids_parse_like_the_request_side_and_junk_is_no_id() {
+        assert_eq!(
+            hex128("0af7651916cd43dd8448eb211c80319c"),
+            Some(0x0af7651916cd43dd8448eb211c80319c)
+        );
+        assert_eq!(
+            hex128("0AF7651916CD43DD8448EB211C80319C"),
+            hex128("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(hex128("0af7651916cd43dd8448eb211c80319"), None);
+        assert_eq!(hex128("0af7651916cd43dd8448eb211c80319g"), None);
+        assert_eq!(hex64("00f067aa0ba902b7"), 0x00f067aa0ba902b7);
+        assert_eq!(
+            hex64("00f067aa0ba902b7"),
+            crate::load::id64("00f067aa0ba902b7")
+        );
+        assert_eq!(hex64("abc"), 0xabc);
+        assert_eq!(
+            (hex64(""), hex64("xyz"), hex64("00f067aa0ba902b7ff")),
+            (0, 0, 0)
+        );
+    }
+}

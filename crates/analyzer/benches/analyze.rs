@@ -87,9 +87,17 @@ fn span(
     }
 }
 
-/// Ten server spans per request: SERVER, INTERNAL handler, a usage INTERNAL span
-/// with the count, six other DB statements (two overlapping), and a `COMMIT`.
-fn request_spans(i: u64, trace: &str, client: u64, start: i64, total: i64) -> Vec<SpanRecord> {
+/// `per_request` (≥ 5) server spans per request: SERVER, INTERNAL handler, a
+/// usage INTERNAL span with the count, and other DB statements (overlapping
+/// in pairs).
+fn request_spans(
+    i: u64,
+    trace: &str,
+    client: u64,
+    start: i64,
+    total: i64,
+    per_request: u64,
+) -> Vec<SpanRecord> {
     let base = client << 8;
     let (s0, s1) = (start + MS / 2, start + total - MS / 2);
     let mut out = vec![
@@ -135,7 +143,7 @@ fn request_spans(i: u64, trace: &str, client: u64, start: i64, total: i64) -> Ve
         s0 + MS + cascade,
         Some(COUNT),
     ));
-    for k in 0..6i64 {
+    for k in 0..per_request.saturating_sub(4) as i64 {
         let a = s0 + MS + cascade + k * 200_000;
         out.push(span(
             trace,
@@ -151,7 +159,7 @@ fn request_spans(i: u64, trace: &str, client: u64, start: i64, total: i64) -> Ve
     out
 }
 
-fn generate(dir: &Path, requests: u64) {
+fn generate(dir: &Path, requests: u64, per_request: u64) {
     let spans_dir = dir.join("spans");
     std::fs::create_dir_all(&spans_dir).unwrap();
     let scenarios = SCENARIOS
@@ -210,7 +218,7 @@ fn generate(dir: &Path, requests: u64) {
             ..Default::default()
         })
         .unwrap();
-        buffer.extend(request_spans(i, &trace, client, start, total));
+        buffer.extend(request_spans(i, &trace, client, start, total, per_request));
         if buffer.len() as u64 >= per_segment {
             segment.write(&buffer).unwrap();
             buffer.clear();
@@ -283,27 +291,43 @@ fn main() {
         return;
     }
     let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let requests = numbers.first().copied().unwrap_or(1_000_000);
-    let limit_mib = numbers.get(1).copied().unwrap_or(1024);
+    // `--large`: 10 M requests × 6 spans, analyzed under a 4 GiB limit and
+    // then in small partitions (1 GiB); no DuckDB beside it.
+    let large = args.iter().any(|a| a == "--large");
+    let (default_requests, per_request, first_limit, default_small) = if large {
+        (10_000_000, 6, Some(4096), 1024)
+    } else {
+        (1_000_000, 10, None, 1024)
+    };
+    let requests = numbers.first().copied().unwrap_or(default_requests);
+    let limit_mib = numbers.get(1).copied().unwrap_or(default_small);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
-    let dir = root.join(format!("analyze-{requests}"));
+    let dir = root.join(if per_request == 10 {
+        format!("analyze-{requests}")
+    } else {
+        format!("analyze-{requests}x{per_request}")
+    });
     if !dir.join("requests.parquet").exists() {
         eprintln!(
-            "generating {requests} requests × 10 spans in {}",
+            "generating {requests} requests × {per_request} spans in {}",
             dir.display()
         );
         let _ = std::fs::remove_dir_all(&dir);
-        generate(&dir, requests);
+        generate(&dir, requests, per_request);
     }
     println!(
         "analyzer: {requests} requests, {} server spans ({})",
-        requests * 10,
+        requests * per_request,
         dir.display()
     );
-    let result = child(&dir, None);
+    let result = child(&dir, first_limit);
     println!(
-        "  tracesplit (polars + Rust split): {:.2} s wall, peak RSS {:.0} MiB, {} matched, cascade total {} ns",
-        result[0], result[1], result[2], result[3]
+        "  tracesplit{}: {:.2} s wall, peak RSS {:.0} MiB, {} matched, cascade total {} ns",
+        first_limit.map_or(String::new(), |m| format!(" --memory-limit {m}MiB")),
+        result[0],
+        result[1],
+        result[2],
+        result[3]
     );
     let limited = child(&dir, Some(limit_mib));
     println!(
@@ -316,9 +340,30 @@ fn main() {
             "DIFFER"
         }
     );
+    if large {
+        return;
+    }
+    // The trace-level query first: it is the quicker one, and the subtree
+    // query needs ~13 GiB.
+    for (mode, label) in [
+        ("trace", "DuckDB, trace-level query"),
+        ("subtree", "DuckDB, the analyzer's subtree"),
+    ] {
+        duckdb(&dir, mode, label, &result);
+    }
+}
+
+/// Runs the DuckDB version of the split (`benches/duckdb_split.py MODE`) and
+/// prints it beside tracesplit's `result`.
+fn duckdb(dir: &Path, mode: &str, label: &str, result: &[f64]) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_split.py");
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    match Command::new(&python).arg(&script).arg(&dir).output() {
+    match Command::new(&python)
+        .arg(&script)
+        .arg(dir)
+        .arg(mode)
+        .output()
+    {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
             let d: Vec<f64> = text
@@ -330,11 +375,11 @@ fn main() {
                 .collect();
             if d.len() >= 4 {
                 println!(
-                    "  DuckDB (one SQL query):          {:.2} s wall, peak RSS {:.0} MiB, {} matched, cascade total {} ns",
+                    "  {label}: {:.2} s wall, peak RSS {:.0} MiB, {} matched, cascade total {} ns",
                     d[0], d[1], d[2], d[3]
                 );
                 println!(
-                    "  ratio tracesplit / DuckDB time: {:.2}  (cascade totals {})",
+                    "  ratio tracesplit / {label} time: {:.2}  (cascade totals {})",
                     result[0] / d[0],
                     if (d[3] - result[3]).abs() < 1.0 {
                         "agree"
@@ -345,12 +390,12 @@ fn main() {
             }
         }
         Ok(o) => println!(
-            "  DuckDB comparison failed: {} (install it: .venv/bin/pip install duckdb)",
+            "  {label} failed: {} (install it: .venv/bin/pip install duckdb)",
             String::from_utf8_lossy(&o.stderr)
                 .lines()
                 .last()
                 .unwrap_or("")
         ),
-        Err(e) => println!("  DuckDB comparison skipped: {e}"),
+        Err(e) => println!("  {label} skipped: {e}"),
     }
 }

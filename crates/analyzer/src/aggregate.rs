@@ -154,9 +154,10 @@ pub fn numbers(
             expected.push(i);
         } else {
             failed += 1;
-            let kind = t.error[i]
-                .clone()
-                .unwrap_or_else(|| format!("status {}", t.status[i]));
+            let kind = t
+                .error
+                .get(i)
+                .map_or_else(|| format!("status {}", t.status[i]), str::to_owned);
             *errors.entry(kind).or_insert(0) += 1;
         }
     }
@@ -259,8 +260,8 @@ pub fn outlier(
 ) -> Outlier {
     let s = &splits[i];
     Outlier {
-        trace_id: t.trace_id[i].clone(),
-        span_id: t.span_id[i].clone(),
+        trace_id: t.trace_id.text(i),
+        span_id: t.span_id.text(i),
         iteration: t.iteration[i],
         step: t.step[i],
         status: t.status[i],
@@ -274,7 +275,7 @@ pub fn outlier(
             }
         },
         matched: s.matched,
-        links: links.links(&t.trace_id[i]),
+        links: links.links(&t.trace_id.text(i)),
         critical_path: Vec::new(),
     }
 }

@@ -3,19 +3,21 @@
 use crate::aggregate::{ScenarioNumbers, numbers, outlier};
 use crate::error::AnalyzeError;
 use crate::links::LinkConfig;
-use crate::load::{Loaded, Variant, check_span_files, count_spans, request_inputs, span_text};
+use crate::load::{
+    Loaded, TextWanted, Variant, check_span_files, count_spans, request_inputs, span_text,
+};
 use crate::order::{in_suite_order, run_ids, run_notes};
 use crate::partition::{
     PartitionJob, Progress, ProgressFn, default_memory_limit, detail_pass, partitions_for,
     split_partitioned,
 };
-use crate::requests::{load_requests, prepare_requests, scenario_names};
+use crate::requests::load_requests;
 use crate::scratch::{Scratch, Timer};
 use crate::source::{SpanSource, span_files};
 use crate::split::{RequestSplit, SpanColumns, holds};
 use crate::table::RequestTable;
 use crate::waterfall::{SpanText, critical_steps, waterfall};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use tracesplit_model::analysis::{
     Analysis, Classifier, Coverage, Exemplar, Outlier, ScenarioAnalysis,
@@ -143,7 +145,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let scratch = Scratch::new()?;
     let timer = Timer::new();
     let mut analysis_notes = Vec::new();
-    let requests = load_requests(&config.run_dirs, &mut analysis_notes)?;
+    let table = load_requests(&config.run_dirs, &mut analysis_notes)?;
     timer.mark("requests");
     let mut scope = crate::source::FetchScope {
         span_wait: config.span_wait,
@@ -155,10 +157,10 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         ..Default::default()
     };
     if sources.iter().any(SpanSource::fetches) {
-        (scope.trace_ids, scope.time_range) = crate::requests::trace_scope(&requests)?;
+        (scope.trace_ids, scope.time_range) = crate::requests::trace_scope(&table);
     }
     let (files, source_notes) = span_files(&sources, &scratch.0, &scope)?;
-    let names = scenario_names(&requests)?;
+    let names = table.scenarios.clone();
     let classifiers = classifiers(config, &manifests, &names)?;
     let mut variants: Vec<Variant> = Vec::new();
     let mut variant_of_scenario = HashMap::new();
@@ -173,9 +175,6 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         });
         variant_of_scenario.insert(name.clone(), k);
     }
-    let requests = prepare_requests(requests)?;
-    let table = RequestTable::from_frame(&requests)?;
-    timer.mark("request table");
     check_span_files(&files)?;
     let limit = config.memory_limit.unwrap_or_else(default_memory_limit);
     let spans = count_spans(&files)?;
@@ -188,9 +187,9 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         limit,
     });
     let variant_of = |s: &str| variant_of_scenario.get(s).copied().unwrap_or(0);
-    let inputs_of = |l: &Loaded| request_inputs(l, &variant_of);
+    let inputs_of = |l: &Loaded| request_inputs(l, &table, &variant_of);
     let job = PartitionJob {
-        requests: &requests,
+        requests: &table,
         span_files: &files,
         variants: &variants,
         inputs: &inputs_of,
@@ -229,28 +228,53 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         .iter()
         .map(|n| crate::tail::sets(&n.matched_sorted))
         .collect();
-    let shown: Vec<usize> = numbers
+    // Whole traces for what is drawn or compared (exemplars, outliers, the
+    // tail's sets); of the P95 windows (2 % of the requests: 200k of ten
+    // million) only the spans a table names.
+    let drawn: Vec<usize> = numbers
         .iter()
         .zip(&tail_sets)
         .flat_map(|(n, sets)| {
-            n.p95
-                .iter()
-                .flat_map(|(_, w)| w.iter().copied())
-                .chain(exemplar_row(n))
+            exemplar_row(n)
+                .into_iter()
                 .chain(n.slowest.iter().take(config.outliers).copied())
                 .chain(sets.iter().flat_map(|(a, b)| a.iter().chain(b).copied()))
         })
         .collect();
+    let windows = || {
+        numbers
+            .iter()
+            .flat_map(|n| n.p95.iter().flat_map(|(_, w)| w.iter().copied()))
+    };
+    let shown: Vec<usize> = drawn.iter().copied().chain(windows()).collect();
     let detail = match single {
         Some(loaded) => loaded,
         None => detail_pass(&job, &shown, &mut splits)?,
     };
-    let mut wanted: Vec<String> = shown
-        .iter()
-        .map(|&i| table.trace_id[i].to_ascii_lowercase())
-        .collect();
-    wanted.sort();
-    wanted.dedup();
+    timer.mark(&format!("  detail of {} shown requests", shown.len()));
+    let trace = |i: usize| table.trace_id.text(i).to_ascii_lowercase();
+    let mut wanted: TextWanted = drawn.iter().map(|&i| (trace(i), None)).collect();
+    for i in windows() {
+        let variant = variant_of_scenario
+            .get(&table.scenarios[table.scenario[i] as usize])
+            .copied()
+            .unwrap_or(0);
+        let s = &splits[i];
+        let named = s
+            .top_cascade
+            .map(|c| cascade_name_span(&detail.columns, variant, c as usize) as u32);
+        if let Some(spans) = wanted
+            .entry(trace(i))
+            .or_insert_with(|| Some(HashSet::new()))
+        {
+            spans.extend(
+                [s.top_cascade, s.top_db_other, named]
+                    .into_iter()
+                    .flatten()
+                    .map(|k| format!("{:016x}", detail.columns.span_id[k as usize])),
+            );
+        }
+    }
     let text_map = span_text(&detail.span_files, &wanted)?;
     timer.mark("span text");
     let text = SpanText::new(&text_map, &detail.columns, &detail.group_traces);
@@ -407,7 +431,7 @@ fn scenario(
         .collect();
     let exemplar = exemplar_row(&n).map(|i| {
         let request = outlier(t, splits, i, &cx.config.links);
-        let name = format!("{} {}", t.method[i], t.route[i]);
+        let name = format!("{} {}", t.method.text(i), t.route.text(i));
         Exemplar {
             spans: waterfall(cx.columns, cx.text, &splits[i], &name, cx.variant),
             request,
@@ -468,11 +492,17 @@ fn scenario(
 
 /// The name that made span `i` a cascade span: its nearest matching ancestor's, else its own.
 fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
-    let s = cx.columns;
-    let mut cur = i as usize;
+    cx.text
+        .name(cascade_name_span(cx.columns, cx.variant, i as usize) as u32)
+}
+
+/// The span whose name made span `i` a cascade span: its nearest ancestor
+/// (or itself) whose name the classifier matches, else `i`.
+fn cascade_name_span(s: &SpanColumns, variant: usize, i: usize) -> usize {
+    let mut cur = i;
     for _ in 0..64 {
-        if s.name_match[cx.variant][cur] {
-            return cx.text.name(cur as u32);
+        if s.name_match[variant][cur] {
+            return cur;
         }
         let Some((a, b)) = s.group_of(cur) else {
             break;
@@ -482,5 +512,5 @@ fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
             None => break,
         }
     }
-    cx.text.name(i)
+    i
 }

@@ -8,9 +8,9 @@
 
 use crate::error::{AnalyzeError, Step};
 use crate::split::{RequestInput, SpanColumns};
+use crate::table::RequestTable;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
-use tracesplit_model::schema::request_columns as rc;
 
 /// One cascade classifier: statement regex and span-name regex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,8 +23,10 @@ pub struct Variant {
 
 /// Requests and spans ready for the split.
 pub struct Loaded {
-    /// Requests (one row each, in file order) with their trace `group`.
-    pub requests: DataFrame,
+    /// The requests loaded (their rows in the request table, ascending).
+    pub rows: Vec<usize>,
+    /// Each loaded request's trace group (`None`: no span of its trace).
+    pub group: Vec<Option<u32>>,
     /// The spans as plain columns, grouped by trace.
     pub columns: SpanColumns,
     /// Trace id of each group.
@@ -45,20 +47,6 @@ fn scan(files: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
         .step("reading the span store")
 }
 
-/// A hex id (or a 16-digit half of one) as an unsigned integer; null when not hex.
-fn hex_u64(e: Expr) -> Expr {
-    e.str().to_integer(lit(16), Some(DataType::UInt64), false)
-}
-
-/// The trace id's two halves as integers: sorting and joining on them is
-/// cheaper, in time and memory, than on 32-character strings.
-pub(crate) fn trace_halves(name: &str) -> [Expr; 2] {
-    [
-        hex_u64(col(name).str().slice(lit(0), lit(16))).alias("t_hi"),
-        hex_u64(col(name).str().slice(lit(16), lit(16))).alias("t_lo"),
-    ]
-}
-
 /// Hex span id → u64 (a hash for anything that is not 16 hex digits).
 pub fn id64(text: &str) -> u64 {
     if text.len() == 16
@@ -70,17 +58,6 @@ pub fn id64(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     }) | 1
-}
-
-pub(crate) fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError> {
-    Ok(df
-        .column(name)
-        .step("span times")?
-        .i64()
-        .step("span times")?
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect())
 }
 
 /// Puts each trace's spans in (span id, start, end) order, so that the order
@@ -153,39 +130,29 @@ pub fn count_spans(span_files: &[PathBuf]) -> Result<u64, AnalyzeError> {
     Ok(n.get(0).ok().and_then(|v| v.extract::<u64>()).unwrap_or(0))
 }
 
-/// The row number (in `requests.parquet` order) of each loaded request.
-pub fn row_numbers(loaded: &Loaded) -> Result<Vec<usize>, AnalyzeError> {
-    Ok(loaded
-        .requests
-        .column("row")
-        .step("request rows")?
-        .u64()
-        .step("request rows")?
-        .iter()
-        .map(|r| r.unwrap_or(0) as usize)
-        .collect())
+/// Request `i`'s trace id as one integer; `None` when it is not 32 hex digits.
+pub(crate) fn trace_of(t: &RequestTable, i: usize) -> Option<u128> {
+    t.trace_id
+        .value(i)
+        .or_else(|| crate::scan::hex128(&t.trace_id.text(i)))
 }
 
-/// Reads the spans of the (prepared) requests' traces and prepares the split's columns.
+/// Reads the spans of the traces of the requests `rows` and prepares the split's columns.
 pub fn load(
-    requests: DataFrame,
+    table: &RequestTable,
+    rows: Vec<usize>,
     span_files: &[PathBuf],
     variants: &[Variant],
 ) -> Result<Loaded, AnalyzeError> {
-    let empty = || SpanColumns {
-        statement_match: vec![Vec::new(); variants.len()],
-        name_match: vec![Vec::new(); variants.len()],
-        ..Default::default()
-    };
     if span_files.is_empty() {
-        let requests = requests
-            .lazy()
-            .with_column(lit(NULL).cast(DataType::UInt32).alias("group"))
-            .collect()
-            .step("requests")?;
         return Ok(Loaded {
-            requests,
-            columns: empty(),
+            group: vec![None; rows.len()],
+            rows,
+            columns: SpanColumns {
+                statement_match: vec![Vec::new(); variants.len()],
+                name_match: vec![Vec::new(); variants.len()],
+                ..Default::default()
+            },
             group_traces: Vec::new(),
             span_files: Vec::new(),
         });
@@ -193,7 +160,7 @@ pub fn load(
     // The requests' traces, in trace-id order: their ranks are the slots the
     // scan groups the spans by.
     let timer = crate::scratch::Timer::new();
-    let request_traces = request_trace_ids(&requests)?;
+    let request_traces: Vec<Option<u128>> = rows.iter().map(|&i| trace_of(table, i)).collect();
     let mut traces: Vec<u128> = request_traces.iter().flatten().copied().collect();
     traces.sort_unstable();
     traces.dedup();
@@ -206,14 +173,10 @@ pub fn load(
     let scanned =
         crate::scan::scan_spans(span_files, slots.clone(), traces.len(), variants, threads())?;
     timer.mark("  span scan");
-    let group: Vec<Option<u32>> = request_traces
+    let group = request_traces
         .iter()
         .map(|t| t.and_then(|t| scanned.group_of_slot[slots[&t] as usize]))
         .collect();
-    let mut requests = requests;
-    requests
-        .with_column(Column::new("group".into(), group))
-        .step("joining requests to their traces")?;
     let group_traces = traces
         .iter()
         .zip(&scanned.group_of_slot)
@@ -225,66 +188,32 @@ pub fn load(
     mark_duplicates(&mut columns);
     timer.mark("  requests joined, traces ordered");
     Ok(Loaded {
-        requests,
+        rows,
+        group,
         columns,
         group_traces,
         span_files: span_files.to_vec(),
     })
 }
 
-/// Each request's trace id as one integer (from the prepared halves);
-/// `None` when it is not 32 hex digits.
-fn request_trace_ids(requests: &DataFrame) -> Result<Vec<Option<u128>>, AnalyzeError> {
-    let half = |name: &str| -> Result<UInt64Chunked, AnalyzeError> {
-        Ok(requests
-            .column(name)
-            .step("request trace ids")?
-            .u64()
-            .step("request trace ids")?
-            .clone())
-    };
-    let (hi, lo) = (half("t_hi")?, half("t_lo")?);
-    Ok(hi
-        .iter()
-        .zip(lo.iter())
-        .map(|(h, l)| Some(u128::from(h?) << 64 | u128::from(l?)))
-        .collect())
-}
-
-/// The split inputs of every request (`variant_of` gives each scenario's classifier variant).
+/// The split inputs of the loaded requests (`variant_of` gives each scenario's classifier variant).
 pub fn request_inputs(
     loaded: &Loaded,
+    table: &RequestTable,
     variant_of: &dyn Fn(&str) -> usize,
-) -> Result<Vec<RequestInput>, AnalyzeError> {
-    let df = &loaded.requests;
-    let group = df
-        .column("group")
-        .step("request groups")?
-        .u32()
-        .step("request groups")?;
-    let span = df
-        .column(rc::SPAN_ID)
-        .step("request ids")?
-        .str()
-        .step("request ids")?;
-    let scenario = df
-        .column(rc::SCENARIO)
-        .step("request scenarios")?
-        .str()
-        .step("request scenarios")?;
-    let duration = ints(df, rc::DURATION)?;
-    Ok(group
+) -> Vec<RequestInput> {
+    let variants: Vec<usize> = table.scenarios.iter().map(|s| variant_of(s)).collect();
+    loaded
+        .rows
         .iter()
-        .zip(span.iter())
-        .zip(scenario.iter())
-        .zip(duration)
-        .map(|(((group, span), scenario), total_ns)| RequestInput {
+        .zip(&loaded.group)
+        .map(|(&i, &group)| RequestInput {
             group,
-            client_span: span.map_or(0, id64),
-            total_ns,
-            variant: variant_of(scenario.unwrap_or("")),
+            client_span: table.client_span(i),
+            total_ns: table.duration[i],
+            variant: variants[table.scenario[i] as usize],
         })
-        .collect())
+        .collect()
 }
 
 /// Text of a few spans: (trace id, span id hex) → (name, kind, statement).
@@ -306,10 +235,14 @@ pub struct SpanTextRow {
 /// Span text by (trace id, span id), both lowercase hex.
 pub type SpanTextMap = std::collections::HashMap<(String, String), SpanTextRow>;
 
-/// Fetches names, kinds, statements and attributes of the spans of `traces`
-/// (a second, filtered scan: reports show a handful of spans, not millions).
-pub fn span_text(files: &[PathBuf], traces: &[String]) -> Result<SpanTextMap, AnalyzeError> {
-    crate::scan::span_text(files, traces, threads())
+/// The spans whose text is wanted: per trace id (lowercase hex), every span
+/// (`None`) or only these span ids (16 lowercase hex digits).
+pub type TextWanted = std::collections::HashMap<String, Option<std::collections::HashSet<String>>>;
+
+/// Fetches names, kinds, statements and attributes of the `wanted` spans
+/// (a second, filtered scan: reports show a handful of traces, not millions).
+pub fn span_text(files: &[PathBuf], wanted: &TextWanted) -> Result<SpanTextMap, AnalyzeError> {
+    crate::scan::span_text(files, wanted, threads())
 }
 
 /// Threads the span scans use: one per core.

@@ -8,19 +8,20 @@
 //! read once more, together, after the partitions.
 
 use crate::error::AnalyzeError;
-use crate::load::{Loaded, Variant, load, row_numbers};
-use crate::requests::{partition, requests_at};
+use crate::load::{Loaded, Variant, load};
+use crate::requests::partition;
 use crate::split::{RequestInput, RequestSplit, split_all, split_all_on};
-use polars::prelude::DataFrame;
+use crate::table::RequestTable;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Peak bytes one span costs while its partition is read, joined, sorted and
-/// split (measured with the analyzer bench: ~2.1 GiB for 10 M spans and 1 M
-/// requests, rounded up).
-pub const BYTES_PER_SPAN: u64 = 200;
-/// Bytes one request costs for the whole analysis (its columns, its split).
-pub const BYTES_PER_REQUEST: u64 = 600;
+/// Peak bytes one span costs while its partition is read, grouped and split
+/// (measured with the analyzer bench: ~0.9 GiB for 10 M spans, rounded up).
+pub const BYTES_PER_SPAN: u64 = 100;
+/// Bytes one request costs for the whole analysis: its columns, its split,
+/// the statistics' orderings (measured: ~340 during the partitions, ~520
+/// at the end with 1 M requests, rounded).
+pub const BYTES_PER_REQUEST: u64 = 400;
 /// At most this many partitions (each one scans the span store once).
 pub const MAX_PARTITIONS: u64 = 256;
 
@@ -105,14 +106,14 @@ pub fn partitions_for(spans: u64, requests: u64, limit: u64) -> u64 {
 
 /// What [`split_partitioned`] needs.
 pub struct PartitionJob<'a> {
-    /// The prepared requests (`load::prepare_requests`).
-    pub requests: &'a DataFrame,
+    /// The requests.
+    pub requests: &'a RequestTable,
     /// Span store files.
     pub span_files: &'a [PathBuf],
     /// Classifier variants.
     pub variants: &'a [Variant],
     /// The inputs of the loaded requests of one partition.
-    pub inputs: &'a dyn Fn(&Loaded) -> Result<Vec<RequestInput>, AnalyzeError>,
+    pub inputs: &'a dyn Fn(&Loaded) -> Vec<RequestInput>,
     /// Partitions.
     pub partitions: u64,
     /// Where progress goes.
@@ -128,27 +129,25 @@ pub fn split_partitioned(
     job: &PartitionJob<'_>,
 ) -> Result<(Vec<RequestSplit>, Option<Loaded>), AnalyzeError> {
     let parts = job.partitions.max(1);
-    let mut ordered = vec![RequestSplit::default(); job.requests.height()];
+    let mut ordered = vec![RequestSplit::default(); job.requests.len()];
     let mut spans_read = 0u64;
     for part in 0..parts {
-        let mut loaded = load(
-            partition(job.requests, part, parts)?,
-            job.span_files,
-            job.variants,
-        )?;
+        let rows = if parts == 1 {
+            (0..job.requests.len()).collect()
+        } else {
+            partition(job.requests, part, parts)
+        };
+        let loaded = load(job.requests, rows, job.span_files, job.variants)?;
         spans_read += loaded.columns.span_id.len() as u64;
         let splits = split_all_on(
             &loaded.columns,
-            &(job.inputs)(&loaded)?,
+            &(job.inputs)(&loaded),
             crate::load::threads(),
         );
-        for (row, s) in row_numbers(&loaded)?.into_iter().zip(splits) {
+        for (&row, s) in loaded.rows.iter().zip(splits) {
             ordered[row] = if parts == 1 { s } else { s.forget_spans() };
         }
         if parts == 1 {
-            // The joined copy of the requests is not needed again (the detail
-            // comes from the spans): free it before the statistics.
-            loaded.requests = DataFrame::empty();
             return Ok((ordered, Some(loaded)));
         }
         job.progress.report(&Progress::PartitionDone {
@@ -168,17 +167,12 @@ pub fn detail_pass(
     shown: &[usize],
     splits: &mut [RequestSplit],
 ) -> Result<Loaded, AnalyzeError> {
-    let mut mark = vec![false; job.requests.height()];
-    for &i in shown {
-        mark[i] = true;
-    }
-    let detail = load(
-        requests_at(job.requests, &mark)?,
-        job.span_files,
-        job.variants,
-    )?;
-    let detail_splits = split_all(&detail.columns, &(job.inputs)(&detail)?);
-    for (row, d) in row_numbers(&detail)?.into_iter().zip(detail_splits) {
+    let mut rows = shown.to_vec();
+    rows.sort_unstable();
+    rows.dedup();
+    let detail = load(job.requests, rows, job.span_files, job.variants)?;
+    let detail_splits = split_all(&detail.columns, &(job.inputs)(&detail));
+    for (&row, d) in detail.rows.iter().zip(detail_splits) {
         if let Some(s) = splits.get_mut(row) {
             s.server_span = d.server_span;
             s.top_cascade = d.top_cascade;
@@ -195,7 +189,7 @@ mod tests {
     #[test]
     fn a_run_that_fits_is_one_partition_and_a_big_one_is_cut_to_fit() {
         assert_eq!(partitions_for(10_000_000, 1_000_000, 12 << 30), 1);
-        // 60 M spans × 200 B = 12 GB in a 4 GiB limit with 6 GB of requests:
+        // 60 M spans × 100 B = 6 GB in a 4 GiB limit with 4 GB of requests:
         // the spans get a quarter of the limit.
         let p = partitions_for(60_000_000, 10_000_000, 4 << 30);
         assert_eq!(p, (60_000_000u64 * BYTES_PER_SPAN).div_ceil(1 << 30));

@@ -2,7 +2,8 @@
 //! when the run crashed), their traces, and their partitions.
 
 use crate::error::{AnalyzeError, Step};
-use crate::load::{ints, paths, trace_halves};
+use crate::load::paths;
+use crate::table::RequestTable;
 use polars::prelude::*;
 use std::path::PathBuf;
 use tracesplit_model::schema::request_columns as rc;
@@ -48,89 +49,84 @@ pub fn scan_requests(
     LazyFrame::scan_parquet_files(paths(&files).into(), args).step("reading requests.parquet")
 }
 
-/// Reads `requests.parquet` of every run.
+/// Reads the columns of `requests.parquet` the analysis uses, of every run.
 pub fn load_requests(
     run_dirs: &[PathBuf],
     notes: &mut Vec<String>,
-) -> Result<DataFrame, AnalyzeError> {
-    scan_requests(run_dirs, notes)?
-        .collect()
-        .step("reading requests.parquet")
+) -> Result<RequestTable, AnalyzeError> {
+    // Not the URL, run id or request size: at ten million requests the
+    // URLs alone are a gigabyte.
+    let used = [
+        rc::SCENARIO,
+        rc::ENTITY_TYPE,
+        rc::OPERATION,
+        rc::ITERATION,
+        rc::STEP,
+        rc::METHOD,
+        rc::ROUTE,
+        rc::STATUS,
+        rc::EXPECTED,
+        rc::ERROR,
+        rc::TRACE_ID,
+        rc::SPAN_ID,
+        rc::INTENDED_START,
+        rc::START,
+        rc::TTFB,
+        rc::DURATION,
+        rc::RESPONSE_BYTES,
+        rc::CONNECT_NS,
+        rc::TLS_NS,
+    ];
+    let mut scan = scan_requests(run_dirs, notes)?;
+    // Files of older versions lack the connection columns (read as zeros).
+    let schema = scan.collect_schema().step("reading requests.parquet")?;
+    let present: Vec<Expr> = used
+        .iter()
+        .filter(|c| schema.contains(c))
+        .map(|c| col(*c))
+        .collect();
+    let scan = scan.select(present);
+    // A slice at a time: the frame's strings cost several times the table.
+    const SLICE: u32 = 1 << 20;
+    let mut table = RequestTable::default();
+    for k in 0u32.. {
+        let frame = scan
+            .clone()
+            .slice(i64::from(k) * i64::from(SLICE), SLICE)
+            .collect()
+            .step("reading requests.parquet")?;
+        table.append(&frame)?;
+        if frame.height() < SLICE as usize {
+            break;
+        }
+    }
+    Ok(table)
 }
 
 /// The requests' distinct trace ids and their time range in unix seconds,
 /// widened by an hour each way (what a fetching span source asks for).
-pub fn trace_scope(requests: &DataFrame) -> Result<(Vec<String>, (i64, i64)), AnalyzeError> {
-    let step = "the requests' traces";
-    let ids = requests
-        .column(rc::TRACE_ID)
-        .step(step)?
-        .unique()
-        .step(step)?;
-    let mut ids: Vec<String> = ids
-        .str()
-        .step(step)?
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
+pub fn trace_scope(t: &RequestTable) -> (Vec<String>, (i64, i64)) {
+    let mut ids: Vec<String> = (0..t.len()).map(|i| t.trace_id.text(i)).collect();
     ids.sort();
-    let starts = ints(requests, rc::START)?;
-    let ends = starts
+    ids.dedup();
+    let lo = t.start.iter().copied().min().unwrap_or(0);
+    let hi = t
+        .start
         .iter()
-        .zip(ints(requests, rc::DURATION)?)
-        .map(|(s, d)| s + d);
-    let lo = starts.iter().copied().min().unwrap_or(0);
-    let hi = ends.max().unwrap_or(lo);
+        .zip(&t.duration)
+        .map(|(s, d)| s + d)
+        .max()
+        .unwrap_or(lo);
     let secs = |ns: i64| ns.div_euclid(1_000_000_000);
-    Ok((ids, (secs(lo) - 3600, secs(hi) + 3600)))
-}
-
-/// Distinct scenario names in order of first appearance.
-pub fn scenario_names(requests: &DataFrame) -> Result<Vec<String>, AnalyzeError> {
-    let col = requests
-        .column(rc::SCENARIO)
-        .step("request scenarios")?
-        .str()
-        .step("request scenarios")?;
-    let mut out: Vec<String> = Vec::new();
-    for name in col.iter().flatten() {
-        if out.last().is_none_or(|l| l != name) && !out.iter().any(|n| n == name) {
-            out.push(name.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-/// The requests with their row number (`row`) and trace id halves, once
-/// before the partitions take their share.
-pub fn prepare_requests(requests: DataFrame) -> Result<DataFrame, AnalyzeError> {
-    requests
-        .lazy()
-        .with_row_index("row", None)
-        .with_columns(trace_halves(rc::TRACE_ID))
-        .with_column(col("row").cast(DataType::UInt64))
-        .collect()
-        .step("request trace ids")
+    (ids, (secs(lo) - 3600, secs(hi) + 3600))
 }
 
 /// The requests of partition `part` of `parts`: every request of one trace
 /// falls in the same partition (by the trace id's low half, which is random
 /// in W3C ids; ids that are not hex go to partition 0).
-pub fn partition(requests: &DataFrame, part: u64, parts: u64) -> Result<DataFrame, AnalyzeError> {
-    if parts <= 1 {
-        return Ok(requests.clone());
-    }
-    requests
-        .clone()
-        .lazy()
-        .filter((col("t_lo").fill_null(lit(0u64)) % lit(parts)).eq(lit(part)))
+pub fn partition(t: &RequestTable, part: u64, parts: u64) -> Vec<usize> {
+    let parts = parts.max(1);
+    (0..t.len())
+        .filter(|&i| (t.trace_id.value(i).unwrap_or(0) as u64) % parts == part)
         .collect()
-        .step("partitioning the requests")
-}
-
-/// The requests whose row number `wanted` marks.
-pub fn requests_at(requests: &DataFrame, wanted: &[bool]) -> Result<DataFrame, AnalyzeError> {
-    let mask: BooleanChunked = wanted.iter().copied().collect();
-    requests.filter(&mask).step("picking requests")
 }

@@ -39,8 +39,31 @@ impl Timer {
 
     pub(crate) fn mark(&self, what: &str) {
         if let Some(t) = &self.0 {
-            eprintln!("  {what}: {:.3} s", t.get().elapsed().as_secs_f64());
+            eprintln!(
+                "  {what}: {:.3} s{}",
+                t.get().elapsed().as_secs_f64(),
+                memory()
+            );
             t.set(std::time::Instant::now());
         }
     }
+}
+
+/// `, RSS now N MiB, peak M MiB` from /proc/self/status (Linux), else nothing.
+fn memory() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return String::new();
+    };
+    let mib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    format!(
+        ", RSS now {} MiB, peak {} MiB",
+        mib("VmRSS:"),
+        mib("VmHWM:")
+    )
 }

@@ -101,14 +101,23 @@ fn batch(rows: &[SplitRow]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     RecordBatch::try_new(schema(), columns)
 }
 
-/// Writes `path` (under a temporary name, renamed when complete).
-pub fn write_split_file(path: &Path, rows: &[SplitRow]) -> Result<(), StoreError> {
+/// Writes `path` (under a temporary name, renamed when complete), taking
+/// the rows 64k at a time: ten million requests never exist as rows at once.
+pub fn write_split_file(
+    path: &Path,
+    rows: impl IntoIterator<Item = SplitRow>,
+) -> Result<(), StoreError> {
+    const CHUNK: usize = 64 * 1024;
     let tmp = path.with_extension("parquet.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
     let mut w =
         ArrowWriter::try_new(file, schema(), None).map_err(|e| StoreError::parquet(&tmp, e))?;
-    for chunk in rows.chunks(64 * 1024) {
-        let b = batch(chunk).map_err(|e| StoreError::parquet(&tmp, e.into()))?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunk.clear();
+        chunk.extend(rows.by_ref().take(CHUNK));
+        let b = batch(&chunk).map_err(|e| StoreError::parquet(&tmp, e.into()))?;
         w.write(&b).map_err(|e| StoreError::parquet(&tmp, e))?;
     }
     w.close().map_err(|e| StoreError::parquet(&tmp, e))?;
@@ -142,7 +151,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        write_split_file(&path, &rows).unwrap_or_else(|e| panic!("{e}"));
+        write_split_file(&path, rows.clone()).unwrap_or_else(|e| panic!("{e}"));
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.build())

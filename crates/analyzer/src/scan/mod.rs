@@ -100,7 +100,7 @@ const HEX: [u8; 256] = {
 };
 
 /// Up to 16 hex digits as an integer; `None` when any is not a hex digit.
-fn hex_word(digits: &[u8]) -> Option<u64> {
+pub(crate) fn hex_word(digits: &[u8]) -> Option<u64> {
     let mut v = 0u64;
     let mut bad = 0u8;
     for &d in digits {

@@ -4,7 +4,7 @@
 
 use super::{Store, Texts, TraceHasher};
 use crate::error::AnalyzeError;
-use crate::load::{SpanTextMap, SpanTextRow};
+use crate::load::{SpanTextMap, SpanTextRow, TextWanted};
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
@@ -26,24 +26,25 @@ type Keyed = ((String, String), SpanTextRow);
 
 /// The traces asked for, as text: a trace id matches as stored (hashing
 /// the text is cheaper than parsing it, for every span of the store).
-type Wanted = HashSet<Box<str>, BuildHasherDefault<TraceHasher>>;
+type Traces = HashSet<Box<str>, BuildHasherDefault<TraceHasher>>;
 
-/// The text of every span of `traces` (first copy of a span wins, in file
-/// and row order), keyed by (trace id, span id) as stored.
+/// The text of the `wanted` spans (first copy of a span wins, in file and
+/// row order), keyed by (trace id, span id) as stored. Only the trace id is
+/// decoded for every span; a span's texts are copied only when wanted.
 pub(crate) fn span_text(
     files: &[PathBuf],
-    traces: &[String],
+    wanted: &TextWanted,
     threads: usize,
 ) -> Result<SpanTextMap, AnalyzeError> {
-    if files.is_empty() || traces.is_empty() {
+    if files.is_empty() || wanted.is_empty() {
         return Ok(SpanTextMap::new());
     }
-    let wanted: Arc<Wanted> = Arc::new(traces.iter().map(|t| t.as_str().into()).collect());
+    let traces: Arc<Traces> = Arc::new(wanted.keys().map(|t| t.as_str().into()).collect());
     let store = Store::open(files)?;
     let read = |unit: (usize, usize)| -> Result<Vec<Keyed>, AnalyzeError> {
-        let wanted = wanted.clone();
+        let traces = traces.clone();
         let reader = store.rows(unit, &COLUMNS, move |t| {
-            t.is_some_and(|t| wanted.contains(t))
+            t.is_some_and(|t| traces.contains(t))
         })?;
         let mut rows = Vec::new();
         for batch in reader {
@@ -55,6 +56,15 @@ pub(crate) fn span_text(
                 .map_err(|e| store.error(unit.0, e))?;
             let text = |k: usize, r: usize| c[k].get(r).unwrap_or("").to_owned();
             for r in 0..batch.num_rows() {
+                let (trace, span) = (c[0].get(r).unwrap_or(""), c[1].get(r).unwrap_or(""));
+                let kept = match wanted.get(trace) {
+                    Some(Some(spans)) => spans.contains(span),
+                    Some(None) => true,
+                    None => false,
+                };
+                if !kept {
+                    continue;
+                }
                 rows.push((
                     (text(0, r), text(1, r)),
                     SpanTextRow {

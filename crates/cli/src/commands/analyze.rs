@@ -154,32 +154,30 @@ fn summary_path(dir: &Path, out: &AnalyzeOutput, force: bool) -> PathBuf {
 /// `RUN/split.parquet`: every request with its split, for notebooks.
 fn write_split(out: &AnalyzeOutput, path: &Path) -> anyhow::Result<()> {
     let t = &out.requests;
-    let rows: Vec<SplitRow> = (0..t.len())
-        .map(|i| {
-            let s = &out.splits[i];
-            SplitRow {
-                scenario: t.scenarios[t.scenario[i] as usize].clone(),
-                trace_id: t.trace_id[i].clone(),
-                span_id: t.span_id[i].clone(),
-                iteration: t.iteration[i],
-                step: t.step[i],
-                expected: t.expected[i],
-                start_unix_nano: t.start[i],
-                total_ns: t.duration[i],
-                parts: s.matched.then_some([
-                    s.server_ns,
-                    s.network_ns,
-                    s.queue_ns,
-                    s.handler_ns,
-                    s.cascade_ns,
-                    s.db_other_ns,
-                ]),
-                db_spans: s.db_count,
-                connection_setup_ns: s.matched.then_some(s.setup_ns),
-            }
-        })
-        .collect();
-    write_split_file(path, &rows).with_context(|| format!("cannot write {}", path.display()))
+    let rows = (0..t.len()).map(|i| {
+        let s = &out.splits[i];
+        SplitRow {
+            scenario: t.scenarios[t.scenario[i] as usize].clone(),
+            trace_id: t.trace_id.text(i),
+            span_id: t.span_id.text(i),
+            iteration: t.iteration[i],
+            step: t.step[i],
+            expected: t.expected[i],
+            start_unix_nano: t.start[i],
+            total_ns: t.duration[i],
+            parts: s.matched.then_some([
+                s.server_ns,
+                s.network_ns,
+                s.queue_ns,
+                s.handler_ns,
+                s.cascade_ns,
+                s.db_other_ns,
+            ]),
+            db_spans: s.db_count,
+            connection_setup_ns: s.matched.then_some(s.setup_ns),
+        }
+    });
+    write_split_file(path, rows).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `bytes` to `path`, or to stdout for `-`.

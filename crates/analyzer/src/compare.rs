@@ -3,13 +3,11 @@
 //! runs are read through the analyzer's loader (a crashed run's journal is
 //! recovered first), the splits from each run's `summary.json`.
 
-use crate::error::{AnalyzeError, Step};
-use polars::prelude::*;
+use crate::error::AnalyzeError;
 use std::collections::HashMap;
 use std::path::Path;
 use tracesplit_model::Analysis;
 use tracesplit_model::compare::{Comparison, ComponentChange, ScenarioChange};
-use tracesplit_model::schema::request_columns as rc;
 use tracesplit_model::summary::Summary;
 
 /// Reads both runs and compares them (see [`compare`]).
@@ -26,36 +24,18 @@ pub fn compare_runs(
 /// One run's samples (requests with an expected status) and P95 splits.
 pub fn run_side(dir: &Path) -> Result<RunSide, AnalyzeError> {
     let mut notes = Vec::new();
-    let df = crate::requests::scan_requests(&[dir.to_owned()], &mut notes)?
-        .filter(col(rc::EXPECTED))
-        .select([col(rc::SCENARIO), col(rc::DURATION)])
-        .collect()
-        .step("reading requests.parquet")?;
-    let names = df
-        .column(rc::SCENARIO)
-        .step("the requests' scenarios")?
-        .str()
-        .step("the requests' scenarios")?
-        .clone();
-    let durations = df
-        .column(rc::DURATION)
-        .step("the requests' durations")?
-        .cast(&DataType::Int64)
-        .step("the requests' durations")?;
-    let durations = durations.i64().step("the requests' durations")?;
+    let t = crate::requests::load_requests(&[dir.to_owned()], &mut notes)?;
     let mut order: Vec<String> = Vec::new();
     let mut samples: HashMap<String, Vec<f64>> = HashMap::new();
-    for (name, d) in names.iter().zip(durations.iter()) {
-        let (Some(name), Some(d)) = (name, d) else {
-            continue;
-        };
+    for i in (0..t.len()).filter(|&i| t.expected[i]) {
+        let name = &t.scenarios[t.scenario[i] as usize];
         if !samples.contains_key(name) {
-            order.push(name.to_owned());
+            order.push(name.clone());
         }
         samples
-            .entry(name.to_owned())
+            .entry(name.clone())
             .or_default()
-            .push(tracesplit_model::stats::ms(d));
+            .push(tracesplit_model::stats::ms(t.duration[i]));
     }
     let splits = splits(dir)?;
     let scenarios = order

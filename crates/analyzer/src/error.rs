@@ -6,14 +6,6 @@ pub enum AnalyzeError {
     /// A run directory, span source or file is missing or malformed.
     #[error("{0}")]
     Input(String),
-    /// polars failed on the data (names the step).
-    #[error("{step}: {source}")]
-    Polars {
-        /// What was being done.
-        step: &'static str,
-        /// The error.
-        source: polars::error::PolarsError,
-    },
     /// A span source (Jaeger, Tempo) could not be reached.
     #[error("{0}")]
     Unreachable(String),
@@ -36,15 +28,4 @@ pub enum AnalyzeError {
         /// Why.
         message: String,
     },
-}
-
-/// Attaches a step name to polars errors.
-pub(crate) trait Step<T> {
-    fn step(self, step: &'static str) -> Result<T, AnalyzeError>;
-}
-
-impl<T> Step<T> for polars::error::PolarsResult<T> {
-    fn step(self, step: &'static str) -> Result<T, AnalyzeError> {
-        self.map_err(|source| AnalyzeError::Polars { step, source })
-    }
 }

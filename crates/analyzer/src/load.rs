@@ -6,10 +6,9 @@
 //! Memory: only ids, times and flags of the spans are collected; names and
 //! statements are fetched afterwards for the few spans a report shows.
 
-use crate::error::{AnalyzeError, Step};
+use crate::error::AnalyzeError;
 use crate::split::{RequestInput, SpanColumns};
 use crate::table::RequestTable;
-use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// One cascade classifier: statement regex and span-name regex.
@@ -33,18 +32,6 @@ pub struct Loaded {
     pub group_traces: Vec<String>,
     /// Files the spans came from (for fetching text later).
     pub span_files: Vec<PathBuf>,
-}
-
-pub(crate) fn paths(files: &[PathBuf]) -> Vec<PlRefPath> {
-    files
-        .iter()
-        .map(|p| PlRefPath::new(p.to_string_lossy().into_owned()))
-        .collect()
-}
-
-fn scan(files: &[PathBuf]) -> Result<LazyFrame, AnalyzeError> {
-    LazyFrame::scan_parquet_files(paths(files).into(), ScanArgsParquet::default())
-        .step("reading the span store")
 }
 
 /// Hex span id → u64 (a hash for anything that is not 16 hex digits).
@@ -122,12 +109,7 @@ pub fn count_spans(span_files: &[PathBuf]) -> Result<u64, AnalyzeError> {
     if span_files.is_empty() {
         return Ok(0);
     }
-    let df = scan(span_files)?
-        .select([len().alias("n")])
-        .collect()
-        .step("counting spans")?;
-    let n = df.column("n").step("counting spans")?;
-    Ok(n.get(0).ok().and_then(|v| v.extract::<u64>()).unwrap_or(0))
+    crate::scan::count_rows(span_files)
 }
 
 /// Request `i`'s trace id as one integer; `None` when it is not 32 hex digits.

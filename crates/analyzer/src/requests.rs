@@ -1,19 +1,20 @@
 //! The requests: `requests.parquet` of each run (recovered from its journal
 //! when the run crashed), their traces, and their partitions.
 
-use crate::error::{AnalyzeError, Step};
-use crate::load::paths;
+use crate::error::AnalyzeError;
 use crate::table::RequestTable;
-use polars::prelude::*;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fs::File;
 use std::path::PathBuf;
 use tracesplit_model::schema::request_columns as rc;
 
 /// `requests.parquet` of each run directory (recovered from its journal
-/// after a crash; what recovery did is added to `notes`).
-pub fn scan_requests(
+/// after a crash; what recovery did is added to `notes`), checked.
+fn request_files(
     run_dirs: &[PathBuf],
     notes: &mut Vec<String>,
-) -> Result<LazyFrame, AnalyzeError> {
+) -> Result<Vec<PathBuf>, AnalyzeError> {
     let mut files = Vec::new();
     for dir in run_dirs {
         let file = dir.join(tracesplit_model::manifest::REQUESTS_FILE);
@@ -41,63 +42,60 @@ pub fn scan_requests(
             .map_err(|e| AnalyzeError::Input(e.to_string()))?;
         files.push(file);
     }
-    // Runs of older versions lack the newer columns (connection setup): read as nulls.
-    let args = ScanArgsParquet {
-        allow_missing_columns: true,
-        ..Default::default()
-    };
-    LazyFrame::scan_parquet_files(paths(&files).into(), args).step("reading requests.parquet")
+    Ok(files)
 }
 
-/// Reads the columns of `requests.parquet` the analysis uses, of every run.
+/// The columns of `requests.parquet` the analysis uses: not the URL, run id
+/// or request size (at ten million requests the URLs alone are a gigabyte).
+const USED: [&str; 19] = [
+    rc::SCENARIO,
+    rc::ENTITY_TYPE,
+    rc::OPERATION,
+    rc::ITERATION,
+    rc::STEP,
+    rc::METHOD,
+    rc::ROUTE,
+    rc::STATUS,
+    rc::EXPECTED,
+    rc::ERROR,
+    rc::TRACE_ID,
+    rc::SPAN_ID,
+    rc::INTENDED_START,
+    rc::START,
+    rc::TTFB,
+    rc::DURATION,
+    rc::RESPONSE_BYTES,
+    rc::CONNECT_NS,
+    rc::TLS_NS,
+];
+
+/// Reads the requests of every run, in file order, into one table (a batch
+/// at a time: the files' strings never exist all at once).
 pub fn load_requests(
     run_dirs: &[PathBuf],
     notes: &mut Vec<String>,
 ) -> Result<RequestTable, AnalyzeError> {
-    // Not the URL, run id or request size: at ten million requests the
-    // URLs alone are a gigabyte.
-    let used = [
-        rc::SCENARIO,
-        rc::ENTITY_TYPE,
-        rc::OPERATION,
-        rc::ITERATION,
-        rc::STEP,
-        rc::METHOD,
-        rc::ROUTE,
-        rc::STATUS,
-        rc::EXPECTED,
-        rc::ERROR,
-        rc::TRACE_ID,
-        rc::SPAN_ID,
-        rc::INTENDED_START,
-        rc::START,
-        rc::TTFB,
-        rc::DURATION,
-        rc::RESPONSE_BYTES,
-        rc::CONNECT_NS,
-        rc::TLS_NS,
-    ];
-    let mut scan = scan_requests(run_dirs, notes)?;
-    // Files of older versions lack the connection columns (read as zeros).
-    let schema = scan.collect_schema().step("reading requests.parquet")?;
-    let present: Vec<Expr> = used
-        .iter()
-        .filter(|c| schema.contains(c))
-        .map(|c| col(*c))
-        .collect();
-    let scan = scan.select(present);
-    // A slice at a time: the frame's strings cost several times the table.
-    const SLICE: u32 = 1 << 20;
     let mut table = RequestTable::default();
-    for k in 0u32.. {
-        let frame = scan
-            .clone()
-            .slice(i64::from(k) * i64::from(SLICE), SLICE)
-            .collect()
-            .step("reading requests.parquet")?;
-        table.append(&frame)?;
-        if frame.height() < SLICE as usize {
-            break;
+    for path in request_files(run_dirs, notes)? {
+        let fail =
+            |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
+        let file = File::open(&path).map_err(|e| fail(&e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
+        let schema = builder.parquet_schema();
+        // Files of older versions lack the connection columns (read as zeros).
+        let leaves: Vec<usize> = (0..schema.num_columns())
+            .filter(|&i| USED.contains(&schema.column(i).name()))
+            .collect();
+        let mask = ProjectionMask::leaves(schema, leaves);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| fail(&e))?;
+        for batch in reader {
+            table
+                .append(&batch.map_err(|e| fail(&e))?)
+                .map_err(|e| fail(&e))?;
         }
     }
     Ok(table)

@@ -1,4 +1,4 @@
-//! The split of one request, from its trace's spans (pure Rust, no polars).
+//! The split of one request, from its trace's spans (pure Rust).
 //!
 //! For a request r with client span c: the server entry S is the SERVER span
 //! of r's trace whose parent is c (the longest, when there are several);

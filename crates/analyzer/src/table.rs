@@ -2,9 +2,13 @@
 //! (scenario, route, method, error kind) interned. Ten million requests are
 //! ~1 GB here instead of ~3 GB of strings.
 
-use crate::error::{AnalyzeError, Step};
-use crate::scan::{hex_word, hex128};
-use polars::prelude::*;
+use crate::scan::{Texts, hex_word, hex128};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
+use arrow_schema::DataType;
 use std::collections::HashMap;
 use tracesplit_model::schema::request_columns as rc;
 
@@ -63,16 +67,9 @@ pub struct Interned {
 }
 
 impl Interned {
-    #[cfg(test)]
-    fn from_column(texts: &StringChunked) -> Self {
-        let mut out = Self::default();
-        out.extend(texts);
-        out
-    }
-
-    fn extend(&mut self, texts: &StringChunked) {
-        self.rows.reserve(texts.len());
-        for t in texts.iter() {
+    fn extend(&mut self, texts: &Texts<'_>, rows: usize) {
+        self.rows.reserve(rows);
+        for t in (0..rows).map(|i| texts.get(i)) {
             let k = match t {
                 None => u32::MAX,
                 Some(t) => match self.index.get(t) {
@@ -144,19 +141,9 @@ pub struct HexIds<T> {
 }
 
 impl<T: HexId> HexIds<T> {
-    #[cfg(test)]
-    fn from_column(texts: &StringChunked) -> Self {
-        let mut out = Self {
-            values: Vec::new(),
-            texts: HashMap::new(),
-        };
-        out.extend(texts);
-        out
-    }
-
-    fn extend(&mut self, texts: &StringChunked) {
-        self.values.reserve(texts.len());
-        for t in texts.iter() {
+    fn extend(&mut self, texts: &Texts<'_>, rows: usize) {
+        self.values.reserve(rows);
+        for t in (0..rows).map(|i| texts.get(i)) {
             let t = t.unwrap_or("");
             let exact = T::parse(t).filter(|_| !t.bytes().any(|b| b.is_ascii_uppercase()));
             if exact.is_none() {
@@ -193,96 +180,99 @@ impl<T: HexId> HexIds<T> {
     }
 }
 
-fn texts<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked, AnalyzeError> {
-    df.column(name)
-        .step("request columns")?
-        .str()
-        .step("request columns")
+/// An integer column of any width as `i64` (null: `None`; a missing column: all `None`).
+fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, String> {
+    fn all<T: ArrowPrimitiveType>(
+        col: &dyn Array,
+        to: impl Fn(T::Native) -> i64,
+    ) -> Vec<Option<i64>> {
+        let a = col.as_primitive::<T>();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| to(a.value(i))))
+            .collect()
+    }
+    let Some(col) = batch.column_by_name(name) else {
+        return Ok(vec![None; batch.num_rows()]);
+    };
+    let col = col.as_ref();
+    Ok(match col.data_type() {
+        DataType::Int64 => all::<Int64Type>(col, |v| v),
+        DataType::Int32 => all::<Int32Type>(col, i64::from),
+        DataType::Int16 => all::<Int16Type>(col, i64::from),
+        DataType::Int8 => all::<Int8Type>(col, i64::from),
+        DataType::UInt64 => all::<UInt64Type>(col, |v| i64::try_from(v).unwrap_or(i64::MAX)),
+        DataType::UInt32 => all::<UInt32Type>(col, i64::from),
+        DataType::UInt16 => all::<UInt16Type>(col, i64::from),
+        DataType::UInt8 => all::<UInt8Type>(col, i64::from),
+        DataType::Null => vec![None; batch.num_rows()],
+        other => {
+            return Err(format!(
+                "column {name} has type {other}, expected an integer"
+            ));
+        }
+    })
 }
 
-fn i64s(df: &DataFrame, name: &str) -> Result<Vec<i64>, AnalyzeError> {
-    let c = df
-        .column(name)
-        .step("request columns")?
-        .cast(&DataType::Int64)
-        .step("request columns")?;
-    Ok(c.i64()
-        .step("request columns")?
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect())
+fn zeros(v: Vec<Option<i64>>) -> impl Iterator<Item = i64> {
+    v.into_iter().map(|v| v.unwrap_or(0))
 }
 
 impl RequestTable {
-    /// Appends a frame of requests (read a slice at a time: a whole run's
-    /// frame of strings would be several times the table).
-    pub(crate) fn append(&mut self, df: &DataFrame) -> Result<(), AnalyzeError> {
-        let t = self;
-        let (entity, operation) = (texts(df, rc::ENTITY_TYPE)?, texts(df, rc::OPERATION)?);
-        t.scenario.reserve(df.height());
-        for (i, n) in texts(df, rc::SCENARIO)?.iter().enumerate() {
-            let n = n.unwrap_or_default();
-            let k = match t.scenarios.iter().position(|s| s == n) {
-                Some(k) => k as u32,
+    /// Appends a batch of requests (read a batch at a time: a whole run's
+    /// strings would be several times the table).
+    pub(crate) fn append(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let n = batch.num_rows();
+        let text = |name: &str| Texts::of(batch, name);
+        let (scenario, entity, operation) = (
+            text(rc::SCENARIO)?,
+            text(rc::ENTITY_TYPE)?,
+            text(rc::OPERATION)?,
+        );
+        self.scenario.reserve(n);
+        for i in 0..n {
+            let name = scenario.get(i).unwrap_or_default();
+            let k = match self.scenarios.iter().position(|s| s == name) {
+                Some(k) => k,
                 None => {
-                    t.scenarios.push(n.to_owned());
-                    t.entity_type
+                    self.scenarios.push(name.to_owned());
+                    self.entity_type
                         .push(entity.get(i).unwrap_or_default().to_owned());
-                    t.operation
+                    self.operation
                         .push(operation.get(i).unwrap_or_default().to_owned());
-                    (t.scenarios.len() - 1) as u32
+                    self.scenarios.len() - 1
                 }
             };
-            t.scenario.push(k);
+            self.scenario.push(k as u32);
         }
-        t.iteration
-            .extend(i64s(df, rc::ITERATION)?.into_iter().map(|v| v as u32));
-        t.step
-            .extend(i64s(df, rc::STEP)?.into_iter().map(|v| v as u32));
-        t.status
-            .extend(i64s(df, rc::STATUS)?.into_iter().map(|v| v as u16));
-        t.expected.extend(
-            df.column(rc::EXPECTED)
-                .step("request columns")?
-                .bool()
-                .step("request columns")?
-                .iter()
-                .map(|v| v.unwrap_or(false)),
-        );
-        t.error.extend(texts(df, rc::ERROR)?);
-        t.trace_id.extend(texts(df, rc::TRACE_ID)?);
-        t.span_id.extend(texts(df, rc::SPAN_ID)?);
-        t.route.extend(texts(df, rc::ROUTE)?);
-        t.method.extend(texts(df, rc::METHOD)?);
-        t.start.extend(i64s(df, rc::START)?);
-        t.intended_start.extend(i64s(df, rc::INTENDED_START)?);
-        t.duration.extend(i64s(df, rc::DURATION)?);
-        t.ttfb.extend(
-            df.column(rc::TTFB)
-                .step("request columns")?
-                .cast(&DataType::Int64)
-                .step("request columns")?
-                .i64()
-                .step("request columns")?
-                .iter(),
-        );
-        t.response_bytes.extend(
-            i64s(df, rc::RESPONSE_BYTES)?
-                .into_iter()
-                .map(|v| v.max(0) as u64),
-        );
-        let added = |name: &str| -> Result<Vec<i64>, AnalyzeError> {
-            match df.column(name) {
-                Ok(_) => i64s(df, name),
-                Err(_) => Ok(vec![0; df.height()]),
-            }
-        };
-        t.setup.extend(
-            added(rc::CONNECT_NS)?
-                .into_iter()
-                .zip(added(rc::TLS_NS)?)
-                .map(|(c, s)| c.saturating_add(s).max(0)),
-        );
+        self.iteration
+            .extend(zeros(ints(batch, rc::ITERATION)?).map(|v| v as u32));
+        self.step
+            .extend(zeros(ints(batch, rc::STEP)?).map(|v| v as u32));
+        self.status
+            .extend(zeros(ints(batch, rc::STATUS)?).map(|v| v as u16));
+        let expected = batch
+            .column_by_name(rc::EXPECTED)
+            .and_then(|c| c.as_boolean_opt())
+            .ok_or_else(|| format!("column {} is missing or not boolean", rc::EXPECTED))?;
+        self.expected
+            .extend((0..n).map(|i| expected.is_valid(i) && expected.value(i)));
+        self.error.extend(&text(rc::ERROR)?, n);
+        self.trace_id.extend(&text(rc::TRACE_ID)?, n);
+        self.span_id.extend(&text(rc::SPAN_ID)?, n);
+        self.route.extend(&text(rc::ROUTE)?, n);
+        self.method.extend(&text(rc::METHOD)?, n);
+        self.start.extend(zeros(ints(batch, rc::START)?));
+        self.intended_start
+            .extend(zeros(ints(batch, rc::INTENDED_START)?));
+        self.duration.extend(zeros(ints(batch, rc::DURATION)?));
+        self.ttfb.extend(ints(batch, rc::TTFB)?);
+        self.response_bytes
+            .extend(zeros(ints(batch, rc::RESPONSE_BYTES)?).map(|v| v.max(0) as u64));
+        // Files of versions before the connection columns read as zeros.
+        let setup = zeros(ints(batch, rc::CONNECT_NS)?)
+            .zip(zeros(ints(batch, rc::TLS_NS)?))
+            .map(|(c, t)| c.saturating_add(t).max(0));
+        self.setup.extend(setup);
         Ok(())
     }
 
@@ -309,16 +299,25 @@ impl RequestTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::StringArray;
+    use std::sync::Arc;
+
+    fn texts(values: &[Option<&str>]) -> RecordBatch {
+        let a: StringArray = values.iter().copied().collect();
+        RecordBatch::try_from_iter([("t", Arc::new(a) as arrow_array::ArrayRef)])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
 
     #[test]
     fn ids_come_back_as_stored_and_texts_are_interned() {
-        let ids = StringChunked::from_iter([
+        let b = texts(&[
             Some("0af7651916cd43dd8448eb211c80319c"),
             Some("0AF7651916CD43DD8448EB211C80319C"),
             Some("not-hex"),
             None,
         ]);
-        let t: HexIds<u128> = HexIds::from_column(&ids);
+        let mut t: HexIds<u128> = HexIds::default();
+        t.extend(&Texts::of(&b, "t").unwrap_or_else(|e| panic!("{e}")), 4);
         assert_eq!(t.value(0), Some(0x0af7651916cd43dd8448eb211c80319c));
         assert_eq!(t.text(0), "0af7651916cd43dd8448eb211c80319c");
         assert_eq!(
@@ -327,16 +326,17 @@ mod tests {
         );
         assert_eq!((t.value(2), t.text(2)), (None, "not-hex".into()));
         assert_eq!((t.value(3), t.text(3)), (None, String::new()));
-        let spans = StringChunked::from_iter([Some("00f067aa0ba902b7"), Some("abc")]);
-        let s: HexIds<u64> = HexIds::from_column(&spans);
+        let b = texts(&[Some("00f067aa0ba902b7"), Some("abc")]);
+        let mut s: HexIds<u64> = HexIds::default();
+        s.extend(&Texts::of(&b, "t").unwrap_or_else(|e| panic!("{e}")), 2);
         assert_eq!(
             (s.value(0), s.text(0)),
             (Some(0x00f067aa0ba902b7), "00f067aa0ba902b7".into())
         );
         assert_eq!((s.value(1), s.text(1)), (None, "abc".into()));
-        let kinds =
-            StringChunked::from_iter([Some("timeout"), None, Some("reset"), Some("timeout")]);
-        let k = Interned::from_column(&kinds);
+        let b = texts(&[Some("timeout"), None, Some("reset"), Some("timeout")]);
+        let mut k = Interned::default();
+        k.extend(&Texts::of(&b, "t").unwrap_or_else(|e| panic!("{e}")), 4);
         assert_eq!(
             (0..4).map(|i| k.get(i)).collect::<Vec<_>>(),
             [Some("timeout"), None, Some("reset"), Some("timeout")]

@@ -1,5 +1,5 @@
 //! The result of `analyze`: plain, serializable data that every report format
-//! renders (crates/report never sees polars).
+//! renders (crates/report never sees a Parquet file).
 
 use crate::stats::LatencyStats;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! Renders an [`Analysis`] in the formats people and CI systems read. One
 //! module per format, each behind [`Exporter`]: plain data in, bytes out.
-//! No polars here: `cargo test -p tracesplit-report` builds in seconds.
+//! No Parquet here: `cargo test -p tracesplit-report` builds in seconds.
 
 mod compare;
 mod html;

@@ -1,6 +1,6 @@
 //! Reading tracesplit's Parquet files back into records.
 //!
-//! The analyzer reads with polars; these readers serve tests, `cleanup`,
+//! The analyzer has its own scans (crates/analyzer/src/scan); these readers serve tests, `cleanup`,
 //! the span wait and tools that need a handful of rows as plain structs.
 
 use crate::{StoreError, segment::list_segments};
@@ -58,7 +58,7 @@ impl<'a> Columns<'a> {
                 column: name.to_owned(),
                 problem: "is missing".into(),
             })?;
-        // Large string columns (written by polars) are accepted like plain ones.
+        // Large string columns (written by polars or pandas) are accepted like plain ones.
         let ok = col.data_type() == want
             || (*want == DataType::Utf8
                 && matches!(col.data_type(), DataType::LargeUtf8 | DataType::Utf8View));

@@ -130,7 +130,7 @@ pub(crate) fn hex64(s: &str) -> u64 {
 }
 
 /// A text column of any of Arrow's string layouts, or a missing one (all null).
-enum Texts<'a> {
+pub(crate) enum Texts<'a> {
     Utf8(&'a arrow_array::StringArray),
     Large(&'a arrow_array::LargeStringArray),
     View(&'a arrow_array::StringViewArray),
@@ -138,7 +138,7 @@ enum Texts<'a> {
 }
 
 impl<'a> Texts<'a> {
-    fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
         let Some(col) = batch.column_by_name(name) else {
             return Ok(Self::Missing);
         };
@@ -151,7 +151,7 @@ impl<'a> Texts<'a> {
         })
     }
 
-    fn get(&self, i: usize) -> Option<&'a str> {
+    pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             Self::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
@@ -167,6 +167,16 @@ fn times<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::Int6
         .ok_or_else(|| format!("column {name} is missing"))?;
     col.as_primitive_opt::<Int64Type>()
         .ok_or_else(|| format!("column {name} has type {}, expected Int64", col.data_type()))
+}
+
+/// Rows in the files (from the Parquet footers: nothing is decoded).
+pub(crate) fn count_rows(files: &[PathBuf]) -> Result<u64, AnalyzeError> {
+    let store = Store::open(files)?;
+    Ok(store
+        .metadata
+        .iter()
+        .map(|m| m.metadata().file_metadata().num_rows().max(0) as u64)
+        .sum())
 }
 
 /// The span files opened for scanning: their footers, read once, and their

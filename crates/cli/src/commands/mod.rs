@@ -21,7 +21,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(*args).await,
         Command::Suite(args) => suite::run(args),
         Command::Cleanup(args) => cleanup::run(args).await,
-        // The analysis blocks (polars; span sources fetched with a blocking
+        // The analysis blocks (file reads; span sources fetched with a blocking
         // HTTP client, which must not be created or dropped on a runtime thread).
         Command::Analyze(args) => tokio::task::block_in_place(|| analyze::run(*args)),
         Command::Demo(args) => demo::run(args).await,

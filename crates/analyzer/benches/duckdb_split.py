@@ -19,6 +19,29 @@ import duckdb
 STATEMENT = r"(?i)select\s+count\s*\("
 SPAN = r"(?i)usage|cascade|in_use|dependen"
 
+# Both queries end alike: the exact interval union of each request's DB
+# spans (all, and the cascade ones), then the split's totals.
+UNION_AND_SPLIT = """runs AS (
+    SELECT req_idx, a, b, cascade,
+           max(b) OVER (PARTITION BY req_idx ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m_all,
+           max(CASE WHEN cascade THEN b END) OVER (PARTITION BY req_idx, cascade ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m_c
+    FROM db
+),
+unions AS (
+    SELECT req_idx,
+           sum(greatest(0, b - greatest(a, coalesce(m_all, a)))) AS db_ns,
+           sum(CASE WHEN cascade THEN greatest(0, b - greatest(a, coalesce(m_c, a))) ELSE 0 END) AS cascade_ns
+    FROM runs GROUP BY req_idx
+),
+split AS (
+    SELECT e.req_idx, e.total, e.s1 - e.s0 AS server, coalesce(u.db_ns, 0) AS db, coalesce(u.cascade_ns, 0) AS cascade
+    FROM entry e LEFT JOIN unions u USING (req_idx)
+)
+SELECT count(*) AS matched, sum(cascade) AS cascade_total,
+       sum(greatest(0, total - server)) AS network, sum(server - db) AS handler
+FROM split
+"""
+
 QUERY = f"""
 WITH RECURSIVE req AS (
     SELECT row_number() OVER () AS req_idx, trace_id, span_id, duration_ns
@@ -52,25 +75,7 @@ db AS (
     JOIN entry e ON e.req_idx = t.req_idx
     WHERE sp.db_system IS NOT NULL AND least(sp.e, e.s1) > greatest(sp.s, e.s0)
 ),
-runs AS (
-    SELECT req_idx, a, b, cascade,
-           max(b) OVER (PARTITION BY req_idx ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m_all,
-           max(CASE WHEN cascade THEN b END) OVER (PARTITION BY req_idx, cascade ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m_c
-    FROM db
-),
-unions AS (
-    SELECT req_idx,
-           sum(greatest(0, b - greatest(a, coalesce(m_all, a)))) AS db_ns,
-           sum(CASE WHEN cascade THEN greatest(0, b - greatest(a, coalesce(m_c, a))) ELSE 0 END) AS cascade_ns
-    FROM runs GROUP BY req_idx
-),
-split AS (
-    SELECT e.req_idx, e.total, e.s1 - e.s0 AS server, coalesce(u.db_ns, 0) AS db, coalesce(u.cascade_ns, 0) AS cascade
-    FROM entry e LEFT JOIN unions u USING (req_idx)
-)
-SELECT count(*) AS matched, sum(cascade) AS cascade_total,
-       sum(greatest(0, total - server)) AS network, sum(server - db) AS handler
-FROM split
+{UNION_AND_SPLIT}
 """
 
 
@@ -98,25 +103,7 @@ db AS (
     FROM entry e JOIN spans sp ON sp.trace_id = e.trace_id
     WHERE sp.db_system IS NOT NULL AND least(sp.e, e.s1) > greatest(sp.s, e.s0)
 ),
-runs AS (
-    SELECT req_idx, a, b, cascade,
-           max(b) OVER (PARTITION BY req_idx ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m_all,
-           max(CASE WHEN cascade THEN b END) OVER (PARTITION BY req_idx, cascade ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m_c
-    FROM db
-),
-unions AS (
-    SELECT req_idx,
-           sum(greatest(0, b - greatest(a, coalesce(m_all, a)))) AS db_ns,
-           sum(CASE WHEN cascade THEN greatest(0, b - greatest(a, coalesce(m_c, a))) ELSE 0 END) AS cascade_ns
-    FROM runs GROUP BY req_idx
-),
-split AS (
-    SELECT e.req_idx, e.total, e.s1 - e.s0 AS server, coalesce(u.db_ns, 0) AS db, coalesce(u.cascade_ns, 0) AS cascade
-    FROM entry e LEFT JOIN unions u USING (req_idx)
-)
-SELECT count(*) AS matched, sum(cascade) AS cascade_total,
-       sum(greatest(0, total - server)) AS network, sum(server - db) AS handler
-FROM split
+{UNION_AND_SPLIT}
 """
 
 

@@ -47,10 +47,21 @@ fn print_progress(p: &Progress) {
             requests,
             partitions,
             limit,
-        } if partitions > 1 => eprintln!(
-            "analyzing {spans} spans of {requests} requests in {partitions} partitions of the trace ids, to stay within the memory limit of {:.1} GiB (--memory-limit)",
-            limit as f64 / GIB
-        ),
+        } if partitions > 1 => {
+            eprintln!(
+                "analyzing {spans} spans of {requests} requests in {partitions} partitions of the trace ids, to stay within the memory limit of {:.1} GiB (--memory-limit)",
+                limit as f64 / GIB
+            );
+            // The requests stay for the whole analysis: a limit below their
+            // own need cannot be kept, and the user should know.
+            let own = requests.saturating_mul(tracesplit_analyzer::partition::BYTES_PER_REQUEST);
+            if own > limit {
+                eprintln!(
+                    "  note: the {requests} requests alone need about {:.1} GiB, more than the limit; the spans are partitioned, the requests cannot be",
+                    own as f64 / GIB
+                );
+            }
+        }
         Progress::Planned {
             spans, requests, ..
         } if spans >= 1_000_000 => {

@@ -213,7 +213,7 @@ impl<'a> Store<'a> {
 
     fn error(&self, file: usize, message: impl std::fmt::Display) -> AnalyzeError {
         AnalyzeError::Input(format!(
-            "{}: {message} (is it a span store file?)",
+            "{}: {message} (a damaged file, or not a span store file?)",
             self.files[file].display()
         ))
     }

@@ -219,6 +219,39 @@ fn classifier_overrides_from_the_command_line() {
     assert!(err.contains("invalid cascade regex"), "{err}");
 }
 
+/// Overwrites the middle of a Parquet file's data pages, leaving its footer
+/// (the metadata, its length and the closing magic) intact.
+fn corrupt_middle(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = bytes.len();
+    let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let data_end = n - 8 - footer;
+    let (a, b) = (4 + (data_end - 4) / 4, 4 + 3 * (data_end - 4) / 4);
+    for byte in &mut bytes[a..b] {
+        *byte = 0xa5;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn damaged_pages_behind_a_valid_footer_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, s) = delete(0, 100, 10, 50, 5);
+    write_run(dir.path(), &[r], &[s], 1000.0);
+    let spans = std::fs::read_dir(dir.path().join("spans"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    corrupt_middle(&spans);
+    let err = analyze(&config(dir.path())).err().unwrap().to_string();
+    let name = spans.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(err.contains(&name), "{err}");
+    corrupt_middle(&dir.path().join("requests.parquet"));
+    let err = analyze(&config(dir.path())).err().unwrap().to_string();
+    assert!(err.contains("requests.parquet"), "{err}");
+}
+
 #[test]
 fn malformed_inputs_name_the_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -157,7 +157,10 @@ pub fn load(
     timer.mark("  span scan");
     let group = request_traces
         .iter()
-        .map(|t| t.and_then(|t| scanned.group_of_slot[slots[&t] as usize]))
+        .map(|t| {
+            let slot = slots.get(&(*t)?)?;
+            scanned.group_of_slot.get(*slot as usize).copied().flatten()
+        })
         .collect();
     let group_traces = traces
         .iter()

@@ -217,10 +217,10 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         rows_of[table.scenario[i] as usize].push(i);
     }
     let open_model = manifests.iter().any(RunManifest::open_model);
-    let numbers: Vec<ScenarioNumbers> = rows_of
-        .iter()
-        .map(|rows| numbers(&table, &splits, rows, open_model))
-        .collect();
+    let numbers: Vec<ScenarioNumbers> =
+        crate::load::map_in_order(&rows_of, crate::load::threads(), &|rows| {
+            numbers(&table, &splits, rows, open_model)
+        });
     timer.mark("statistics");
     // Span detail (names, statements, waterfalls) only for the requests the
     // report shows: the P95 windows and the exemplars.
@@ -278,8 +278,14 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let text_map = span_text(&detail.span_files, &wanted)?;
     timer.mark("span text");
     let text = SpanText::new(&text_map, &detail.columns, &detail.group_traces);
-    let mut measured: Vec<Option<ScenarioAnalysis>> = Vec::new();
-    for (k, (name, n)) in table.scenarios.iter().zip(numbers).enumerate() {
+    // Each scenario's numbers are taken by the thread that builds its analysis.
+    let numbers: Vec<std::sync::Mutex<Option<ScenarioNumbers>>> = numbers
+        .into_iter()
+        .map(|n| std::sync::Mutex::new(Some(n)))
+        .collect();
+    let build = |k: &usize| -> Option<ScenarioAnalysis> {
+        let (k, name) = (*k, &table.scenarios[*k]);
+        let n = numbers[k].lock().ok()?.take()?;
         let variant = variant_of_scenario.get(name).copied().unwrap_or(0);
         let classifier = names
             .iter()
@@ -300,8 +306,10 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             config,
             tail_sets: &tail_sets[k],
         };
-        measured.push(Some(scenario(&ctx, k, n, meta, classifier)));
-    }
+        Some(scenario(&ctx, k, n, meta, classifier))
+    };
+    let ks: Vec<usize> = (0..table.scenarios.len()).collect();
+    let measured = crate::load::map_in_order(&ks, crate::load::threads(), &build);
     timer.mark("scenarios: windows, waterfalls, tail explanation");
     let scenarios = in_suite_order(&manifests, &table.scenarios, measured);
     let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {

@@ -3,9 +3,7 @@
 use crate::aggregate::{ScenarioNumbers, numbers, outlier};
 use crate::error::AnalyzeError;
 use crate::links::LinkConfig;
-use crate::load::{
-    Loaded, TextWanted, Variant, check_span_files, count_spans, request_inputs, span_text,
-};
+use crate::load::{Loaded, Variant, check_span_files, count_spans, request_inputs, span_text};
 use crate::order::{in_suite_order, run_ids, run_notes};
 use crate::partition::{
     PartitionJob, Progress, ProgressFn, default_memory_limit, detail_pass, partitions_for,
@@ -17,7 +15,7 @@ use crate::source::{SpanSource, span_files};
 use crate::split::{RequestSplit, SpanColumns, holds};
 use crate::table::RequestTable;
 use crate::waterfall::{SpanText, critical_steps, waterfall};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use tracesplit_model::analysis::{
     Analysis, Classifier, Coverage, Exemplar, Outlier, ScenarioAnalysis,
@@ -252,30 +250,16 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         None => detail_pass(&job, &shown, &mut splits)?,
     };
     timer.mark(&format!("  detail of {} shown requests", shown.len()));
-    let trace = |i: usize| table.trace_id.text(i).to_ascii_lowercase();
-    let mut wanted: TextWanted = drawn.iter().map(|&i| (trace(i), None)).collect();
-    for i in windows() {
-        let variant = variant_of_scenario
-            .get(&table.scenarios[table.scenario[i] as usize])
-            .copied()
-            .unwrap_or(0);
-        let s = &splits[i];
-        let named = s
-            .top_cascade
-            .map(|c| cascade_name_span(&detail.columns, variant, c as usize) as u32);
-        if let Some(spans) = wanted
-            .entry(trace(i))
-            .or_insert_with(|| Some(HashSet::new()))
-        {
-            spans.extend(
-                [s.top_cascade, s.top_db_other, named]
-                    .into_iter()
-                    .flatten()
-                    .map(|k| format!("{:016x}", detail.columns.span_id[k as usize])),
-            );
-        }
-    }
-    let text_map = span_text(&detail.span_files, &wanted)?;
+    let text_map = span_text(
+        &detail.span_files,
+        &detail.columns,
+        &text_wanted(&detail, &drawn, windows(), &splits, &|i| {
+            variant_of_scenario
+                .get(&table.scenarios[table.scenario[i] as usize])
+                .copied()
+                .unwrap_or(0)
+        }),
+    )?;
     timer.mark("span text");
     let text = SpanText::new(&text_map, &detail.columns, &detail.group_traces);
     // Each scenario's numbers are taken by the thread that builds its analysis.
@@ -496,6 +480,43 @@ fn scenario(
         classifier,
         tail,
     }
+}
+
+/// The spans whose text the reports need, as indices into `detail`'s
+/// columns: every span of the `drawn` requests' traces; of the `windows`'
+/// requests the longest cascade and other DB span and the cascade's named
+/// ancestor.
+fn text_wanted(
+    detail: &Loaded,
+    drawn: &[usize],
+    windows: impl Iterator<Item = usize>,
+    splits: &[RequestSplit],
+    variant_of: &dyn Fn(usize) -> usize,
+) -> Vec<usize> {
+    let c = &detail.columns;
+    let group_of = |i: usize| {
+        let k = detail.rows.binary_search(&i).ok()?;
+        let g = detail.group.get(k).copied().flatten()?;
+        c.groups.get(g as usize).copied()
+    };
+    let mut wanted: Vec<usize> = drawn
+        .iter()
+        .filter_map(|&i| group_of(i))
+        .flat_map(|(a, b)| a as usize..b as usize)
+        .collect();
+    for i in windows {
+        let s = &splits[i];
+        let named = s
+            .top_cascade
+            .map(|k| cascade_name_span(c, variant_of(i), k as usize) as u32);
+        wanted.extend(
+            [s.top_cascade, s.top_db_other, named]
+                .into_iter()
+                .flatten()
+                .map(|k| k as usize),
+        );
+    }
+    wanted
 }
 
 /// The name that made span `i` a cascade span: its nearest matching ancestor's, else its own.

@@ -73,6 +73,9 @@ fn order_traces(c: &mut SpanColumns) {
         apply(&mut c.start, a, &perm);
         apply(&mut c.end, a, &perm);
         apply(&mut c.is_db, a, &perm);
+        if c.position.len() == c.span_id.len() {
+            apply(&mut c.position, a, &perm);
+        }
         for v in c.statement_match.iter_mut().chain(c.name_match.iter_mut()) {
             apply(v, a, &perm);
         }
@@ -220,14 +223,19 @@ pub struct SpanTextRow {
 /// Span text by (trace id, span id), both lowercase hex.
 pub type SpanTextMap = std::collections::HashMap<(String, String), SpanTextRow>;
 
-/// The spans whose text is wanted: per trace id (lowercase hex), every span
-/// (`None`) or only these span ids (16 lowercase hex digits).
-pub type TextWanted = std::collections::HashMap<String, Option<std::collections::HashSet<String>>>;
-
-/// Fetches names, kinds, statements and attributes of the `wanted` spans
-/// (a second, filtered scan: reports show a handful of traces, not millions).
-pub fn span_text(files: &[PathBuf], wanted: &TextWanted) -> Result<SpanTextMap, AnalyzeError> {
-    crate::scan::span_text(files, wanted, threads())
+/// Fetches names, kinds, statements and attributes of the spans `wanted`
+/// (indices into `columns`), from where the scan found them: only those rows
+/// are read, no trace id is scanned again.
+pub fn span_text(
+    files: &[PathBuf],
+    columns: &SpanColumns,
+    wanted: &[usize],
+) -> Result<SpanTextMap, AnalyzeError> {
+    let positions: Vec<u64> = wanted
+        .iter()
+        .filter_map(|&k| columns.position.get(k).copied())
+        .collect();
+    crate::scan::span_text_at(files, positions, threads())
 }
 
 /// `f` of every item on up to `threads` threads (items taken in turn, so

@@ -33,6 +33,29 @@ pub struct SpanColumns {
     pub name_match: Vec<Vec<bool>>,
     /// `[start, end)` span index range of each trace.
     pub groups: Vec<(u32, u32)>,
+    /// Where each span was read in the store ([`Position`]), so that its
+    /// text can be read back without scanning every trace id again; empty
+    /// when the columns were not read from files.
+    pub position: Vec<u64>,
+}
+
+/// A span's place in the store: file, row group, row (16, 16 and 32 bits).
+pub struct Position;
+
+impl Position {
+    /// Packs a place.
+    pub fn pack(file: usize, row_group: usize, row: u32) -> u64 {
+        (file as u64) << 48 | (row_group as u64 & 0xffff) << 32 | u64::from(row)
+    }
+
+    /// Unpacks a place: (file, row group, row).
+    pub fn unpack(p: u64) -> (usize, usize, usize) {
+        (
+            (p >> 48) as usize,
+            (p >> 32 & 0xffff) as usize,
+            (p & 0xffff_ffff) as usize,
+        )
+    }
 }
 
 impl SpanColumns {

@@ -216,6 +216,7 @@ mod tests {
             statement_match: vec![vec![false; 4]],
             name_match: vec![vec![false; 4]],
             groups: vec![(0, 4)],
+            position: Vec::new(),
         }
     }
 

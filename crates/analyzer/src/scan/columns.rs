@@ -4,7 +4,7 @@
 use super::{FastMap, Store, Texts, TraceSlots, hex64, hex128, times};
 use crate::error::AnalyzeError;
 use crate::load::Variant;
-use crate::split::SpanColumns;
+use crate::split::{Position, SpanColumns};
 use arrow_array::{Array, RecordBatch};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,8 @@ use tracesplit_model::schema::span_columns as sc;
 #[derive(Default)]
 struct Chunk {
     slot: Vec<u32>,
+    /// Packed [`Position`] of each kept row.
+    position: Vec<u64>,
     span_id: Vec<u64>,
     parent: Vec<u64>,
     start: Vec<i64>,
@@ -91,13 +93,16 @@ impl Scan<'_> {
         }
         // The filter keeps each kept row's slot, in row order: the rows it
         // selects come back in that order, so the ids need no second parse.
-        let kept = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let kept = Arc::new(Mutex::new((Vec::<u32>::new(), Vec::<u64>::new())));
         let (slots, sink) = (self.slots.clone(), kept.clone());
+        let mut row = 0u32;
         let reader = self.store.rows(unit, &columns, move |trace| {
             let slot = trace.and_then(hex128).and_then(|t| slots.get(&t).copied());
             if let (Some(s), Ok(mut sink)) = (slot, sink.lock()) {
-                sink.push(s);
+                sink.0.push(s);
+                sink.1.push(Position::pack(unit.0, unit.1, row));
             }
+            row += 1;
             slot.is_some()
         })?;
         let mut chunk = Chunk {
@@ -110,7 +115,7 @@ impl Scan<'_> {
             self.add(&batch, &mut chunk)
                 .map_err(|e| self.store.error(unit.0, e))?;
         }
-        chunk.slot = kept
+        (chunk.slot, chunk.position) = kept
             .lock()
             .map(|mut k| std::mem::take(&mut *k))
             .unwrap_or_default();
@@ -216,6 +221,7 @@ fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
         statement_match: vec![vec![false; n]; variants],
         name_match: vec![vec![false; n]; variants],
         groups,
+        position: vec![0; n],
     };
     for chunk in chunks {
         for (i, &slot) in chunk.slot.iter().enumerate() {
@@ -227,6 +233,7 @@ fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
             c.start[at] = chunk.start[i];
             c.end[at] = chunk.end[i];
             c.is_db[at] = chunk.is_db[i];
+            c.position[at] = chunk.position[i];
             for k in 0..variants {
                 c.statement_match[k][at] = chunk.statement_match[k][i];
                 c.name_match[k][at] = chunk.name_match[k][i];

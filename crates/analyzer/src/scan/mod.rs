@@ -14,7 +14,7 @@ mod columns;
 mod text;
 
 pub(crate) use columns::scan_spans;
-pub(crate) use text::span_text;
+pub(crate) use text::span_text_at;
 
 use crate::error::AnalyzeError;
 use arrow_array::cast::AsArray;
@@ -24,7 +24,7 @@ use arrow_schema::{ArrowError, DataType};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder, RowFilter,
+    ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
 };
 use std::collections::HashMap;
 use std::fs::File;
@@ -248,6 +248,44 @@ impl<'a> Store<'a> {
             .with_row_groups(vec![group])
             .with_projection(projection)
             .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| self.error(file, e))
+    }
+
+    /// A reader of the rows `rows` (ascending) of row group `group` of file
+    /// `file`, with the `columns` the file has.
+    fn rows_at(
+        &self,
+        (file, group): (usize, usize),
+        columns: &[&str],
+        rows: &[usize],
+    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
+        let handle = File::open(&self.files[file]).map_err(|e| self.error(file, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata[file].clone());
+        let total = builder
+            .metadata()
+            .row_groups()
+            .get(group)
+            .map_or(0, |g| g.num_rows().max(0) as usize);
+        if rows.iter().any(|&r| r >= total) {
+            return Err(self.error(
+                file,
+                "a span's row is past its row group (the file changed?)",
+            ));
+        }
+        let schema = builder.parquet_schema();
+        let leaves: Vec<usize> = (0..schema.num_columns())
+            .filter(|&i| columns.contains(&schema.column(i).name()))
+            .collect();
+        let projection = ProjectionMask::leaves(schema, leaves);
+        let selection =
+            RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
+        builder
+            .with_row_groups(vec![group])
+            .with_projection(projection)
+            .with_row_selection(selection)
             .with_batch_size(BATCH_ROWS)
             .build()
             .map_err(|e| self.error(file, e))

@@ -1,14 +1,13 @@
-//! Names, kinds, statements and attributes of the spans of a few traces:
-//! what reports and the tail explanation show. The trace id is decoded for
-//! every row; the text columns only for the rows of those traces.
+//! Names, kinds, statements and attributes of a few spans — what reports
+//! and the tail explanation show — read back from where the span scan found
+//! them: only those rows are decoded.
 
-use super::{Store, Texts, TraceHasher};
+use super::{Store, Texts};
 use crate::error::AnalyzeError;
-use crate::load::{SpanTextMap, SpanTextRow, TextWanted};
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
+use crate::load::{SpanTextMap, SpanTextRow};
+use crate::split::Position;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use tracesplit_model::schema::span_columns as sc;
 
 const COLUMNS: [&str; 7] = [
@@ -24,30 +23,31 @@ const COLUMNS: [&str; 7] = [
 /// One span's text with its (trace id, span id) key.
 type Keyed = ((String, String), SpanTextRow);
 
-/// The traces asked for, as text: a trace id matches as stored (hashing
-/// the text is cheaper than parsing it, for every span of the store).
-type Traces = HashSet<Box<str>, BuildHasherDefault<TraceHasher>>;
-
-/// The text of the `wanted` spans (first copy of a span wins, in file and
-/// row order), keyed by (trace id, span id) as stored. Only the trace id is
-/// decoded for every span; a span's texts are copied only when wanted.
-pub(crate) fn span_text(
+/// The text of the spans at `positions` (packed [`Position`]s, any order),
+/// keyed by (trace id, span id) as stored; the first copy of a span wins, in
+/// store order. Only the rows at those positions are read.
+pub(crate) fn span_text_at(
     files: &[PathBuf],
-    wanted: &TextWanted,
+    mut positions: Vec<u64>,
     threads: usize,
 ) -> Result<SpanTextMap, AnalyzeError> {
-    if files.is_empty() || wanted.is_empty() {
+    if files.is_empty() || positions.is_empty() {
         return Ok(SpanTextMap::new());
     }
-    let traces: Arc<Traces> = Arc::new(wanted.keys().map(|t| t.as_str().into()).collect());
+    positions.sort_unstable();
+    positions.dedup();
+    let mut rows_of: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    for p in positions {
+        let (file, group, row) = Position::unpack(p);
+        rows_of.entry((file, group)).or_default().push(row);
+    }
     let store = Store::open(files)?;
     let read = |unit: (usize, usize)| -> Result<Vec<Keyed>, AnalyzeError> {
-        let traces = traces.clone();
-        let reader = store.rows(unit, &COLUMNS, move |t| {
-            t.is_some_and(|t| traces.contains(t))
-        })?;
-        let mut rows = Vec::new();
-        for batch in reader {
+        let Some(rows) = rows_of.get(&unit) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for batch in store.rows_at(unit, &COLUMNS, rows)? {
             let batch = batch.map_err(|e| store.error(unit.0, e))?;
             let c = COLUMNS
                 .iter()
@@ -56,16 +56,7 @@ pub(crate) fn span_text(
                 .map_err(|e| store.error(unit.0, e))?;
             let text = |k: usize, r: usize| c[k].get(r).unwrap_or("").to_owned();
             for r in 0..batch.num_rows() {
-                let (trace, span) = (c[0].get(r).unwrap_or(""), c[1].get(r).unwrap_or(""));
-                let kept = match wanted.get(trace) {
-                    Some(Some(spans)) => spans.contains(span),
-                    Some(None) => true,
-                    None => false,
-                };
-                if !kept {
-                    continue;
-                }
-                rows.push((
+                out.push((
                     (text(0, r), text(1, r)),
                     SpanTextRow {
                         name: text(2, r),
@@ -77,7 +68,7 @@ pub(crate) fn span_text(
                 ));
             }
         }
-        Ok(rows)
+        Ok(out)
     };
     let mut out = SpanTextMap::new();
     for rows in store.read_all(threads, &read)? {

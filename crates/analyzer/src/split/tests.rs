@@ -15,6 +15,7 @@ fn columns(spans: &[S]) -> SpanColumns {
         statement_match: vec![spans.iter().map(|s| s.6).collect()],
         name_match: vec![spans.iter().map(|s| s.7).collect()],
         groups: vec![(0, spans.len() as u32)],
+        position: Vec::new(),
     }
 }
 

@@ -215,8 +215,15 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         rows_of[table.scenario[i] as usize].push(i);
     }
     let open_model = manifests.iter().any(RunManifest::open_model);
+    // A run that had to be partitioned is short of memory: its scenarios
+    // are worked on one at a time (each thread's working sets add up).
+    let scenario_threads = if partitions > 1 {
+        1
+    } else {
+        crate::load::threads()
+    };
     let numbers: Vec<ScenarioNumbers> =
-        crate::load::map_in_order(&rows_of, crate::load::threads(), &|rows| {
+        crate::load::map_in_order(&rows_of, scenario_threads, &|rows| {
             numbers(&table, &splits, rows, open_model)
         });
     timer.mark("statistics");
@@ -293,7 +300,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         Some(scenario(&ctx, k, n, meta, classifier))
     };
     let ks: Vec<usize> = (0..table.scenarios.len()).collect();
-    let measured = crate::load::map_in_order(&ks, crate::load::threads(), &build);
+    let measured = crate::load::map_in_order(&ks, scenario_threads, &build);
     timer.mark("scenarios: windows, waterfalls, tail explanation");
     let scenarios = in_suite_order(&manifests, &table.scenarios, measured);
     let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {

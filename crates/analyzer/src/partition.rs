@@ -16,8 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Peak bytes one span costs while its partition is read, grouped and split
-/// (measured with the analyzer bench: ~0.9 GiB for 10 M spans, rounded up).
-pub const BYTES_PER_SPAN: u64 = 100;
+/// (measured with the analyzer bench: ~1.2 GB for 10 M spans with their
+/// positions in the store, rounded up).
+pub const BYTES_PER_SPAN: u64 = 120;
 /// Bytes one request costs for the whole analysis: its columns, its split,
 /// the statistics' orderings (measured: ~340 during the partitions, ~520
 /// at the end with 1 M requests, rounded).
@@ -189,7 +190,7 @@ mod tests {
     #[test]
     fn a_run_that_fits_is_one_partition_and_a_big_one_is_cut_to_fit() {
         assert_eq!(partitions_for(10_000_000, 1_000_000, 12 << 30), 1);
-        // 60 M spans × 100 B = 6 GB in a 4 GiB limit with 4 GB of requests:
+        // 60 M spans × 120 B = 7.2 GB in a 4 GiB limit with 4 GB of requests:
         // the spans get a quarter of the limit.
         let p = partitions_for(60_000_000, 10_000_000, 4 << 30);
         assert_eq!(p, (60_000_000u64 * BYTES_PER_SPAN).div_ceil(1 << 30));

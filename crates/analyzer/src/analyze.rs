@@ -220,10 +220,10 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let scenario_threads = if partitions > 1 {
         1
     } else {
-        crate::load::threads()
+        crate::parallel::threads()
     };
     let numbers: Vec<ScenarioNumbers> =
-        crate::load::map_in_order(&rows_of, scenario_threads, &|rows| {
+        crate::parallel::map_in_order(&rows_of, scenario_threads, &|rows| {
             numbers(&table, &splits, rows, open_model)
         });
     timer.mark("statistics");
@@ -300,7 +300,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         Some(scenario(&ctx, k, n, meta, classifier))
     };
     let ks: Vec<usize> = (0..table.scenarios.len()).collect();
-    let measured = crate::load::map_in_order(&ks, scenario_threads, &build);
+    let measured = crate::parallel::map_in_order(&ks, scenario_threads, &build);
     timer.mark("scenarios: windows, waterfalls, tail explanation");
     let scenarios = in_suite_order(&manifests, &table.scenarios, measured);
     let coverage = scenarios.iter().fold(Coverage::default(), |c, s| Coverage {

@@ -15,6 +15,7 @@ pub mod links;
 pub mod load;
 mod order;
 pub mod outside;
+mod parallel;
 pub mod partition;
 mod requests;
 mod scan;

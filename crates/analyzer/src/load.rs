@@ -37,7 +37,7 @@ pub struct Loaded {
 /// Hex span id → u64 (a hash for anything that is not 16 hex digits).
 pub fn id64(text: &str) -> u64 {
     if text.len() == 16
-        && let Ok(v) = u64::from_str_radix(text, 16)
+        && let Some(v) = crate::scan::hex_word(text.as_bytes())
     {
         return v;
     }
@@ -109,9 +109,6 @@ pub fn check_span_files(span_files: &[PathBuf]) -> Result<(), AnalyzeError> {
 
 /// Spans in the files (from the Parquet footers: nothing is decoded).
 pub fn count_spans(span_files: &[PathBuf]) -> Result<u64, AnalyzeError> {
-    if span_files.is_empty() {
-        return Ok(0);
-    }
     crate::scan::count_rows(span_files)
 }
 
@@ -155,8 +152,13 @@ pub fn load(
         .map(|(i, &t)| (t, i as u32))
         .collect();
     let slots = std::sync::Arc::new(slots);
-    let scanned =
-        crate::scan::scan_spans(span_files, slots.clone(), traces.len(), variants, threads())?;
+    let scanned = crate::scan::scan_spans(
+        span_files,
+        slots.clone(),
+        traces.len(),
+        variants,
+        crate::parallel::threads(),
+    )?;
     timer.mark("  span scan");
     let group = request_traces
         .iter()
@@ -235,51 +237,7 @@ pub fn span_text(
         .iter()
         .filter_map(|&k| columns.position.get(k).copied())
         .collect();
-    crate::scan::span_text_at(files, positions, threads())
-}
-
-/// `f` of every item on up to `threads` threads (items taken in turn, so
-/// uneven items balance), the results in the items' order.
-pub(crate) fn map_in_order<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: &(dyn Fn(&T) -> R + Sync),
-) -> Vec<R> {
-    if threads <= 1 || items.len() <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.min(items.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(k) else {
-                            break;
-                        };
-                        mine.push((k, f(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| match w.join() {
-                Ok(mine) => mine,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    done.sort_by_key(|(k, _)| *k);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
-/// Threads the span scans use: one per core.
-pub(crate) fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
+    crate::scan::span_text_at(files, positions, crate::parallel::threads())
 }
 
 /// Path of the per-request split table written beside the run.

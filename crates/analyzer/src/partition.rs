@@ -143,7 +143,7 @@ pub fn split_partitioned(
         let splits = split_all_on(
             &loaded.columns,
             &(job.inputs)(&loaded),
-            crate::load::threads(),
+            crate::parallel::threads(),
         );
         for (&row, s) in loaded.rows.iter().zip(splits) {
             ordered[row] = if parts == 1 { s } else { s.forget_spans() };

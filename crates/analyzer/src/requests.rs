@@ -125,6 +125,6 @@ pub fn trace_scope(t: &RequestTable) -> (Vec<String>, (i64, i64)) {
 pub fn partition(t: &RequestTable, part: u64, parts: u64) -> Vec<usize> {
     let parts = parts.max(1);
     (0..t.len())
-        .filter(|&i| (t.trace_id.value(i).unwrap_or(0) as u64) % parts == part)
+        .filter(|&i| (crate::load::trace_of(t, i).unwrap_or(0) as u64) % parts == part)
         .collect()
 }

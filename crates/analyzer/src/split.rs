@@ -368,21 +368,8 @@ pub fn split_all_on(
     if threads <= 1 || requests.len() < 20_000 {
         return split_all(s, requests);
     }
-    let share = requests.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let shares: Vec<_> = requests
-            .chunks(share)
-            .map(|c| scope.spawn(move || split_all(s, c)))
-            .collect();
-        let mut out = Vec::with_capacity(requests.len());
-        for share in shares {
-            match share.join() {
-                Ok(splits) => out.extend(splits),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
+    let shares: Vec<&[RequestInput]> = requests.chunks(requests.len().div_ceil(threads)).collect();
+    crate::parallel::map_in_order(&shares, threads, &|share| split_all(s, share)).concat()
 }
 
 /// The split's invariant, for every matched request: total = network + queue

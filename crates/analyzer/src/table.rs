@@ -101,16 +101,13 @@ impl Interned {
 
 /// An id kept as its integer when it is lowercase hex of the usual width.
 pub trait HexId: Copy + Default {
-    /// Hex digits of the id.
-    const DIGITS: usize;
-    /// The id of `text`, when `text` is `DIGITS` hex digits.
+    /// The id of `text`, when `text` is hex of the usual width.
     fn parse(text: &str) -> Option<Self>;
-    /// The id as `DIGITS` lowercase hex digits.
+    /// The id as lowercase hex of the usual width.
     fn hex(self) -> String;
 }
 
 impl HexId for u128 {
-    const DIGITS: usize = 32;
     fn parse(text: &str) -> Option<Self> {
         hex128(text)
     }
@@ -120,7 +117,6 @@ impl HexId for u128 {
 }
 
 impl HexId for u64 {
-    const DIGITS: usize = 16;
     fn parse(text: &str) -> Option<Self> {
         (text.len() == 16)
             .then(|| hex_word(text.as_bytes()))
@@ -167,16 +163,6 @@ impl<T: HexId> HexIds<T> {
             return None;
         }
         self.values.get(i).copied()
-    }
-
-    /// Number of ids.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 }
 
@@ -229,11 +215,16 @@ impl RequestTable {
             text(rc::OPERATION)?,
         );
         self.scenario.reserve(n);
+        let mut known: HashMap<String, usize> = (self.scenarios.iter().cloned())
+            .enumerate()
+            .map(|(k, s)| (s, k))
+            .collect();
         for i in 0..n {
             let name = scenario.get(i).unwrap_or_default();
-            let k = match self.scenarios.iter().position(|s| s == name) {
-                Some(k) => k,
+            let k = match known.get(name) {
+                Some(&k) => k,
                 None => {
+                    known.insert(name.to_owned(), self.scenarios.len());
                     self.scenarios.push(name.to_owned());
                     self.entity_type
                         .push(entity.get(i).unwrap_or_default().to_owned());

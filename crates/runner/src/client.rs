@@ -158,15 +158,7 @@ impl ApiClient {
         timeout: Duration,
         pool: usize,
     ) -> Result<Self, ClientError> {
-        Self::with_options(
-            base_url,
-            headers,
-            timeout,
-            pool,
-            "application/json",
-            &TlsOptions::default(),
-            false,
-        )
+        Self::with_tls(base_url, headers, timeout, pool, &TlsOptions::default())
     }
 
     /// As [`ApiClient::new`], with TLS options for `https`.
@@ -177,15 +169,7 @@ impl ApiClient {
         pool: usize,
         tls: &TlsOptions,
     ) -> Result<Self, ClientError> {
-        Self::with_options(
-            base_url,
-            headers,
-            timeout,
-            pool,
-            "application/json",
-            tls,
-            false,
-        )
+        Self::with_content_type(base_url, headers, timeout, pool, "application/json", tls)
     }
 
     /// As [`ApiClient::with_tls`], speaking HTTP/2 (h2 by ALPN over TLS, h2c

@@ -13,9 +13,11 @@ use tracesplit_model::schema::span_columns as sc;
 /// The spans of one row group that belong to wanted traces, as read.
 #[derive(Default)]
 struct Chunk {
+    /// The row group read (file, row group).
+    unit: (usize, usize),
     slot: Vec<u32>,
-    /// Packed [`Position`] of each kept row.
-    position: Vec<u64>,
+    /// Each kept row's row number in its row group.
+    row: Vec<u32>,
     span_id: Vec<u64>,
     parent: Vec<u64>,
     start: Vec<i64>,
@@ -91,21 +93,34 @@ impl Scan<'_> {
         if !self.classifiers.statement.is_empty() {
             columns.extend([sc::DB_STATEMENT, sc::NAME]);
         }
-        // The filter keeps each kept row's slot, in row order: the rows it
-        // selects come back in that order, so the ids need no second parse.
-        let kept = Arc::new(Mutex::new((Vec::<u32>::new(), Vec::<u64>::new())));
+        // The filter keeps each kept row's slot and row number, in row
+        // order: the rows it selects come back in that order, so the ids
+        // need no second parse.
+        let kept = Arc::new(Mutex::new((Vec::<u32>::new(), Vec::<u32>::new())));
         let (slots, sink) = (self.slots.clone(), kept.clone());
-        let mut row = 0u32;
-        let reader = self.store.rows(unit, &columns, move |trace| {
-            let slot = trace.and_then(hex128).and_then(|t| slots.get(&t).copied());
-            if let (Some(s), Ok(mut sink)) = (slot, sink.lock()) {
-                sink.0.push(s);
-                sink.1.push(Position::pack(unit.0, unit.1, row));
+        let mut first = 0u32;
+        let reader = self.store.rows(unit, &columns, move |ids, n| {
+            let (mut batch_slots, mut batch_rows) = (Vec::new(), Vec::new());
+            let keep = (0..n)
+                .map(|i| {
+                    let slot = ids.get(i).and_then(hex128).and_then(|t| slots.get(&t));
+                    if let Some(&s) = slot {
+                        batch_slots.push(s);
+                        batch_rows.push(first + i as u32);
+                    }
+                    Some(slot.is_some())
+                })
+                .collect();
+            first += n as u32;
+            // One lock a batch, not one a row.
+            if let Ok(mut sink) = sink.lock() {
+                sink.0.extend(batch_slots);
+                sink.1.extend(batch_rows);
             }
-            row += 1;
-            slot.is_some()
+            keep
         })?;
         let mut chunk = Chunk {
+            unit,
             statement_match: vec![Vec::new(); self.classifiers.statement.len()],
             name_match: vec![Vec::new(); self.classifiers.span.len()],
             ..Chunk::default()
@@ -115,7 +130,7 @@ impl Scan<'_> {
             self.add(&batch, &mut chunk)
                 .map_err(|e| self.store.error(unit.0, e))?;
         }
-        (chunk.slot, chunk.position) = kept
+        (chunk.slot, chunk.row) = kept
             .lock()
             .map(|mut k| std::mem::take(&mut *k))
             .unwrap_or_default();
@@ -233,7 +248,7 @@ fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
             c.start[at] = chunk.start[i];
             c.end[at] = chunk.end[i];
             c.is_db[at] = chunk.is_db[i];
-            c.position[at] = chunk.position[i];
+            c.position[at] = Position::pack(chunk.unit.0, chunk.unit.1, chunk.row[i]);
             for k in 0..variants {
                 c.statement_match[k][at] = chunk.statement_match[k][i];
                 c.name_match[k][at] = chunk.name_match[k][i];

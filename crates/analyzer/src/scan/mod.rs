@@ -30,8 +30,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tracesplit_model::schema::span_columns as sc;
 
 /// Rows decoded at a time.
@@ -218,116 +216,94 @@ impl<'a> Store<'a> {
         ))
     }
 
-    /// A reader of row group `group` of file `file`: the `columns` the file
-    /// has, of the rows whose trace id `keep` accepts (called once per row,
-    /// in row order, before any other column is decoded).
-    fn rows(
+    /// A reader builder for `file` with the `columns` the file has (of
+    /// row group `group`), and that row group's row count.
+    fn builder(
         &self,
         (file, group): (usize, usize),
         columns: &[&str],
-        mut keep: impl FnMut(Option<&str>) -> bool + Send + 'static,
-    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
+    ) -> Result<(ParquetRecordBatchReaderBuilder<File>, usize), AnalyzeError> {
         let handle = File::open(&self.files[file]).map_err(|e| self.error(file, e))?;
         let builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata[file].clone());
+        let rows = builder
+            .metadata()
+            .row_groups()
+            .get(group)
+            .map_or(0, |g| g.num_rows().max(0) as usize);
         let schema = builder.parquet_schema();
-        let leaf =
-            |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
-        let trace = leaf(sc::TRACE_ID).ok_or_else(|| self.error(file, "no trace_id column"))?;
-        let projection = ProjectionMask::leaves(schema, columns.iter().filter_map(|n| leaf(n)));
+        let leaves: Vec<usize> = (0..schema.num_columns())
+            .filter(|&i| columns.contains(&schema.column(i).name()))
+            .collect();
+        let projection = ProjectionMask::leaves(schema, leaves);
+        let builder = builder
+            .with_row_groups(vec![group])
+            .with_projection(projection)
+            .with_batch_size(BATCH_ROWS);
+        Ok((builder, rows))
+    }
+
+    /// A reader of row group `group` of file `file`: the `columns` the file
+    /// has, of the rows `keep` accepts. `keep` sees each batch's trace ids
+    /// (in row order) before any other column is decoded.
+    fn rows(
+        &self,
+        unit: (usize, usize),
+        columns: &[&str],
+        mut keep: impl FnMut(&Texts<'_>, usize) -> BooleanArray + Send + 'static,
+    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
+        let (builder, _) = self.builder(unit, columns)?;
+        let schema = builder.parquet_schema();
+        let trace = (0..schema.num_columns())
+            .find(|&i| schema.column(i).name() == sc::TRACE_ID)
+            .ok_or_else(|| self.error(unit.0, "no trace_id column"))?;
         let predicate = ArrowPredicateFn::new(
             ProjectionMask::leaves(schema, [trace]),
             move |batch: RecordBatch| -> Result<BooleanArray, ArrowError> {
                 let ids = Texts::of(&batch, sc::TRACE_ID).map_err(ArrowError::SchemaError)?;
-                Ok((0..batch.num_rows())
-                    .map(|i| Some(keep(ids.get(i))))
-                    .collect())
+                Ok(keep(&ids, batch.num_rows()))
             },
         );
         builder
-            .with_row_groups(vec![group])
-            .with_projection(projection)
             .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-            .with_batch_size(BATCH_ROWS)
             .build()
-            .map_err(|e| self.error(file, e))
+            .map_err(|e| self.error(unit.0, e))
     }
 
     /// A reader of the rows `rows` (ascending) of row group `group` of file
     /// `file`, with the `columns` the file has.
     fn rows_at(
         &self,
-        (file, group): (usize, usize),
+        unit: (usize, usize),
         columns: &[&str],
         rows: &[usize],
     ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
-        let handle = File::open(&self.files[file]).map_err(|e| self.error(file, e))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata[file].clone());
-        let total = builder
-            .metadata()
-            .row_groups()
-            .get(group)
-            .map_or(0, |g| g.num_rows().max(0) as usize);
+        let (builder, total) = self.builder(unit, columns)?;
         if rows.iter().any(|&r| r >= total) {
             return Err(self.error(
-                file,
+                unit.0,
                 "a span's row is past its row group (the file changed?)",
             ));
         }
-        let schema = builder.parquet_schema();
-        let leaves: Vec<usize> = (0..schema.num_columns())
-            .filter(|&i| columns.contains(&schema.column(i).name()))
-            .collect();
-        let projection = ProjectionMask::leaves(schema, leaves);
         let selection =
             RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
         builder
-            .with_row_groups(vec![group])
-            .with_projection(projection)
             .with_row_selection(selection)
-            .with_batch_size(BATCH_ROWS)
             .build()
-            .map_err(|e| self.error(file, e))
+            .map_err(|e| self.error(unit.0, e))
     }
 
     /// Runs `read` on every unit, `threads` at a time; the results come
     /// back in unit order (so that "the first copy of a span" means the same
-    /// for any number of threads).
+    /// for any number of threads), or the first unit's error.
     fn read_all<T: Send>(
         &self,
         threads: usize,
         read: &(dyn Fn((usize, usize)) -> Result<T, AnalyzeError> + Sync),
     ) -> Result<Vec<T>, AnalyzeError> {
-        let units = &self.units;
-        let next = AtomicUsize::new(0);
-        let done: Mutex<Vec<(usize, Result<T, AnalyzeError>)>> = Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for _ in 0..threads.clamp(1, units.len().max(1)) {
-                s.spawn(|| {
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&unit) = units.get(k) else {
-                            break;
-                        };
-                        let result = read(unit);
-                        let failed = result.is_err();
-                        if let Ok(mut d) = done.lock() {
-                            d.push((k, result));
-                        }
-                        if failed {
-                            // Stop the others early: the first error is reported.
-                            next.store(units.len(), Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
-        });
-        let mut done = done
-            .into_inner()
-            .map_err(|_| AnalyzeError::Input("span scan: a reader thread failed".into()))?;
-        done.sort_by_key(|(k, _)| *k);
-        done.into_iter().map(|(_, c)| c).collect()
+        crate::parallel::map_in_order(&self.units, threads, &|&unit| read(unit))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -357,5 +333,40 @@ mod tests {
             (hex64(""), hex64("xyz"), hex64("00f067aa0ba902b7ff")),
             (0, 0, 0)
         );
+    }
+    #[test]
+    fn text_columns_of_every_arrow_layout_read_alike_and_a_missing_one_is_null() {
+        use arrow_array::{ArrayRef, LargeStringArray, StringArray, StringViewArray};
+        use std::sync::Arc;
+        let values = [
+            Some("SERVER"),
+            None,
+            Some("a longer value than twelve bytes"),
+        ];
+        let batch = RecordBatch::try_from_iter([
+            (
+                "utf8",
+                Arc::new(StringArray::from(values.to_vec())) as ArrayRef,
+            ),
+            (
+                "large",
+                Arc::new(LargeStringArray::from(values.to_vec())) as ArrayRef,
+            ),
+            (
+                "view",
+                Arc::new(StringViewArray::from(values.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        for name in ["utf8", "large", "view"] {
+            let t = Texts::of(&batch, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (0..3).map(|i| t.get(i)).collect::<Vec<_>>(),
+                values,
+                "{name}"
+            );
+        }
+        let missing = Texts::of(&batch, "db_statement").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(missing.get(0), None);
     }
 }

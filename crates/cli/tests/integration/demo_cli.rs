@@ -100,6 +100,11 @@ fn demo_runs_everything_and_the_unindexed_check_dominates() {
         stderr.contains("partitions of the trace ids") && stderr.contains("partition 2/"),
         "{stderr}"
     );
+    // 1 KB cannot hold the requests themselves: the user is told.
+    assert!(
+        stderr.contains("requests alone need about") && stderr.contains("more than the limit"),
+        "{stderr}"
+    );
     assert!(whole == parts, "the partitioned analysis differs");
     assert!(whole_split == parts_split, "split.parquet differs");
 }

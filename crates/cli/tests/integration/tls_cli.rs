@@ -17,6 +17,12 @@ fn arg(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A collector storing in `store`, serving TLS with `pki`'s server certificate.
+fn tls_collect(pki: &Path, store: &Path) -> (Proc, String, String) {
+    let (cert, key) = (pki.join("server.pem"), pki.join("server.key"));
+    collect(store, &["--tls-cert", arg(&cert), "--tls-key", arg(&key)])
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}\n{}",
@@ -163,15 +169,7 @@ fn client_spans_reach_a_tls_collector_with_the_otlp_certificate_variable() {
     make_pki(tmp.path());
     let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
     let store = tmp.path().join("spans");
-    let (collector, _, http) = collect(
-        &store,
-        &[
-            "--tls-cert",
-            arg(&pem("server.pem")),
-            "--tls-key",
-            arg(&pem("server.key")),
-        ],
-    );
+    let (collector, _, http) = tls_collect(tmp.path(), &store);
     let (cat, url) = serve_catalog(&["--no-telemetry"]);
     let out = tmp.path().join("run");
     let run = Command::new(bin())
@@ -410,15 +408,7 @@ fn the_catalog_exports_to_a_tls_collector_over_http_and_grpc() {
     let pem = |name: &str| -> PathBuf { tmp.path().join(name) };
     for protocol in ["http/protobuf", "grpc"] {
         let store = tmp.path().join(protocol.replace('/', "-"));
-        let (collector, grpc, http) = collect(
-            &store,
-            &[
-                "--tls-cert",
-                arg(&pem("server.pem")),
-                "--tls-key",
-                arg(&pem("server.key")),
-            ],
-        );
+        let (collector, grpc, http) = tls_collect(tmp.path(), &store);
         let endpoint = if protocol == "grpc" { grpc } else { http };
         let ca = pem("ca.pem");
         let mut cat = Proc::spawn_env(

@@ -3,7 +3,6 @@
 
 use crate::error::AnalyzeError;
 use crate::table::RequestTable;
-use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
 use std::path::PathBuf;
@@ -81,12 +80,8 @@ pub fn load_requests(
             |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
         let file = File::open(&path).map_err(|e| fail(&e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
-        let schema = builder.parquet_schema();
         // Files of older versions lack the connection columns (read as zeros).
-        let leaves: Vec<usize> = (0..schema.num_columns())
-            .filter(|&i| USED.contains(&schema.column(i).name()))
-            .collect();
-        let mask = ProjectionMask::leaves(schema, leaves);
+        let mask = crate::scan::projection(builder.parquet_schema(), &USED);
         let reader = builder
             .with_projection(mask)
             .with_batch_size(64 * 1024)

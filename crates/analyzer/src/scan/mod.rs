@@ -26,6 +26,7 @@ use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
 };
+use parquet::schema::types::SchemaDescriptor;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -177,6 +178,15 @@ pub(crate) fn count_rows(files: &[PathBuf]) -> Result<u64, AnalyzeError> {
         .sum())
 }
 
+/// The columns named in `columns` that the file has (a file of an older
+/// version may lack some: they read as missing).
+pub(crate) fn projection(schema: &SchemaDescriptor, columns: &[&str]) -> ProjectionMask {
+    let leaves: Vec<usize> = (0..schema.num_columns())
+        .filter(|&i| columns.contains(&schema.column(i).name()))
+        .collect();
+    ProjectionMask::leaves(schema, leaves)
+}
+
 /// The span files opened for scanning: their footers, read once, and their
 /// row groups (the units the threads take in turn).
 struct Store<'a> {
@@ -231,11 +241,7 @@ impl<'a> Store<'a> {
             .row_groups()
             .get(group)
             .map_or(0, |g| g.num_rows().max(0) as usize);
-        let schema = builder.parquet_schema();
-        let leaves: Vec<usize> = (0..schema.num_columns())
-            .filter(|&i| columns.contains(&schema.column(i).name()))
-            .collect();
-        let projection = ProjectionMask::leaves(schema, leaves);
+        let projection = projection(builder.parquet_schema(), columns);
         let builder = builder
             .with_row_groups(vec![group])
             .with_projection(projection)

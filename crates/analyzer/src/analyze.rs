@@ -268,7 +268,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         }),
     )?;
     timer.mark("span text");
-    let text = SpanText::new(&text_map, &detail.columns, &detail.group_traces);
+    let text = SpanText::new(&text_map, &detail.columns);
     // Each scenario's numbers are taken by the thread that builds its analysis.
     let numbers: Vec<std::sync::Mutex<Option<ScenarioNumbers>>> = numbers
         .into_iter()

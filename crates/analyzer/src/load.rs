@@ -28,8 +28,6 @@ pub struct Loaded {
     pub group: Vec<Option<u32>>,
     /// The spans as plain columns, grouped by trace.
     pub columns: SpanColumns,
-    /// Trace id of each group.
-    pub group_traces: Vec<String>,
     /// Files the spans came from (for fetching text later).
     pub span_files: Vec<PathBuf>,
 }
@@ -135,7 +133,6 @@ pub fn load(
                 name_match: vec![Vec::new(); variants.len()],
                 ..Default::default()
             },
-            group_traces: Vec::new(),
             span_files: Vec::new(),
         });
     }
@@ -167,12 +164,6 @@ pub fn load(
             scanned.group_of_slot.get(*slot as usize).copied().flatten()
         })
         .collect();
-    let group_traces = traces
-        .iter()
-        .zip(&scanned.group_of_slot)
-        .filter(|(_, g)| g.is_some())
-        .map(|(t, _)| format!("{t:032x}"))
-        .collect();
     let mut columns = scanned.columns;
     order_traces(&mut columns);
     mark_duplicates(&mut columns);
@@ -181,7 +172,6 @@ pub fn load(
         rows,
         group,
         columns,
-        group_traces,
         span_files: span_files.to_vec(),
     })
 }
@@ -206,7 +196,6 @@ pub fn request_inputs(
         .collect()
 }
 
-/// Text of a few spans: (trace id, span id hex) → (name, kind, statement).
 /// What reports and the tail explanation read of one span.
 #[derive(Debug, Clone, Default)]
 pub struct SpanTextRow {
@@ -222,13 +211,14 @@ pub struct SpanTextRow {
     pub resource: String,
 }
 
-/// Span text by (trace id, span id), both lowercase hex.
-pub type SpanTextMap = std::collections::HashMap<(String, String), SpanTextRow>;
+/// Span text by where the scan found the span (a packed
+/// [`crate::split::Position`]).
+pub(crate) type SpanTextMap = crate::scan::FastMap<u64, SpanTextRow>;
 
 /// Fetches names, kinds, statements and attributes of the spans `wanted`
 /// (indices into `columns`), from where the scan found them: only those rows
 /// are read, no trace id is scanned again.
-pub fn span_text(
+pub(crate) fn span_text(
     files: &[PathBuf],
     columns: &SpanColumns,
     wanted: &[usize],

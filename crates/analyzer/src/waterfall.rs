@@ -15,24 +15,16 @@ use tracesplit_model::stats::ms;
 pub struct SpanText<'a> {
     map: &'a SpanTextMap,
     columns: &'a SpanColumns,
-    group_traces: &'a [String],
 }
 
 impl<'a> SpanText<'a> {
     /// Text fetched by [`crate::load::span_text`] for spans of `columns`.
-    pub fn new(map: &'a SpanTextMap, columns: &'a SpanColumns, group_traces: &'a [String]) -> Self {
-        Self {
-            map,
-            columns,
-            group_traces,
-        }
+    pub(crate) fn new(map: &'a SpanTextMap, columns: &'a SpanColumns) -> Self {
+        Self { map, columns }
     }
 
     fn get(&self, i: u32) -> Option<&'a SpanTextRow> {
-        let i = i as usize;
-        let trace = self.group_traces.get(self.columns.group_index(i))?;
-        self.map
-            .get(&(trace.clone(), format!("{:016x}", self.columns.span_id[i])))
+        self.map.get(self.columns.position.get(i as usize)?)
     }
 
     /// Name of span `i`.

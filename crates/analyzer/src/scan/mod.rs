@@ -18,9 +18,9 @@ pub(crate) use text::span_text_at;
 
 use crate::error::AnalyzeError;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use arrow_array::{Array, BooleanArray, RecordBatch};
-use arrow_schema::{ArrowError, DataType};
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tracesplit_model::schema::span_columns as sc;
 
 /// Rows decoded at a time.
@@ -138,9 +139,13 @@ pub(crate) enum Texts<'a> {
 
 impl<'a> Texts<'a> {
     pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
-        let Some(col) = batch.column_by_name(name) else {
-            return Ok(Self::Missing);
-        };
+        match batch.column_by_name(name) {
+            Some(col) => Self::of_array(col, name),
+            None => Ok(Self::Missing),
+        }
+    }
+
+    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, String> {
         Ok(match col.data_type() {
             DataType::Utf8 => Self::Utf8(col.as_string::<i32>()),
             DataType::LargeUtf8 => Self::Large(col.as_string::<i64>()),
@@ -150,12 +155,73 @@ impl<'a> Texts<'a> {
         })
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Self::Utf8(a) => a.len(),
+            Self::Large(a) => a.len(),
+            Self::View(a) => a.len(),
+            Self::Missing => 0,
+        }
+    }
+
     pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             Self::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
             Self::View(a) => a.is_valid(i).then(|| a.value(i)),
             Self::Missing => None,
+        }
+    }
+}
+
+/// A text column the scan classifies row by row: read as a dictionary, each
+/// distinct value is tested once; read plain, each row is.
+pub(crate) enum Labels<'a> {
+    Dictionary {
+        keys: &'a arrow_array::Int32Array,
+        values: Texts<'a>,
+    },
+    Plain(Texts<'a>),
+}
+
+impl<'a> Labels<'a> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
+        let Some(col) = batch.column_by_name(name) else {
+            return Ok(Self::Plain(Texts::Missing));
+        };
+        match col.as_dictionary_opt::<Int32Type>() {
+            Some(d) => Ok(Self::Dictionary {
+                keys: d.keys(),
+                values: Texts::of_array(d.values(), name)?,
+            }),
+            None => Texts::of_array(col, name).map(Self::Plain),
+        }
+    }
+
+    /// Appends `test` of each of the first `rows` rows' text (`None`: null).
+    pub(crate) fn each(
+        &self,
+        rows: usize,
+        mut test: impl FnMut(Option<&'a str>) -> bool,
+        out: &mut Vec<bool>,
+    ) {
+        match self {
+            Self::Dictionary { keys, values } => {
+                // Only the values rows use are tested (a spilled dictionary
+                // can hold a batch's every value).
+                let mut answers: Vec<Option<bool>> = vec![None; values.len()];
+                let null = test(None);
+                out.extend((0..rows).map(|i| {
+                    let k = usize::try_from(keys.value(i)).unwrap_or(usize::MAX);
+                    match answers.get_mut(k) {
+                        _ if keys.is_null(i) => null,
+                        Some(Some(a)) => *a,
+                        Some(slot) => *slot.insert(test(values.get(k))),
+                        None => null,
+                    }
+                }));
+            }
+            Self::Plain(texts) => out.extend((0..rows).map(|i| test(texts.get(i)))),
         }
     }
 }
@@ -187,6 +253,29 @@ pub(crate) fn projection(schema: &SchemaDescriptor, columns: &[&str]) -> Project
     ProjectionMask::leaves(schema, leaves)
 }
 
+/// `schema` with the plain text columns named in `columns` as dictionaries
+/// (`None` when there is none to change).
+fn dictionary_hint(schema: &SchemaRef, columns: &[&str]) -> Option<SchemaRef> {
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            if text && columns.contains(&f.name().as_str()) {
+                changed = true;
+                let value = Box::new(f.data_type().clone());
+                f.as_ref()
+                    .clone()
+                    .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), value))
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
 /// The span files opened for scanning: their footers, read once, and their
 /// row groups (the units the threads take in turn).
 struct Store<'a> {
@@ -197,14 +286,35 @@ struct Store<'a> {
 
 impl<'a> Store<'a> {
     fn open(files: &'a [PathBuf]) -> Result<Self, AnalyzeError> {
+        Self::open_with_dictionaries(files, &[])
+    }
+
+    /// Opens `files` so that the text columns named in `dictionaries` are
+    /// read as Arrow dictionaries: the writer dictionary-encodes them, and a
+    /// dictionary lets the scan look at each distinct value once instead of
+    /// copying and comparing it on every row.
+    fn open_with_dictionaries(
+        files: &'a [PathBuf],
+        dictionaries: &[&str],
+    ) -> Result<Self, AnalyzeError> {
         let metadata = files
             .iter()
             .map(|f| {
+                let fail = |e: parquet::errors::ParquetError| {
+                    AnalyzeError::Input(format!("{}: not a Parquet file: {e}", f.display()))
+                };
                 let handle = File::open(f)
                     .map_err(|e| AnalyzeError::Input(format!("{}: {e}", f.display())))?;
-                ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default()).map_err(|e| {
-                    AnalyzeError::Input(format!("{}: not a Parquet file: {e}", f.display()))
-                })
+                let plain = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default())
+                    .map_err(fail)?;
+                match dictionary_hint(plain.schema(), dictionaries) {
+                    Some(hint) => ArrowReaderMetadata::try_new(
+                        plain.metadata().clone(),
+                        ArrowReaderOptions::new().with_schema(hint),
+                    )
+                    .map_err(fail),
+                    None => Ok(plain),
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let units = metadata
@@ -374,5 +484,44 @@ mod tests {
         }
         let missing = Texts::of(&batch, "db_statement").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(missing.get(0), None);
+    }
+
+    #[test]
+    fn labels_read_as_a_dictionary_answer_like_plain_text_testing_each_used_value_once() {
+        use arrow_array::{ArrayRef, DictionaryArray, StringArray};
+        let rows = [Some("SERVER"), None, Some("CLIENT"), Some("SERVER"), None];
+        // "INTERNAL" is in the dictionary but no row uses it.
+        let dictionary: DictionaryArray<Int32Type> = DictionaryArray::new(
+            arrow_array::Int32Array::from(vec![Some(0), None, Some(2), Some(0), None]),
+            Arc::new(StringArray::from(vec!["SERVER", "INTERNAL", "CLIENT"])),
+        );
+        let batch = RecordBatch::try_from_iter([
+            ("dictionary", Arc::new(dictionary) as ArrayRef),
+            (
+                "plain",
+                Arc::new(StringArray::from(rows.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let answers = |name: &str| {
+            let labels = Labels::of(&batch, name).unwrap_or_else(|e| panic!("{e}"));
+            let (mut seen, mut out) = (Vec::new(), Vec::new());
+            labels.each(
+                rows.len(),
+                |t| {
+                    seen.push(t);
+                    t == Some("SERVER")
+                },
+                &mut out,
+            );
+            (out, seen)
+        };
+        let (dictionary, tested) = answers("dictionary");
+        let (plain, _) = answers("plain");
+        assert_eq!(dictionary, vec![true, false, false, true, false]);
+        assert_eq!(dictionary, plain);
+        assert_eq!(tested, vec![None, Some("SERVER"), Some("CLIENT")]);
+        let (missing, _) = answers("kind");
+        assert_eq!(missing, vec![false; rows.len()]);
     }
 }

@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tracesplit_model::schema::span_columns as sc;
 
-const COLUMNS: [&str; 7] = [
-    sc::TRACE_ID,
-    sc::SPAN_ID,
+const COLUMNS: [&str; 5] = [
     sc::NAME,
     sc::KIND,
     sc::DB_STATEMENT,
@@ -20,19 +18,16 @@ const COLUMNS: [&str; 7] = [
     sc::RESOURCE_ATTRIBUTES,
 ];
 
-/// One span's text with its (trace id, span id) key.
-type Keyed = ((String, String), SpanTextRow);
-
 /// The text of the spans at `positions` (packed [`Position`]s, any order),
-/// keyed by (trace id, span id) as stored; the first copy of a span wins, in
-/// store order. Only the rows at those positions are read.
+/// keyed by position. Only the rows at those positions are read, and not
+/// their ids: the scan has them (the id columns are the store's largest).
 pub(crate) fn span_text_at(
     files: &[PathBuf],
     mut positions: Vec<u64>,
     threads: usize,
 ) -> Result<SpanTextMap, AnalyzeError> {
     if files.is_empty() || positions.is_empty() {
-        return Ok(SpanTextMap::new());
+        return Ok(SpanTextMap::default());
     }
     positions.sort_unstable();
     positions.dedup();
@@ -42,11 +37,12 @@ pub(crate) fn span_text_at(
         rows_of.entry((file, group)).or_default().push(row);
     }
     let store = Store::open(files)?;
-    let read = |unit: (usize, usize)| -> Result<Vec<Keyed>, AnalyzeError> {
+    let read = |unit: (usize, usize)| -> Result<Vec<(u64, SpanTextRow)>, AnalyzeError> {
         let Some(rows) = rows_of.get(&unit) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::with_capacity(rows.len());
+        let mut at = rows.iter();
         for batch in store.rows_at(unit, &COLUMNS, rows)? {
             let batch = batch.map_err(|e| store.error(unit.0, e))?;
             let c = COLUMNS
@@ -55,26 +51,24 @@ pub(crate) fn span_text_at(
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| store.error(unit.0, e))?;
             let text = |k: usize, r: usize| c[k].get(r).unwrap_or("").to_owned();
-            for r in 0..batch.num_rows() {
+            for (r, &row) in (0..batch.num_rows()).zip(&mut at) {
                 out.push((
-                    (text(0, r), text(1, r)),
+                    Position::pack(unit.0, unit.1, row as u32),
                     SpanTextRow {
-                        name: text(2, r),
-                        kind: text(3, r),
-                        statement: c[4].get(r).map(str::to_owned),
-                        attributes: text(5, r),
-                        resource: text(6, r),
+                        name: text(0, r),
+                        kind: text(1, r),
+                        statement: c[2].get(r).map(str::to_owned),
+                        attributes: text(3, r),
+                        resource: text(4, r),
                     },
                 ));
             }
         }
         Ok(out)
     };
-    let mut out = SpanTextMap::new();
-    for rows in store.read_all(threads, &read)? {
-        for (key, row) in rows {
-            out.entry(key).or_insert(row);
-        }
-    }
-    Ok(out)
+    Ok(store
+        .read_all(threads, &read)?
+        .into_iter()
+        .flatten()
+        .collect())
 }

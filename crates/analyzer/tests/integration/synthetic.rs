@@ -279,3 +279,104 @@ fn malformed_inputs_name_the_file() {
         "{err}"
     );
 }
+
+/// Rewrites every span file of `dir` with `properties` (the same rows).
+fn rewrite_spans(dir: &std::path::Path, properties: &parquet::file::properties::WriterProperties) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    for entry in std::fs::read_dir(dir.join("spans")).unwrap() {
+        let path = entry.unwrap().path();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<_> = reader.map(Result::unwrap).collect();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w =
+            ArrowWriter::try_new(file, batches[0].schema(), Some(properties.clone())).unwrap();
+        batches.iter().for_each(|b| w.write(b).unwrap());
+        w.close().unwrap();
+    }
+}
+
+/// The encodings of the data pages of `column` in the span files of `dir`.
+fn data_page_encodings(dir: &std::path::Path, column: &str) -> Vec<String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut out = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir.join("spans")).unwrap() {
+        let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        let leaf = (0..reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .num_columns())
+            .find(|&i| {
+                reader
+                    .metadata()
+                    .file_metadata()
+                    .schema_descr()
+                    .column(i)
+                    .name()
+                    == column
+            })
+            .unwrap();
+        for g in 0..reader.num_row_groups() {
+            let pages = reader
+                .get_row_group(g)
+                .unwrap()
+                .get_column_page_reader(leaf)
+                .unwrap();
+            for page in pages {
+                let page = page.unwrap();
+                if page.page_type() != parquet::basic::PageType::DICTIONARY_PAGE {
+                    out.insert(page.encoding().to_string());
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The scan reads names, kinds and statements as dictionaries when the
+/// writer dictionary-encoded them. Spans from another writer — no
+/// dictionaries, or dictionaries that gave up midway to plain pages — give
+/// the same analysis, down to each request's split and the planted cascade.
+#[test]
+fn spans_with_plain_or_spilled_dictionaries_split_alike() {
+    use parquet::file::properties::WriterProperties;
+    let dir = tempfile::tempdir().unwrap();
+    let (requests, spans) = twenty_deletes_flat();
+    write_run(dir.path(), &requests, &[spans], 1000.0);
+    let reference = analyze(&config(dir.path())).unwrap();
+    let plain = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .build();
+    // A one-byte dictionary limit: the first page is dictionary-encoded,
+    // the rest of each column chunk falls back to plain pages.
+    let spilled = WriterProperties::builder()
+        .set_dictionary_page_size_limit(1)
+        .set_data_page_row_count_limit(4)
+        .set_write_batch_size(4)
+        .build();
+    for (label, properties) in [("plain", plain), ("spilled", spilled)] {
+        rewrite_spans(dir.path(), &properties);
+        let name_pages = data_page_encodings(dir.path(), "name");
+        let expected: &[_] = match label {
+            "plain" => &["PLAIN"],
+            _ => &["PLAIN", "RLE_DICTIONARY"],
+        };
+        assert_eq!(name_pages, expected, "{label}");
+        let out = analyze(&config(dir.path())).unwrap();
+        assert_eq!(out.splits, reference.splits, "{label}");
+        let (s, r) = (&out.analysis.scenarios[0], &reference.analysis.scenarios[0]);
+        assert_eq!(
+            serde_json::to_value(s).unwrap(),
+            serde_json::to_value(r).unwrap(),
+            "{label}"
+        );
+        let p95 = s.p95_split.unwrap();
+        assert!((p95.cascade_ms - 80.0).abs() < 1e-9, "{label}: {p95:?}");
+        assert_eq!(s.cascade_statement.as_deref(), Some(COUNT), "{label}");
+    }
+}

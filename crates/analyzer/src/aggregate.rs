@@ -144,12 +144,13 @@ pub fn numbers(
     rows: &[usize],
     open_model: bool,
 ) -> ScenarioNumbers {
-    let mut status_counts = BTreeMap::new();
+    // Counted by number, named once: a text key a request cost an allocation each.
+    let mut by_status = BTreeMap::new();
     let mut errors = BTreeMap::new();
     let mut failed = 0;
     let mut expected = Vec::new();
     for &i in rows {
-        *status_counts.entry(t.status[i].to_string()).or_insert(0) += 1;
+        *by_status.entry(t.status[i]).or_insert(0) += 1;
         if t.expected[i] {
             expected.push(i);
         } else {
@@ -161,16 +162,23 @@ pub fn numbers(
             *errors.entry(kind).or_insert(0) += 1;
         }
     }
+    let status_counts: BTreeMap<String, _> = by_status
+        .into_iter()
+        .map(|(status, n)| (status.to_string(), n))
+        .collect();
     let mut totals: Vec<i64> = expected.iter().map(|&i| t.duration[i]).collect();
     totals.sort_unstable();
     let stats = LatencyStats::from_sorted_ns(&totals);
     let distribution_ms = tracesplit_model::stats::distribution_ms(&totals);
-    let mut matched: Vec<usize> = expected
+    // Sorted on (total, row) pairs: a sort that looked each split up on
+    // every comparison waited on memory.
+    let mut by_total: Vec<(i64, usize)> = expected
         .iter()
-        .copied()
-        .filter(|&i| splits[i].matched)
+        .filter(|&&i| splits[i].matched)
+        .map(|&i| (splits[i].total_ns, i))
         .collect();
-    matched.sort_by_key(|&i| (splits[i].total_ns, i));
+    by_total.sort_unstable();
+    let matched: Vec<usize> = by_total.into_iter().map(|(_, i)| i).collect();
     let coverage = Coverage {
         requests: expected.len() as u64,
         matched: matched.len() as u64,

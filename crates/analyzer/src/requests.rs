@@ -3,7 +3,9 @@
 
 use crate::error::AnalyzeError;
 use crate::table::RequestTable;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use std::fs::File;
 use std::path::PathBuf;
 use tracesplit_model::schema::request_columns as rc;
@@ -68,6 +70,17 @@ const USED: [&str; 19] = [
     rc::TLS_NS,
 ];
 
+/// The text columns the request table reads as dictionaries. Not the
+/// error kind: null on nearly every row, and this reader turns a column
+/// chunk of nulls into a dictionary by comparing every row with the others.
+const INTERNED: [&str; 5] = [
+    rc::SCENARIO,
+    rc::ENTITY_TYPE,
+    rc::OPERATION,
+    rc::METHOD,
+    rc::ROUTE,
+];
+
 /// Reads the requests of every run, in file order, into one table (a batch
 /// at a time: the files' strings never exist all at once).
 pub fn load_requests(
@@ -79,18 +92,38 @@ pub fn load_requests(
         let fail =
             |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
         let file = File::open(&path).map_err(|e| fail(&e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
-        // Files of older versions lack the connection columns (read as zeros).
-        let mask = crate::scan::projection(builder.parquet_schema(), &USED);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(64 * 1024)
-            .build()
+        // The repeated texts are read as the dictionaries the runner's
+        // writer encodes them with: each distinct value is interned once.
+        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
             .map_err(|e| fail(&e))?;
-        for batch in reader {
-            table
-                .append(&batch.map_err(|e| fail(&e))?)
+        let metadata = match crate::scan::dictionary_hint(plain.schema(), &INTERNED) {
+            Some(hint) => ArrowReaderMetadata::try_new(
+                plain.metadata().clone(),
+                ArrowReaderOptions::new().with_schema(hint),
+            )
+            .map_err(|e| fail(&e))?,
+            None => plain,
+        };
+        // One reader a row group: a batch that ran into the next row group
+        // would mix two dictionaries, which the reader merges by hashing
+        // every value.
+        for group in 0..metadata.metadata().num_row_groups() {
+            let handle = file.try_clone().map_err(|e| fail(&e))?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata.clone());
+            // Files of older versions lack the connection columns (read as zeros).
+            let mask = crate::scan::projection(builder.parquet_schema(), &USED);
+            let reader = builder
+                .with_row_groups(vec![group])
+                .with_projection(mask)
+                .with_batch_size(64 * 1024)
+                .build()
                 .map_err(|e| fail(&e))?;
+            for batch in reader {
+                table
+                    .append(&batch.map_err(|e| fail(&e))?)
+                    .map_err(|e| fail(&e))?;
+            }
         }
     }
     Ok(table)

@@ -2,7 +2,7 @@
 //! (scenario, route, method, error kind) interned. Ten million requests are
 //! ~1 GB here instead of ~3 GB of strings.
 
-use crate::scan::{Texts, hex_word, hex128};
+use crate::scan::{FastMap, Labels, Texts, hex_word, hex128};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
@@ -54,6 +54,8 @@ pub struct RequestTable {
     /// Connection setup the request waited for: connect + TLS (ns; 0 on a
     /// reused connection, and in files of versions that did not record it).
     pub setup: Vec<i64>,
+    /// Scenario name → index, while rows are added.
+    scenario_index: FastMap<String, u32>,
 }
 
 /// A text column with few distinct values: each row is a number.
@@ -63,27 +65,24 @@ pub struct Interned {
     /// Index into `values`; `u32::MAX` for null.
     rows: Vec<u32>,
     /// Value → index, while rows are added.
-    index: HashMap<String, u32>,
+    index: FastMap<String, u32>,
 }
 
 impl Interned {
-    fn extend(&mut self, texts: &Texts<'_>, rows: usize) {
+    fn extend(&mut self, texts: &Labels<'_>, rows: usize) {
         self.rows.reserve(rows);
-        for t in (0..rows).map(|i| texts.get(i)) {
-            let k = match t {
-                None => u32::MAX,
-                Some(t) => match self.index.get(t) {
-                    Some(&k) => k,
-                    None => {
-                        self.values.push(t.to_owned());
-                        let k = (self.values.len() - 1) as u32;
-                        self.index.insert(t.to_owned(), k);
-                        k
-                    }
-                },
-            };
-            self.rows.push(k);
-        }
+        let (values, index) = (&mut self.values, &mut self.index);
+        let intern = |t: Option<&str>| {
+            let Some(t) = t else { return u32::MAX };
+            if let Some(&k) = index.get(t) {
+                return k;
+            }
+            values.push(t.to_owned());
+            let k = (values.len() - 1) as u32;
+            index.insert(t.to_owned(), k);
+            k
+        };
+        texts.map(rows, intern, &mut self.rows);
     }
 
     /// Row `i`'s text (`None`: null).
@@ -209,31 +208,29 @@ impl RequestTable {
     pub(crate) fn append(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let n = batch.num_rows();
         let text = |name: &str| Texts::of(batch, name);
-        let (scenario, entity, operation) = (
-            text(rc::SCENARIO)?,
-            text(rc::ENTITY_TYPE)?,
-            text(rc::OPERATION)?,
-        );
+        let label = |name: &str| Labels::of(batch, name);
+        let (entity, operation) = (label(rc::ENTITY_TYPE)?, label(rc::OPERATION)?);
         self.scenario.reserve(n);
-        let mut known: HashMap<String, usize> = (self.scenarios.iter().cloned())
-            .enumerate()
-            .map(|(k, s)| (s, k))
-            .collect();
-        for i in 0..n {
-            let name = scenario.get(i).unwrap_or_default();
-            let k = match known.get(name) {
-                Some(&k) => k,
-                None => {
-                    known.insert(name.to_owned(), self.scenarios.len());
-                    self.scenarios.push(name.to_owned());
-                    self.entity_type
-                        .push(entity.get(i).unwrap_or_default().to_owned());
-                    self.operation
-                        .push(operation.get(i).unwrap_or_default().to_owned());
-                    self.scenarios.len() - 1
-                }
-            };
-            self.scenario.push(k as u32);
+        let first_row = self.scenario.len();
+        let known_before = self.scenarios.len();
+        let (names, known) = (&mut self.scenarios, &mut self.scenario_index);
+        let scenario_of = |name: Option<&str>| {
+            let name = name.unwrap_or_default();
+            *known.entry(name.to_owned()).or_insert_with(|| {
+                names.push(name.to_owned());
+                (names.len() - 1) as u32
+            })
+        };
+        label(rc::SCENARIO)?.map(n, scenario_of, &mut self.scenario);
+        // A new scenario's entity and operation: those of its first row.
+        for k in known_before..self.scenarios.len() {
+            let i = self.scenario[first_row..]
+                .iter()
+                .position(|&s| s as usize == k)
+                .unwrap_or_default();
+            let text = |t: &Labels<'_>| t.get(i).unwrap_or_default().to_owned();
+            self.entity_type.push(text(&entity));
+            self.operation.push(text(&operation));
         }
         self.iteration
             .extend(zeros(ints(batch, rc::ITERATION)?).map(|v| v as u32));
@@ -247,11 +244,11 @@ impl RequestTable {
             .ok_or_else(|| format!("column {} is missing or not boolean", rc::EXPECTED))?;
         self.expected
             .extend((0..n).map(|i| expected.is_valid(i) && expected.value(i)));
-        self.error.extend(&text(rc::ERROR)?, n);
+        self.error.extend(&label(rc::ERROR)?, n);
         self.trace_id.extend(&text(rc::TRACE_ID)?, n);
         self.span_id.extend(&text(rc::SPAN_ID)?, n);
-        self.route.extend(&text(rc::ROUTE)?, n);
-        self.method.extend(&text(rc::METHOD)?, n);
+        self.route.extend(&label(rc::ROUTE)?, n);
+        self.method.extend(&label(rc::METHOD)?, n);
         self.start.extend(zeros(ints(batch, rc::START)?));
         self.intended_start
             .extend(zeros(ints(batch, rc::INTENDED_START)?));
@@ -327,11 +324,24 @@ mod tests {
         assert_eq!((s.value(1), s.text(1)), (None, "abc".into()));
         let b = texts(&[Some("timeout"), None, Some("reset"), Some("timeout")]);
         let mut k = Interned::default();
-        k.extend(&Texts::of(&b, "t").unwrap_or_else(|e| panic!("{e}")), 4);
+        k.extend(&Labels::of(&b, "t").unwrap_or_else(|e| panic!("{e}")), 4);
         assert_eq!(
             (0..4).map(|i| k.get(i)).collect::<Vec<_>>(),
             [Some("timeout"), None, Some("reset"), Some("timeout")]
         );
         assert_eq!(k.values.len(), 2);
+        // Read as a dictionary, across two batches: the same interned values.
+        let dictionary: arrow_array::DictionaryArray<arrow_array::types::Int32Type> =
+            vec![Some("reset"), None, Some("refused"), Some("reset")]
+                .into_iter()
+                .collect();
+        let b = RecordBatch::try_from_iter([("t", Arc::new(dictionary) as arrow_array::ArrayRef)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        k.extend(&Labels::of(&b, "t").unwrap_or_else(|e| panic!("{e}")), 4);
+        assert_eq!(
+            (4..8).map(|i| k.get(i)).collect::<Vec<_>>(),
+            [Some("reset"), None, Some("refused"), Some("reset")]
+        );
+        assert_eq!(k.values, ["timeout", "reset", "refused"]);
     }
 }

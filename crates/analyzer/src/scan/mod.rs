@@ -11,31 +11,20 @@
 //! [`text`] the names and statements of the few traces a report shows.
 
 mod columns;
+mod store;
 mod text;
 
 pub(crate) use columns::scan_spans;
+use store::Store;
+pub(crate) use store::{count_rows, dictionary_hint, projection};
 pub(crate) use text::span_text_at;
 
-use crate::error::AnalyzeError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
-use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
-};
-use parquet::schema::types::SchemaDescriptor;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
 use std::collections::HashMap;
-use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::path::PathBuf;
-use std::sync::Arc;
-use tracesplit_model::schema::span_columns as sc;
-
-/// Rows decoded at a time.
-const BATCH_ROWS: usize = 8 * 1024;
 
 const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -202,26 +191,48 @@ impl<'a> Labels<'a> {
     pub(crate) fn each(
         &self,
         rows: usize,
-        mut test: impl FnMut(Option<&'a str>) -> bool,
+        test: impl FnMut(Option<&'a str>) -> bool,
         out: &mut Vec<bool>,
+    ) {
+        self.map(rows, test, out);
+    }
+
+    /// Appends `f` of each of the first `rows` rows' text (`None`: null);
+    /// read as a dictionary, `f` sees each value a row uses once.
+    pub(crate) fn map<T: Copy>(
+        &self,
+        rows: usize,
+        mut f: impl FnMut(Option<&'a str>) -> T,
+        out: &mut Vec<T>,
     ) {
         match self {
             Self::Dictionary { keys, values } => {
-                // Only the values rows use are tested (a spilled dictionary
-                // can hold a batch's every value).
-                let mut answers: Vec<Option<bool>> = vec![None; values.len()];
-                let null = test(None);
+                // Only the values rows use are looked at (a spilled
+                // dictionary can hold a batch's every value).
+                let mut answers: Vec<Option<T>> = vec![None; values.len()];
+                let null = f(None);
                 out.extend((0..rows).map(|i| {
                     let k = usize::try_from(keys.value(i)).unwrap_or(usize::MAX);
                     match answers.get_mut(k) {
                         _ if keys.is_null(i) => null,
                         Some(Some(a)) => *a,
-                        Some(slot) => *slot.insert(test(values.get(k))),
+                        Some(slot) => *slot.insert(f(values.get(k))),
                         None => null,
                     }
                 }));
             }
-            Self::Plain(texts) => out.extend((0..rows).map(|i| test(texts.get(i)))),
+            Self::Plain(texts) => out.extend((0..rows).map(|i| f(texts.get(i)))),
+        }
+    }
+
+    /// Row `i`'s text (`None`: null).
+    pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Self::Dictionary { keys, values } => {
+                let k = usize::try_from(keys.value(i)).ok()?;
+                keys.is_valid(i).then(|| values.get(k)).flatten()
+            }
+            Self::Plain(texts) => texts.get(i),
         }
     }
 }
@@ -232,195 +243,6 @@ fn times<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::Int6
         .ok_or_else(|| format!("column {name} is missing"))?;
     col.as_primitive_opt::<Int64Type>()
         .ok_or_else(|| format!("column {name} has type {}, expected Int64", col.data_type()))
-}
-
-/// Rows in the files (from the Parquet footers: nothing is decoded).
-pub(crate) fn count_rows(files: &[PathBuf]) -> Result<u64, AnalyzeError> {
-    let store = Store::open(files)?;
-    Ok(store
-        .metadata
-        .iter()
-        .map(|m| m.metadata().file_metadata().num_rows().max(0) as u64)
-        .sum())
-}
-
-/// The columns named in `columns` that the file has (a file of an older
-/// version may lack some: they read as missing).
-pub(crate) fn projection(schema: &SchemaDescriptor, columns: &[&str]) -> ProjectionMask {
-    let leaves: Vec<usize> = (0..schema.num_columns())
-        .filter(|&i| columns.contains(&schema.column(i).name()))
-        .collect();
-    ProjectionMask::leaves(schema, leaves)
-}
-
-/// `schema` with the plain text columns named in `columns` as dictionaries
-/// (`None` when there is none to change).
-fn dictionary_hint(schema: &SchemaRef, columns: &[&str]) -> Option<SchemaRef> {
-    let mut changed = false;
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
-            if text && columns.contains(&f.name().as_str()) {
-                changed = true;
-                let value = Box::new(f.data_type().clone());
-                f.as_ref()
-                    .clone()
-                    .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), value))
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
-}
-
-/// The span files opened for scanning: their footers, read once, and their
-/// row groups (the units the threads take in turn).
-struct Store<'a> {
-    files: &'a [PathBuf],
-    metadata: Vec<ArrowReaderMetadata>,
-    units: Vec<(usize, usize)>,
-}
-
-impl<'a> Store<'a> {
-    fn open(files: &'a [PathBuf]) -> Result<Self, AnalyzeError> {
-        Self::open_with_dictionaries(files, &[])
-    }
-
-    /// Opens `files` so that the text columns named in `dictionaries` are
-    /// read as Arrow dictionaries: the writer dictionary-encodes them, and a
-    /// dictionary lets the scan look at each distinct value once instead of
-    /// copying and comparing it on every row.
-    fn open_with_dictionaries(
-        files: &'a [PathBuf],
-        dictionaries: &[&str],
-    ) -> Result<Self, AnalyzeError> {
-        let metadata = files
-            .iter()
-            .map(|f| {
-                let fail = |e: parquet::errors::ParquetError| {
-                    AnalyzeError::Input(format!("{}: not a Parquet file: {e}", f.display()))
-                };
-                let handle = File::open(f)
-                    .map_err(|e| AnalyzeError::Input(format!("{}: {e}", f.display())))?;
-                let plain = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default())
-                    .map_err(fail)?;
-                match dictionary_hint(plain.schema(), dictionaries) {
-                    Some(hint) => ArrowReaderMetadata::try_new(
-                        plain.metadata().clone(),
-                        ArrowReaderOptions::new().with_schema(hint),
-                    )
-                    .map_err(fail),
-                    None => Ok(plain),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let units = metadata
-            .iter()
-            .enumerate()
-            .flat_map(|(f, m)| (0..m.metadata().num_row_groups()).map(move |g| (f, g)))
-            .collect();
-        Ok(Self {
-            files,
-            metadata,
-            units,
-        })
-    }
-
-    fn error(&self, file: usize, message: impl std::fmt::Display) -> AnalyzeError {
-        AnalyzeError::Input(format!(
-            "{}: {message} (a damaged file, or not a span store file?)",
-            self.files[file].display()
-        ))
-    }
-
-    /// A reader builder for `file` with the `columns` the file has (of
-    /// row group `group`), and that row group's row count.
-    fn builder(
-        &self,
-        (file, group): (usize, usize),
-        columns: &[&str],
-    ) -> Result<(ParquetRecordBatchReaderBuilder<File>, usize), AnalyzeError> {
-        let handle = File::open(&self.files[file]).map_err(|e| self.error(file, e))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata[file].clone());
-        let rows = builder
-            .metadata()
-            .row_groups()
-            .get(group)
-            .map_or(0, |g| g.num_rows().max(0) as usize);
-        let projection = projection(builder.parquet_schema(), columns);
-        let builder = builder
-            .with_row_groups(vec![group])
-            .with_projection(projection)
-            .with_batch_size(BATCH_ROWS);
-        Ok((builder, rows))
-    }
-
-    /// A reader of row group `group` of file `file`: the `columns` the file
-    /// has, of the rows `keep` accepts. `keep` sees each batch's trace ids
-    /// (in row order) before any other column is decoded.
-    fn rows(
-        &self,
-        unit: (usize, usize),
-        columns: &[&str],
-        mut keep: impl FnMut(&Texts<'_>, usize) -> BooleanArray + Send + 'static,
-    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
-        let (builder, _) = self.builder(unit, columns)?;
-        let schema = builder.parquet_schema();
-        let trace = (0..schema.num_columns())
-            .find(|&i| schema.column(i).name() == sc::TRACE_ID)
-            .ok_or_else(|| self.error(unit.0, "no trace_id column"))?;
-        let predicate = ArrowPredicateFn::new(
-            ProjectionMask::leaves(schema, [trace]),
-            move |batch: RecordBatch| -> Result<BooleanArray, ArrowError> {
-                let ids = Texts::of(&batch, sc::TRACE_ID).map_err(ArrowError::SchemaError)?;
-                Ok(keep(&ids, batch.num_rows()))
-            },
-        );
-        builder
-            .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-            .build()
-            .map_err(|e| self.error(unit.0, e))
-    }
-
-    /// A reader of the rows `rows` (ascending) of row group `group` of file
-    /// `file`, with the `columns` the file has.
-    fn rows_at(
-        &self,
-        unit: (usize, usize),
-        columns: &[&str],
-        rows: &[usize],
-    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
-        let (builder, total) = self.builder(unit, columns)?;
-        if rows.iter().any(|&r| r >= total) {
-            return Err(self.error(
-                unit.0,
-                "a span's row is past its row group (the file changed?)",
-            ));
-        }
-        let selection =
-            RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
-        builder
-            .with_row_selection(selection)
-            .build()
-            .map_err(|e| self.error(unit.0, e))
-    }
-
-    /// Runs `read` on every unit, `threads` at a time; the results come
-    /// back in unit order (so that "the first copy of a span" means the same
-    /// for any number of threads), or the first unit's error.
-    fn read_all<T: Send>(
-        &self,
-        threads: usize,
-        read: &(dyn Fn((usize, usize)) -> Result<T, AnalyzeError> + Sync),
-    ) -> Result<Vec<T>, AnalyzeError> {
-        crate::parallel::map_in_order(&self.units, threads, &|&unit| read(unit))
-            .into_iter()
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -489,6 +311,7 @@ mod tests {
     #[test]
     fn labels_read_as_a_dictionary_answer_like_plain_text_testing_each_used_value_once() {
         use arrow_array::{ArrayRef, DictionaryArray, StringArray};
+        use std::sync::Arc;
         let rows = [Some("SERVER"), None, Some("CLIENT"), Some("SERVER"), None];
         // "INTERNAL" is in the dictionary but no row uses it.
         let dictionary: DictionaryArray<Int32Type> = DictionaryArray::new(

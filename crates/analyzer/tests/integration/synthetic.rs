@@ -280,12 +280,14 @@ fn malformed_inputs_name_the_file() {
     );
 }
 
-/// Rewrites every span file of `dir` with `properties` (the same rows).
-fn rewrite_spans(dir: &std::path::Path, properties: &parquet::file::properties::WriterProperties) {
+/// Rewrites every span file of `dir` and its `requests.parquet` with
+/// `properties` (the same rows).
+fn rewrite_run(dir: &std::path::Path, properties: &parquet::file::properties::WriterProperties) {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    for entry in std::fs::read_dir(dir.join("spans")).unwrap() {
-        let path = entry.unwrap().path();
+    let spans = std::fs::read_dir(dir.join("spans")).unwrap();
+    let files = spans.map(|e| e.unwrap().path());
+    for path in files.chain([dir.join("requests.parquet")]) {
         let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
             .unwrap()
             .build()
@@ -339,11 +341,12 @@ fn data_page_encodings(dir: &std::path::Path, column: &str) -> Vec<String> {
 }
 
 /// The scan reads names, kinds and statements as dictionaries when the
-/// writer dictionary-encoded them. Spans from another writer — no
+/// writer dictionary-encoded them (and the request table its repeated texts).
+/// Files from another writer — no
 /// dictionaries, or dictionaries that gave up midway to plain pages — give
 /// the same analysis, down to each request's split and the planted cascade.
 #[test]
-fn spans_with_plain_or_spilled_dictionaries_split_alike() {
+fn runs_with_plain_or_spilled_dictionaries_analyze_alike() {
     use parquet::file::properties::WriterProperties;
     let dir = tempfile::tempdir().unwrap();
     let (requests, spans) = twenty_deletes_flat();
@@ -360,7 +363,7 @@ fn spans_with_plain_or_spilled_dictionaries_split_alike() {
         .set_write_batch_size(4)
         .build();
     for (label, properties) in [("plain", plain), ("spilled", spilled)] {
-        rewrite_spans(dir.path(), &properties);
+        rewrite_run(dir.path(), &properties);
         let name_pages = data_page_encodings(dir.path(), "name");
         let expected: &[_] = match label {
             "plain" => &["PLAIN"],

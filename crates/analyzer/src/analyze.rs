@@ -12,7 +12,7 @@ use crate::partition::{
 use crate::requests::load_requests;
 use crate::scratch::{Scratch, Timer};
 use crate::source::{SpanSource, span_files};
-use crate::split::{RequestSplit, SpanColumns, holds};
+use crate::split::{RequestSplit, SpanColumns, SpanIndex, holds};
 use crate::table::RequestTable;
 use crate::waterfall::{SpanText, critical_steps, waterfall};
 use std::collections::HashMap;
@@ -402,7 +402,7 @@ fn scenario(
 ) -> ScenarioAnalysis {
     let (t, splits) = (cx.table, cx.splits);
     let window = n.p95.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
-    let statement_of = |idx: Option<u32>| idx.and_then(|i| cx.text.statement(i));
+    let statement_of = |idx: Option<SpanIndex>| idx.and_then(|i| cx.text.statement(i.index()));
     let cascade_statement = most_common(
         window
             .iter()
@@ -412,7 +412,7 @@ fn scenario(
         window
             .iter()
             .filter_map(|&i| splits[i].top_cascade)
-            .map(|i| cascade_name(cx, i)),
+            .map(|i| cascade_name(cx, i.index())),
     );
     let slowest_db_statement = most_common(
         window
@@ -515,12 +515,16 @@ fn text_wanted(
         let s = &splits[i];
         let named = s
             .top_cascade
-            .map(|k| cascade_name_span(c, variant_of(i), k as usize) as u32);
+            .map(|k| cascade_name_span(c, variant_of(i), k.index() as usize) as u32);
         wanted.extend(
-            [s.top_cascade, s.top_db_other, named]
-                .into_iter()
-                .flatten()
-                .map(|k| k as usize),
+            [
+                s.top_cascade.map(SpanIndex::index),
+                s.top_db_other.map(SpanIndex::index),
+                named,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|k| k as usize),
         );
     }
     wanted

@@ -57,7 +57,7 @@ pub fn of_request(
     text: &SpanText<'_>,
     split: &RequestSplit,
 ) -> Option<RequestAttributes> {
-    let entry = split.server_span? as usize;
+    let entry = split.server_span?.index() as usize;
     let children = s.children(s.group_of(entry)?);
     let mut out = RequestAttributes::new();
     let mut stack = vec![entry];

@@ -106,6 +106,26 @@ pub struct RequestInput {
     pub variant: usize,
 }
 
+/// A span's index in the columns a request was split from: four bytes, and
+/// four as an `Option` too (ten million splits are kept for a whole analysis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanIndex(std::num::NonZeroU32);
+
+impl SpanIndex {
+    /// Index `i` (`None` past `u32::MAX - 1`).
+    pub fn new(i: usize) -> Option<Self> {
+        u32::try_from(i.checked_add(1)?)
+            .ok()
+            .and_then(std::num::NonZeroU32::new)
+            .map(Self)
+    }
+
+    /// The index.
+    pub fn index(self) -> u32 {
+        self.0.get() - 1
+    }
+}
+
 /// The split of one request (ns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RequestSplit {
@@ -145,11 +165,11 @@ pub struct RequestSplit {
     pub server_candidates: u32,
     /// Index of the server entry span in the [`SpanColumns`] it was split
     /// from (cleared when those columns are dropped: see `forget_spans`).
-    pub server_span: Option<u32>,
+    pub server_span: Option<SpanIndex>,
     /// Global index of the longest cascade span.
-    pub top_cascade: Option<u32>,
+    pub top_cascade: Option<SpanIndex>,
     /// Global index of the longest other DB span.
-    pub top_db_other: Option<u32>,
+    pub top_db_other: Option<SpanIndex>,
 }
 
 impl RequestSplit {
@@ -327,9 +347,9 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
         db_count,
         clamped,
         server_candidates: candidates,
-        server_span: Some(entry as u32),
-        top_cascade: top_cascade.map(|i| i as u32),
-        top_db_other: top_other.map(|i| i as u32),
+        server_span: SpanIndex::new(entry),
+        top_cascade: top_cascade.and_then(SpanIndex::new),
+        top_db_other: top_other.and_then(SpanIndex::new),
     }
 }
 

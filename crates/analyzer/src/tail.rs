@@ -97,7 +97,7 @@ pub fn exclusive_times(
 type Shapes = BTreeMap<String, (u32, i64, bool)>;
 
 fn shapes_of(s: &SpanColumns, text: &SpanText<'_>, split: &RequestSplit) -> Option<Shapes> {
-    let entry = split.server_span? as usize;
+    let entry = split.server_span?.index() as usize;
     let children = s.children(s.group_of(entry)?);
     let mut out = Shapes::new();
     for (i, excl) in exclusive_times(s, &children, entry) {

@@ -69,7 +69,7 @@ pub fn waterfall(
         critical: true,
         exclusive_ms: ms(split.total_ns - split.server_ns.min(split.total_ns)),
     }];
-    let Some(server) = split.server_span.map(|i| i as usize) else {
+    let Some(server) = split.server_span.map(|i| i.index() as usize) else {
         return out;
     };
     let Some(group) = s.group_of(server) else {
@@ -133,7 +133,7 @@ pub fn critical_steps(
     text: &SpanText<'_>,
     split: &RequestSplit,
 ) -> Vec<CriticalStep> {
-    let Some(server) = split.server_span.map(|i| i as usize) else {
+    let Some(server) = split.server_span.map(|i| i.index() as usize) else {
         return Vec::new();
     };
     let Some(group) = s.group_of(server) else {

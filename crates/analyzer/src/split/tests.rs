@@ -58,7 +58,13 @@ fn a_delete_with_its_usage_count() {
         (30, 100, 60, 50, 10, 40)
     );
     assert_eq!(s.db_count, 2);
-    assert_eq!((s.top_cascade, s.top_db_other), (Some(4), Some(2)));
+    assert_eq!(
+        (
+            s.top_cascade.map(SpanIndex::index),
+            s.top_db_other.map(SpanIndex::index)
+        ),
+        (Some(4), Some(2))
+    );
     assert!(holds(&s));
 }
 
@@ -250,4 +256,14 @@ proptest! {
             (s.network_ns, s.handler_ns, s.cascade_ns, s.db_other_ns, s.db_count, s.server_candidates)
         );
     }
+}
+
+/// Ten million splits stay in memory for a whole analysis (`partition`'s
+/// bytes per request count on this size).
+#[test]
+fn a_split_stays_within_its_memory_budget() {
+    assert_eq!(std::mem::size_of::<Option<SpanIndex>>(), 4);
+    assert!(std::mem::size_of::<RequestSplit>() <= 120);
+    assert_eq!(SpanIndex::new(7).map(SpanIndex::index), Some(7));
+    assert_eq!(SpanIndex::new(u32::MAX as usize), None);
 }

@@ -208,17 +208,21 @@ impl<'a> Labels<'a> {
         match self {
             Self::Dictionary { keys, values } => {
                 // Only the values rows use are looked at (a spilled
-                // dictionary can hold a batch's every value).
+                // dictionary can hold a batch's every value), and null only
+                // when a row is null: `f` may record what it is shown.
                 let mut answers: Vec<Option<T>> = vec![None; values.len()];
-                let null = f(None);
+                let mut null = None;
                 out.extend((0..rows).map(|i| {
-                    let k = usize::try_from(keys.value(i)).unwrap_or(usize::MAX);
-                    match answers.get_mut(k) {
-                        _ if keys.is_null(i) => null,
-                        Some(Some(a)) => *a,
-                        Some(slot) => *slot.insert(f(values.get(k))),
-                        None => null,
-                    }
+                    let k = keys
+                        .is_valid(i)
+                        .then(|| usize::try_from(keys.value(i)).ok())
+                        .flatten()
+                        .filter(|&k| k < answers.len());
+                    let answer = match k {
+                        Some(k) => &mut answers[k],
+                        None => &mut null,
+                    };
+                    *answer.get_or_insert_with(|| f(k.and_then(|k| values.get(k))))
                 }));
             }
             Self::Plain(texts) => out.extend((0..rows).map(|i| f(texts.get(i)))),
@@ -343,8 +347,23 @@ mod tests {
         let (plain, _) = answers("plain");
         assert_eq!(dictionary, vec![true, false, false, true, false]);
         assert_eq!(dictionary, plain);
-        assert_eq!(tested, vec![None, Some("SERVER"), Some("CLIENT")]);
+        assert_eq!(tested, vec![Some("SERVER"), None, Some("CLIENT")]);
         let (missing, _) = answers("kind");
         assert_eq!(missing, vec![false; rows.len()]);
+        // Without a null row, `f` never sees null (it may record what it sees).
+        let (_, tested) = {
+            let labels = Labels::of(&batch, "dictionary").unwrap_or_else(|e| panic!("{e}"));
+            let (mut seen, mut out) = (Vec::new(), Vec::new());
+            labels.each(
+                1,
+                |t| {
+                    seen.push(t);
+                    false
+                },
+                &mut out,
+            );
+            (out, seen)
+        };
+        assert_eq!(tested, vec![Some("SERVER")]);
     }
 }

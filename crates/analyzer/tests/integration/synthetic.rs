@@ -352,6 +352,7 @@ fn runs_with_plain_or_spilled_dictionaries_analyze_alike() {
     let (requests, spans) = twenty_deletes_flat();
     write_run(dir.path(), &requests, &[spans], 1000.0);
     let reference = analyze(&config(dir.path())).unwrap();
+    assert_eq!(reference.analysis.scenarios.len(), 1, "no phantom scenario");
     let plain = WriterProperties::builder()
         .set_dictionary_enabled(false)
         .build();
@@ -372,6 +373,7 @@ fn runs_with_plain_or_spilled_dictionaries_analyze_alike() {
         assert_eq!(name_pages, expected, "{label}");
         let out = analyze(&config(dir.path())).unwrap();
         assert_eq!(out.splits, reference.splits, "{label}");
+        assert_eq!(out.analysis.scenarios.len(), 1, "{label}");
         let (s, r) = (&out.analysis.scenarios[0], &reference.analysis.scenarios[0]);
         assert_eq!(
             serde_json::to_value(s).unwrap(),

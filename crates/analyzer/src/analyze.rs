@@ -197,6 +197,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let (mut splits, single) = split_partitioned(&job)?;
     timer.mark("spans: scan, join, sort, split");
     let clock_check = crate::outside::locate(&mut splits, &table);
+    timer.mark("  clock check, queue located");
     // Tests prove that a broken invariant is reported as an internal error
     // (exit 4), which no real input can cause.
     if std::env::var_os("TRACESPLIT_FAULT_INJECT").is_some_and(|v| v == "split-sum")
@@ -214,6 +215,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     for i in 0..table.len() {
         rows_of[table.scenario[i] as usize].push(i);
     }
+    timer.mark("  splits checked, scenarios' rows");
     let open_model = manifests.iter().any(RunManifest::open_model);
     // A run that had to be partitioned is short of memory: its scenarios
     // are worked on one at a time (each thread's working sets add up).

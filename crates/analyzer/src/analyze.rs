@@ -263,10 +263,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         &detail.span_files,
         &detail.columns,
         &text_wanted(&detail, &drawn, windows(), &splits, &|i| {
-            variant_of_scenario
-                .get(&table.scenarios[table.scenario[i] as usize])
-                .copied()
-                .unwrap_or(0)
+            variant_of(&table.scenarios[table.scenario[i] as usize])
         }),
     )?;
     timer.mark("span text");
@@ -279,7 +276,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let build = |k: &usize| -> Option<ScenarioAnalysis> {
         let (k, name) = (*k, &table.scenarios[*k]);
         let n = numbers[k].lock().ok()?.take()?;
-        let variant = variant_of_scenario.get(name).copied().unwrap_or(0);
+        let variant = variant_of(name);
         let classifier = names
             .iter()
             .position(|x| x == name)

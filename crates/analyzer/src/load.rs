@@ -34,9 +34,7 @@ pub struct Loaded {
 
 /// Hex span id → u64 (a hash for anything that is not 16 hex digits).
 pub fn id64(text: &str) -> u64 {
-    if text.len() == 16
-        && let Some(v) = crate::scan::hex_word(text.as_bytes())
-    {
+    if let Some(v) = <u64 as crate::table::HexId>::parse(text) {
         return v;
     }
     // FNV-1a: only reached for ids that are not W3C span ids.

@@ -70,15 +70,14 @@ const USED: [&str; 19] = [
     rc::TLS_NS,
 ];
 
-/// The text columns the request table reads as dictionaries. Not the
-/// error kind: null on nearly every row, and this reader turns a column
-/// chunk of nulls into a dictionary by comparing every row with the others.
-const INTERNED: [&str; 5] = [
+/// The text columns the request table reads as dictionaries (interned).
+const INTERNED: [&str; 6] = [
     rc::SCENARIO,
     rc::ENTITY_TYPE,
     rc::OPERATION,
     rc::METHOD,
     rc::ROUTE,
+    rc::ERROR,
 ];
 
 /// Reads the requests of every run, in file order, into one table (a batch
@@ -92,25 +91,18 @@ pub fn load_requests(
         let fail =
             |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
         let file = File::open(&path).map_err(|e| fail(&e))?;
-        // The repeated texts are read as the dictionaries the runner's
-        // writer encodes them with: each distinct value is interned once.
         let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
             .map_err(|e| fail(&e))?;
-        let metadata = match crate::scan::dictionary_hint(plain.schema(), &INTERNED) {
-            Some(hint) => ArrowReaderMetadata::try_new(
-                plain.metadata().clone(),
-                ArrowReaderOptions::new().with_schema(hint),
-            )
-            .map_err(|e| fail(&e))?,
-            None => plain,
-        };
         // One reader a row group: a batch that ran into the next row group
         // would mix two dictionaries, which the reader merges by hashing
-        // every value.
-        for group in 0..metadata.metadata().num_row_groups() {
+        // every value. The repeated texts are read as the dictionaries the
+        // runner's writer encodes them with: each distinct value is
+        // interned once.
+        for group in 0..plain.metadata().num_row_groups() {
+            let metadata =
+                crate::scan::row_group_metadata(&plain, group, &INTERNED).map_err(|e| fail(&e))?;
             let handle = file.try_clone().map_err(|e| fail(&e))?;
-            let builder =
-                ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata.clone());
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata);
             // Files of older versions lack the connection columns (read as zeros).
             let mask = crate::scan::projection(builder.parquet_schema(), &USED);
             let reader = builder

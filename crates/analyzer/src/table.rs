@@ -209,29 +209,7 @@ impl RequestTable {
         let n = batch.num_rows();
         let text = |name: &str| Texts::of(batch, name);
         let label = |name: &str| Labels::of(batch, name);
-        let (entity, operation) = (label(rc::ENTITY_TYPE)?, label(rc::OPERATION)?);
-        self.scenario.reserve(n);
-        let first_row = self.scenario.len();
-        let known_before = self.scenarios.len();
-        let (names, known) = (&mut self.scenarios, &mut self.scenario_index);
-        let scenario_of = |name: Option<&str>| {
-            let name = name.unwrap_or_default();
-            *known.entry(name.to_owned()).or_insert_with(|| {
-                names.push(name.to_owned());
-                (names.len() - 1) as u32
-            })
-        };
-        label(rc::SCENARIO)?.map(n, scenario_of, &mut self.scenario);
-        // A new scenario's entity and operation: those of its first row.
-        for k in known_before..self.scenarios.len() {
-            let i = self.scenario[first_row..]
-                .iter()
-                .position(|&s| s as usize == k)
-                .unwrap_or_default();
-            let text = |t: &Labels<'_>| t.get(i).unwrap_or_default().to_owned();
-            self.entity_type.push(text(&entity));
-            self.operation.push(text(&operation));
-        }
+        self.append_scenarios(batch)?;
         self.iteration
             .extend(zeros(ints(batch, rc::ITERATION)?).map(|v| v as u32));
         self.step
@@ -261,6 +239,36 @@ impl RequestTable {
             .zip(zeros(ints(batch, rc::TLS_NS)?))
             .map(|(c, t)| c.saturating_add(t).max(0));
         self.setup.extend(setup);
+        Ok(())
+    }
+
+    /// Appends a batch's scenarios (each new one with the entity and
+    /// operation of its first row).
+    fn append_scenarios(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let label = |name: &str| Labels::of(batch, name);
+        let (entity, operation) = (label(rc::ENTITY_TYPE)?, label(rc::OPERATION)?);
+        let n = batch.num_rows();
+        self.scenario.reserve(n);
+        let first_row = self.scenario.len();
+        let known_before = self.scenarios.len();
+        let (names, known) = (&mut self.scenarios, &mut self.scenario_index);
+        let scenario_of = |name: Option<&str>| {
+            let name = name.unwrap_or_default();
+            *known.entry(name.to_owned()).or_insert_with(|| {
+                names.push(name.to_owned());
+                (names.len() - 1) as u32
+            })
+        };
+        label(rc::SCENARIO)?.map(n, scenario_of, &mut self.scenario);
+        for k in known_before..self.scenarios.len() {
+            let i = self.scenario[first_row..]
+                .iter()
+                .position(|&s| s as usize == k)
+                .unwrap_or_default();
+            let text = |t: &Labels<'_>| t.get(i).unwrap_or_default().to_owned();
+            self.entity_type.push(text(&entity));
+            self.operation.push(text(&operation));
+        }
         Ok(())
     }
 

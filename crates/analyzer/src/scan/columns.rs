@@ -93,7 +93,7 @@ fn matches<'a>(regex: &regex::Regex, texts: &Labels<'a>, rows: usize, out: &mut 
         }
         m
     };
-    texts.each(rows, &mut test, out);
+    texts.map(rows, &mut test, out);
 }
 
 /// The slot of each of the first `n` rows' trace (`None`: not a wanted
@@ -216,8 +216,8 @@ impl Scan<'_> {
                 .push(if start.is_valid(i) { start.value(i) } else { 0 });
             c.end.push(if end.is_valid(i) { end.value(i) } else { 0 });
         }
-        Labels::of(batch, sc::KIND)?.each(n, |k| k == Some("SERVER"), &mut c.is_server);
-        Labels::of(batch, sc::DB_SYSTEM)?.each(n, |d| d.is_some(), &mut c.is_db);
+        Labels::of(batch, sc::KIND)?.map(n, |k| k == Some("SERVER"), &mut c.is_server);
+        Labels::of(batch, sc::DB_SYSTEM)?.map(n, |d| d.is_some(), &mut c.is_db);
         if !self.classifiers.statement.is_empty() {
             let statement = Labels::of(batch, sc::DB_STATEMENT)?;
             let name = Labels::of(batch, sc::NAME)?;

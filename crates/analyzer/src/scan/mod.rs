@@ -16,7 +16,7 @@ mod text;
 
 pub(crate) use columns::scan_spans;
 use store::Store;
-pub(crate) use store::{count_rows, dictionary_hint, projection};
+pub(crate) use store::{count_rows, projection, row_group_metadata};
 pub(crate) use text::span_text_at;
 
 use arrow_array::cast::AsArray;
@@ -187,16 +187,6 @@ impl<'a> Labels<'a> {
         }
     }
 
-    /// Appends `test` of each of the first `rows` rows' text (`None`: null).
-    pub(crate) fn each(
-        &self,
-        rows: usize,
-        test: impl FnMut(Option<&'a str>) -> bool,
-        out: &mut Vec<bool>,
-    ) {
-        self.map(rows, test, out);
-    }
-
     /// Appends `f` of each of the first `rows` rows' text (`None`: null);
     /// read as a dictionary, `f` sees each value a row uses once.
     pub(crate) fn map<T: Copy>(
@@ -333,7 +323,7 @@ mod tests {
         let answers = |name: &str| {
             let labels = Labels::of(&batch, name).unwrap_or_else(|e| panic!("{e}"));
             let (mut seen, mut out) = (Vec::new(), Vec::new());
-            labels.each(
+            labels.map(
                 rows.len(),
                 |t| {
                     seen.push(t);
@@ -354,7 +344,7 @@ mod tests {
         let (_, tested) = {
             let labels = Labels::of(&batch, "dictionary").unwrap_or_else(|e| panic!("{e}"));
             let (mut seen, mut out) = (Vec::new(), Vec::new());
-            labels.each(
+            labels.map(
                 1,
                 |t| {
                     seen.push(t);

@@ -40,7 +40,7 @@ pub(crate) fn projection(schema: &SchemaDescriptor, columns: &[&str]) -> Project
 
 /// `schema` with the plain text columns named in `columns` as dictionaries
 /// (`None` when there is none to change).
-pub(crate) fn dictionary_hint(schema: &SchemaRef, columns: &[&str]) -> Option<SchemaRef> {
+fn dictionary_hint(schema: &SchemaRef, columns: &[&str]) -> Option<SchemaRef> {
     let mut changed = false;
     let fields: Vec<Field> = schema
         .fields()
@@ -59,6 +59,40 @@ pub(crate) fn dictionary_hint(schema: &SchemaRef, columns: &[&str]) -> Option<Sc
         })
         .collect();
     changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
+/// The footer to read row group `group` with: the text columns named in
+/// `dictionaries` as Arrow dictionaries, but for a column chunk of nulls
+/// only (a service without a database has no statement; a run without
+/// failures no error kind): arrow-rs turns those into a dictionary by
+/// comparing every row with the others.
+pub(crate) fn row_group_metadata(
+    plain: &ArrowReaderMetadata,
+    group: usize,
+    dictionaries: &[&str],
+) -> Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
+    let Some(row_group) = plain.metadata().row_groups().get(group) else {
+        return Ok(plain.clone());
+    };
+    let all_null = |name: &str| {
+        row_group.columns().iter().any(|c| {
+            c.column_descr().name() == name
+                && c.statistics().and_then(|s| s.null_count_opt())
+                    == Some(row_group.num_rows().max(0) as u64)
+        })
+    };
+    let columns: Vec<&str> = dictionaries
+        .iter()
+        .copied()
+        .filter(|c| !all_null(c))
+        .collect();
+    match dictionary_hint(plain.schema(), &columns) {
+        Some(hint) => ArrowReaderMetadata::try_new(
+            plain.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(hint),
+        ),
+        None => Ok(plain.clone()),
+    }
 }
 
 /// The span files opened for scanning: their footers, read once, and their
@@ -108,39 +142,14 @@ impl<'a> Store<'a> {
         })
     }
 
-    /// The footer to read row group `group` of `file` with: the columns
-    /// named in `dictionaries` as dictionaries, but for a column chunk of
-    /// nulls only (a service without a database has no statement): the
-    /// reader would turn those into a dictionary by comparing every row.
+    /// The footer to read row group `group` of `file` with (see
+    /// [`row_group_metadata`]).
     fn metadata_for(
         &self,
         (file, group): (usize, usize),
     ) -> Result<ArrowReaderMetadata, AnalyzeError> {
-        let plain = &self.metadata[file];
-        let Some(row_group) = plain.metadata().row_groups().get(group) else {
-            return Ok(plain.clone());
-        };
-        let all_null = |name: &str| {
-            row_group.columns().iter().any(|c| {
-                c.column_descr().name() == name
-                    && c.statistics().and_then(|s| s.null_count_opt())
-                        == Some(row_group.num_rows().max(0) as u64)
-            })
-        };
-        let columns: Vec<&str> = self
-            .dictionaries
-            .iter()
-            .copied()
-            .filter(|c| !all_null(c))
-            .collect();
-        match dictionary_hint(plain.schema(), &columns) {
-            Some(hint) => ArrowReaderMetadata::try_new(
-                plain.metadata().clone(),
-                ArrowReaderOptions::new().with_schema(hint),
-            )
-            .map_err(|e| self.error(file, e)),
-            None => Ok(plain.clone()),
-        }
+        row_group_metadata(&self.metadata[file], group, self.dictionaries)
+            .map_err(|e| self.error(file, e))
     }
 
     pub(super) fn error(&self, file: usize, message: impl std::fmt::Display) -> AnalyzeError {

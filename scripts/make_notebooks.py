@@ -70,8 +70,19 @@ trace = os.environ.get("TRACESPLIT_TRACE") or split.sort("total_ns")["trace_id"]
 row = split.filter(pl.col("trace_id") == trace).row(0, named=True)
 print(f"trace {trace}  {row['scenario']}  total {row['total_ns']/1e6:.2f} ms = network {row['network_ns']/1e6:.2f} "
       f"+ queue {row['queue_ns']/1e6:.2f} + handler {row['handler_ns']/1e6:.2f} + cascade {row['cascade_ns']/1e6:.2f} + db other {row['db_other_ns']/1e6:.2f}")''',
-        '''spans = (pl.scan_parquet(str(RUN / "spans" / "*.parquet")).filter(pl.col("trace_id") == trace)
-         .select("span_id", "parent_span_id", "name", "kind", "start_unix_nano", "end_unix_nano", "db_statement").collect())
+        '''# The span store keeps ids as bytes (segments written by tracesplit 0.1.0: hex text); shown here as hex.
+def spans_of(trace):
+    frames = []
+    for path in sorted((RUN / "spans").glob("*.parquet")):
+        f = pl.scan_parquet(path)
+        as_bytes = f.collect_schema()["trace_id"] == pl.Binary
+        f = f.filter(pl.col("trace_id") == (bytes.fromhex(trace) if as_bytes else trace))
+        if as_bytes:
+            f = f.with_columns(pl.col(c).bin.encode("hex") for c in ("span_id", "parent_span_id"))
+        frames.append(f.select("span_id", "parent_span_id", "name", "kind", "start_unix_nano", "end_unix_nano", "db_statement"))
+    return pl.concat(frames).collect()
+spans = spans_of(trace)
+assert spans.height > 0, f"no span of trace {trace} in {RUN / 'spans'}"
 children = {}
 for s in spans.sort("start_unix_nano").iter_rows(named=True):
     children.setdefault(s["parent_span_id"], []).append(s)

@@ -7,7 +7,8 @@
 //! machine's), then under a memory limit (LIMIT_MIB, default 1024) that
 //! partitions the spans; the split totals of the two must be identical.
 //!
-//! The data is generated once into `target/bench-data/` and reused. The
+//! The data is generated once into `target/bench-data/` and reused (made
+//! again when the store's layout changed: `bench-data-version`). The
 //! analysis runs in a child process so its peak RSS is its own. Beside it, the
 //! same join and split as one DuckDB SQL query (`benches/duckdb_split.py`,
 //! needs `.venv/bin/pip install duckdb`), over the same files; both print the
@@ -32,6 +33,8 @@ use tracesplit_store::{RequestFileWriter, SpanSegmentWriter};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const MS: i64 = 1_000_000;
+/// The layout of the generated data: 2 since the span store keeps ids as bytes.
+const DATA_VERSION: &str = "2";
 const SCENARIOS: [&str; 10] = [
     "A_PATCH",
     "B_PUT",
@@ -307,13 +310,17 @@ fn main() {
     } else {
         format!("analyze-{requests}x{per_request}")
     });
-    if !dir.join("requests.parquet").exists() {
+    // Data of an older layout (ids as hex text before format 2) is made again.
+    let version = dir.join("bench-data-version");
+    let current = std::fs::read_to_string(&version).unwrap_or_default();
+    if !dir.join("requests.parquet").exists() || current.trim() != DATA_VERSION {
         eprintln!(
             "generating {requests} requests × {per_request} spans in {}",
             dir.display()
         );
         let _ = std::fs::remove_dir_all(&dir);
         generate(&dir, requests, per_request);
+        std::fs::write(&version, DATA_VERSION).unwrap();
     }
     println!(
         "analyzer: {requests} requests, {} server spans ({})",

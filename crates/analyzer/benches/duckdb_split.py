@@ -44,7 +44,7 @@ FROM split
 
 QUERY = f"""
 WITH RECURSIVE req AS (
-    SELECT row_number() OVER () AS req_idx, trace_id, span_id, duration_ns
+    SELECT row_number() OVER () AS req_idx, {{ids}}, duration_ns
     FROM read_parquet('{{run}}/requests.parquet')
 ),
 spans AS (
@@ -81,7 +81,7 @@ db AS (
 
 TRACE_QUERY = f"""
 WITH req AS (
-    SELECT row_number() OVER () AS req_idx, trace_id, span_id, duration_ns
+    SELECT row_number() OVER () AS req_idx, {{ids}}, duration_ns
     FROM read_parquet('{{run}}/requests.parquet')
 ),
 spans AS (
@@ -107,12 +107,25 @@ db AS (
 """
 
 
+def request_ids(con, run):
+    """The requests' ids as the span store holds them: bytes (BLOB) in
+    stores of this version, hex text in older ones (requests.parquet keeps
+    hex text)."""
+    (kind,) = con.execute(
+        f"SELECT typeof(trace_id) FROM read_parquet('{run}/spans/*.parquet') LIMIT 1"
+    ).fetchone()
+    if kind == "BLOB":
+        return "unhex(trace_id) AS trace_id, unhex(span_id) AS span_id"
+    return "trace_id, span_id"
+
+
 def main():
     run = sys.argv[1]
     query = TRACE_QUERY if sys.argv[2:] == ["trace"] else QUERY
     con = duckdb.connect()
+    query = query.replace("{run}", run).replace("{ids}", request_ids(con, run))
     t = time.time()
-    matched, cascade, _network, _handler = con.execute(query.replace("{run}", run)).fetchone()
+    matched, cascade, _network, _handler = con.execute(query).fetchone()
     secs = time.time() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"RESULT {secs:.3f} {rss:.0f} {matched} {cascade}")

@@ -112,7 +112,7 @@ pub fn count_spans(span_files: &[PathBuf]) -> Result<u64, AnalyzeError> {
 pub(crate) fn trace_of(t: &RequestTable, i: usize) -> Option<u128> {
     t.trace_id
         .value(i)
-        .or_else(|| crate::scan::hex128(&t.trace_id.text(i)))
+        .or_else(|| crate::scan::hex128(t.trace_id.text(i).as_bytes()))
 }
 
 /// Reads the spans of the traces of the requests `rows` and prepares the split's columns.

@@ -108,7 +108,7 @@ pub trait HexId: Copy + Default {
 
 impl HexId for u128 {
     fn parse(text: &str) -> Option<Self> {
-        hex128(text)
+        hex128(text.as_bytes())
     }
     fn hex(self) -> String {
         format!("{self:032x}")

@@ -4,7 +4,15 @@
 //! readers (the analyzer, the notebooks) rely on the names. Times are Int64
 //! nanoseconds since the Unix epoch so that every Parquet reader (polars,
 //! DuckDB, pandas) reads them without unsigned-integer surprises.
+//!
+//! The span store keeps ids as their bytes (`FixedSizeBinary`, Parquet's
+//! fixed-length byte array): it is the run's largest file, and its ids are
+//! what the analysis reads most. Hex text took twice the bytes and a parse
+//! per row. Segments written before kept hex text; readers accept both.
+//! `requests.parquet` and `split.parquet` keep hex text: one row a request,
+//! they are the tables users filter by a trace id pasted from Jaeger.
 
+use crate::ids::{SpanId, TraceId};
 use arrow_schema::{DataType, Field, Schema};
 use std::sync::Arc;
 
@@ -65,6 +73,11 @@ fn utf8(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Utf8, nullable)
 }
 
+/// An id column of the span store: `bytes` bytes (16 for a trace id, 8 for a span id).
+fn id(name: &str, bytes: usize, nullable: bool) -> Field {
+    Field::new(name, DataType::FixedSizeBinary(bytes as i32), nullable)
+}
+
 fn int64(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Int64, nullable)
 }
@@ -103,9 +116,9 @@ pub fn request_schema() -> Arc<Schema> {
 pub fn span_schema() -> Arc<Schema> {
     use span_columns::*;
     Arc::new(Schema::new(vec![
-        utf8(TRACE_ID, false),
-        utf8(SPAN_ID, false),
-        utf8(PARENT_SPAN_ID, true),
+        id(TRACE_ID, TraceId::LEN, false),
+        id(SPAN_ID, SpanId::LEN, false),
+        id(PARENT_SPAN_ID, SpanId::LEN, true),
         utf8(NAME, false),
         utf8(KIND, false),
         int64(START, false),

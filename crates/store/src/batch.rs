@@ -1,11 +1,13 @@
 //! Records → Arrow record batches with the schemas of `tracesplit_model::schema`.
 
 use crate::StoreError;
-use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, StringBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use std::sync::Arc;
 use tracesplit_model::schema::{request_schema, span_schema};
-use tracesplit_model::{RequestRecord, SpanRecord};
+use tracesplit_model::{RequestRecord, SpanId, SpanRecord, TraceId};
 
 fn strings<'a>(values: impl Iterator<Item = &'a str>, cap: usize) -> ArrayRef {
     let mut b = StringBuilder::with_capacity(cap, cap * 16);
@@ -17,6 +19,53 @@ fn opt_strings<'a>(values: impl Iterator<Item = Option<&'a str>>, cap: usize) ->
     let mut b = StringBuilder::with_capacity(cap, cap * 16);
     values.for_each(|v| b.append_option(v));
     Arc::new(b.finish())
+}
+
+/// An id column of the span store: each hex id as its `width` bytes. An
+/// empty id is null (OTLP's "no parent"); any other text that is not
+/// `width` bytes of hex is an error naming the span and column (the
+/// collector checks ids when it decodes them, so this is a caller's bug).
+fn ids<'a>(
+    values: impl Iterator<Item = Option<&'a str>>,
+    width: usize,
+    column: &'static str,
+    cap: usize,
+) -> Result<ArrayRef, StoreError> {
+    let mut b = FixedSizeBinaryBuilder::with_capacity(cap, width as i32);
+    let mut bytes = [0u8; 16];
+    for (row, value) in values.enumerate() {
+        match value.filter(|v| !v.is_empty()) {
+            None => b.append_null(),
+            Some(text) => {
+                let out = &mut bytes[..width];
+                if text.len() != width * 2 || hex_into(text.as_bytes(), out).is_none() {
+                    return Err(StoreError::Id {
+                        row,
+                        column,
+                        text: text.chars().take(40).collect(),
+                        bytes: width,
+                    });
+                }
+                b.append_value(out)
+                    .map_err(arrow_err("building an id column"))?;
+            }
+        }
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+/// Decodes hex digits (either case) into `out`, two digits a byte.
+fn hex_into(digits: &[u8], out: &mut [u8]) -> Option<()> {
+    let nibble = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' => Some(d - b'A' + 10),
+        _ => None,
+    };
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(())
 }
 
 fn ints(values: impl Iterator<Item = i64>, cap: usize) -> ArrayRef {
@@ -81,14 +130,30 @@ pub fn request_batch(rows: &[RequestRecord]) -> Result<RecordBatch, StoreError> 
 
 /// Builds one span store batch.
 pub fn span_batch(rows: &[SpanRecord]) -> Result<RecordBatch, StoreError> {
+    use tracesplit_model::schema::span_columns as c;
     let n = rows.len();
     let mut http_status = Int32Builder::with_capacity(n);
     rows.iter()
         .for_each(|r| http_status.append_option(r.http_status_code));
     let columns: Vec<ArrayRef> = vec![
-        strings(rows.iter().map(|r| r.trace_id.as_str()), n),
-        strings(rows.iter().map(|r| r.span_id.as_str()), n),
-        opt_strings(rows.iter().map(|r| r.parent_span_id.as_deref()), n),
+        ids(
+            rows.iter().map(|r| Some(r.trace_id.as_str())),
+            TraceId::LEN,
+            c::TRACE_ID,
+            n,
+        )?,
+        ids(
+            rows.iter().map(|r| Some(r.span_id.as_str())),
+            SpanId::LEN,
+            c::SPAN_ID,
+            n,
+        )?,
+        ids(
+            rows.iter().map(|r| r.parent_span_id.as_deref()),
+            SpanId::LEN,
+            c::PARENT_SPAN_ID,
+            n,
+        )?,
         strings(rows.iter().map(|r| r.name.as_str()), n),
         strings(rows.iter().map(|r| r.kind.as_str()), n),
         ints(rows.iter().map(|r| r.start_unix_nano), n),
@@ -108,4 +173,72 @@ pub fn span_batch(rows: &[SpanRecord]) -> Result<RecordBatch, StoreError> {
         opt_strings(rows.iter().map(|r| r.links_json.as_deref()), n),
     ];
     RecordBatch::try_new(span_schema(), columns).map_err(arrow_err("building a span batch"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+
+    fn record(trace: &str, span: &str, parent: Option<&str>) -> SpanRecord {
+        SpanRecord {
+            trace_id: trace.into(),
+            span_id: span.into(),
+            parent_span_id: parent.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ids_are_stored_as_their_bytes_and_an_empty_parent_is_null() {
+        let rows = [
+            record("0AF7651916cd43dd8448eb211c80319c", "00f067aa0ba902b7", None),
+            record(
+                "0af7651916cd43dd8448eb211c80319c",
+                "b7ad6b7169203331",
+                Some(""),
+            ),
+            record(
+                "0af7651916cd43dd8448eb211c80319c",
+                "0000000000000001",
+                Some("00f067aa0ba902b7"),
+            ),
+        ];
+        let batch = span_batch(&rows).unwrap();
+        let trace = batch.column(0).as_fixed_size_binary();
+        assert_eq!(trace.value_length(), 16);
+        assert_eq!(trace.value(0), trace.value(1));
+        assert_eq!(trace.value(0)[..3], [0x0a, 0xf7, 0x65]);
+        let span = batch.column(1).as_fixed_size_binary();
+        assert_eq!(span.value(2), [0, 0, 0, 0, 0, 0, 0, 1]);
+        let parent = batch.column(2).as_fixed_size_binary();
+        assert_eq!((parent.is_null(0), parent.is_null(1)), (true, true));
+        assert_eq!(parent.value(2), span.value(0));
+    }
+
+    #[test]
+    fn an_id_that_is_not_hex_of_its_width_names_its_span_and_column() {
+        let good = "0af7651916cd43dd8448eb211c80319c";
+        for (rows, want) in [
+            (
+                vec![
+                    record(good, "00f067aa0ba902b7", None),
+                    record("abc", "01", None),
+                ],
+                "span 1: trace_id \"abc\" is not 16 bytes of hex",
+            ),
+            (
+                vec![record(good, "00f067aa0ba902bz", None)],
+                "span 0: span_id \"00f067aa0ba902bz\" is not 8 bytes of hex",
+            ),
+            (
+                vec![record(good, "00f067aa0ba902b7", Some("12"))],
+                "span 0: parent_span_id \"12\" is not 8 bytes of hex",
+            ),
+        ] {
+            let err = span_batch(&rows).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
 }

@@ -39,6 +39,21 @@ pub enum StoreError {
         /// What is wrong, e.g. "is missing" or "has type Utf8, expected Int64".
         problem: String,
     },
+    /// A span's id is not hex of its width (when a batch is built).
+    #[error(
+        "span {row}: {column} {text:?} is not {bytes} bytes of hex ({} hex digits)",
+        bytes * 2
+    )]
+    Id {
+        /// The span's row in the batch.
+        row: usize,
+        /// The id column.
+        column: &'static str,
+        /// The id as given (at most 40 characters).
+        text: String,
+        /// The id's width in bytes.
+        bytes: usize,
+    },
     /// A journal line could not be decoded.
     #[error("{path}:{line}: unreadable journal entry: {message}")]
     Journal {

@@ -11,7 +11,31 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
 use std::path::Path;
-use tracesplit_model::{RequestRecord, SpanKind, SpanRecord, SpanStatus};
+use tracesplit_model::ids::hex_lower;
+use tracesplit_model::{RequestRecord, SpanId, SpanKind, SpanRecord, SpanStatus, TraceId};
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// Whether a column of type `got` reads as `want`. Text of any Arrow layout
+/// reads as text (polars and pandas write large strings or views); an id
+/// reads from bytes of its width, from other binary layouts (a store
+/// rewritten by polars), or from hex text (segments of older versions).
+fn accepts(want: &DataType, got: &DataType) -> bool {
+    match want {
+        DataType::Utf8 => is_text(got),
+        DataType::FixedSizeBinary(_) => {
+            got == want
+                || is_text(got)
+                || matches!(
+                    got,
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                )
+        }
+        _ => got == want,
+    }
+}
 
 fn batches(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
     batches_of(path, None)
@@ -58,11 +82,7 @@ impl<'a> Columns<'a> {
                 column: name.to_owned(),
                 problem: "is missing".into(),
             })?;
-        // Large string columns (written by polars or pandas) are accepted like plain ones.
-        let ok = col.data_type() == want
-            || (*want == DataType::Utf8
-                && matches!(col.data_type(), DataType::LargeUtf8 | DataType::Utf8View));
-        if !ok {
+        if !accepts(want, col.data_type()) {
             return Err(StoreError::Schema {
                 path: self.path.to_owned(),
                 column: name.to_owned(),
@@ -72,8 +92,54 @@ impl<'a> Columns<'a> {
         Ok(col.as_ref())
     }
 
+    /// An id column as lowercase hex text: stored as bytes, or (segments of
+    /// older versions, files rewritten by other tools) as hex text.
+    fn opt_id(&self, name: &str, bytes: usize) -> Result<Vec<Option<String>>, StoreError> {
+        let col = self.column(name, &DataType::FixedSizeBinary(bytes as i32))?;
+        let hex = |value: &[u8]| Some(hex_lower(value));
+        Ok(match col.data_type() {
+            DataType::FixedSizeBinary(_) => {
+                let a = col.as_fixed_size_binary();
+                (0..a.len())
+                    .map(|i| a.is_valid(i).then(|| hex(a.value(i))).flatten())
+                    .collect()
+            }
+            DataType::Binary => col
+                .as_binary::<i32>()
+                .iter()
+                .map(|v| v.and_then(hex))
+                .collect(),
+            DataType::LargeBinary => col
+                .as_binary::<i64>()
+                .iter()
+                .map(|v| v.and_then(hex))
+                .collect(),
+            DataType::BinaryView => col
+                .as_binary_view()
+                .iter()
+                .map(|v| v.and_then(hex))
+                .collect(),
+            _ => return self.opt_str(name),
+        })
+    }
+
+    fn id(&self, name: &str, bytes: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .opt_id(name, bytes)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    }
+
     fn opt_str(&self, name: &str) -> Result<Vec<Option<String>>, StoreError> {
         let col = self.column(name, &DataType::Utf8)?;
+        if !is_text(col.data_type()) {
+            return Err(StoreError::Schema {
+                path: self.path.to_owned(),
+                column: name.to_owned(),
+                problem: format!("has type {}, expected text", col.data_type()),
+            });
+        }
         let get = |i: usize| -> Option<String> {
             if col.is_null(i) {
                 return None;
@@ -148,9 +214,9 @@ pub fn read_span_file(path: &Path) -> Result<Vec<SpanRecord>, StoreError> {
             batch: &batch,
             path,
         };
-        let trace_id = cols.str(c::TRACE_ID)?;
-        let span_id = cols.str(c::SPAN_ID)?;
-        let parent = cols.opt_str(c::PARENT_SPAN_ID)?;
+        let trace_id = cols.id(c::TRACE_ID, TraceId::LEN)?;
+        let span_id = cols.id(c::SPAN_ID, SpanId::LEN)?;
+        let parent = cols.opt_id(c::PARENT_SPAN_ID, SpanId::LEN)?;
         let name = cols.str(c::NAME)?;
         let kind = cols.str(c::KIND)?;
         let start = cols.i64(c::START)?;
@@ -297,9 +363,7 @@ fn check_schema(path: &Path, required: &[(&str, DataType)]) -> Result<(), StoreE
                 column: (*name).to_owned(),
                 problem: "is missing".into(),
             })?;
-        let text_ok = *want == DataType::Utf8
-            && matches!(field.data_type(), DataType::LargeUtf8 | DataType::Utf8View);
-        if field.data_type() != want && !text_ok {
+        if !accepts(want, field.data_type()) {
             return Err(StoreError::Schema {
                 path: path.to_owned(),
                 column: (*name).to_owned(),
@@ -331,13 +395,120 @@ pub fn check_span_file(path: &Path) -> Result<(), StoreError> {
     check_schema(
         path,
         &[
-            (c::TRACE_ID, DataType::Utf8),
-            (c::SPAN_ID, DataType::Utf8),
-            (c::PARENT_SPAN_ID, DataType::Utf8),
+            (c::TRACE_ID, DataType::FixedSizeBinary(TraceId::LEN as i32)),
+            (c::SPAN_ID, DataType::FixedSizeBinary(SpanId::LEN as i32)),
+            (
+                c::PARENT_SPAN_ID,
+                DataType::FixedSizeBinary(SpanId::LEN as i32),
+            ),
             (c::NAME, DataType::Utf8),
             (c::KIND, DataType::Utf8),
             (c::START, DataType::Int64),
             (c::END, DataType::Int64),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{span_batch, write_span_segment};
+    use arrow_array::{ArrayRef, FixedSizeBinaryArray, StringArray};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    fn records() -> Vec<SpanRecord> {
+        (1..=3u8)
+            .map(|i| SpanRecord {
+                trace_id: format!("0af7651916cd43dd8448eb211c8031{i:02x}"),
+                span_id: format!("00f067aa0ba902{i:02x}"),
+                parent_span_id: (i > 1).then(|| "00f067aa0ba90201".to_owned()),
+                name: format!("s{i}"),
+                attributes_json: "{}".into(),
+                resource_attributes_json: "{}".into(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// `batch` with its id columns as `to` makes them (a segment of an
+    /// older version, or one another tool wrote).
+    fn rewrite_ids(
+        batch: &RecordBatch,
+        to: impl Fn(&FixedSizeBinaryArray) -> ArrayRef,
+    ) -> RecordBatch {
+        let (mut fields, mut columns) = (Vec::new(), Vec::new());
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            match column.as_fixed_size_binary_opt() {
+                Some(ids) => {
+                    let ids = to(ids);
+                    fields.push(Field::new(field.name(), ids.data_type().clone(), true));
+                    columns.push(ids);
+                }
+                None => {
+                    fields.push(field.as_ref().clone());
+                    columns.push(column.clone());
+                }
+            }
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    fn write(path: &Path, batch: &RecordBatch) {
+        let mut w =
+            ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn segments_with_ids_as_bytes_as_hex_text_or_as_binary_read_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_span_segment(dir.path(), 1, &records())
+            .unwrap()
+            .unwrap();
+        check_span_file(&path).unwrap();
+        assert_eq!(read_span_file(&path).unwrap(), records());
+        let batch = span_batch(&records()).unwrap();
+        let hex: &dyn Fn(&FixedSizeBinaryArray) -> ArrayRef = &|ids| {
+            Arc::new(
+                ids.iter()
+                    .map(|v| v.map(hex_lower))
+                    .collect::<StringArray>(),
+            )
+        };
+        let binary: &dyn Fn(&FixedSizeBinaryArray) -> ArrayRef =
+            &|ids| Arc::new(ids.iter().collect::<arrow_array::LargeBinaryArray>());
+        for (name, to) in [("hex", hex), ("binary", binary)] {
+            let other = dir.path().join(format!("{name}.parquet"));
+            write(&other, &rewrite_ids(&batch, to));
+            check_span_file(&other).unwrap();
+            assert_eq!(read_span_file(&other).unwrap(), records(), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_id_column_of_another_width_is_named_with_its_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("narrow.parquet");
+        let batch = span_batch(&records()).unwrap();
+        let narrow = rewrite_ids(&batch, |ids: &FixedSizeBinaryArray| {
+            let values: Vec<Option<&[u8]>> = ids.iter().map(|v| v.map(|v| &v[..4])).collect();
+            Arc::new(
+                FixedSizeBinaryArray::try_from_sparse_iter_with_size(values.into_iter(), 4)
+                    .unwrap(),
+            )
+        });
+        write(&path, &narrow);
+        let err = check_span_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "column `trace_id` has type FixedSizeBinary(4), expected FixedSizeBinary(16)"
+            ),
+            "{err}"
+        );
+        let err = read_span_file(&path).unwrap_err().to_string();
+        assert!(err.contains("trace_id"), "{err}");
+    }
 }

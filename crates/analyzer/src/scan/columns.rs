@@ -1,7 +1,7 @@
 //! What the split needs of the spans: ids, times and flags of every span
 //! of the wanted traces, grouped by trace.
 
-use super::{FastMap, Labels, Store, Texts, TraceSlots, hex64, hex128, times};
+use super::{FastMap, Ids, Labels, Store, TraceSlots, times};
 use crate::error::AnalyzeError;
 use crate::load::Variant;
 use crate::split::{Position, SpanColumns};
@@ -101,13 +101,13 @@ fn matches<'a>(regex: &regex::Regex, texts: &Labels<'a>, rows: usize, out: &mut 
 /// previous row's id shares its parse and lookup. The lookups then run in one
 /// tight loop, where the processor overlaps their cache misses; one per row
 /// between the other work, each waited ~300 ns on this machine's memory.
-fn slots_of(ids: &Texts<'_>, n: usize, slots: &TraceSlots) -> Vec<Option<u32>> {
+fn slots_of(ids: &Ids<'_>, n: usize, slots: &TraceSlots) -> Vec<Option<u32>> {
     let mut runs: Vec<(usize, Option<u128>)> = Vec::new();
     let mut previous = None;
     for i in 0..n {
-        let id = ids.get(i);
+        let id = ids.stored(i);
         if i == 0 || id != previous {
-            runs.push((i, id.and_then(hex128)));
+            runs.push((i, id.and_then(|id| ids.trace(id))));
             previous = id;
         }
     }
@@ -205,13 +205,13 @@ impl Scan<'_> {
     fn add(&self, batch: &RecordBatch, c: &mut Chunk) -> Result<(), String> {
         let n = batch.num_rows();
         let (span, parent) = (
-            Texts::of(batch, sc::SPAN_ID)?,
-            Texts::of(batch, sc::PARENT_SPAN_ID)?,
+            Ids::of(batch, sc::SPAN_ID)?,
+            Ids::of(batch, sc::PARENT_SPAN_ID)?,
         );
         let (start, end) = (times(batch, sc::START)?, times(batch, sc::END)?);
         for i in 0..n {
-            c.span_id.push(span.get(i).map_or(0, hex64));
-            c.parent.push(parent.get(i).map_or(0, hex64));
+            c.span_id.push(span.span(i));
+            c.parent.push(parent.span(i));
             c.start
                 .push(if start.is_valid(i) { start.value(i) } else { 0 });
             c.end.push(if end.is_valid(i) { end.value(i) } else { 0 });
@@ -320,6 +320,7 @@ fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::Texts;
     use arrow_array::StringArray;
 
     #[test]
@@ -339,7 +340,8 @@ mod tests {
         let mut slots = TraceSlots::default();
         slots.insert(0x0af7651916cd43dd8448eb211c80319c, 7);
         slots.insert(0x5eed_0000_0000_0000_0001, 3);
-        let got = slots_of(&Texts::Utf8(&ids), ids.len(), &slots);
+        let hex = Ids::Hex(Texts::Utf8(&ids));
+        let got = slots_of(&hex, ids.len(), &slots);
         assert_eq!(
             got,
             vec![
@@ -353,7 +355,19 @@ mod tests {
                 None
             ]
         );
-        assert_eq!(slots_of(&Texts::Utf8(&ids), 0, &slots), vec![]);
-        assert_eq!(slots_of(&Texts::Missing, 2, &slots), vec![None, None]);
+        // The same ids as bytes (junk: bytes of another width).
+        let bytes = arrow_array::BinaryArray::from_iter((0..ids.len()).map(|i| {
+            let id = ids.is_valid(i).then(|| ids.value(i));
+            id.map(|t| {
+                crate::scan::hex128(t.as_bytes())
+                    .map_or(vec![1, 2, 3], |v| v.to_be_bytes().to_vec())
+            })
+        }));
+        assert_eq!(slots_of(&Ids::Binary(&bytes), bytes.len(), &slots), got);
+        assert_eq!(slots_of(&hex, 0, &slots), vec![]);
+        assert_eq!(
+            slots_of(&Ids::Hex(Texts::Missing), 2, &slots),
+            vec![None, None]
+        );
     }
 }

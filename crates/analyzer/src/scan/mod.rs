@@ -3,18 +3,22 @@
 //! only for the rows of the wanted traces.
 //!
 //! This was polars' lazy engine (scan, hex parse, semi join, sort by trace)
-//! and took three quarters of the analysis. Here the ids are parsed once
-//! into integers while the rows are read, nothing but the kept rows'
+//! and took three quarters of the analysis. Here the ids are read once
+//! into integers as the rows are read ([`ids`]: the store's bytes, or the
+//! hex text of older segments), nothing but the kept rows'
 //! integers and flags is materialized, and the spans are grouped by a
 //! counting sort over the traces, whose order is known before the scan
 //! (the requests name them). [`columns`] reads what the split needs,
 //! [`text`] the names and statements of the few traces a report shows.
 
 mod columns;
+mod ids;
 mod store;
 mod text;
 
 pub(crate) use columns::scan_spans;
+use ids::Ids;
+pub(crate) use ids::hex128;
 use store::Store;
 pub(crate) use store::{count_rows, projection, row_group_metadata};
 pub(crate) use text::span_text_at;
@@ -99,23 +103,6 @@ pub(crate) fn hex_word(digits: &[u8]) -> Option<u64> {
     }
     // A valid digit is < 16: any 0xff entry sets the high bits.
     (bad < 16).then_some(v)
-}
-
-/// A 32-digit hex trace id.
-pub(crate) fn hex128(s: &str) -> Option<u128> {
-    let b = s.as_bytes();
-    if b.len() != 32 {
-        return None;
-    }
-    Some(u128::from(hex_word(&b[..16])?) << 64 | u128::from(hex_word(&b[16..])?))
-}
-
-/// A hex span id of 1 to 16 digits (0 for anything else, as no span has id 0).
-pub(crate) fn hex64(s: &str) -> u64 {
-    if s.is_empty() || s.len() > 16 {
-        return 0;
-    }
-    hex_word(s.as_bytes()).unwrap_or(0)
 }
 
 /// A text column of any of Arrow's string layouts, or a missing one (all null).
@@ -243,29 +230,6 @@ fn times<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::Int6
 mod tests {
     use super::*;
 
-    #[test]
-    fn hex_ids_parse_like_the_request_side_and_junk_is_no_id() {
-        assert_eq!(
-            hex128("0af7651916cd43dd8448eb211c80319c"),
-            Some(0x0af7651916cd43dd8448eb211c80319c)
-        );
-        assert_eq!(
-            hex128("0AF7651916CD43DD8448EB211C80319C"),
-            hex128("0af7651916cd43dd8448eb211c80319c")
-        );
-        assert_eq!(hex128("0af7651916cd43dd8448eb211c80319"), None);
-        assert_eq!(hex128("0af7651916cd43dd8448eb211c80319g"), None);
-        assert_eq!(hex64("00f067aa0ba902b7"), 0x00f067aa0ba902b7);
-        assert_eq!(
-            hex64("00f067aa0ba902b7"),
-            crate::load::id64("00f067aa0ba902b7")
-        );
-        assert_eq!(hex64("abc"), 0xabc);
-        assert_eq!(
-            (hex64(""), hex64("xyz"), hex64("00f067aa0ba902b7ff")),
-            (0, 0, 0)
-        );
-    }
     #[test]
     fn text_columns_of_every_arrow_layout_read_alike_and_a_missing_one_is_null() {
         use arrow_array::{ArrayRef, LargeStringArray, StringArray, StringViewArray};

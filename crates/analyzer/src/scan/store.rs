@@ -1,7 +1,7 @@
 //! The span store's Parquet files as the scan reads them: footers read
 //! once, row groups as the units of work, row filters and row selections.
 
-use super::Texts;
+use super::Ids;
 use crate::error::AnalyzeError;
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
@@ -189,7 +189,7 @@ impl<'a> Store<'a> {
         &self,
         unit: (usize, usize),
         columns: &[&str],
-        mut keep: impl FnMut(&Texts<'_>, usize) -> BooleanArray + Send + 'static,
+        mut keep: impl FnMut(&Ids<'_>, usize) -> BooleanArray + Send + 'static,
     ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
         let (builder, _) = self.builder(unit, columns)?;
         let schema = builder.parquet_schema();
@@ -199,7 +199,7 @@ impl<'a> Store<'a> {
         let predicate = ArrowPredicateFn::new(
             ProjectionMask::leaves(schema, [trace]),
             move |batch: RecordBatch| -> Result<BooleanArray, ArrowError> {
-                let ids = Texts::of(&batch, sc::TRACE_ID).map_err(ArrowError::SchemaError)?;
+                let ids = Ids::of(&batch, sc::TRACE_ID).map_err(ArrowError::SchemaError)?;
                 Ok(keep(&ids, batch.num_rows()))
             },
         );

@@ -282,7 +282,58 @@ fn malformed_inputs_name_the_file() {
 
 /// Rewrites every span file of `dir` and its `requests.parquet` with
 /// `properties` (the same rows).
-fn rewrite_run(dir: &std::path::Path, properties: &parquet::file::properties::WriterProperties) {
+/// How a rewritten run's span files hold their ids.
+#[derive(Clone, Copy, Debug)]
+enum IdLayout {
+    /// As read (bytes, as the store writes them).
+    Kept,
+    /// Hex text, as segments of older versions hold them.
+    Hex,
+    /// Large binary, as polars writes bytes back.
+    LargeBinary,
+}
+
+/// `batch` with its byte id columns in `layout`.
+fn with_ids(batch: arrow_array::RecordBatch, layout: IdLayout) -> arrow_array::RecordBatch {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{ArrayRef, LargeBinaryArray, StringArray};
+    use std::sync::Arc;
+    let (mut fields, mut columns) = (Vec::new(), Vec::new());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        // Bytes as the store writes them, or as an earlier rewrite left them.
+        let ids: Option<Vec<Option<&[u8]>>> = match column.as_fixed_size_binary_opt() {
+            Some(ids) => Some(ids.iter().collect()),
+            None => column
+                .as_binary_opt::<i64>()
+                .map(|ids| ids.iter().collect()),
+        };
+        let column: ArrayRef = match (ids, layout) {
+            (Some(ids), IdLayout::Hex) => Arc::new(
+                ids.into_iter()
+                    .map(|v| v.map(hex::encode))
+                    .collect::<StringArray>(),
+            ),
+            (Some(ids), IdLayout::LargeBinary) => {
+                Arc::new(ids.into_iter().collect::<LargeBinaryArray>())
+            }
+            _ => column.clone(),
+        };
+        fields.push(arrow_schema::Field::new(
+            field.name(),
+            column.data_type().clone(),
+            field.is_nullable(),
+        ));
+        columns.push(column);
+    }
+    let schema = Arc::new(arrow_schema::Schema::new(fields));
+    arrow_array::RecordBatch::try_new(schema, columns).unwrap()
+}
+
+fn rewrite_run(
+    dir: &std::path::Path,
+    properties: &parquet::file::properties::WriterProperties,
+    ids: IdLayout,
+) {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let spans = std::fs::read_dir(dir.join("spans")).unwrap();
@@ -292,13 +343,27 @@ fn rewrite_run(dir: &std::path::Path, properties: &parquet::file::properties::Wr
             .unwrap()
             .build()
             .unwrap();
-        let batches: Vec<_> = reader.map(Result::unwrap).collect();
+        let batches: Vec<_> = reader.map(|b| with_ids(b.unwrap(), ids)).collect();
         let file = std::fs::File::create(&path).unwrap();
         let mut w =
             ArrowWriter::try_new(file, batches[0].schema(), Some(properties.clone())).unwrap();
         batches.iter().for_each(|b| w.write(b).unwrap());
         w.close().unwrap();
     }
+}
+
+/// The Arrow type of `column` in the span files of `dir` (one for all).
+fn span_column_type(dir: &std::path::Path, column: &str) -> String {
+    let mut types = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir.join("spans")).unwrap() {
+        let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let field = builder.schema().field_with_name(column).unwrap().clone();
+        types.insert(field.data_type().to_string());
+    }
+    assert_eq!(types.len(), 1, "{types:?}");
+    types.into_iter().next().unwrap()
 }
 
 /// The encodings of the data pages of `column` in the span files of `dir`.
@@ -341,12 +406,13 @@ fn data_page_encodings(dir: &std::path::Path, column: &str) -> Vec<String> {
 }
 
 /// The scan reads names, kinds and statements as dictionaries when the
-/// writer dictionary-encoded them (and the request table its repeated texts).
-/// Files from another writer — no
-/// dictionaries, or dictionaries that gave up midway to plain pages — give
-/// the same analysis, down to each request's split and the planted cascade.
+/// writer dictionary-encoded them (and the request table its repeated texts),
+/// and ids as the bytes the store writes. Files from another writer — no
+/// dictionaries, dictionaries that gave up midway to plain pages, ids as
+/// hex text (segments of older versions) or as large binary (polars) —
+/// give the same analysis, down to each request's split and the planted cascade.
 #[test]
-fn runs_with_plain_or_spilled_dictionaries_analyze_alike() {
+fn runs_with_plain_or_spilled_dictionaries_or_other_id_layouts_analyze_alike() {
     use parquet::file::properties::WriterProperties;
     let dir = tempfile::tempdir().unwrap();
     let (requests, spans) = twenty_deletes_flat();
@@ -363,14 +429,28 @@ fn runs_with_plain_or_spilled_dictionaries_analyze_alike() {
         .set_data_page_row_count_limit(4)
         .set_write_batch_size(4)
         .build();
-    for (label, properties) in [("plain", plain), ("spilled", spilled)] {
-        rewrite_run(dir.path(), &properties);
+    let default = WriterProperties::builder().build();
+    for (label, properties, ids) in [
+        ("plain", plain, IdLayout::Kept),
+        ("spilled", spilled, IdLayout::Kept),
+        ("large binary ids", default.clone(), IdLayout::LargeBinary),
+        ("hex ids", default, IdLayout::Hex),
+    ] {
+        rewrite_run(dir.path(), &properties, ids);
         let name_pages = data_page_encodings(dir.path(), "name");
         let expected: &[_] = match label {
             "plain" => &["PLAIN"],
-            _ => &["PLAIN", "RLE_DICTIONARY"],
+            "spilled" => &["PLAIN", "RLE_DICTIONARY"],
+            _ => &["RLE_DICTIONARY"],
         };
         assert_eq!(name_pages, expected, "{label}");
+        let trace_type = span_column_type(dir.path(), "trace_id");
+        let want = match ids {
+            IdLayout::Kept => "FixedSizeBinary(16)",
+            IdLayout::Hex => "Utf8",
+            IdLayout::LargeBinary => "LargeBinary",
+        };
+        assert_eq!(trace_type, want, "{label}");
         let out = analyze(&config(dir.path())).unwrap();
         assert_eq!(out.splits, reference.splits, "{label}");
         assert_eq!(out.analysis.scenarios.len(), 1, "{label}");

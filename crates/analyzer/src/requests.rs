@@ -89,7 +89,7 @@ pub fn load_requests(
     let mut table = RequestTable::default();
     for path in request_files(run_dirs, notes)? {
         let fail =
-            |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
+            |e: &dyn std::fmt::Display| crate::scan::unreadable(&path, e, "requests.parquet");
         let file = File::open(&path).map_err(|e| fail(&e))?;
         let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
             .map_err(|e| fail(&e))?;

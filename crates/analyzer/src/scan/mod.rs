@@ -20,7 +20,7 @@ pub(crate) use columns::scan_spans;
 use ids::Ids;
 pub(crate) use ids::hex128;
 use store::Store;
-pub(crate) use store::{count_rows, projection, row_group_metadata};
+pub(crate) use store::{count_rows, projection, row_group_metadata, unreadable};
 pub(crate) use text::span_text_at;
 
 use arrow_array::cast::AsArray;

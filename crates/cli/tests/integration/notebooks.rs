@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::*;
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -49,4 +50,97 @@ fn notebooks_execute_on_a_fresh_demo() {
     // The drill-down printed a span tree with the server span and a DB statement under it.
     assert!(text.contains("SERVER") && text.contains("SELECT"), "{text}");
     assert!(text.contains("CPU_DELETE_WITH_LISTINGS_1000"), "{text}");
+    stores_rewritten_by_polars_analyze_alike(&run, dir.path());
+}
+
+/// The run's analysis (`summary.json` without where the spans came from)
+/// and `split.parquet`, from a fresh `tracesplit analyze` of `run`.
+fn analysis_of(run: &Path) -> (serde_json::Value, Vec<u8>) {
+    let out = Command::new(bin())
+        .args(["analyze", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let mut summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let mut analysis = summary["analysis"].take();
+    analysis["span_source"] = serde_json::Value::Null;
+    (analysis, std::fs::read(run.join("split.parquet")).unwrap())
+}
+
+/// A span store rewritten by polars (its defaults: Zstd, its own row groups,
+/// its binary type for the ids) and one whose ids are hex text (as
+/// tracesplit 0.1.0 wrote them) give the same analysis and split, byte for
+/// byte; the drill-down notebook reads the hex-text store too.
+fn stores_rewritten_by_polars_analyze_alike(run: &Path, dir: &Path) {
+    let (analysis, split) = analysis_of(run);
+    assert!(
+        analysis["scenarios"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    );
+    for layout in ["binary", "hex"] {
+        let copy = dir.join(format!("rewritten-{layout}"));
+        let out = Command::new(python())
+            .arg(workspace_root().join("tests-support/python/rewrite_store.py"))
+            .args([run, &copy])
+            .arg(layout)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (copied, copied_split) = analysis_of(&copy);
+        assert!(copied == analysis, "{layout}: the analysis differs");
+        assert!(copied_split == split, "{layout}: split.parquet differs");
+    }
+    codec_this_build_does_not_decode_is_named(run, dir);
+    let out = Command::new(python())
+        .arg(workspace_root().join("tests-support/python/run_notebooks.py"))
+        .arg(workspace_root())
+        .arg(dir.join("rewritten-hex"))
+        .arg("outlier")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("== outlier_drilldown.ipynb: ok") && text.contains("SERVER"),
+        "{text}"
+    );
+}
+
+/// A store rewritten with LZ4 (polars offers it; this build decodes Snappy
+/// and Zstd) is an input error naming the file, the codec and what to do.
+fn codec_this_build_does_not_decode_is_named(run: &Path, dir: &Path) {
+    let copy = dir.join("rewritten-lz4");
+    let out = Command::new(python())
+        .arg(workspace_root().join("tests-support/python/rewrite_store.py"))
+        .args([run, &copy])
+        .args(["binary", "lz4"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin())
+        .args(["analyze", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(".parquet: compressed with lz4")
+            && stderr.contains("write it again with Snappy or Zstd"),
+        "{stderr}"
+    );
 }

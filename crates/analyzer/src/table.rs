@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use tracesplit_model::schema::request_columns as rc;
 
 /// Requests of the analyzed runs, one entry per row of `requests.parquet`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestTable {
     /// Distinct scenario names, in order of first appearance.
     pub scenarios: Vec<String>,
@@ -59,7 +59,7 @@ pub struct RequestTable {
 }
 
 /// A text column with few distinct values: each row is a number.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Interned {
     values: Vec<String>,
     /// Index into `values`; `u32::MAX` for null.
@@ -83,6 +83,25 @@ impl Interned {
             k
         };
         texts.map(rows, intern, &mut self.rows);
+    }
+
+    /// Appends `other`'s rows, its values interned here.
+    fn append(&mut self, other: Interned) {
+        let mut here = Vec::with_capacity(other.values.len());
+        for value in other.values {
+            let k = match self.index.get(&value) {
+                Some(&k) => k,
+                None => {
+                    self.values.push(value.clone());
+                    let k = (self.values.len() - 1) as u32;
+                    self.index.insert(value, k);
+                    k
+                }
+            };
+            here.push(k);
+        }
+        let row = |k: u32| here.get(k as usize).copied().unwrap_or(u32::MAX);
+        self.rows.extend(other.rows.into_iter().map(row));
     }
 
     /// Row `i`'s text (`None`: null).
@@ -129,7 +148,7 @@ impl HexId for u64 {
 /// Ids as integers (16 or 8 bytes instead of a 50-70 byte string); an id
 /// that would not come back as the same text (not hex, another width,
 /// upper case) keeps its text.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HexIds<T> {
     values: Vec<T>,
     texts: HashMap<usize, String>,
@@ -146,6 +165,14 @@ impl<T: HexId> HexIds<T> {
             }
             self.values.push(exact.unwrap_or_default());
         }
+    }
+
+    /// Appends `other`'s rows.
+    fn append(&mut self, other: HexIds<T>) {
+        let offset = self.values.len();
+        self.values.extend(other.values);
+        self.texts
+            .extend(other.texts.into_iter().map(|(i, t)| (offset + i, t)));
     }
 
     /// Row `i`'s id as stored.
@@ -240,6 +267,67 @@ impl RequestTable {
             .map(|(c, t)| c.saturating_add(t).max(0));
         self.setup.extend(setup);
         Ok(())
+    }
+
+    /// Room for `rows` more requests (the file's row count is known from
+    /// its footer: the columns grow once instead of doubling as they fill).
+    pub(crate) fn reserve(&mut self, rows: usize) {
+        self.scenario.reserve(rows);
+        self.iteration.reserve(rows);
+        self.step.reserve(rows);
+        self.status.reserve(rows);
+        self.expected.reserve(rows);
+        self.error.rows.reserve(rows);
+        self.trace_id.values.reserve(rows);
+        self.span_id.values.reserve(rows);
+        self.route.rows.reserve(rows);
+        self.method.rows.reserve(rows);
+        self.start.reserve(rows);
+        self.intended_start.reserve(rows);
+        self.duration.reserve(rows);
+        self.ttfb.reserve(rows);
+        self.response_bytes.reserve(rows);
+        self.setup.reserve(rows);
+    }
+
+    /// Appends the rows of `other` (a table of the rows that follow), as
+    /// if its batches had been appended here: the tables of row groups read
+    /// on several threads are put together in file order.
+    pub(crate) fn append_table(&mut self, other: RequestTable) {
+        let mut here = Vec::with_capacity(other.scenarios.len());
+        let described = other.entity_type.into_iter().zip(other.operation);
+        for (name, (entity, operation)) in other.scenarios.into_iter().zip(described) {
+            let k = match self.scenario_index.get(&name) {
+                Some(&k) => k,
+                None => {
+                    self.scenarios.push(name.clone());
+                    self.entity_type.push(entity);
+                    self.operation.push(operation);
+                    let k = (self.scenarios.len() - 1) as u32;
+                    self.scenario_index.insert(name, k);
+                    k
+                }
+            };
+            here.push(k);
+        }
+        let scenario = |s: u32| here.get(s as usize).copied().unwrap_or_default();
+        self.scenario
+            .extend(other.scenario.into_iter().map(scenario));
+        self.iteration.extend(other.iteration);
+        self.step.extend(other.step);
+        self.status.extend(other.status);
+        self.expected.extend(other.expected);
+        self.error.append(other.error);
+        self.trace_id.append(other.trace_id);
+        self.span_id.append(other.span_id);
+        self.route.append(other.route);
+        self.method.append(other.method);
+        self.start.extend(other.start);
+        self.intended_start.extend(other.intended_start);
+        self.duration.extend(other.duration);
+        self.ttfb.extend(other.ttfb);
+        self.response_bytes.extend(other.response_bytes);
+        self.setup.extend(other.setup);
     }
 
     /// Appends a batch's scenarios (each new one with the entity and

@@ -82,34 +82,19 @@ fn stores_rewritten_by_polars_analyze_alike(run: &Path, dir: &Path) {
     );
     for layout in ["binary", "hex"] {
         let copy = dir.join(format!("rewritten-{layout}"));
-        let out = Command::new(python())
-            .arg(workspace_root().join("tests-support/python/rewrite_store.py"))
-            .args([run, &copy])
-            .arg(layout)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        python_ok(
+            "rewrite_store.py",
+            &[run.as_os_str(), copy.as_os_str(), layout.as_ref()],
         );
         let (copied, copied_split) = analysis_of(&copy);
         assert!(copied == analysis, "{layout}: the analysis differs");
         assert!(copied_split == split, "{layout}: split.parquet differs");
     }
     codec_this_build_does_not_decode_is_named(run, dir);
-    let out = Command::new(python())
-        .arg(workspace_root().join("tests-support/python/run_notebooks.py"))
-        .arg(workspace_root())
-        .arg(dir.join("rewritten-hex"))
-        .arg("outlier")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (root, hex) = (workspace_root(), dir.join("rewritten-hex"));
+    let text = python_ok(
+        "run_notebooks.py",
+        &[root.as_os_str(), hex.as_os_str(), "outlier".as_ref()],
     );
     assert!(
         text.contains("== outlier_drilldown.ipynb: ok") && text.contains("SERVER"),
@@ -121,16 +106,14 @@ fn stores_rewritten_by_polars_analyze_alike(run: &Path, dir: &Path) {
 /// and Zstd) is an input error naming the file, the codec and what to do.
 fn codec_this_build_does_not_decode_is_named(run: &Path, dir: &Path) {
     let copy = dir.join("rewritten-lz4");
-    let out = Command::new(python())
-        .arg(workspace_root().join("tests-support/python/rewrite_store.py"))
-        .args([run, &copy])
-        .args(["binary", "lz4"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    python_ok(
+        "rewrite_store.py",
+        &[
+            run.as_os_str(),
+            copy.as_os_str(),
+            "binary".as_ref(),
+            "lz4".as_ref(),
+        ],
     );
     let out = Command::new(bin())
         .args(["analyze", copy.to_str().unwrap()])

@@ -222,17 +222,8 @@ fn the_runners_own_otlp_encoding_decodes_with_the_python_protobuf_bindings() {
     assert_eq!(spans.shutdown().exported, 1);
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), body.join().unwrap()).unwrap();
-    let out = Command::new(python())
-        .arg(workspace_root().join("tests-support/python/decode_otlp.py"))
-        .arg(file.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let request: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = python_ok("decode_otlp.py", &[file.path()]);
+    let request: Value = serde_json::from_str(&out).unwrap();
     let rs = &request["resourceSpans"][0];
     assert_eq!(
         rs["resource"]["attributes"][0],

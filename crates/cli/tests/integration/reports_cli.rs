@@ -15,14 +15,6 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn python_script(script: &str, args: &[&Path]) -> Output {
-    Command::new(python())
-        .arg(workspace_root().join("tests-support/python").join(script))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn a_cascade_sweep_reaches_every_report() {
     let port = free_port();

@@ -192,6 +192,27 @@ pub fn python() -> PathBuf {
     venv
 }
 
+/// Runs `tests-support/python/SCRIPT ARGS…` with [`python`].
+pub fn python_script<A: AsRef<std::ffi::OsStr>>(script: &str, args: &[A]) -> std::process::Output {
+    std::process::Command::new(python())
+        .arg(workspace_root().join("tests-support/python").join(script))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// As [`python_script`], asserting that the script succeeded; its stdout.
+pub fn python_ok<A: AsRef<std::ffi::OsStr>>(script: &str, args: &[A]) -> String {
+    let out = python_script(script, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub fn http_client() -> reqwest::blocking::Client {
     tracesplit_net::client_tls::use_ring_by_default();
     reqwest::blocking::Client::builder()

@@ -273,6 +273,8 @@ impl<'a> Store<'a> {
 mod tests {
     use super::*;
     use arrow_array::{ArrayRef, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
 
     #[test]
     fn a_compression_this_build_does_not_decode_says_what_to_do() {
@@ -289,8 +291,6 @@ mod tests {
             "{err}"
         );
     }
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
 
     /// A column chunk of nulls is read plain, the others as dictionaries.
     #[test]

@@ -29,3 +29,52 @@ pub enum AnalyzeError {
         message: String,
     },
 }
+
+impl AnalyzeError {
+    /// Why `path`, a file of the `kind` named, cannot be read: a compression
+    /// this build does not decode gets what to do about it (polars writes
+    /// Zstd, which is read; others may choose LZ4, Gzip or Brotli).
+    pub(crate) fn unreadable(
+        path: &std::path::Path,
+        message: impl std::fmt::Display,
+        kind: &str,
+    ) -> Self {
+        let message = message.to_string();
+        const CODEC: &str = "Disabled feature at compile time: ";
+        let text = match message.find(CODEC) {
+            Some(at) => {
+                let codec = message[at + CODEC.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("?");
+                format!(
+                    "compressed with {codec}, which tracesplit does not decode: write it again \
+                     with Snappy or Zstd (polars: `write_parquet(path, compression=\"zstd\")`)"
+                )
+            }
+            None => format!("{message} (a damaged file, or not a {kind} file?)"),
+        };
+        Self::Input(format!("{}: {text}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compression_this_build_does_not_decode_says_what_to_do() {
+        let path = std::path::Path::new("run/spans/spans-000000000001.parquet");
+        let arrow = "External: Parquet argument error: Parquet error: Disabled feature at compile time: lz4";
+        let err = AnalyzeError::unreadable(path, arrow, "span store").to_string();
+        assert!(
+            err.contains("spans-000000000001.parquet: compressed with lz4, which tracesplit does not decode: write it again with Snappy or Zstd"),
+            "{err}"
+        );
+        let err = AnalyzeError::unreadable(path, "EOF in footer", "span store").to_string();
+        assert!(
+            err.ends_with("EOF in footer (a damaged file, or not a span store file?)"),
+            "{err}"
+        );
+    }
+}

@@ -100,7 +100,7 @@ fn load_requests_on(
     let mut table = RequestTable::default();
     for path in request_files(run_dirs, notes)? {
         let fail =
-            |e: &dyn std::fmt::Display| crate::scan::unreadable(&path, e, "requests.parquet");
+            |e: &dyn std::fmt::Display| AnalyzeError::unreadable(&path, e, "requests.parquet");
         let file = File::open(&path).map_err(|e| fail(&e))?;
         let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
             .map_err(|e| fail(&e))?;
@@ -179,8 +179,6 @@ pub fn partition(t: &RequestTable, part: u64, parts: u64) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
     use tracesplit_model::RequestRecord;
 
     /// Row `i` of a run whose scenarios, routes and error kinds first appear
@@ -220,14 +218,7 @@ mod tests {
         let rows: Vec<RequestRecord> = (0..100).map(request).collect();
         let batch = tracesplit_store::request_batch(&rows).unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("requests.parquet");
-        let file = File::create(&path).unwrap_or_else(|e| panic!("{e}"));
-        let properties = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(7))
-            .build();
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(properties))
-            .unwrap_or_else(|e| panic!("{e}"));
-        w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
-        w.close().unwrap_or_else(|e| panic!("{e}"));
+        crate::scan::write_in_row_groups(&path, &batch, 7);
         let load = |threads| {
             load_requests_on(&[dir.path().to_owned()], &mut Vec::new(), threads)
                 .unwrap_or_else(|e| panic!("{e}"))

@@ -68,38 +68,31 @@ pub struct Interned {
     index: FastMap<String, u32>,
 }
 
+/// `text`'s number among `values` (`index`: value → number), added as the
+/// next number when it is new.
+fn intern(values: &mut Vec<String>, index: &mut FastMap<String, u32>, text: &str) -> u32 {
+    if let Some(&k) = index.get(text) {
+        return k;
+    }
+    values.push(text.to_owned());
+    let k = (values.len() - 1) as u32;
+    index.insert(text.to_owned(), k);
+    k
+}
+
 impl Interned {
     fn extend(&mut self, texts: &Labels<'_>, rows: usize) {
         self.rows.reserve(rows);
         let (values, index) = (&mut self.values, &mut self.index);
-        let intern = |t: Option<&str>| {
-            let Some(t) = t else { return u32::MAX };
-            if let Some(&k) = index.get(t) {
-                return k;
-            }
-            values.push(t.to_owned());
-            let k = (values.len() - 1) as u32;
-            index.insert(t.to_owned(), k);
-            k
-        };
-        texts.map(rows, intern, &mut self.rows);
+        let number = |t: Option<&str>| t.map_or(u32::MAX, |t| intern(values, index, t));
+        texts.map(rows, number, &mut self.rows);
     }
 
     /// Appends `other`'s rows, its values interned here.
     fn append(&mut self, other: Interned) {
-        let mut here = Vec::with_capacity(other.values.len());
-        for value in other.values {
-            let k = match self.index.get(&value) {
-                Some(&k) => k,
-                None => {
-                    self.values.push(value.clone());
-                    let k = (self.values.len() - 1) as u32;
-                    self.index.insert(value, k);
-                    k
-                }
-            };
-            here.push(k);
-        }
+        let here: Vec<u32> = (other.values.iter())
+            .map(|v| intern(&mut self.values, &mut self.index, v))
+            .collect();
         let row = |k: u32| here.get(k as usize).copied().unwrap_or(u32::MAX);
         self.rows.extend(other.rows.into_iter().map(row));
     }
@@ -296,19 +289,13 @@ impl RequestTable {
     pub(crate) fn append_table(&mut self, other: RequestTable) {
         let mut here = Vec::with_capacity(other.scenarios.len());
         let described = other.entity_type.into_iter().zip(other.operation);
-        for (name, (entity, operation)) in other.scenarios.into_iter().zip(described) {
-            let k = match self.scenario_index.get(&name) {
-                Some(&k) => k,
-                None => {
-                    self.scenarios.push(name.clone());
-                    self.entity_type.push(entity);
-                    self.operation.push(operation);
-                    let k = (self.scenarios.len() - 1) as u32;
-                    self.scenario_index.insert(name, k);
-                    k
-                }
-            };
-            here.push(k);
+        for (name, (entity, operation)) in other.scenarios.iter().zip(described) {
+            let known = self.scenarios.len();
+            here.push(intern(&mut self.scenarios, &mut self.scenario_index, name));
+            if self.scenarios.len() > known {
+                self.entity_type.push(entity);
+                self.operation.push(operation);
+            }
         }
         let scenario = |s: u32| here.get(s as usize).copied().unwrap_or_default();
         self.scenario
@@ -340,13 +327,7 @@ impl RequestTable {
         let first_row = self.scenario.len();
         let known_before = self.scenarios.len();
         let (names, known) = (&mut self.scenarios, &mut self.scenario_index);
-        let scenario_of = |name: Option<&str>| {
-            let name = name.unwrap_or_default();
-            *known.entry(name.to_owned()).or_insert_with(|| {
-                names.push(name.to_owned());
-                (names.len() - 1) as u32
-            })
-        };
+        let scenario_of = |name: Option<&str>| intern(names, known, name.unwrap_or_default());
         label(rc::SCENARIO)?.map(n, scenario_of, &mut self.scenario);
         for k in known_before..self.scenarios.len() {
             let i = self.scenario[first_row..]

@@ -38,7 +38,7 @@ fn ids<'a>(
             None => b.append_null(),
             Some(text) => {
                 let out = &mut bytes[..width];
-                if text.len() != width * 2 || hex_into(text.as_bytes(), out).is_none() {
+                if hex::decode_to_slice(text, out).is_err() {
                     return Err(StoreError::Id {
                         row,
                         column,
@@ -52,20 +52,6 @@ fn ids<'a>(
         }
     }
     Ok(Arc::new(b.finish()))
-}
-
-/// Decodes hex digits (either case) into `out`, two digits a byte.
-fn hex_into(digits: &[u8], out: &mut [u8]) -> Option<()> {
-    let nibble = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        b'A'..=b'F' => Some(d - b'A' + 10),
-        _ => None,
-    };
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(())
 }
 
 fn ints(values: impl Iterator<Item = i64>, cap: usize) -> ArrayRef {

@@ -132,14 +132,8 @@ impl<'a> Columns<'a> {
     }
 
     fn opt_str(&self, name: &str) -> Result<Vec<Option<String>>, StoreError> {
+        // `column` accepts text of any layout only.
         let col = self.column(name, &DataType::Utf8)?;
-        if !is_text(col.data_type()) {
-            return Err(StoreError::Schema {
-                path: self.path.to_owned(),
-                column: name.to_owned(),
-                problem: format!("has type {}, expected text", col.data_type()),
-            });
-        }
         let get = |i: usize| -> Option<String> {
             if col.is_null(i) {
                 return None;

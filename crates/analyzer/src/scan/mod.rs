@@ -20,7 +20,9 @@ pub(crate) use columns::scan_spans;
 use ids::Ids;
 pub(crate) use ids::hex128;
 use store::Store;
-pub(crate) use store::{count_rows, projection, row_group_metadata, unreadable};
+#[cfg(test)]
+pub(crate) use store::write_in_row_groups;
+pub(crate) use store::{count_rows, projection, row_group_metadata};
 pub(crate) use text::span_text_at;
 
 use arrow_array::cast::AsArray;

@@ -95,32 +95,6 @@ pub(crate) fn row_group_metadata(
     }
 }
 
-/// Why `path`, a file of the `kind` named, cannot be read: a compression
-/// this build does not decode gets what to do about it (polars writes
-/// Zstd, which is read; others may choose LZ4, Gzip or Brotli).
-pub(crate) fn unreadable(
-    path: &std::path::Path,
-    message: impl std::fmt::Display,
-    kind: &str,
-) -> AnalyzeError {
-    let message = message.to_string();
-    const CODEC: &str = "Disabled feature at compile time: ";
-    let text = match message.find(CODEC) {
-        Some(at) => {
-            let codec = message[at + CODEC.len()..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("?");
-            format!(
-                "compressed with {codec}, which tracesplit does not decode: write it again \
-                 with Snappy or Zstd (polars: `write_parquet(path, compression=\"zstd\")`)"
-            )
-        }
-        None => format!("{message} (a damaged file, or not a {kind} file?)"),
-    };
-    AnalyzeError::Input(format!("{}: {text}", path.display()))
-}
-
 /// The span files opened for scanning: their footers, read once, and their
 /// row groups (the units the threads take in turn).
 pub(super) struct Store<'a> {
@@ -179,7 +153,7 @@ impl<'a> Store<'a> {
     }
 
     pub(super) fn error(&self, file: usize, message: impl std::fmt::Display) -> AnalyzeError {
-        unreadable(&self.files[file], message, "span store")
+        AnalyzeError::unreadable(&self.files[file], message, "span store")
     }
 
     /// A reader builder for `file` with the `columns` the file has (of
@@ -269,28 +243,26 @@ impl<'a> Store<'a> {
     }
 }
 
+/// Writes `batch` to `path` in row groups of `rows` rows (for tests of
+/// files with many row groups).
+#[cfg(test)]
+pub(crate) fn write_in_row_groups(path: &std::path::Path, batch: &RecordBatch, rows: usize) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    let file = File::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(properties))
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.write(batch).unwrap_or_else(|e| panic!("{e}"));
+    w.close().unwrap_or_else(|e| panic!("{e}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::{ArrayRef, StringArray};
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
-
-    #[test]
-    fn a_compression_this_build_does_not_decode_says_what_to_do() {
-        let path = std::path::Path::new("run/spans/spans-000000000001.parquet");
-        let arrow = "External: Parquet argument error: Parquet error: Disabled feature at compile time: lz4";
-        let err = unreadable(path, arrow, "span store").to_string();
-        assert!(
-            err.contains("spans-000000000001.parquet: compressed with lz4, which tracesplit does not decode: write it again with Snappy or Zstd"),
-            "{err}"
-        );
-        let err = unreadable(path, "EOF in footer", "span store").to_string();
-        assert!(
-            err.ends_with("EOF in footer (a damaged file, or not a span store file?)"),
-            "{err}"
-        );
-    }
 
     /// A column chunk of nulls is read plain, the others as dictionaries.
     #[test]
@@ -302,14 +274,7 @@ mod tests {
         let kind: ArrayRef = Arc::new(StringArray::from(vec!["SERVER"; 4]));
         let batch = RecordBatch::try_from_iter([(sc::DB_STATEMENT, statement), (sc::KIND, kind)])
             .unwrap_or_else(|e| panic!("{e}"));
-        let file = File::create(&path).unwrap_or_else(|e| panic!("{e}"));
-        let properties = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(2))
-            .build();
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(properties))
-            .unwrap_or_else(|e| panic!("{e}"));
-        w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
-        w.close().unwrap_or_else(|e| panic!("{e}"));
+        write_in_row_groups(&path, &batch, 2);
         let files = [path];
         let store = Store::open_with_dictionaries(&files, &[sc::DB_STATEMENT, sc::KIND])
             .unwrap_or_else(|e| panic!("{e}"));

@@ -19,6 +19,13 @@ fi
 # No pip cache: disk is what CI machines are short of.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -r tests-support/python/requirements.txt
 
+# The field test bed (tests-support/testbed): FastAPI + SQLAlchemy + psycopg
+# under opentelemetry-instrument, in a venv of its own (its SDK pins differ).
+if ! [ -x .venv-testbed/bin/python ]; then
+    python3 -m venv .venv-testbed
+fi
+.venv-testbed/bin/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -r tests-support/testbed/requirements.txt
+
 # Debian packages: headless Chromium for the HTML report test, docker-compose
 # (1.29; validates docker-compose.yml without an engine), the system's CA
 # certificates (the https client reads the system trust store).
@@ -26,6 +33,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# PostgreSQL for the test bed (the tests start a throwaway cluster).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq

@@ -196,6 +196,14 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     };
     let (mut splits, single) = split_partitioned(&job)?;
     timer.mark("spans: scan, join, sort, split");
+    // The server's errors, and the requests without an answer set aside
+    // before the clock check: a span that ended after the client gave up
+    // says nothing about the clocks.
+    let errors = crate::scan::error_spans(&files, crate::parallel::threads())?;
+    let server_errors = crate::server_errors::gather(&errors, &table, &splits);
+    drop(errors);
+    crate::server_errors::set_aside_unanswered(&table, &mut splits);
+    timer.mark("  server errors");
     let clock_check = crate::outside::locate(&mut splits, &table);
     timer.mark("  clock check, queue located");
     // Tests prove that a broken invariant is reported as an internal error
@@ -262,7 +270,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let text_map = span_text(
         &detail.span_files,
         &detail.columns,
-        &text_wanted(&detail, &drawn, windows(), &splits, &|i| {
+        &crate::shown::text_wanted(&detail, &drawn, windows(), &splits, &|i| {
             variant_of(&table.scenarios[table.scenario[i] as usize])
         }),
     )?;
@@ -295,6 +303,11 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             variant,
             config,
             tail_sets: &tail_sets[k],
+            server_errors: server_errors
+                .per_scenario
+                .get(k)
+                .cloned()
+                .unwrap_or_default(),
         };
         Some(scenario(&ctx, k, n, meta, classifier))
     };
@@ -308,7 +321,11 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         clamped: c.clamped + s.coverage.clamped,
         multiple_server_spans: c.multiple_server_spans + s.coverage.multiple_server_spans,
     });
-    let mut findings = crate::findings::findings(&scenarios, clock_check.as_ref());
+    let mut findings = crate::findings::findings(
+        &scenarios,
+        clock_check.as_ref(),
+        server_errors.abandoned.as_ref(),
+    );
     for note in source_notes {
         findings.push(tracesplit_model::analysis::Finding {
             severity: tracesplit_model::analysis::Severity::Warning,
@@ -335,6 +352,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
     let cascade_sweep = crate::sweep::cascade_sweep(&scenarios);
     let analysis = Analysis {
         clocks: clock_check,
+        abandoned: server_errors.abandoned,
         notes: run_notes(&manifests)
             .into_iter()
             .chain(analysis_notes)
@@ -372,6 +390,7 @@ struct ScenarioCtx<'a> {
     variant: usize,
     config: &'a AnalyzeConfig,
     tail_sets: &'a Result<(Vec<usize>, Vec<usize>), String>,
+    server_errors: Vec<tracesplit_model::server_errors::ServerErrorGroup>,
 }
 
 /// The most frequent text among `values`.
@@ -401,7 +420,8 @@ fn scenario(
 ) -> ScenarioAnalysis {
     let (t, splits) = (cx.table, cx.splits);
     let window = n.p95.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
-    let statement_of = |idx: Option<SpanIndex>| idx.and_then(|i| cx.text.statement(i.index()));
+    let statement_of =
+        |idx: Option<SpanIndex>| idx.and_then(|i| cx.text.statement_or_name(i.index()));
     let cascade_statement = most_common(
         window
             .iter()
@@ -418,6 +438,11 @@ fn scenario(
             .iter()
             .filter_map(|&i| statement_of(splits[i].top_db_other)),
     );
+    // A name, not a statement: no window request's slowest DB span had one.
+    let slowest_db_without_statement = slowest_db_statement.is_some()
+        && !window.iter().any(|&i| {
+            (splits[i].top_db_other).is_some_and(|k| cx.text.statement(k.index()).is_some())
+        });
     let outliers = n
         .slowest
         .iter()
@@ -472,12 +497,14 @@ fn scenario(
         errors: n.errors,
         coverage: n.coverage,
         p95_split: n.p95.map(|(s, _)| s),
+        p95_corrected_split: n.p95_corrected,
         tail_split: n.tail,
         components: n.components,
         db_spans: n.db_spans,
         cascade_statement,
         cascade_span_name,
         slowest_db_statement,
+        slowest_db_without_statement,
         mean_response_bytes: n.mean_response_bytes,
         fixture_listings: meta.fixture_listings,
         setup: meta.setup.clone(),
@@ -485,71 +512,12 @@ fn scenario(
         exemplar,
         classifier,
         tail,
+        server_errors: cx.server_errors.clone(),
     }
-}
-
-/// The spans whose text the reports need, as indices into `detail`'s
-/// columns: every span of the `drawn` requests' traces; of the `windows`'
-/// requests the longest cascade and other DB span and the cascade's named
-/// ancestor.
-fn text_wanted(
-    detail: &Loaded,
-    drawn: &[usize],
-    windows: impl Iterator<Item = usize>,
-    splits: &[RequestSplit],
-    variant_of: &dyn Fn(usize) -> usize,
-) -> Vec<usize> {
-    let c = &detail.columns;
-    let group_of = |i: usize| {
-        let k = detail.rows.binary_search(&i).ok()?;
-        let g = detail.group.get(k).copied().flatten()?;
-        c.groups.get(g as usize).copied()
-    };
-    let mut wanted: Vec<usize> = drawn
-        .iter()
-        .filter_map(|&i| group_of(i))
-        .flat_map(|(a, b)| a as usize..b as usize)
-        .collect();
-    for i in windows {
-        let s = &splits[i];
-        let named = s
-            .top_cascade
-            .map(|k| cascade_name_span(c, variant_of(i), k.index() as usize) as u32);
-        wanted.extend(
-            [
-                s.top_cascade.map(SpanIndex::index),
-                s.top_db_other.map(SpanIndex::index),
-                named,
-            ]
-            .into_iter()
-            .flatten()
-            .map(|k| k as usize),
-        );
-    }
-    wanted
 }
 
 /// The name that made span `i` a cascade span: its nearest matching ancestor's, else its own.
 fn cascade_name(cx: &ScenarioCtx<'_>, i: u32) -> String {
     cx.text
-        .name(cascade_name_span(cx.columns, cx.variant, i as usize) as u32)
-}
-
-/// The span whose name made span `i` a cascade span: its nearest ancestor
-/// (or itself) whose name the classifier matches, else `i`.
-fn cascade_name_span(s: &SpanColumns, variant: usize, i: usize) -> usize {
-    let mut cur = i;
-    for _ in 0..64 {
-        if s.name_match[variant][cur] {
-            return cur;
-        }
-        let Some((a, b)) = s.group_of(cur) else {
-            break;
-        };
-        match (a..b).find(|&p| s.span_id[p] == s.parent[cur] && s.span_id[p] != 0) {
-            Some(p) => cur = p,
-            None => break,
-        }
-    }
-    i
+        .name(crate::shown::cascade_name_span(cx.columns, cx.variant, i as usize) as u32)
 }

@@ -66,6 +66,11 @@ pub fn of_request(
         let (attributes, resource) = text.attributes(i as u32);
         add_json(&mut out, attributes, i == entry);
         add_json(&mut out, resource, i == entry);
+        // An exception a span recorded: a value the attribution can name.
+        for t in text.exceptions(i as u32) {
+            *out.entry(("exception.type".into(), t.clone()))
+                .or_insert(false) |= i == entry;
+        }
         seen += 1;
         // Bound: a parent cycle in malformed data must not loop.
         if seen < 100_000 {

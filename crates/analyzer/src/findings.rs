@@ -140,6 +140,10 @@ fn next_step_for(s: &ScenarioAnalysis, component: &str) -> (String, Option<Strin
                 Some(format!("{}answer the check with EXISTS (stop at the first referencing row) instead of counting them all", index.unwrap_or_default())),
             )
         }
+        "db other" if s.slowest_db_without_statement => (
+            format!("database time outside the usage check; the slowest DB span has no statement: `{}` (getting a connection: a pool checkout or a new connection)", s.slowest_db_statement.clone().unwrap_or_default()),
+            Some("requests wait for a database connection: raise the pool size or lower the concurrency, and keep connections out of slow work".into()),
+        ),
         "db other" => (
             format!("database time outside the usage check; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
             Some("EXPLAIN that statement and check its indexes; several statements per request suggest N+1 loading".into()),
@@ -153,7 +157,11 @@ fn next_step_for(s: &ScenarioAnalysis, component: &str) -> (String, Option<Strin
         ),
         "handler" => (
             format!("time in the handler outside any database span ({} DB spans per request)", s.db_spans.p50),
-            Some("profile the handler: object loading and serialization (e.g. eager-loading every listing before a delete) show up here".into()),
+            Some(if s.server_errors.is_empty() {
+                "profile the handler: object loading, serialization and waiting on locks or pools outside any DB span show up here".into()
+            } else {
+                "fix the server's errors first (the findings above): a failing handler's time is not its normal work; then profile the handler".into()
+            }),
         ),
         _ => (
             format!("time on the wire: round trips and transfer (response {:.1} KB on average)", s.mean_response_bytes / 1024.0),
@@ -321,8 +329,12 @@ fn clock_rule(clocks: Option<&ClockCheck>, out: &mut Vec<Finding>) {
 }
 
 /// All findings, most severe first.
-pub fn findings(scenarios: &[ScenarioAnalysis], clocks: Option<&ClockCheck>) -> Vec<Finding> {
-    let mut out = Vec::new();
+pub fn findings(
+    scenarios: &[ScenarioAnalysis],
+    clocks: Option<&ClockCheck>,
+    abandoned: Option<&tracesplit_model::server_errors::Abandoned>,
+) -> Vec<Finding> {
+    let mut out = crate::server_errors::rules(scenarios, abandoned);
     clock_rule(clocks, &mut out);
     for s in scenarios {
         seed_rules(s, &mut out);
@@ -365,7 +377,7 @@ mod tests {
     #[test]
     fn a_share_matters_only_near_or_over_the_target() {
         let severity = |s: &ScenarioAnalysis| {
-            findings(std::slice::from_ref(s), None)
+            findings(std::slice::from_ref(s), None, None)
                 .into_iter()
                 .find(|f| f.rule == "dominant_component")
                 .map(|f| f.severity)
@@ -385,7 +397,7 @@ mod tests {
         late.p95_corrected_ms = Some(1500.0);
         assert_eq!(severity(&late), Some(Severity::Critical));
         assert!(
-            findings(&[late], None)
+            findings(&[late], None, None)
                 .iter()
                 .any(|f| f.rule == "target_missed_corrected")
         );

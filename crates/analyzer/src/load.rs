@@ -69,6 +69,9 @@ fn order_traces(c: &mut SpanColumns) {
         apply(&mut c.start, a, &perm);
         apply(&mut c.end, a, &perm);
         apply(&mut c.is_db, a, &perm);
+        if c.statement_key.len() == c.span_id.len() {
+            apply(&mut c.statement_key, a, &perm);
+        }
         if c.position.len() == c.span_id.len() {
             apply(&mut c.position, a, &perm);
         }
@@ -207,6 +210,8 @@ pub struct SpanTextRow {
     pub attributes: String,
     /// Resource attributes as a JSON object.
     pub resource: String,
+    /// The types of the exceptions its events recorded.
+    pub exceptions: Vec<String>,
 }
 
 /// Span text by where the scan found the span (a packed

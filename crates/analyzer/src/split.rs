@@ -27,6 +27,9 @@ pub struct SpanColumns {
     pub end: Vec<i64>,
     /// Carries a db system attribute.
     pub is_db: Vec<bool>,
+    /// Each span's statement as a key ([`crate::dedup::statement_key`]; 0:
+    /// none); empty when not read: no span is then a duplicate.
+    pub statement_key: Vec<u32>,
     /// Per classifier variant: the statement matches.
     pub statement_match: Vec<Vec<bool>>,
     /// Per classifier variant: the span's own name matches.
@@ -157,8 +160,12 @@ pub struct RequestSplit {
     pub cascade_ns: i64,
     /// db − cascade.
     pub db_other_ns: i64,
-    /// DB spans in the subtree.
+    /// DB statements in the subtree: each spanned twice counted once; a
+    /// span without a statement (a pool checkout's `connect`) only when no
+    /// span has one.
     pub db_count: u32,
+    /// DB spans inside a span of the same statement, not counted.
+    pub db_duplicates: u16,
     /// server > total (network clamped to 0).
     pub clamped: bool,
     /// Server spans under the client span.
@@ -196,6 +203,8 @@ impl RequestSplit {
 struct Tree {
     base: usize,
     parent: Vec<Option<usize>>,
+    /// Each span's duplicate mark ([`crate::dedup`]).
+    duplicate: Vec<u8>,
 }
 
 impl Tree {
@@ -203,7 +212,7 @@ impl Tree {
         let (a, b) = (a as usize, b as usize);
         let ids = &s.span_id[a..b];
         // Most traces are small: a linear search beats hashing there.
-        let parent = if ids.len() <= 32 {
+        let parent: Vec<Option<usize>> = if ids.len() <= 32 {
             s.parent[a..b]
                 .iter()
                 .map(|p| {
@@ -222,7 +231,12 @@ impl Tree {
                 .map(|p| if *p == 0 { None } else { index.get(p).copied() })
                 .collect()
         };
-        Self { base: a, parent }
+        let duplicate = crate::dedup::duplicates(s, a, &parent);
+        Self {
+            base: a,
+            parent,
+            duplicate,
+        }
     }
 
     /// Whether local span `i` is `entry` or below it (guarding against cycles).
@@ -292,6 +306,8 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
     let server_ns = (hi - lo).max(0);
     let mut db = Vec::new();
     let mut cascade = Vec::new();
+    // Statements, and DB spans without one (a pool checkout's `connect`).
+    let (mut statements, mut without, mut duplicates) = (0u32, 0u32, 0u16);
     let (mut top_cascade, mut top_other): (Option<usize>, Option<usize>) = (None, None);
     let local_entry = entry - a;
     for i in a..b {
@@ -300,6 +316,17 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
         }
         let interval = (s.start[i], s.end[i]);
         db.push(interval);
+        if tree.duplicate[i - a] != crate::dedup::KEPT {
+            // Inside a span of the same statement: its time is in the union
+            // already, and the statement is counted once.
+            duplicates = duplicates.saturating_add(1);
+            continue;
+        }
+        if s.statement_key.get(i).is_some_and(|k| *k != 0) {
+            statements += 1;
+        } else {
+            without += 1;
+        }
         let is_cascade =
             s.statement_match[r.variant][i] || tree.name_on_path(s, r.variant, i - a, local_entry);
         let top = if is_cascade {
@@ -314,7 +341,9 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
             *top = Some(i);
         }
     }
-    let db_count = db.len() as u32;
+    // A DB span without a statement is time, not a statement — unless the
+    // instrumentation records no statement at all: then each span counts.
+    let db_count = if statements > 0 { statements } else { without };
     let db_ns = union_clipped(&mut db, lo, hi);
     let cascade_ns = union_clipped(&mut cascade, lo, hi);
     let (mut handler_ns, mut cascade_ns, mut db_other_ns) =
@@ -345,6 +374,7 @@ fn split_in(s: &SpanColumns, tree: &Tree, r: &RequestInput) -> RequestSplit {
         cascade_ns,
         db_other_ns,
         db_count,
+        db_duplicates: duplicates,
         clamped,
         server_candidates: candidates,
         server_span: SpanIndex::new(entry),

@@ -98,16 +98,28 @@ type Shapes = BTreeMap<String, (u32, i64, bool)>;
 
 fn shapes_of(s: &SpanColumns, text: &SpanText<'_>, split: &RequestSplit) -> Option<Shapes> {
     let entry = split.server_span?.index() as usize;
-    let children = s.children(s.group_of(entry)?);
+    let group = s.group_of(entry)?;
+    let children = s.children(group);
+    // A statement spanned twice is one call: a copy beside its twin adds
+    // nothing; a copy inside it adds its time (the outer span's exclusive
+    // time lacks it) but no call.
+    let marks = crate::dedup::marks_of(s, group);
     let mut out = Shapes::new();
     for (i, excl) in exclusive_times(s, &children, entry) {
+        let mark = marks
+            .get(i - group.0)
+            .copied()
+            .unwrap_or(crate::dedup::KEPT);
+        if mark == crate::dedup::SIBLING {
+            continue;
+        }
         let statement = s.is_db[i].then(|| text.statement(i as u32)).flatten();
         let shape = match statement {
             Some(st) => fingerprint(&st),
             None => text.name(i as u32),
         };
         let e = out.entry(shape).or_insert((0, 0, s.is_db[i]));
-        e.0 += 1;
+        e.0 += u32::from(mark == crate::dedup::KEPT);
         e.1 += excl;
     }
     Some(out)

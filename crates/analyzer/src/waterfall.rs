@@ -39,7 +39,23 @@ impl<'a> SpanText<'a> {
 
     /// Statement of span `i`.
     pub fn statement(&self, i: u32) -> Option<String> {
-        self.get(i).and_then(|t| t.statement.clone())
+        self.get(i)
+            .and_then(|t| t.statement.clone())
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// What to call DB span `i`: its statement, or, for a statement-less
+    /// span (a driver's `connect`), its span name.
+    pub fn statement_or_name(&self, i: u32) -> Option<String> {
+        self.statement(i).or_else(|| {
+            let name = self.name(i);
+            (!name.trim().is_empty()).then_some(name)
+        })
+    }
+
+    /// The types of the exceptions span `i` recorded.
+    pub fn exceptions(&self, i: u32) -> &'a [String] {
+        self.get(i).map_or(&[], |t| t.exceptions.as_slice())
     }
 
     /// Span `i`'s attributes and its resource's, as JSON objects (`{}` when unknown).
@@ -205,6 +221,7 @@ mod tests {
             end: spans.iter().map(|s| s.3).collect(),
             is_server: vec![true, false, false, false],
             is_db: vec![false, true, true, true],
+            statement_key: Vec::new(),
             statement_match: vec![vec![false; 4]],
             name_match: vec![vec![false; 4]],
             groups: vec![(0, 4)],

@@ -287,9 +287,15 @@ pub struct RunArgs {
     /// Iterations in flight at once (closed model).
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
-    /// Start this many iterations per second (open model; latency corrected for coordinated omission).
+    /// Start this many iterations per second (open model, like k6's constant-arrival-rate;
+    /// latency corrected for coordinated omission). Iterations in flight grow to what the
+    /// rate needs, up to --max-concurrency; --concurrency does not limit them.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// With --rate: iterations in flight at most (default 1000). Starts that find this many
+    /// in flight wait and are counted as late.
+    #[arg(long, requires = "rate")]
+    pub max_concurrency: Option<usize>,
     /// Unmeasured iterations before each scenario.
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,

@@ -37,12 +37,17 @@ pub struct Analysis {
     /// outside the server span could be split into network and queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clocks: Option<ClockCheck>,
+    /// Requests the client gave up on, counted apart from the split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<crate::server_errors::Abandoned>,
 }
 
 /// The clock check behind the network/queue split.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClockCheck {
-    /// The server spans lie inside the client spans (≥ 95 % of matched requests).
+    /// The server spans lie inside the client spans (≥ 95 % of the matched
+    /// requests that answered as expected: failures and abandoned requests
+    /// are left out).
     pub consistent: bool,
     /// Matched requests whose server span lies inside the client span.
     pub inside: u64,
@@ -122,6 +127,16 @@ pub struct Split {
     /// TLS handshake, as the client measured them; 0 on kept-alive connections).
     #[serde(default)]
     pub connection_setup_ms: f64,
+    /// Open model, corrected latency only: the wait between a request's
+    /// scheduled start and its actual start (no worker was free, or the
+    /// client fell behind); 0 in every other split. The corrected total is
+    /// schedule + the five components.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub schedule_ms: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Split {
@@ -166,7 +181,8 @@ pub struct ComponentStats {
     pub db: Percentiles,
 }
 
-/// DB spans per matched request.
+/// DB statements per matched request (a statement spanned by two
+/// instrumentations counted once).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DbSpanCounts {
     /// Mean.
@@ -175,6 +191,10 @@ pub struct DbSpanCounts {
     pub p50: u64,
     /// Largest.
     pub max: u64,
+    /// DB spans set aside as copies: inside a span of the same statement
+    /// (an ORM's span around its driver's), over all matched requests.
+    #[serde(default)]
+    pub duplicates: u64,
 }
 
 /// A deep link to a trace viewer.
@@ -301,6 +321,10 @@ pub struct ScenarioAnalysis {
     pub coverage: Coverage,
     /// The P95 split (window around the P95 rank), when any request matched.
     pub p95_split: Option<Split>,
+    /// Open model: the split of the corrected P95 (from the scheduled
+    /// start), whose components include the schedule wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_corrected_split: Option<Split>,
     /// Mean split of the requests at or above the P95.
     pub tail_split: Option<Split>,
     /// Each component's percentiles.
@@ -313,6 +337,10 @@ pub struct ScenarioAnalysis {
     pub cascade_span_name: Option<String>,
     /// The slowest other DB statement in the P95 window.
     pub slowest_db_statement: Option<String>,
+    /// The slowest DB span has no statement (a driver's `connect`, a pool
+    /// checkout): `slowest_db_statement` is its span name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slowest_db_without_statement: bool,
     /// Mean response size (bytes).
     pub mean_response_bytes: f64,
     /// Listings attached to the scenario's fixture.
@@ -329,6 +357,9 @@ pub struct ScenarioAnalysis {
     /// What the slow requests have that the fast ones don't (with spans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail: Option<crate::tail::TailExplanation>,
+    /// The server's own errors in this scenario's traces, most frequent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_errors: Vec<crate::server_errors::ServerErrorGroup>,
 }
 
 /// How serious a finding is.

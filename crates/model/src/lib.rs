@@ -12,6 +12,7 @@ pub mod ids;
 pub mod manifest;
 pub mod request;
 pub mod schema;
+pub mod server_errors;
 pub mod span;
 pub mod stats;
 pub mod summary;

@@ -133,7 +133,7 @@ impl SetupSummary {
         }
         if self.made_during_measuring > 0 {
             text.push_str(&format!(
-                ", {} made inside their iteration (none was ready ahead)",
+                ", {} made while the scenario was measured (created beside or inside its iterations: a timed closed run cannot know how many it needs; give --rate to create them all first)",
                 self.made_during_measuring
             ));
         }
@@ -200,4 +200,38 @@ pub struct ScenarioManifest {
     /// it, the run was interrupted); absent when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_measured: Option<String>,
+    /// How the open model's schedule went (absent in the closed model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSummary>,
+}
+
+/// How the open model (`--rate`) kept its schedule in one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ScheduleSummary {
+    /// Iterations per second asked for.
+    pub rate: f64,
+    /// The bound on iterations in flight (`--max-concurrency`).
+    pub max_concurrency: u64,
+    /// Most iterations in flight at once.
+    pub peak_concurrency: u64,
+    /// Measured iterations that could not start on time: `max_concurrency`
+    /// iterations were in flight (k6's dropped iterations; run late here).
+    pub late_starts: u64,
+}
+
+impl ScheduleSummary {
+    /// One sentence for the reports.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} iterations/s, up to {} in flight (of at most {})",
+            self.rate, self.peak_concurrency, self.max_concurrency
+        );
+        if self.late_starts > 0 {
+            s.push_str(&format!(
+                "; {} iterations could not start on time because {} were in flight: they started late, and the wait is the schedule component of the corrected latency",
+                self.late_starts, self.max_concurrency
+            ));
+        }
+        s
+    }
 }

@@ -148,6 +148,9 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(p) = &s.p95_split {
         let _ = write!(out, "<p><b>P95 split:</b> {}</p>", esc(&split_sentence(p)));
     }
+    for (label, line) in crate::scenario_extras(s) {
+        let _ = write!(out, "<p><b>{label}:</b> {}</p>", esc(&line));
+    }
     if let Some(setup) = &s.setup {
         let _ = write!(
             out,

@@ -40,6 +40,9 @@ fn body(s: &ScenarioAnalysis) -> String {
     for (kind, n) in &s.errors {
         let _ = writeln!(out, "errors: {n} × {kind}");
     }
+    for (label, line) in crate::scenario_extras(s) {
+        let _ = writeln!(out, "{label}: {line}");
+    }
     if let Some(setup) = &s.setup {
         let _ = writeln!(out, "fixture setup: {}", setup.describe());
     }

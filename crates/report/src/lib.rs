@@ -139,16 +139,48 @@ pub const SPLIT_METHOD: &str = "The P95 split takes its proportions from the req
 
 /// `812 ms = network 12 + queue 0.00 + handler 40 + cascade 745 + db other 15`.
 pub fn split_sentence(s: &tracesplit_model::analysis::Split) -> String {
-    let parts: Vec<String> = s
-        .components()
-        .iter()
-        .map(|(n, v)| format!("{n} {}", fmt_ms(*v)))
+    let schedule = (s.schedule_ms > 0.0).then(|| format!("schedule {}", fmt_ms(s.schedule_ms)));
+    let parts: Vec<String> = schedule
+        .into_iter()
+        .chain(
+            s.components()
+                .iter()
+                .map(|(n, v)| format!("{n} {}", fmt_ms(*v))),
+        )
         .collect();
     let mut out = format!("{} ms = {}", fmt_ms(s.total_ms), parts.join(" + "));
     if s.connection_setup_ms >= 0.005 {
         out.push_str(&format!(
             " (network includes {} ms opening connections: TCP connect and TLS handshake)",
             fmt_ms(s.connection_setup_ms)
+        ));
+    }
+    out
+}
+
+/// The scenario's lines of the open model's corrected split and of the
+/// server's errors, for the formats that list them per scenario.
+pub fn scenario_extras(
+    s: &tracesplit_model::analysis::ScenarioAnalysis,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(p) = &s.p95_corrected_split {
+        out.push(("Corrected P95 split", split_sentence(p)));
+    }
+    for g in &s.server_errors {
+        let cause = g
+            .cause
+            .as_ref()
+            .map(|c| format!(" — {c}"))
+            .unwrap_or_default();
+        out.push((
+            "Server errors",
+            format!(
+                "{} × {}{cause} (traces {})",
+                g.requests,
+                g.describe(),
+                g.trace_ids.join(", ")
+            ),
         ));
     }
     out

@@ -184,6 +184,9 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(p) = &s.p95_split {
         let _ = writeln!(out, "\n**P95 split:** {}", split_sentence(p));
     }
+    for (label, line) in crate::scenario_extras(s) {
+        let _ = writeln!(out, "\n**{label}:** {line}");
+    }
     if let Some(setup) = &s.setup {
         let _ = writeln!(out, "\n**Fixture setup:** {}", setup.describe());
         for row in &setup.existing_rows {

@@ -131,6 +131,11 @@ impl Exporter for TerminalExporter {
                 "(open model: corr P95 counts each request from its scheduled start, corrected for coordinated omission; a scenario passes only when both P95s are within target)"
             );
         }
+        for s in &a.scenarios {
+            for (label, line) in crate::scenario_extras(s) {
+                let _ = writeln!(out, "{} {}: {line}", s.scenario, label.to_lowercase());
+            }
+        }
         for s in a.scenarios.iter().filter(|s| !s.passed) {
             let _ = writeln!(out, "FAIL {}: {}", s.scenario, s.verdict);
         }

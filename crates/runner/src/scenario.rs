@@ -21,7 +21,7 @@ pub const API_DOWN_AFTER: u64 = 20;
 /// (at least; more at a high rate or concurrency).
 pub const AHEAD: usize = 64;
 
-/// For a timed run whose scenario consumes a fixture per iteration: a task
+/// For a timed closed-model run whose scenario consumes a fixture per iteration: a task
 /// that keeps the pool filled ahead of the iterations, so a fixture's
 /// creation is not part of any measured request nor of its start's lateness
 /// (the open model's correction measures the API, not the setup). `None` when
@@ -30,7 +30,9 @@ pub fn keep_fixtures_ahead(
     run: &Arc<ScenarioRun>,
     config: &crate::RunConfig,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let timed = matches!(config.schedule.stop, crate::schedule::Stop::Duration(_));
+    // At a rate, every iteration's fixture was made before the clock started.
+    let timed = matches!(config.schedule.stop, crate::schedule::Stop::Duration(_))
+        && config.schedule.rate.is_none();
     let per_iteration = run
         .scenario
         .fixture
@@ -39,8 +41,7 @@ pub fn keep_fixtures_ahead(
     if !(timed && per_iteration) {
         return None;
     }
-    let rate = config.schedule.rate.unwrap_or(0.0).ceil() as usize;
-    let target = AHEAD.max(2 * config.schedule.concurrency).max(rate);
+    let target = AHEAD.max(2 * config.schedule.concurrency);
     let run = run.clone();
     Some(tokio::spawn(async move {
         loop {
@@ -56,6 +57,8 @@ pub fn keep_fixtures_ahead(
                 .await
             {
                 Ok(Some(id)) => {
+                    // Made while the scenario is measured: the report says so.
+                    run.setup.made_during_measuring();
                     if let Ok(mut p) = run.pool.lock() {
                         p.push_back(id);
                     }

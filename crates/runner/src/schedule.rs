@@ -1,10 +1,13 @@
 //! The schedule as data, and the one loop that runs every schedule.
 //!
 //! Closed model: `concurrency` workers each run iterations back to back.
-//! Open model (`rate`): iteration i is *intended* to start at t0 + i/rate;
-//! a worker waits for that moment, and when every worker is busy the start is
-//! late — latency is then measured from the intended start as well, which is
-//! the correction for coordinated omission.
+//! Open model (`rate`, k6's constant-arrival-rate): iteration i is
+//! *intended* to start at t0 + i/rate; at that moment it starts on its own
+//! task, so the iterations in flight grow to what the rate needs, up to
+//! `max_concurrency`. When that many are in flight the start waits for the
+//! first to finish and counts as late (k6's dropped iterations, run late
+//! here rather than dropped) — latency is then measured from the intended
+//! start as well, which is the correction for coordinated omission.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -26,6 +29,8 @@ pub struct Schedule {
     pub stop: Stop,
     /// Iterations in flight at most.
     pub concurrency: usize,
+    /// Open model: iterations in flight at most.
+    pub max_concurrency: usize,
     /// Iterations started per second (open model); `None` = closed model.
     pub rate: Option<f64>,
     /// Unmeasured iterations first.
@@ -37,10 +42,24 @@ impl Default for Schedule {
         Self {
             stop: Stop::Iterations(20),
             concurrency: 1,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
             rate: None,
             warmup: 0,
         }
     }
+}
+
+/// The open model's bound on iterations in flight unless told otherwise.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 1000;
+
+/// How a schedule went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Driven {
+    /// Open model: measured iterations that could not start on time
+    /// because `max_concurrency` iterations were in flight.
+    pub late_starts: u64,
+    /// Most iterations in flight at once.
+    pub peak_concurrency: usize,
 }
 
 /// One iteration to run.
@@ -121,32 +140,85 @@ impl Dispenser {
     }
 }
 
-/// Runs `iteration` for every ticket of `schedule` on `concurrency` workers.
-/// This is the only driving loop: closed, open, counted and timed runs all go through it.
-pub async fn drive<F, Fut>(schedule: Schedule, cancelled: Arc<AtomicBool>, iteration: F)
+/// Runs `iteration` for every ticket of `schedule`: on `concurrency`
+/// workers (closed model), or each at its intended start (open model).
+/// Every run goes through here: closed, open, counted and timed.
+pub async fn drive<F, Fut>(schedule: Schedule, cancelled: Arc<AtomicBool>, iteration: F) -> Driven
 where
     F: Fn(Ticket) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let dispenser = Arc::new(Dispenser::new(schedule, cancelled));
+    if schedule.rate.is_some() {
+        return arrivals(&dispenser, schedule.max_concurrency.max(1), iteration).await;
+    }
     let workers: Vec<_> = (0..schedule.concurrency.max(1))
         .map(|_| {
             let (dispenser, iteration) = (dispenser.clone(), iteration.clone());
             tokio::spawn(async move {
                 while let Some(ticket) = dispenser.take() {
-                    if let Some(at) = ticket.intended {
-                        tokio::time::sleep_until(at.into()).await;
-                    }
                     iteration(ticket).await;
                 }
             })
         })
         .collect();
+    let peak_concurrency = workers.len();
     for w in workers {
         if let Err(e) = w.await {
             tracing::error!("a schedule worker failed: {e}");
         }
     }
+    Driven {
+        late_starts: 0,
+        peak_concurrency,
+    }
+}
+
+/// The open model: each ticket starts at its intended time on its own task,
+/// at most `max` in flight.
+async fn arrivals<F, Fut>(dispenser: &Dispenser, max: usize, iteration: F) -> Driven
+where
+    F: Fn(Ticket) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(max));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut driven = Driven::default();
+    let failed = |r: Result<(), tokio::task::JoinError>| {
+        if let Err(e) = r {
+            tracing::error!("an iteration task failed: {e}");
+        }
+    };
+    while let Some(ticket) = dispenser.take() {
+        if let Some(at) = ticket.intended {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                driven.late_starts += u64::from(!ticket.warmup);
+                match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                }
+            }
+        };
+        driven.peak_concurrency = driven
+            .peak_concurrency
+            .max(max - permits.available_permits());
+        let run = iteration.clone();
+        tasks.spawn(async move {
+            run(ticket).await;
+            drop(permit);
+        });
+        while let Some(r) = tasks.try_join_next() {
+            failed(r);
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        failed(r);
+    }
+    driven
 }
 
 #[cfg(test)]
@@ -172,6 +244,7 @@ mod tests {
         let t = tickets(Schedule {
             stop: Stop::Iterations(20),
             concurrency: 4,
+            max_concurrency: 4,
             rate: None,
             warmup: 3,
         })
@@ -191,6 +264,7 @@ mod tests {
         let t = tickets(Schedule {
             stop: Stop::Iterations(10),
             concurrency: 2,
+            max_concurrency: 2,
             rate: Some(1000.0),
             warmup: 0,
         })
@@ -202,11 +276,37 @@ mod tests {
         }
     }
 
+    /// 20 iterations of 50 ms at 200/s: ten in flight at once.
+    async fn arrivals_with(max: usize) -> Driven {
+        let schedule = Schedule {
+            stop: Stop::Iterations(20),
+            concurrency: 1,
+            max_concurrency: max,
+            rate: Some(200.0),
+            warmup: 0,
+        };
+        drive(schedule, Arc::new(AtomicBool::new(false)), |_| {
+            tokio::time::sleep(Duration::from_millis(50))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_open_model_provisions_the_concurrency_the_rate_needs() {
+        let d = arrivals_with(1000).await;
+        assert_eq!(d.late_starts, 0);
+        assert!(d.peak_concurrency >= 8, "{d:?}");
+        let bounded = arrivals_with(2).await;
+        assert_eq!(bounded.peak_concurrency, 2);
+        assert!(bounded.late_starts >= 10, "{bounded:?}");
+    }
+
     #[tokio::test]
     async fn timed_runs_stop_and_cancellation_stops_at_once() {
         let t = tickets(Schedule {
             stop: Stop::Duration(Duration::from_millis(100)),
             concurrency: 1,
+            max_concurrency: 1,
             rate: Some(100.0),
             warmup: 0,
         })

@@ -74,6 +74,7 @@ mod tests {
         let sched = s.apply(Schedule {
             stop: Stop::Iterations(10),
             concurrency: 2,
+            max_concurrency: 8,
             rate: Some(40.0),
             warmup: 1,
         });

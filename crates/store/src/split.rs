@@ -35,6 +35,9 @@ pub struct SplitRow {
     pub db_spans: u32,
     /// The part of `network_ns` spent opening the connection (TCP + TLS), when matched.
     pub connection_setup_ns: Option<i64>,
+    /// Open model: the wait between the scheduled and the actual start (0
+    /// otherwise); the corrected latency is `schedule_ns + total_ns`.
+    pub schedule_ns: i64,
 }
 
 fn schema() -> Arc<Schema> {
@@ -57,6 +60,7 @@ fn schema() -> Arc<Schema> {
         ns("db_other_ns"),
         Field::new("db_spans", DataType::UInt32, false),
         ns("connection_setup_ns"),
+        Field::new("schedule_ns", DataType::Int64, false),
     ]))
 }
 
@@ -98,6 +102,7 @@ fn batch(rows: &[SplitRow]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     }
     columns.push(u32s(|r| r.db_spans));
     columns.push(i64s(&|r| r.connection_setup_ns));
+    columns.push(i64s(&|r| Some(r.schedule_ns)));
     RecordBatch::try_new(schema(), columns)
 }
 

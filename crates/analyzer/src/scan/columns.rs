@@ -23,6 +23,7 @@ struct Chunk {
     end: Vec<i64>,
     is_server: Vec<bool>,
     is_db: Vec<bool>,
+    statement_key: Vec<u32>,
     statement_match: Vec<Vec<bool>>,
     name_match: Vec<Vec<bool>>,
 }
@@ -41,6 +42,7 @@ impl Chunk {
             end: Vec::with_capacity(rows),
             is_server: Vec::with_capacity(rows),
             is_db: Vec::with_capacity(rows),
+            statement_key: Vec::with_capacity(rows),
             statement_match: matches(classifiers.statement.len()),
             name_match: matches(classifiers.span.len()),
         }
@@ -144,9 +146,10 @@ impl Scan<'_> {
             sc::START,
             sc::END,
             sc::DB_SYSTEM,
+            sc::DB_STATEMENT,
         ];
         if !self.classifiers.statement.is_empty() {
-            columns.extend([sc::DB_STATEMENT, sc::NAME]);
+            columns.push(sc::NAME);
         }
         // The filter keeps each kept row's slot and row number, in row
         // order: the rows it selects come back in that order, so the ids
@@ -218,8 +221,10 @@ impl Scan<'_> {
         }
         Labels::of(batch, sc::KIND)?.map(n, |k| k == Some("SERVER"), &mut c.is_server);
         Labels::of(batch, sc::DB_SYSTEM)?.map(n, |d| d.is_some(), &mut c.is_db);
+        let statement = Labels::of(batch, sc::DB_STATEMENT)?;
+        // Keyed once per distinct statement (a dictionary's values).
+        statement.map(n, crate::dedup::statement_key, &mut c.statement_key);
         if !self.classifiers.statement.is_empty() {
-            let statement = Labels::of(batch, sc::DB_STATEMENT)?;
             let name = Labels::of(batch, sc::NAME)?;
             for (k, r) in self.classifiers.statement.iter().enumerate() {
                 matches(r, &statement, n, &mut c.statement_match[k]);
@@ -289,6 +294,7 @@ fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
         start: vec![0; n],
         end: vec![0; n],
         is_db: vec![false; n],
+        statement_key: vec![0; n],
         statement_match: vec![vec![false; n]; variants],
         name_match: vec![vec![false; n]; variants],
         groups,
@@ -304,6 +310,7 @@ fn assemble(chunks: Vec<Chunk>, n_slots: usize, variants: usize) -> Scanned {
             c.start[at] = chunk.start[i];
             c.end[at] = chunk.end[i];
             c.is_db[at] = chunk.is_db[i];
+            c.statement_key[at] = chunk.statement_key[i];
             c.position[at] = Position::pack(chunk.unit.0, chunk.unit.1, chunk.row[i]);
             for k in 0..variants {
                 c.statement_match[k][at] = chunk.statement_match[k][i];

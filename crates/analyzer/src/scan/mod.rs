@@ -12,11 +12,13 @@
 //! [`text`] the names and statements of the few traces a report shows.
 
 mod columns;
+mod errors;
 mod ids;
 mod store;
 mod text;
 
 pub(crate) use columns::scan_spans;
+pub(crate) use errors::{ErrorSpan, error_spans};
 use ids::Ids;
 pub(crate) use ids::hex128;
 use store::Store;

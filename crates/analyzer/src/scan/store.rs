@@ -206,6 +206,26 @@ impl<'a> Store<'a> {
             .map_err(|e| self.error(unit.0, e))
     }
 
+    /// A reader of row group `unit`: the `columns` the file has, of the rows
+    /// `keep` accepts; `keep` sees the `filter` columns (those the file has)
+    /// before any other column is decoded.
+    pub(super) fn rows_where(
+        &self,
+        unit: (usize, usize),
+        columns: &[&str],
+        filter: &[&str],
+        keep: impl FnMut(RecordBatch) -> Result<BooleanArray, ArrowError> + Send + 'static,
+    ) -> Result<ParquetRecordBatchReader, AnalyzeError> {
+        let (builder, _) = self.builder(unit, columns)?;
+        let mask = projection(builder.parquet_schema(), filter);
+        builder
+            .with_row_filter(RowFilter::new(vec![Box::new(ArrowPredicateFn::new(
+                mask, keep,
+            ))]))
+            .build()
+            .map_err(|e| self.error(unit.0, e))
+    }
+
     /// A reader of the rows `rows` (ascending) of row group `group` of file
     /// `file`, with the `columns` the file has.
     pub(super) fn rows_at(

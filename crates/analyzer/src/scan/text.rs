@@ -10,12 +10,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tracesplit_model::schema::span_columns as sc;
 
-const COLUMNS: [&str; 5] = [
+const COLUMNS: [&str; 6] = [
     sc::NAME,
     sc::KIND,
     sc::DB_STATEMENT,
     sc::ATTRIBUTES,
     sc::RESOURCE_ATTRIBUTES,
+    sc::EVENTS,
 ];
 
 /// The text of the spans at `positions` (packed [`Position`]s, any order),
@@ -60,6 +61,10 @@ pub(crate) fn span_text_at(
                         statement: c[2].get(r).map(str::to_owned),
                         attributes: text(3, r),
                         resource: text(4, r),
+                        exceptions: c[5]
+                            .get(r)
+                            .map(crate::server_errors::exception_types)
+                            .unwrap_or_default(),
                     },
                 ));
             }

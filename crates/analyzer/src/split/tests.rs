@@ -12,6 +12,7 @@ fn columns(spans: &[S]) -> SpanColumns {
         start: spans.iter().map(|s| s.3).collect(),
         end: spans.iter().map(|s| s.4).collect(),
         is_db: spans.iter().map(|s| s.5).collect(),
+        statement_key: Vec::new(),
         statement_match: vec![spans.iter().map(|s| s.6).collect()],
         name_match: vec![spans.iter().map(|s| s.7).collect()],
         groups: vec![(0, spans.len() as u32)],

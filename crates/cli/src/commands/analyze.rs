@@ -186,6 +186,7 @@ fn write_split(out: &AnalyzeOutput, path: &Path) -> anyhow::Result<()> {
             ]),
             db_spans: s.db_count,
             connection_setup_ns: s.matched.then_some(s.setup_ns),
+            schedule_ns: (t.start[i] - t.intended_start[i]).max(0),
         }
     });
     write_split_file(path, rows).with_context(|| format!("cannot write {}", path.display()))

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracesplit_collector::{Collector, CollectorConfig, CollectorHandle};
 use tracesplit_runner::client::parse_headers;
 use tracesplit_runner::progress::Progress;
-use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::schedule::{DEFAULT_MAX_CONCURRENCY, Schedule, Stop};
 use tracesplit_runner::shard::Shard;
 use tracesplit_runner::{Collect, RunConfig, RunError, RunOutcome, suite};
 
@@ -41,6 +41,9 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
     }
     if args.runs == 0 && args.duration.is_none() {
         bail!("--runs must be at least 1");
+    }
+    if args.max_concurrency == Some(0) {
+        bail!("--max-concurrency must be at least 1");
     }
     if let Some(r) = args.rate.filter(|r| !(*r > 0.0 && r.is_finite())) {
         bail!("--rate must be a positive number of iterations per second, got {r}");
@@ -84,6 +87,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
             .duration
             .map_or(Stop::Iterations(args.runs), Stop::Duration),
         concurrency: args.concurrency,
+        max_concurrency: args.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
         rate: args.rate,
         warmup: args.warmup,
     };

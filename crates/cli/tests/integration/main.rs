@@ -11,5 +11,7 @@ mod reports_cli;
 mod run_cli;
 mod shards_cli;
 mod support;
+mod testbed;
+mod testbed_cli;
 mod tls_cli;
 mod verdicts_cli;

@@ -51,6 +51,10 @@ fn the_corrected_p95_decides_the_open_model_in_every_output() {
             "16",
             "--rate",
             "10",
+            // One in flight at most: 300 ms requests cannot keep 10/s, so
+            // starts fall behind and the corrected P95 grows.
+            "--max-concurrency",
+            "1",
         ];
         args.extend_from_slice(extra);
         let o = run(&url, &out, &args);

@@ -74,3 +74,69 @@ fn every_split_bar_is_drawn_to_its_number() {
     }
     assert!(checked >= 6);
 }
+
+/// The split chart's axis: (x of 0 ms, x of the maximum, the maximum in ms).
+fn axis(chart: &str) -> (f64, f64, f64) {
+    let lines: Vec<&str> = chart
+        .split("<line ")
+        .skip(1)
+        .filter(|l| l.contains("stroke=\"#ddd\""))
+        .collect();
+    let labels: Vec<&str> = chart
+        .split("text-anchor=\"middle\">")
+        .skip(1)
+        .map(|t| &t[..t.find(" ms<").unwrap()])
+        .collect();
+    (
+        attr(lines[0], "x1"),
+        attr(lines[lines.len() - 1], "x1"),
+        labels.last().unwrap().parse().unwrap(),
+    )
+}
+
+#[test]
+fn every_target_is_marked_where_it_lies_on_the_axis() {
+    let mut a = analysis();
+    // Bars far below their targets: the case whose 200 ms marks were once
+    // left out of a chart that stopped at 100 ms.
+    for s in &mut a.scenarios {
+        if let Some(p) = s.p95_split.as_mut() {
+            let f = 8.0 / p.total_ms.max(1e-9);
+            for v in [
+                &mut p.network_ms,
+                &mut p.queue_ms,
+                &mut p.handler_ms,
+                &mut p.cascade_ms,
+                &mut p.db_other_ms,
+            ] {
+                *v *= f;
+            }
+            p.total_ms = 8.0;
+        }
+        s.stats.p95_ms = 8.0;
+    }
+    a.scenarios[0].target_ms = 200.0;
+    let html = String::from_utf8(HtmlExporter.render(&a).unwrap()).unwrap();
+    let chart = &html[html.find("<svg class=\"split-bars\"").unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    let (x0, x1, max) = axis(chart);
+    let marks: Vec<f64> = chart
+        .split("<line class=\"target\" ")
+        .skip(1)
+        .map(|l| attr(l, "x1"))
+        .collect();
+    let targets: Vec<f64> = a.scenarios.iter().map(|s| s.target_ms).collect();
+    assert_eq!(
+        marks.len(),
+        targets.len(),
+        "every scenario's target is marked"
+    );
+    assert!(max >= 200.0, "the axis reaches the 200 ms target: {max}");
+    for (x, target) in marks.iter().zip(&targets) {
+        let at = (x - x0) / (x1 - x0) * max;
+        assert!(
+            (at - target).abs() <= 0.1 * max / (x1 - x0) + 1e-9,
+            "mark at {at} ms for a {target} ms target"
+        );
+    }
+}

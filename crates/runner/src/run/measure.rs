@@ -8,13 +8,13 @@ use crate::fixtures::{
 };
 use crate::record::TallySnapshot;
 use crate::scenario::{RunState, ScenarioNames, ScenarioRun};
-use crate::schedule::{Stop, drive};
+use crate::schedule::{Driven, Stop, drive};
 use crate::suite::Scenario;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tracesplit_model::manifest::SetupSummary;
+use tracesplit_model::manifest::{ScheduleSummary, SetupSummary};
 
 /// What the scenarios gave, before cleanup and the span wait.
 pub(super) struct Measured {
@@ -23,6 +23,8 @@ pub(super) struct Measured {
     pub interrupted: bool,
     /// What each scenario's setup did.
     pub setups: BTreeMap<String, SetupSummary>,
+    /// Open model: how each scenario kept its schedule.
+    pub schedules: BTreeMap<String, ScheduleSummary>,
     /// Scenarios with no measured request, and why.
     pub not_measured: BTreeMap<String, String>,
 }
@@ -52,6 +54,7 @@ pub(super) async fn measure_suite(
         api_down: false,
         interrupted: false,
         setups: BTreeMap::new(),
+        schedules: BTreeMap::new(),
         not_measured: BTreeMap::new(),
     };
     for scenario in &config.suite.scenarios {
@@ -59,7 +62,20 @@ pub(super) async fn measure_suite(
             m.not_measured.insert(scenario.name.clone(), why.into());
             continue;
         }
-        let (tally, setup, failed) = measure(config, scenario, state, kept, watch).await?;
+        let (tally, setup, failed, driven) = measure(config, scenario, state, kept, watch).await?;
+        if let (Some(rate), Some(d)) = (config.schedule.rate, driven) {
+            let summary = ScheduleSummary {
+                rate,
+                max_concurrency: config.schedule.max_concurrency as u64,
+                peak_concurrency: d.peak_concurrency as u64,
+                late_starts: d.late_starts,
+            };
+            if d.late_starts > 0 {
+                m.notes
+                    .push(format!("{}: {}", scenario.name, summary.describe()));
+            }
+            m.schedules.insert(scenario.name.clone(), summary);
+        }
         if let Some(why) = failed {
             m.notes.push(format!("{}: {why}", scenario.name));
             m.not_measured.insert(scenario.name.clone(), why);
@@ -97,6 +113,10 @@ fn done_line(scenario: &Scenario, t: &TallySnapshot) -> String {
     line
 }
 
+/// A scenario's live tally, what its setup did, why it was not measured
+/// (when its setup failed), and how its schedule went (when it ran).
+type Measurement = (TallySnapshot, SetupSummary, Option<String>, Option<Driven>);
+
 /// Sets up one scenario's fixtures and measures it. Returns its live tally,
 /// what the setup did, and why it was not measured when its setup failed.
 async fn measure(
@@ -105,7 +125,7 @@ async fn measure(
     state: &Arc<RunState>,
     kept: Option<&KeptSet>,
     watch: &mut Watch,
-) -> Result<(TallySnapshot, SetupSummary, Option<String>), RunError> {
+) -> Result<Measurement, RunError> {
     let counters = Arc::new(SetupCounters::default());
     let started = Instant::now();
     let setup = setup(config, scenario, &state.fixtures, kept, &counters).await;
@@ -139,6 +159,7 @@ async fn measure(
                 TallySnapshot::default(),
                 counters.summary(seconds),
                 Some(why),
+                None,
             ));
         }
     };
@@ -152,18 +173,18 @@ async fn measure(
         state: state.clone(),
         names: ScenarioNames::new(scenario, state)?,
     });
-    let tally = drive_scenario(config, &run).await;
+    let (tally, driven) = drive_scenario(config, &run).await;
     if !watch.is_empty() {
         let phase = format!("the measured requests of {}", scenario.name);
         watch
             .check(&state.fixtures, &phase, &measured_requests(scenario))
             .await;
     }
-    Ok((tally, counters.summary(seconds), None))
+    Ok((tally, counters.summary(seconds), None, Some(driven)))
 }
 
 /// Runs a scenario's schedule with a progress bar; returns its live tally.
-async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> TallySnapshot {
+async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> (TallySnapshot, Driven) {
     let total = match config.schedule.stop {
         Stop::Iterations(n) => n,
         Stop::Duration(_) => 0,
@@ -171,7 +192,7 @@ async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> TallySnap
     let bar = config.progress.bar(&run.scenario.name, total);
     let (r, b) = (run.clone(), bar.clone());
     let producer = crate::scenario::keep_fixtures_ahead(run, config);
-    drive(config.schedule, config.cancelled.clone(), move |ticket| {
+    let driven = drive(config.schedule, config.cancelled.clone(), move |ticket| {
         let (run, bar) = (r.clone(), b.clone());
         async move {
             run.iteration(ticket).await;
@@ -191,7 +212,7 @@ async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> TallySnap
         p.abort();
     }
     bar.finish();
-    run.tally.snapshot()
+    (run.tally.snapshot(), driven)
 }
 
 async fn setup(
@@ -230,10 +251,17 @@ async fn setup(
 }
 
 /// Per-iteration fixtures created before measuring: every iteration's when
-/// the run is counted; for a timed run, a start the producer keeps ahead of.
-fn pool_size(config: &RunConfig) -> u64 {
-    match config.schedule.stop {
-        Stop::Iterations(n) => n + config.schedule.warmup,
-        Stop::Duration(_) => crate::scenario::AHEAD as u64,
+/// the run is counted or timed at a rate (the schedule stops after
+/// rate × duration iterations; 2 % more for a margin); for a timed closed
+/// run, a start the producer keeps ahead of.
+pub(crate) fn pool_size(config: &RunConfig) -> u64 {
+    let s = &config.schedule;
+    match (s.stop, s.rate) {
+        (Stop::Iterations(n), _) => n + s.warmup,
+        (Stop::Duration(d), Some(rate)) => {
+            let n = (rate * d.as_secs_f64()).ceil() as u64 + 1;
+            n + n.div_ceil(50) + s.warmup
+        }
+        (Stop::Duration(_), None) => crate::scenario::AHEAD as u64,
     }
 }

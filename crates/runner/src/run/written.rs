@@ -32,6 +32,7 @@ fn scenario_manifest(s: &Scenario) -> ScenarioManifest {
         fixture_listings: s.fixture.as_ref().map(|f| f.children),
         setup: None,
         not_measured: None,
+        schedule: None,
     }
 }
 
@@ -95,6 +96,7 @@ pub(super) fn finish_manifest(m: &mut RunManifest, measured: &Measured, ended: &
     for (name, s) in m.scenarios.iter_mut() {
         s.setup = measured.setups.get(name).cloned();
         s.not_measured = measured.not_measured.get(name).cloned();
+        s.schedule = measured.schedules.get(name).copied();
     }
 }
 

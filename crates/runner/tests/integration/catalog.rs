@@ -246,6 +246,7 @@ async fn open_model_runs_record_intended_starts_and_timed_runs_stop() {
     cfg.schedule = Schedule {
         stop: Stop::Duration(std::time::Duration::from_millis(500)),
         concurrency: 2,
+        max_concurrency: tracesplit_runner::schedule::DEFAULT_MAX_CONCURRENCY,
         rate: Some(100.0),
         warmup: 5,
     };
@@ -300,6 +301,7 @@ async fn a_timed_open_model_run_keeps_its_per_iteration_fixtures_ahead() {
     cfg.schedule = Schedule {
         stop: Stop::Duration(std::time::Duration::from_secs(2)),
         concurrency: 2,
+        max_concurrency: tracesplit_runner::schedule::DEFAULT_MAX_CONCURRENCY,
         rate: Some(40.0),
         warmup: 0,
     };

@@ -21,6 +21,7 @@ fn split(network: f64, handler: f64, cascade: f64, db_other: f64) -> Split {
         window_mean_ms: 0.0,
         queue_ms: 0.0,
         connection_setup_ms: 0.0,
+        schedule_ms: 0.0,
     }
 }
 
@@ -147,16 +148,23 @@ fn delete_1000() -> ScenarioAnalysis {
             multiple_server_spans: 0,
         },
         p95_split: Some(p95),
+        p95_corrected_split: Some(Split {
+            schedule_ms: 40.0,
+            total_ms: p95.total_ms + 40.0,
+            ..p95
+        }),
         tail_split: Some(split(1.3, 3.0, 801.0, 28.0)),
         components: ComponentStats::default(),
         db_spans: DbSpanCounts {
             mean: 3.0,
             p50: 3,
             max: 3,
+            duplicates: 60,
         },
         cascade_statement: Some(COUNT.into()),
         cascade_span_name: Some("catalog.cpu_usage_count".into()),
         slowest_db_statement: Some("SELECT id FROM cpu WHERE id = ?1".into()),
+        slowest_db_without_statement: false,
         mean_response_bytes: 88.0,
         fixture_listings: Some(1000),
         setup: Some(tracesplit_model::manifest::SetupSummary {
@@ -232,6 +240,21 @@ fn delete_1000() -> ScenarioAnalysis {
             span: "(?i)usage|cascade|in_use|dependen".into(),
         },
         tail: Some(why_slow()),
+        server_errors: vec![tracesplit_model::server_errors::ServerErrorGroup {
+            exception_type: "sqlalchemy.exc.TimeoutError".into(),
+            message:
+                "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 0.20"
+                    .into(),
+            fingerprint:
+                "QueuePool limit of size … overflow … reached, connection timed out, timeout …"
+                    .into(),
+            first_frame: Some("File \"/app/db.py\", line 9, in checkout".into()),
+            requests: 2,
+            abandoned: 1,
+            trace_ids: vec!["5eed0000000000000000000000000003".into()],
+            cause: Some("the connection pool is exhausted".into()),
+            next_step: Some("raise the pool size or lower the concurrency".into()),
+        }],
     }
 }
 
@@ -318,6 +341,7 @@ fn patch() -> ScenarioAnalysis {
             mean: 2.0,
             p50: 2,
             max: 2,
+            duplicates: 0,
         },
         tail: Some(tracesplit_model::tail::TailExplanation {
             not_compared: Some("20 requests with server spans, 2 at or above the P95: a fair comparison needs at least 5 slow requests (about 100 in all)".into()),
@@ -426,6 +450,14 @@ pub fn analysis() -> Analysis {
         scenarios,
         findings: vec![
             Finding {
+                severity: Severity::Critical,
+                rule: "server_errors".into(),
+                scenario: Some("CPU_DELETE_WITH_LISTINGS_1000".into()),
+                title: "CPU_DELETE_WITH_LISTINGS_1000: 2 of 22 requests failed on the server: sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached — the connection pool is exhausted".into(),
+                detail: "the server recorded this error in 2 of the scenario's traces (e.g. 5eed0000000000000000000000000003)".into(),
+                next_step: Some("raise the pool size or lower the concurrency".into()),
+            },
+            Finding {
                 severity: Severity::Warning,
                 rule: "why_slow".into(),
                 scenario: Some("CPU_DELETE_WITH_LISTINGS_1000".into()),
@@ -459,6 +491,12 @@ pub fn analysis() -> Analysis {
             inside: 80,
             checked: 80,
             one_way_ms: Some(0.05),
+        }),
+        abandoned: Some(tracesplit_model::server_errors::Abandoned {
+            requests: 1,
+            finished_on_server: 1,
+            mean_later_ms: 1200.0,
+            with_error: 1,
         }),
     }
 }

@@ -412,3 +412,110 @@ proptest::proptest! {
         proptest::prop_assert!((top.added_ms - x).abs() <= 0.1 * x, "planted {} ms: {:?}", x, top);
     }
 }
+
+/// Every DB span gets a twin beside it (an ORM's span and its driver's, same
+/// statement, one inside the other's interval), and the slow requests make
+/// an outbound call spanned twice (requests around urllib3): each counts as
+/// one call, and the time added is the planted time, not twice it.
+#[test]
+fn statements_and_calls_spanned_twice_are_one_call_in_the_tail() {
+    let all = (0..200u32)
+        .map(|i| {
+            let mut calls = normal_calls(i);
+            let slow = i % 18 == 5;
+            if slow {
+                for _ in 0..10 {
+                    calls.push(call(
+                        "SELECT dealbrain",
+                        Some("SELECT * FROM audit_log WHERE id = $1"),
+                        3_000,
+                    ));
+                }
+            }
+            let (record, mut spans) = request(i, i64::from(i) * 100, 400, 0, &calls);
+            let trace = record.trace_id.clone();
+            let twins: Vec<SpanRecord> = spans
+                .iter()
+                .filter(|s| s.db_statement.is_some())
+                .map(|s| SpanRecord {
+                    span_id: format!(
+                        "{:016x}",
+                        u64::from_str_radix(&s.span_id, 16).unwrap() + 0x100
+                    ),
+                    name: "SELECT".into(),
+                    start_unix_nano: s.start_unix_nano + 10_000,
+                    end_unix_nano: s.end_unix_nano - 10_000,
+                    ..s.clone()
+                })
+                .collect();
+            spans.extend(twins);
+            if slow {
+                // 20 ms outbound, inside the handler's planted time.
+                let server = spans
+                    .iter()
+                    .find(|s| s.kind == SpanKind::Server)
+                    .unwrap()
+                    .clone();
+                let (a, b) = (
+                    server.start_unix_nano + 10_000,
+                    server.start_unix_nano + 20_010_000,
+                );
+                spans.push(span(
+                    &trace,
+                    0x900,
+                    Some(0x1),
+                    "GET",
+                    SpanKind::Client,
+                    a,
+                    b,
+                ));
+                spans.push(span(
+                    &trace,
+                    0x901,
+                    Some(0x900),
+                    "GET",
+                    SpanKind::Client,
+                    a + 5_000,
+                    b - 5_000,
+                ));
+                let grown = SpanRecord {
+                    end_unix_nano: server.end_unix_nano + 20 * MS,
+                    ..server
+                };
+                spans.retain(|s| s.kind != SpanKind::Server);
+                spans.push(grown);
+                let record = RequestRecord {
+                    duration_ns: record.duration_ns + 20 * MS,
+                    ttfb_ns: record.ttfb_ns.map(|t| t + 20 * MS),
+                    ..record
+                };
+                return (record, spans);
+            }
+            (record, spans)
+        })
+        .collect();
+    let a = analyzed(all);
+    let s = &a.scenarios[0];
+    assert_eq!(s.db_spans.p50, 2, "{:?}", s.db_spans);
+    assert!(
+        s.db_spans.duplicates >= 2 * s.coverage.matched,
+        "{:?}",
+        s.db_spans
+    );
+    let tail = s.tail.as_ref().unwrap();
+    let audit = tail
+        .shapes
+        .iter()
+        .find(|d| d.shape.starts_with("SELECT * FROM audit_log"))
+        .unwrap();
+    assert!((audit.slow_calls - 10.0).abs() < 1e-9, "{audit:?}");
+    assert!((audit.added_ms - 30.0).abs() < 0.5, "{audit:?}");
+    let get = tail.shapes.iter().find(|d| d.shape == "GET").unwrap();
+    assert!((get.slow_calls - 1.0).abs() < 1e-9, "{get:?}");
+    assert!((get.added_ms - 20.0).abs() < 0.5, "{get:?}");
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule == "overlapping_instrumentation")
+    );
+}

@@ -203,6 +203,26 @@ struct MatchedNumbers {
     by_total: (Vec<i64>, Vec<usize>),
 }
 
+/// Whether request `i` reached the API: everything but a connection that
+/// could not be made (refused, a name or TLS failure, no route).
+fn sent(t: &RequestTable, i: usize) -> bool {
+    !matches!(
+        t.error.get(i),
+        Some("refused" | "resolve" | "tls" | "unreachable")
+    )
+}
+
+/// `(requests, joined)`: the requests of `rows` that reached the API, and
+/// those of them a server span was found for — failed ones included.
+fn joined(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> (u64, u64) {
+    let sent: Vec<usize> = rows.iter().copied().filter(|&i| sent(t, i)).collect();
+    let joined = sent
+        .iter()
+        .filter(|&&i| splits[i].server_candidates > 0)
+        .count();
+    (sent.len() as u64, joined as u64)
+}
+
 fn matched_numbers(splits: &[RequestSplit], expected: &[usize]) -> MatchedNumbers {
     // The splits are read in row order wherever order does not matter: in
     // total order every read was a cache miss (ten million splits, 120
@@ -281,7 +301,9 @@ pub fn numbers(
     totals.sort_unstable();
     let stats = LatencyStats::from_sorted_ns(&totals);
     let distribution_ms = tracesplit_model::stats::distribution_ms(&totals);
-    let m = matched_numbers(splits, &expected);
+    let mut m = matched_numbers(splits, &expected);
+    // Coverage counts every request sent, failed ones included.
+    (m.coverage.requests, m.coverage.matched) = joined(t, splits, rows);
     let (matched_totals, matched) = m.by_total;
     let n = matched.len();
     let p95 = (n > 0).then(|| {

@@ -325,6 +325,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
         &scenarios,
         clock_check.as_ref(),
         server_errors.abandoned.as_ref(),
+        &manifests[0].words,
     );
     for note in source_notes {
         findings.push(tracesplit_model::analysis::Finding {

@@ -1,6 +1,7 @@
 //! Findings: the seed analyzer's rules, plus what the spans show.
 
 use tracesplit_model::analysis::{ClockCheck, Finding, ScenarioAnalysis, Severity, Split};
+use tracesplit_model::manifest::Words;
 
 fn finding(
     severity: Severity,
@@ -129,23 +130,24 @@ fn dominant(split: &Split) -> Option<(&'static str, f64, f64)> {
         .max_by(|a, b| a.2.total_cmp(&b.2))
 }
 
-fn next_step_for(s: &ScenarioAnalysis, component: &str) -> (String, Option<String>) {
+fn next_step_for(s: &ScenarioAnalysis, component: &str, words: &Words) -> (String, Option<String>) {
+    let check = &words.check;
     match component {
         "cascade" => {
             let statement = s.cascade_statement.clone().unwrap_or_default();
             let span = s.cascade_span_name.clone().map(|n| format!(" in {n}")).unwrap_or_default();
             let index = filtered_column(&statement).map(|c| format!("add an index on {c} (the column the check filters on); "));
             (
-                format!("the usage check{span}: `{statement}`"),
+                format!("the {check}{span}: `{statement}`"),
                 Some(format!("{}answer the check with EXISTS (stop at the first referencing row) instead of counting them all", index.unwrap_or_default())),
             )
         }
         "db other" if s.slowest_db_without_statement => (
-            format!("database time outside the usage check; the slowest DB span has no statement: `{}` (getting a connection: a pool checkout or a new connection)", s.slowest_db_statement.clone().unwrap_or_default()),
+            format!("database time outside the {check}; the slowest DB span has no statement: `{}` (getting a connection: a pool checkout or a new connection)", s.slowest_db_statement.clone().unwrap_or_default()),
             Some("requests wait for a database connection: raise the pool size or lower the concurrency, and keep connections out of slow work".into()),
         ),
         "db other" => (
-            format!("database time outside the usage check; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
+            format!("database time outside the {check}; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
             Some("EXPLAIN that statement and check its indexes; several statements per request suggest N+1 loading".into()),
         ),
         "queue" => (
@@ -171,11 +173,11 @@ fn next_step_for(s: &ScenarioAnalysis, component: &str) -> (String, Option<Strin
 }
 
 /// Span-based rules for one scenario.
-fn span_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
+fn span_rules(s: &ScenarioAnalysis, words: &Words, out: &mut Vec<Finding>) {
     if let Some(split) = &s.p95_split
         && let Some((component, value, share)) = dominant(split)
     {
-        let (evidence, next) = next_step_for(s, component);
+        let (evidence, next) = next_step_for(s, component, words);
         // A share matters when the scenario is near or over its target (the
         // seed's 75 % rule); far below it, a 54 % share of 0.4 ms is context.
         let p95 = s.p95_corrected_ms.unwrap_or(0.0).max(s.stats.p95_ms);
@@ -284,7 +286,9 @@ fn unmatched_causes(unmatched: u64, requests: u64) -> String {
 }
 
 /// N+1 across scenarios: the same operation with more fixture listings issues more statements.
-fn growth_rules(scenarios: &[ScenarioAnalysis], out: &mut Vec<Finding>) {
+fn growth_rules(scenarios: &[ScenarioAnalysis], words: &Words, out: &mut Vec<Finding>) {
+    let children = &words.children;
+    let child = children.strip_suffix('s').unwrap_or(children);
     for a in scenarios {
         for b in scenarios {
             let (Some(la), Some(lb)) = (a.fixture_listings, b.fixture_listings) else {
@@ -300,9 +304,9 @@ fn growth_rules(scenarios: &[ScenarioAnalysis], out: &mut Vec<Finding>) {
                     Severity::Warning,
                     "n_plus_one_growth",
                     Some(b),
-                    format!("{}: DB statements grow with the listings ({:.1} with {la} listings → {:.1} with {lb})", b.scenario, a.db_spans.mean, b.db_spans.mean),
+                    format!("{}: DB statements grow with the {children} ({:.1} with {la} {children} → {:.1} with {lb})", b.scenario, a.db_spans.mean, b.db_spans.mean),
                     format!("compared with {}", a.scenario),
-                    Some("one statement per listing: load them in one query, or not at all when only their count matters".into()),
+                    Some(format!("one statement per {child}: load them in one query, or not at all when only their count matters")),
                 ));
             }
         }
@@ -333,15 +337,16 @@ pub fn findings(
     scenarios: &[ScenarioAnalysis],
     clocks: Option<&ClockCheck>,
     abandoned: Option<&tracesplit_model::server_errors::Abandoned>,
+    words: &Words,
 ) -> Vec<Finding> {
     let mut out = crate::server_errors::rules(scenarios, abandoned);
     clock_rule(clocks, &mut out);
     for s in scenarios {
         seed_rules(s, &mut out);
-        span_rules(s, &mut out);
+        span_rules(s, words, &mut out);
         crate::tail_findings::tail_rules(s, &mut out);
     }
-    growth_rules(scenarios, &mut out);
+    growth_rules(scenarios, words, &mut out);
     out.sort_by_key(|f| f.severity);
     out
 }
@@ -349,6 +354,13 @@ pub fn findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn catalog_words() -> Words {
+        Words {
+            check: "usage check".into(),
+            children: "listings".into(),
+        }
+    }
 
     fn cascade_heavy(p95: f64, target: f64) -> ScenarioAnalysis {
         ScenarioAnalysis {
@@ -377,7 +389,7 @@ mod tests {
     #[test]
     fn a_share_matters_only_near_or_over_the_target() {
         let severity = |s: &ScenarioAnalysis| {
-            findings(std::slice::from_ref(s), None, None)
+            findings(std::slice::from_ref(s), None, None, &catalog_words())
                 .into_iter()
                 .find(|f| f.rule == "dominant_component")
                 .map(|f| f.severity)
@@ -397,7 +409,7 @@ mod tests {
         late.p95_corrected_ms = Some(1500.0);
         assert_eq!(severity(&late), Some(Severity::Critical));
         assert!(
-            findings(&[late], None, None)
+            findings(&[late], None, None, &catalog_words())
                 .iter()
                 .any(|f| f.rule == "target_missed_corrected")
         );

@@ -299,7 +299,11 @@ fn abandoned_summary(
 pub fn set_aside_unanswered(t: &RequestTable, splits: &mut [RequestSplit]) {
     for (i, sp) in splits.iter_mut().enumerate() {
         if sp.matched && t.error.get(i).is_some() {
-            *sp = RequestSplit::unmatched(sp.total_ns);
+            // Its server span was found (coverage counts it): kept as a count.
+            *sp = RequestSplit {
+                server_candidates: sp.server_candidates,
+                ..RequestSplit::unmatched(sp.total_ns)
+            };
         }
     }
 }

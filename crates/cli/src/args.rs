@@ -115,10 +115,10 @@ pub struct CompareArgs {
 /// Options shared by `analyze`, `run` and `demo`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AnalysisOptions {
-    /// Cascade classifier: regex on DB statements (default: a `SELECT count(` read).
+    /// Cascade classifier: regex on DB statements (default: the suite's; none when it declares none).
     #[arg(long)]
     pub cascade_statement: Option<String>,
-    /// Cascade classifier: regex on the DB span's or an ancestor's name (default: usage|cascade|in_use|dependen).
+    /// Cascade classifier: regex on the DB span's or an ancestor's name (default: the suite's; none when it declares none).
     #[arg(long)]
     pub cascade_span: Option<String>,
     /// The K slowest requests listed per scenario.
@@ -292,6 +292,10 @@ pub struct RunArgs {
     /// rate needs, up to --max-concurrency; --concurrency does not limit them.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// The API's health path, probed before the run (overrides the suite's `health`);
+    /// `none`: no probe, only a connection is opened.
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
     /// With --rate: iterations in flight at most (default 1000). Starts that find this many
     /// in flight wait and are counted as late.
     #[arg(long, requires = "rate")]

@@ -43,6 +43,7 @@ fn init_logging(verbose: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(tracesplit_telemetry::stderr_colour())
         .try_init();
 }
 

@@ -62,9 +62,11 @@ pub struct ClockCheck {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct Coverage {
-    /// Requests with an expected status.
+    /// Requests sent (that reached the API: failed ones included; a
+    /// connection that could not be made is not counted).
     pub requests: u64,
-    /// Of those, with a server entry span.
+    /// Of those, with a server entry span (a span that arrived after the
+    /// client gave up counts: the request was joined, though not split).
     pub matched: u64,
     /// Matched requests whose server span was longer than the client's duration (network clamped to 0).
     pub clamped: u64,

@@ -62,6 +62,29 @@ pub struct RunManifest {
     /// How the scenarios were driven.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleRecord>,
+    /// The nouns the suite's findings use.
+    #[serde(default)]
+    pub words: Words,
+}
+
+/// The nouns findings use for a suite's API: generic unless the suite names
+/// its own (the built-in catalog suite says "usage check" and "listings").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Words {
+    /// What the cascade component is: the check a delete runs for rows that
+    /// still reference the entity.
+    pub check: String,
+    /// The rows that reference a fixture (its children).
+    pub children: String,
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Self {
+            check: "dependency check".into(),
+            children: "child rows".into(),
+        }
+    }
 }
 
 /// The schedule of a run, as data.

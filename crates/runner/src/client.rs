@@ -31,6 +31,8 @@ pub struct Outcome {
     pub reused: bool,
     /// The answer's `Retry-After` (seconds), when it had one.
     pub retry_after: Option<u64>,
+    /// The answer's headers a step can capture (`etag`, `location`).
+    pub captured: Vec<(&'static str, String)>,
 }
 
 impl Outcome {
@@ -310,6 +312,23 @@ impl ApiClient {
             .unwrap_or_else(|_| Err(self.no_answer()))
     }
 
+    /// Opens a connection to the API (TCP, and TLS for https://) without
+    /// sending a request: the reachability check of an API without a health
+    /// path. Over HTTP/2, a `GET /` whose answer does not matter.
+    pub async fn reach(&self) -> Result<(), WireError> {
+        if self.inner.h2.is_some() {
+            return self.probe("/").await.map(|_| ());
+        }
+        let attempt = async {
+            let conn = Box::new(Conn::connect(&self.inner.target).await?);
+            self.checkin(conn);
+            Ok(())
+        };
+        tokio::time::timeout(self.inner.timeout, attempt)
+            .await
+            .unwrap_or_else(|_| Err(self.no_answer()))
+    }
+
     /// The probe's error when the API did not answer within the timeout.
     fn no_answer(&self) -> WireError {
         WireError::Io(std::io::Error::new(
@@ -354,6 +373,7 @@ impl ApiClient {
             opening: via.opening,
             reused: via.reused,
             retry_after: None,
+            captured: Vec::new(),
         };
         if !valid_target(path) {
             return fail(
@@ -388,6 +408,7 @@ impl ApiClient {
                 opening: via.opening,
                 reused: via.reused,
                 retry_after: response.retry_after,
+                captured: response.captured,
             },
             Ok(Err(e)) => fail(classify(&e), &via),
             Err(_) => fail("timeout".into(), &via),

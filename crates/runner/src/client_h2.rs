@@ -144,6 +144,7 @@ impl ApiClient {
             opening,
             reused: false,
             retry_after: None,
+            captured: Vec::new(),
         };
         let request = match side.request(method, &target, !body.is_empty(), traceparent) {
             Ok(r) => r,
@@ -164,6 +165,13 @@ impl ApiClient {
                     .headers
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+                captured: crate::http1::CAPTURED_HEADERS
+                    .iter()
+                    .filter_map(|name| {
+                        let v = r.headers.get(*name)?.to_str().ok()?;
+                        Some((*name, v.trim().to_owned()))
+                    })
+                    .collect(),
             },
             Ok((Err(e), opening)) => fail(classify(&e), opening),
             Err(_) => fail("timeout".into(), None),

@@ -65,7 +65,13 @@ pub struct Response {
     pub keep_alive: bool,
     /// `Retry-After` in seconds, when the server sent one (429, 503).
     pub retry_after: Option<u64>,
+    /// The headers a step can capture ([`CAPTURED_HEADERS`]), when sent.
+    pub captured: Vec<(&'static str, String)>,
 }
+
+/// Response headers a step may capture (`capture = { v = "header:etag" }`):
+/// kept as text when present; every other header is read and dropped.
+pub const CAPTURED_HEADERS: [&str; 2] = ["etag", "location"];
 
 /// One open connection with its read buffer.
 #[derive(Debug)]
@@ -186,6 +192,7 @@ impl Conn {
                 body,
                 keep_alive,
                 retry_after: head.retry_after,
+                captured: head.captured,
             });
         }
     }
@@ -286,6 +293,7 @@ struct Head {
     chunked: bool,
     keep_alive: bool,
     retry_after: Option<u64>,
+    captured: Vec<(&'static str, String)>,
 }
 
 impl Head {
@@ -320,6 +328,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
         // HTTP/1.1 keeps the connection unless told otherwise; 1.0 closes it.
         keep_alive: response.version == Some(1),
         retry_after: None,
+        captured: Vec::new(),
     };
     for h in response.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
@@ -339,6 +348,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
         } else if h.name.eq_ignore_ascii_case("retry-after") {
             // Delay-seconds only; an HTTP date falls back to the caller's backoff.
             head.retry_after = value.parse().ok();
+        } else if let Some(name) = CAPTURED_HEADERS
+            .iter()
+            .find(|c| h.name.eq_ignore_ascii_case(c))
+        {
+            head.captured.push((name, value.to_owned()));
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {

@@ -1,12 +1,15 @@
 //! Runs a suite of CRUD scenarios against a catalog API with a W3C trace
 //! context on every request, writing `requests.parquet` as it goes.
 
+pub mod auth;
+mod chain;
 pub mod client;
 pub mod fixtures;
 pub mod h2;
 pub mod http1;
 pub mod progress;
 pub mod record;
+mod refusal;
 pub mod row;
 pub mod run;
 pub mod scenario;

@@ -103,6 +103,8 @@ pub struct RunState {
     pub ledger_failure: Mutex<Option<String>>,
     /// Set when the run must stop (Ctrl-C, a ledger failure): no new iteration starts.
     pub stop: Arc<AtomicBool>,
+    /// The API refused the run's credentials (401/403): why; no scenario starts after it.
+    pub refused: Mutex<Option<String>>,
 }
 
 /// One scenario being measured.
@@ -123,6 +125,8 @@ pub struct ScenarioRun {
     pub state: Arc<RunState>,
     /// Span names and attribute values every iteration repeats, shared.
     pub names: ScenarioNames,
+    /// The API's refusals of the scenario's first requests.
+    pub refusals: crate::refusal::Refusals,
 }
 
 /// A scenario's span names, repeated attribute values and row strings, registered once.
@@ -187,6 +191,7 @@ impl RunState {
     ) -> Self {
         Self {
             ledger_failure: Mutex::new(None),
+            refused: Mutex::new(None),
             stop,
             client,
             fixtures,
@@ -278,6 +283,7 @@ impl ScenarioRun {
         let mut first_start: Option<u64> = None;
         // The last client span waits to be queued with the iteration span: one lock, not two.
         let mut last_client: Option<spans::Span> = None;
+        let mut captures = crate::suite::template::Captures::new();
         for (index, step) in self.scenario.steps.iter().enumerate() {
             let cx = Context {
                 fixture_id: fixture_id.as_ref(),
@@ -285,21 +291,44 @@ impl ScenarioRun {
                 iteration: ticket.iteration,
                 n: self.state.fixtures.next_n(),
                 shared: Some(&self.shared),
+                captures: Some(&captures),
                 ..Context::default()
             };
             let intended = if index == 0 { ticket.intended } else { None };
-            let (row, client) = self.step(step, index, &cx, ids, intended).await;
+            let (row, client, answer) = self.step(step, index, &cx, ids, intended).await;
             first_start.get_or_insert(client.start_unix_nano);
             if let Some(previous) = last_client.replace(client) {
                 self.state.spans.end(previous);
             }
-            if let Some(id) = &fixture_id
-                && let Some(f) = self.scenario.fixture.as_ref().filter(|f| f.per_iteration)
-                && step.method == http::Method::DELETE
-                && matches!(row.status, 200..=299 | 404)
-                && let Err(e) = self.state.fixtures.mark_deleted(&f.kind, id)
+            if row.expected {
+                self.refusals.answered();
+            }
+            if let Some(outcome) = answer
+                .as_ref()
+                .filter(|o| crate::refusal::is_refusal(step, o))
             {
-                self.state.ledger_failed(e.to_string());
+                let what = crate::refusal::describe(step, &step.path.render(&cx), outcome);
+                if self.refusals.refused(what.clone())
+                    && matches!(outcome.status, 401 | 403)
+                    && let Ok(mut r) = self.state.refused.lock()
+                {
+                    r.get_or_insert(what);
+                }
+            }
+            if let Some(outcome) = answer.filter(|_| crate::chain::reads_answer(step)) {
+                let mut next = captures.clone();
+                let recorded = crate::chain::after_step(
+                    step,
+                    &outcome,
+                    &cx,
+                    &self.state.fixtures,
+                    &self.scenario.name,
+                    &mut next,
+                );
+                if let Err(e) = recorded {
+                    self.state.ledger_failed(e.to_string());
+                }
+                captures = next;
             }
             if !ticket.warmup {
                 self.tally.add(&row);
@@ -393,7 +422,7 @@ impl ScenarioRun {
         cx: &Context<'_>,
         iteration: SpanIds,
         intended: Option<Instant>,
-    ) -> (Row, spans::Span) {
+    ) -> (Row, spans::Span, Option<Outcome>) {
         let path = step.path.render_path(cx);
         let body = step
             .body
@@ -413,6 +442,7 @@ impl ScenarioRun {
                 opening: None,
                 reused: false,
                 retry_after: None,
+                captured: Vec::new(),
             }
         } else {
             let traceparent = spans::traceparent(ids);
@@ -432,7 +462,7 @@ impl ScenarioRun {
             url,
             status: outcome.status,
             expected: outcome.error.is_none() && step.expect.contains(&outcome.status),
-            error: outcome.error,
+            error: outcome.error.clone(),
             trace_id: ids.trace_id,
             span_id: ids.span_id,
             intended_start_unix_nano: intended.map_or(start_unix_nano, |i| self.state.wall_of(i)),
@@ -445,7 +475,11 @@ impl ScenarioRun {
             tls_ns: outcome.opening.map_or(0, |o| clamp_ns(o.tls_ns)),
             reused_connection: outcome.reused,
         };
-        (row, client)
+        // Only a step that captures, creates or deletes keeps its answer,
+        // and a refusal (to say what the API answered).
+        let keep = crate::chain::reads_answer(step) || crate::refusal::is_refusal(step, &outcome);
+        let answer = keep.then_some(outcome);
+        (row, client, answer)
     }
 }
 

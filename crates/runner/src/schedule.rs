@@ -79,22 +79,34 @@ pub struct Dispenser {
     next: AtomicU64,
     started: Instant,
     cancelled: Arc<AtomicBool>,
+    /// Set when the scenario must stop early (the API refuses its requests).
+    halted: Arc<AtomicBool>,
 }
 
 impl Dispenser {
     /// Starts the clock now.
     pub fn new(schedule: Schedule, cancelled: Arc<AtomicBool>) -> Self {
+        Self::halting(schedule, cancelled, Arc::default())
+    }
+
+    /// As [`Dispenser::new`], also stopping once `halted` is set.
+    pub fn halting(
+        schedule: Schedule,
+        cancelled: Arc<AtomicBool>,
+        halted: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             schedule,
             next: AtomicU64::new(0),
             started: Instant::now(),
             cancelled,
+            halted,
         }
     }
 
     /// The next ticket, or `None` when the schedule is done or cancelled.
     pub fn take(&self) -> Option<Ticket> {
-        if self.cancelled.load(Relaxed) {
+        if self.cancelled.load(Relaxed) || self.halted.load(Relaxed) {
             return None;
         }
         let i = self.next.fetch_add(1, Relaxed);
@@ -148,7 +160,21 @@ where
     F: Fn(Ticket) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let dispenser = Arc::new(Dispenser::new(schedule, cancelled));
+    drive_until(schedule, cancelled, Arc::default(), iteration).await
+}
+
+/// As [`drive`], stopping early (no new iteration starts) once `halted` is set.
+pub async fn drive_until<F, Fut>(
+    schedule: Schedule,
+    cancelled: Arc<AtomicBool>,
+    halted: Arc<AtomicBool>,
+    iteration: F,
+) -> Driven
+where
+    F: Fn(Ticket) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let dispenser = Arc::new(Dispenser::halting(schedule, cancelled, halted));
     if schedule.rate.is_some() {
         return arrivals(&dispenser, schedule.max_concurrency.max(1), iteration).await;
     }

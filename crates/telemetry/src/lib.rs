@@ -170,6 +170,7 @@ impl Telemetry {
         // Warnings and errors logged inside the component still reach the terminal.
         let logs = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(stderr_colour())
             .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
         // Spans and events at INFO or above (a global filter: cheaper than a
         // per-layer one): libraries' debug/trace events would otherwise become
@@ -319,9 +320,6 @@ pub fn parse_header_list(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Reads the W3C trace context (`traceparent`, `tracestate`) of an incoming request.
 pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -336,3 +334,21 @@ pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     }
     opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers))
 }
+
+/// Whether log lines on stderr get ANSI colours: only on a terminal, unless
+/// `NO_COLOR` (any value) turns them off or `CLICOLOR_FORCE` (not `0`) on
+/// (<https://no-color.org>, <https://bixense.com/clicolors/>).
+pub fn stderr_colour() -> bool {
+    use std::io::IsTerminal;
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests;

@@ -49,19 +49,25 @@ impl Chunk {
     }
 }
 
-/// The classifier regexes, compiled once for the scan.
+/// The classifier regexes, compiled once for the scan (`None`: an empty
+/// classifier, which marks nothing — a suite that declares no check).
 struct Classifiers {
-    statement: Vec<regex::Regex>,
-    span: Vec<regex::Regex>,
+    statement: Vec<Option<regex::Regex>>,
+    span: Vec<Option<regex::Regex>>,
 }
 
 impl Classifiers {
     fn new(variants: &[Variant]) -> Result<Self, AnalyzeError> {
         let compile = |r: &str| {
-            regex::Regex::new(r).map_err(|e| AnalyzeError::Regex {
-                regex: r.to_owned(),
-                message: e.to_string(),
-            })
+            if r.is_empty() {
+                return Ok(None);
+            }
+            regex::Regex::new(r)
+                .map(Some)
+                .map_err(|e| AnalyzeError::Regex {
+                    regex: r.to_owned(),
+                    message: e.to_string(),
+                })
         };
         Ok(Self {
             statement: variants
@@ -78,7 +84,11 @@ impl Classifiers {
 
 /// Regex answers per row of one batch. Read plain, a batch's names and
 /// statements repeat: each distinct text is matched once.
-fn matches<'a>(regex: &regex::Regex, texts: &Labels<'a>, rows: usize, out: &mut Vec<bool>) {
+fn matches<'a>(regex: Option<&regex::Regex>, texts: &Labels<'a>, rows: usize, out: &mut Vec<bool>) {
+    let Some(regex) = regex else {
+        out.extend(std::iter::repeat_n(false, rows));
+        return;
+    };
     let mut seen: FastMap<&'a str, bool> = FastMap::default();
     let plain = matches!(texts, Labels::Plain(_));
     let mut test = |t: Option<&'a str>| {
@@ -227,10 +237,10 @@ impl Scan<'_> {
         if !self.classifiers.statement.is_empty() {
             let name = Labels::of(batch, sc::NAME)?;
             for (k, r) in self.classifiers.statement.iter().enumerate() {
-                matches(r, &statement, n, &mut c.statement_match[k]);
+                matches(r.as_ref(), &statement, n, &mut c.statement_match[k]);
             }
             for (k, r) in self.classifiers.span.iter().enumerate() {
-                matches(r, &name, n, &mut c.name_match[k]);
+                matches(r.as_ref(), &name, n, &mut c.name_match[k]);
             }
         }
         Ok(())

@@ -5,6 +5,7 @@ use crate::exit::{self, Unreachable};
 use anyhow::Context;
 use std::time::Duration;
 use tracesplit_model::RunManifest;
+use tracesplit_runner::auth::AuthError;
 use tracesplit_runner::client::{ApiClient, parse_headers};
 use tracesplit_runner::fixtures::{self, ledger::Ledger};
 
@@ -25,19 +26,36 @@ fn base_url_of(args: &CleanupArgs) -> String {
 
 pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
     let base_url = base_url_of(&args);
-    let client = ApiClient::with_tls(
-        &base_url,
-        parse_headers(&args.headers)?,
-        Duration::from_secs(30),
-        8,
-        &args.tls.options(),
-    )?;
-    if let Err(e) = client.probe("/health").await {
-        return Err(Unreachable(format!(
-            "cannot reach the API at {}: {e}",
-            client.url("/health")
-        ))
-        .into());
+    let contents = Ledger::read(&args.ledger)
+        .with_context(|| format!("cannot read the ledger {}", args.ledger.display()))?;
+    // How the run reached the API: its health path and login (the ledger
+    // keeps `${VAR}` references, never credentials).
+    let access = contents
+        .runs
+        .last()
+        .map(|r| r.access.clone())
+        .unwrap_or_default();
+    let timeout = Duration::from_secs(30);
+    let mut headers = parse_headers(&args.headers)?;
+    let tls = args.tls.options();
+    if let Some(auth) = access.auth.as_ref().filter(|_| args.headers.is_empty()) {
+        match auth.log_in(&base_url, &headers, timeout, &tls).await {
+            Ok((name, value)) => {
+                headers.insert(name, value);
+            }
+            Err(e @ AuthError::Unreachable { .. }) => return Err(Unreachable(e.to_string()).into()),
+            Err(e) => return Err(anyhow::anyhow!("{e} (or pass the header with -H)")),
+        }
+    }
+    let client = ApiClient::with_tls(&base_url, headers, timeout, 8, &tls)?;
+    let reached = match access.health.as_deref() {
+        Some(path) => client.probe(path).await.map(|_| ()).map_err(|e| (path, e)),
+        None => client.reach().await.map_err(|e| ("/", e)),
+    };
+    if let Err((path, e)) = reached {
+        return Err(
+            Unreachable(format!("cannot reach the API at {}: {e}", client.url(path))).into(),
+        );
     }
     let ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("cannot open the ledger {}", args.ledger.display()))?;

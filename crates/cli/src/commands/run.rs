@@ -56,6 +56,12 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
     suite
         .select(args.scenario.as_deref(), args.entity_type.as_deref())
         .map_err(anyhow::Error::msg)?;
+    match args.health_path.as_deref() {
+        None => {}
+        Some("none") => suite.health = None,
+        Some(p) if p.starts_with('/') => suite.health = Some(p.to_owned()),
+        Some(p) => bail!("--health-path {p:?}: a path starting with / (or none)"),
+    }
     let run_id = tracesplit_runner::new_run_id();
     let run_dir = args
         .out
@@ -156,7 +162,9 @@ pub fn ledgers_of(config: &RunConfig) -> Vec<PathBuf> {
 
 fn runner_error(e: RunError) -> anyhow::Error {
     match e {
-        e @ (RunError::Unreachable { .. } | RunError::Connect { .. }) => {
+        e @ (RunError::Unreachable { .. }
+        | RunError::Connect { .. }
+        | RunError::Auth(tracesplit_runner::auth::AuthError::Unreachable { .. })) => {
             Unreachable(e.to_string()).into()
         }
         e => e.into(),
@@ -226,7 +234,9 @@ pub async fn execute(mut config: RunConfig, spans: Spans) -> anyhow::Result<Exec
 
 /// Exit code of a finished run whose analysis found `failed` failing scenarios.
 pub fn exit_code(outcome: &RunOutcome, failed: u64) -> u8 {
-    if outcome.interrupted {
+    if !outcome.refused.is_empty() {
+        exit::USAGE
+    } else if outcome.interrupted {
         exit::INTERRUPTED
     } else if outcome.api_down {
         exit::UNREACHABLE
@@ -248,5 +258,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let failed = tokio::task::block_in_place(|| {
         analyze_after_run(&done, &options, &reports, output.as_deref())
     })?;
+    for refused in &done.outcome.refused {
+        eprintln!("error: {refused}");
+    }
     Ok(exit_code(&done.outcome, failed))
 }

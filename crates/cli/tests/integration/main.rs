@@ -5,6 +5,7 @@ mod collect_cli;
 mod demo_cli;
 mod deploy_files;
 mod docs_files;
+mod newcomer_cli;
 mod notebooks;
 mod python_interop;
 mod reports_cli;

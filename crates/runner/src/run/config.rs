@@ -131,6 +131,9 @@ pub struct RunOutcome {
     pub client_spans: ExportCounts,
     /// Rows in `requests.parquet`.
     pub requests: u64,
+    /// Scenarios the API refused (401/403, or a 4xx the suite does not
+    /// expect) and what it answered: the run exits 2.
+    pub refused: Vec<String>,
 }
 
 /// Why a run could not be carried out.
@@ -186,4 +189,11 @@ pub enum RunError {
     /// Client span export could not be configured.
     #[error(transparent)]
     Spans(#[from] SpanExportError),
+    /// The login failed.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// The API refused the run's requests (401/403, or another 4xx the suite
+    /// does not expect) before anything was measured.
+    #[error("{0}")]
+    Refused(String),
 }

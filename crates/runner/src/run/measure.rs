@@ -8,7 +8,7 @@ use crate::fixtures::{
 };
 use crate::record::TallySnapshot;
 use crate::scenario::{RunState, ScenarioNames, ScenarioRun};
-use crate::schedule::{Driven, Stop, drive};
+use crate::schedule::{Driven, Stop, drive_until};
 use crate::suite::Scenario;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,6 +27,8 @@ pub(super) struct Measured {
     pub schedules: BTreeMap<String, ScheduleSummary>,
     /// Scenarios with no measured request, and why.
     pub not_measured: BTreeMap<String, String>,
+    /// Scenarios the API refused (a 4xx the suite does not expect), and what it answered.
+    pub refused: Vec<String>,
 }
 
 /// Why the scenarios after `stop` did not run.
@@ -37,6 +39,8 @@ fn stopped_because(config: &RunConfig, state: &RunState) -> Option<&'static str>
         Some("the API stopped answering before it")
     } else if config.cancelled.load(Relaxed) {
         Some("the run was interrupted (Ctrl-C) before it")
+    } else if state.refused.lock().is_ok_and(|r| r.is_some()) {
+        Some("the run stopped before it: the API refused the run's credentials (401/403)")
     } else {
         None
     }
@@ -56,6 +60,7 @@ pub(super) async fn measure_suite(
         setups: BTreeMap::new(),
         schedules: BTreeMap::new(),
         not_measured: BTreeMap::new(),
+        refused: Vec::new(),
     };
     for scenario in &config.suite.scenarios {
         if let Some(why) = stopped_because(config, state) {
@@ -76,7 +81,10 @@ pub(super) async fn measure_suite(
             }
             m.schedules.insert(scenario.name.clone(), summary);
         }
-        if let Some(why) = failed {
+        if let Some((why, refused)) = failed {
+            if refused {
+                m.refused.push(format!("{}: {why}", scenario.name));
+            }
             m.notes.push(format!("{}: {why}", scenario.name));
             m.not_measured.insert(scenario.name.clone(), why);
         } else {
@@ -114,8 +122,14 @@ fn done_line(scenario: &Scenario, t: &TallySnapshot) -> String {
 }
 
 /// A scenario's live tally, what its setup did, why it was not measured
-/// (when its setup failed), and how its schedule went (when it ran).
-type Measurement = (TallySnapshot, SetupSummary, Option<String>, Option<Driven>);
+/// (when its setup failed or the API refused it: then `true`), and how its
+/// schedule went (when it ran).
+type Measurement = (
+    TallySnapshot,
+    SetupSummary,
+    Option<(String, bool)>,
+    Option<Driven>,
+);
 
 /// Sets up one scenario's fixtures and measures it. Returns its live tally,
 /// what the setup did, and why it was not measured when its setup failed.
@@ -143,13 +157,27 @@ async fn measure(
             }
             // A setup that failed because the API is gone stops the run like
             // measured requests that cannot connect do.
-            let health = state
-                .client
-                .send(http::Method::GET, "/health", None, None)
-                .await;
-            if health.is_connection_failure() {
+            if state.client.reach().await.is_err() {
                 state.api_down.store(true, Relaxed);
             }
+            // A 4xx answer to a create is a refusal: the run's credentials
+            // (401/403: nothing after it can work) or the suite's body.
+            let refused = match &e {
+                FixtureError::Api { answer, .. } => {
+                    let status: u16 = answer
+                        .split(' ')
+                        .next()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    if matches!(status, 401 | 403)
+                        && let Ok(mut r) = state.refused.lock()
+                    {
+                        r.get_or_insert(e.to_string());
+                    }
+                    (400..500).contains(&status)
+                }
+                _ => false,
+            };
             let why = match e {
                 FixtureError::Cancelled => "interrupted (Ctrl-C) during its fixture setup".into(),
                 e => format!("setup failed: {e}"),
@@ -158,7 +186,7 @@ async fn measure(
             return Ok((
                 TallySnapshot::default(),
                 counters.summary(seconds),
-                Some(why),
+                Some((why, refused)),
                 None,
             ));
         }
@@ -172,6 +200,7 @@ async fn measure(
         tally: Default::default(),
         state: state.clone(),
         names: ScenarioNames::new(scenario, state)?,
+        refusals: Default::default(),
     });
     let (tally, driven) = drive_scenario(config, &run).await;
     if !watch.is_empty() {
@@ -180,7 +209,16 @@ async fn measure(
             .check(&state.fixtures, &phase, &measured_requests(scenario))
             .await;
     }
-    Ok((tally, counters.summary(seconds), None, Some(driven)))
+    let refused = run.refusals.reason().map(|r| {
+        (
+            format!(
+                "the API refused its first {} requests: {r}",
+                crate::refusal::REFUSALS
+            ),
+            true,
+        )
+    });
+    Ok((tally, counters.summary(seconds), refused, Some(driven)))
 }
 
 /// Runs a scenario's schedule with a progress bar; returns its live tally.
@@ -192,21 +230,27 @@ async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> (TallySna
     let bar = config.progress.bar(&run.scenario.name, total);
     let (r, b) = (run.clone(), bar.clone());
     let producer = crate::scenario::keep_fixtures_ahead(run, config);
-    let driven = drive(config.schedule, config.cancelled.clone(), move |ticket| {
-        let (run, bar) = (r.clone(), b.clone());
-        async move {
-            run.iteration(ticket).await;
-            if !ticket.warmup {
-                // The live line costs a histogram walk: only when a bar or a
-                // plain progress line shows it.
-                bar.inc(if bar.wants_message() {
-                    run.tally.live_line()
-                } else {
-                    None
-                });
+    let halted = run.refusals.halted.clone();
+    let driven = drive_until(
+        config.schedule,
+        config.cancelled.clone(),
+        halted,
+        move |ticket| {
+            let (run, bar) = (r.clone(), b.clone());
+            async move {
+                run.iteration(ticket).await;
+                if !ticket.warmup {
+                    // The live line costs a histogram walk: only when a bar or a
+                    // plain progress line shows it.
+                    bar.inc(if bar.wants_message() {
+                        run.tally.live_line()
+                    } else {
+                        None
+                    });
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     if let Some(p) = producer {
         p.abort();

@@ -25,24 +25,52 @@ use written::{estimate_line, manifest, run_notes, write_json};
 
 /// The health check on a new connection: a TLS or name failure in words
 /// (exit 3), a refused or silent API as before, a non-2xx answer a warning.
-async fn health(client: &ApiClient, progress: &Progress) -> Result<(), RunError> {
-    match client.probe("/health").await {
+/// Without a health path (the suite names none) only the connection is
+/// checked.
+async fn health(
+    client: &ApiClient,
+    path: Option<&str>,
+    progress: &Progress,
+) -> Result<(), RunError> {
+    let Some(path) = path else {
+        return client
+            .reach()
+            .await
+            .map_err(|e| unreachable(client, "/", e));
+    };
+    match client.probe(path).await {
         Ok((200..=299, _)) => Ok(()),
+        Ok((status @ (401 | 403), _)) => {
+            let o = client.send(http::Method::GET, path, None, None).await;
+            let body: String = String::from_utf8_lossy(&o.body).chars().take(300).collect();
+            Err(RunError::Refused(format!(
+                "GET {} answered {status}: {} — the API refuses the run's credentials (check --header or the suite's [auth])",
+                client.url(path),
+                body.trim()
+            )))
+        }
         Ok((status, _)) => {
             progress.line(&format!(
-                "warning: GET {} answered {status}; continuing",
-                client.url("/health")
+                "warning: GET {} answered {status}; continuing (name the API's health path with `health = \"/…\"` in the suite or --health-path, or --health-path none)",
+                client.url(path)
             ));
             Ok(())
         }
-        Err(e @ (WireError::Tls { .. } | WireError::Resolve { .. })) => Err(RunError::Connect {
+        Err(e) => Err(unreachable(client, path, e)),
+    }
+}
+
+/// The run cannot start: the API at `path` could not be reached.
+fn unreachable(client: &ApiClient, path: &str, e: WireError) -> RunError {
+    match e {
+        e @ (WireError::Tls { .. } | WireError::Resolve { .. }) => RunError::Connect {
             url: client.base_url(),
             reason: e.to_string(),
-        }),
-        Err(e) => Err(RunError::Unreachable {
-            url: client.url("/health"),
+        },
+        e => RunError::Unreachable {
+            url: client.url(path),
             error: crate::client::classify(&e),
-        }),
+        },
     }
 }
 
@@ -55,14 +83,22 @@ pub async fn preflight(config: &RunConfig) -> Result<ApiClient, RunError> {
     } else {
         ApiClient::with_tls
     };
+    let mut headers = config.headers.clone();
+    if let Some(auth) = &config.suite.auth {
+        // Logged in once; the token rides on every request as a header.
+        let (name, value) = auth
+            .log_in(&config.base_url, &headers, config.timeout, &config.tls)
+            .await?;
+        headers.insert(name, value);
+    }
     let client = build(
         &config.base_url,
-        config.headers.clone(),
+        headers,
         config.timeout,
         config.schedule.concurrency + config.setup_concurrency,
         &config.tls,
     )?;
-    health(&client, &config.progress).await?;
+    health(&client, config.suite.health.as_deref(), &config.progress).await?;
     Ok(client)
 }
 
@@ -165,6 +201,7 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
         missing_server_spans: ended.missing,
         client_spans: ended.client_spans,
         requests,
+        refused: measured.refused,
     })
 }
 
@@ -194,7 +231,8 @@ async fn open_fixtures(
     if let Some(k) = &kept {
         // The kept set's ledger gets this run's kinds and tag too, so
         // `cleanup` of the set sweeps for every run that added to it.
-        k.ledger.begin(&config.run_id, &config.suite.kinds)?;
+        k.ledger
+            .begin(&config.run_id, &config.suite.kinds, &config.suite.access())?;
         k.adopt_shared(&fixtures).await?;
     }
     Ok((fixtures, kept))

@@ -27,8 +27,10 @@ fn scenario_manifest(s: &Scenario) -> ScenarioManifest {
         entity_type: s.entity_type.clone(),
         operation: s.operation.clone(),
         target_ms: s.target_p95_ms,
-        cascade_statement: s.cascade.statement.clone(),
-        cascade_span: s.cascade.span.clone(),
+        // An empty classifier: the suite declares none (a suite starts from
+        // nothing); the analysis then marks no span as the check.
+        cascade_statement: Some(s.cascade.statement.clone().unwrap_or_default()),
+        cascade_span: Some(s.cascade.span.clone().unwrap_or_default()),
         fixture_listings: s.fixture.as_ref().map(|f| f.children),
         setup: None,
         not_measured: None,
@@ -60,6 +62,7 @@ pub(super) fn manifest(config: &RunConfig) -> RunManifest {
             Stop::Iterations(n) => Some(n),
             Stop::Duration(_) => None,
         },
+        words: config.suite.words.clone(),
         schedule: Some(ScheduleRecord {
             model: if schedule.rate.is_some() {
                 "open"

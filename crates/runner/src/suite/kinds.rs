@@ -40,6 +40,23 @@ pub struct FixtureKind {
     pub children: Vec<ChildSpec>,
 }
 
+impl FixtureKind {
+    /// One of the kind in words, with its article: `an item`, `a cpu`,
+    /// `a category` (kinds are named in the plural, as their collections).
+    pub fn one(&self) -> String {
+        let n = &self.name;
+        let singular = if let Some(stem) = n.strip_suffix("ies") {
+            format!("{stem}y")
+        } else if n.ends_with("ss") {
+            n.clone()
+        } else {
+            n.strip_suffix('s').unwrap_or(n).to_owned()
+        };
+        let vowel = singular.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']);
+        format!("{} {singular}", if vowel { "an" } else { "a" })
+    }
+}
+
 /// Children: entities of `kind` that reference a parent through `field`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildSpec {
@@ -109,12 +126,15 @@ struct RawChild {
 pub(super) struct Allowed {
     pub names: &'static [&'static str],
     pub shared: bool,
+    /// `{capture.NAME}` (a measured step's; the suite checks that an earlier step captures NAME).
+    pub captures: bool,
 }
 
 /// Create paths and bodies.
 pub(super) const IN_CREATE: Allowed = Allowed {
     names: &["run_id", "n", "parent.id"],
     shared: true,
+    captures: false,
 };
 
 /// Checks that a template's placeholders are allowed here.
@@ -124,7 +144,9 @@ pub(super) fn check_vars<'v>(
     what: &str,
 ) -> Result<(), String> {
     for v in vars {
-        let ok = allowed.names.contains(&v) || (allowed.shared && shared_kind(v).is_some());
+        let ok = allowed.names.contains(&v)
+            || (allowed.shared && shared_kind(v).is_some())
+            || (allowed.captures && super::template::capture_name(v).is_some());
         if !ok {
             let mut known: Vec<String> = allowed.names.iter().map(|n| format!("{{{n}}}")).collect();
             if allowed.shared {
@@ -245,18 +267,22 @@ fn kind(at: &Locator<'_>, k: RawKind) -> Result<FixtureKind, SuiteError> {
     let list_vars = Allowed {
         names: &["run_id", "offset"],
         shared: false,
+        captures: false,
     };
     let search_vars = Allowed {
         names: &["run_id", "offset", "tag"],
         shared: false,
+        captures: false,
     };
     let child_vars = Allowed {
         names: &["run_id", "offset", "id"],
         shared: false,
+        captures: false,
     };
     let delete_vars = Allowed {
         names: &["run_id", "id"],
         shared: false,
+        captures: false,
     };
     let children = k
         .children

@@ -31,6 +31,23 @@ pub struct Suite {
     /// Kinds whose collections are listed before and after the run, to report
     /// rows that appeared without the runner creating them.
     pub watch: Vec<String>,
+    /// The API's health path (`health = "/…"`), probed before the run; `None`:
+    /// the first request is the reachability check.
+    pub health: Option<String>,
+    /// The nouns the findings use.
+    pub words: tracesplit_model::manifest::Words,
+    /// How to log in (`[auth]`), when the API needs it.
+    pub auth: Option<crate::auth::Auth>,
+}
+
+impl Suite {
+    /// How the API is reached, as the ledger records it (no credential values).
+    pub fn access(&self) -> crate::fixtures::ledger::Access {
+        crate::fixtures::ledger::Access {
+            health: self.health.clone(),
+            auth: self.auth.as_ref().map(crate::auth::Auth::recorded),
+        }
+    }
 }
 
 /// Cascade classifier overrides (regexes), already checked to compile.
@@ -94,6 +111,32 @@ pub struct Step {
     pub body: Option<Value>,
     /// Expected statuses.
     pub expect: Vec<u16>,
+    /// Values taken from the answer for the iteration's later steps.
+    pub captures: Vec<Capture>,
+    /// The kind this step creates (it POSTs to the kind's create path): the
+    /// entity it makes is ledgered and removed like a fixture.
+    pub creates: Option<String>,
+    /// The kind this step deletes (a DELETE of the kind's delete path) and
+    /// the placeholder holding the id (`fixture.id`, `capture.id`).
+    pub deletes: Option<(String, String)>,
+}
+
+/// `capture = { NAME = "/json/pointer" }` or `"header:etag"` on a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    /// `{capture.NAME}` in later steps.
+    pub name: String,
+    /// Where the value is in the answer.
+    pub from: CaptureFrom,
+}
+
+/// Where a captured value is in an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureFrom {
+    /// A JSON pointer into the body (`""`: the whole body).
+    Json(String),
+    /// A header ([`crate::http1::CAPTURED_HEADERS`]).
+    Header(&'static str),
 }
 
 /// A suite file could not be used.

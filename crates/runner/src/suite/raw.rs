@@ -2,7 +2,7 @@
 
 use super::kinds::{self, Allowed, FixtureKind, RawKind, check_tag, check_vars};
 use super::template::{Template, json_uses};
-use super::{Cascade, FixtureSpec, Scenario, Step, Suite, SuiteError};
+use super::{Capture, CaptureFrom, Cascade, FixtureSpec, Scenario, Step, Suite, SuiteError};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::ops::Range;
@@ -18,10 +18,21 @@ struct RawSuite {
     cascade_span: Option<Spanned<String>>,
     #[serde(default)]
     watch: Vec<Spanned<String>>,
+    health: Option<Spanned<String>>,
+    words: Option<RawWords>,
+    auth: Option<Spanned<crate::auth::Auth>>,
     #[serde(default, rename = "kind")]
     kinds: Vec<Spanned<RawKind>>,
     #[serde(default, rename = "scenario")]
     scenarios: Vec<Spanned<RawScenario>>,
+}
+
+/// `[words]`: the nouns the findings use (generic when absent).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWords {
+    check: Option<String>,
+    children: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +72,7 @@ struct RawStep {
     route: Option<String>,
     body: Option<Spanned<toml::Value>>,
     expect: Spanned<Vec<i64>>,
+    capture: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 /// Turns byte offsets into line/column errors for one file.
@@ -98,12 +110,50 @@ pub fn parse(text: &str, file: &str) -> Result<Suite, SuiteError> {
         statement: checked_regex(&at, raw.cascade_statement)?,
         span: checked_regex(&at, raw.cascade_span)?,
     };
-    let kinds = if raw.kinds.is_empty() {
-        // Suites written before kinds existed target the catalog API.
-        catalog_kinds()?
-    } else {
-        kinds::kinds(&at, raw.kinds)?
+    // A suite starts from nothing: kinds, classifiers, health and words are
+    // what it declares (the built-in catalog suite declares its own).
+    let kinds = kinds::kinds(&at, raw.kinds)?;
+    let health = raw
+        .health
+        .map(|h| {
+            if h.get_ref().starts_with('/') {
+                Ok(h.into_inner())
+            } else {
+                Err(at.err(
+                    h.span(),
+                    "health must be a path starting with / (it is appended to --base-url)",
+                ))
+            }
+        })
+        .transpose()?;
+    let auth = match raw.auth {
+        Some(a) if !a.get_ref().path.starts_with('/') => {
+            return Err(at.err(
+                a.span(),
+                "[auth] path must start with / (it is appended to --base-url)",
+            ));
+        }
+        Some(a) if !a.get_ref().form.is_empty() && a.get_ref().json.is_some() => {
+            return Err(at.err(
+                a.span(),
+                "[auth] takes form = { … } or json = { … }, not both",
+            ));
+        }
+        Some(a) if !a.get_ref().header.contains("{token}") => {
+            return Err(at.err(
+                a.span(),
+                "[auth] header must contain {token} (e.g. \"Authorization: Bearer {token}\")",
+            ));
+        }
+        a => a.map(Spanned::into_inner),
     };
+    let generic = tracesplit_model::manifest::Words::default();
+    let words = raw
+        .words
+        .map_or(generic.clone(), |w| tracesplit_model::manifest::Words {
+            check: w.check.unwrap_or(generic.check),
+            children: w.children.unwrap_or(generic.children),
+        });
     let watch = watch(&at, raw.watch, &kinds)?;
     let mut names = HashSet::new();
     let mut scenarios = Vec::new();
@@ -121,23 +171,10 @@ pub fn parse(text: &str, file: &str) -> Result<Suite, SuiteError> {
         scenarios,
         kinds,
         watch,
+        health,
+        words,
+        auth,
     })
-}
-
-/// The catalog API's fixture kinds, as the built-in suite declares them.
-fn catalog_kinds() -> Result<Vec<FixtureKind>, SuiteError> {
-    #[derive(Deserialize)]
-    struct KindsOnly {
-        #[serde(rename = "kind")]
-        kinds: Vec<Spanned<RawKind>>,
-    }
-    let text = super::CATALOG_SUITE;
-    let at = Locator {
-        text,
-        file: "<built-in catalog suite>",
-    };
-    let raw: KindsOnly = toml::from_str(text).map_err(|e| at.err(0..0, e.message().to_owned()))?;
-    kinds::kinds(&at, raw.kinds)
 }
 
 /// `watch = ["ram-specs", …]`: declared kinds that can be listed.
@@ -203,11 +240,13 @@ fn scenario(
             format!("volume_entity {:?} is not a declared kind", v.get_ref()),
         ));
     }
-    let steps = s
-        .steps
-        .into_iter()
-        .map(|st| step(at, st, fixture.is_some(), kinds))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut captured = HashSet::new();
+    let mut steps = Vec::new();
+    for st in s.steps {
+        let step = step(at, st, fixture.is_some(), kinds, &captured)?;
+        captured.extend(step.captures.iter().map(|c| c.name.clone()));
+        steps.push(step);
+    }
     let cascade = Cascade {
         statement: checked_regex(at, s.cascade_statement)?.or_else(|| defaults.statement.clone()),
         span: checked_regex(at, s.cascade_span)?.or_else(|| defaults.span.clone()),
@@ -228,12 +267,14 @@ fn scenario(
 const IN_FIXTURE: Allowed = Allowed {
     names: &["run_id", "n"],
     shared: true,
+    captures: false,
 };
 
 /// Placeholders of a measured step.
 const IN_STEP: Allowed = Allowed {
     names: &["fixture.id", "run_id", "iteration", "n"],
     shared: true,
+    captures: true,
 };
 
 /// `{shared.KIND.id}` in `value` must name declared kinds.
@@ -311,8 +352,10 @@ fn step(
     st: Spanned<RawStep>,
     has_fixture: bool,
     kinds: &[FixtureKind],
+    captured: &HashSet<String>,
 ) -> Result<Step, SuiteError> {
     let st = st.into_inner();
+    let captures = captures(at, st.capture.as_ref())?;
     let method_text = st.method.get_ref().to_ascii_uppercase();
     let method = match method_text.as_str() {
         "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" => {
@@ -372,8 +415,23 @@ fn step(
             "expect must list HTTP statuses between 100 and 599, e.g. [200]",
         ));
     }
+    let uses = path
+        .vars()
+        .map(str::to_owned)
+        .chain(body.iter().flat_map(super::template::json_vars));
+    for v in uses {
+        if let Some(c) = super::template::capture_name(&v)
+            && !captured.contains(c)
+        {
+            return Err(at.err(
+                st.path.span(),
+                format!("{{capture.{c}}} is used, but no earlier step of the scenario captures {c} (capture = {{ {c} = \"/id\" }})"),
+            ));
+        }
+    }
     let route = st.route.unwrap_or_else(|| path.route());
     let span_name = format!("{method} {route}");
+    let (creates, deletes) = entity_of(&method, &path, kinds);
     Ok(Step {
         span_name,
         method,
@@ -381,5 +439,96 @@ fn step(
         route,
         body,
         expect,
+        captures,
+        creates,
+        deletes,
     })
+}
+
+/// A path with every placeholder as `{}`: a step's path and a kind's
+/// create or delete path name the same resource when these are equal.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in path.split('?').next().unwrap_or("").chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim_end_matches('/').to_owned()
+}
+
+/// The kind a step creates (a POST to its create path) or deletes (a DELETE
+/// of its delete path, with the placeholder that holds the id).
+fn entity_of(
+    method: &http::Method,
+    path: &Template,
+    kinds: &[FixtureKind],
+) -> (Option<String>, Option<(String, String)>) {
+    let text = path.to_string();
+    let creates = kinds
+        .iter()
+        .find(|k| {
+            k.method.eq_ignore_ascii_case(method.as_str())
+                && shape(&k.create.to_string()) == shape(&text)
+        })
+        .map(|k| k.name.clone());
+    let deletes = (method == http::Method::DELETE)
+        .then(|| {
+            kinds
+                .iter()
+                .find(|k| shape(&k.delete.to_string()) == shape(&text))
+        })
+        .flatten()
+        .and_then(|k| {
+            let var = path
+                .vars()
+                .find(|v| *v == "fixture.id" || super::template::capture_name(v).is_some())?;
+            Some((k.name.clone(), var.to_owned()))
+        });
+    (creates.filter(|_| method != http::Method::GET), deletes)
+}
+
+/// A step's `capture` table: names to JSON pointers or `header:NAME`.
+fn captures(
+    at: &Locator<'_>,
+    raw: Option<&Spanned<std::collections::BTreeMap<String, String>>>,
+) -> Result<Vec<Capture>, SuiteError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.get_ref()
+        .iter()
+        .map(|(name, from)| {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(at.err(raw.span(), format!("capture name {name:?}: letters, digits and _ only")));
+            }
+            let from = if let Some(h) = from.strip_prefix("header:") {
+                let known = crate::http1::CAPTURED_HEADERS;
+                match known.iter().find(|k| k.eq_ignore_ascii_case(h.trim())) {
+                    Some(k) => CaptureFrom::Header(k),
+                    None => {
+                        return Err(at.err(
+                            raw.span(),
+                            format!("capture {name}: header {h:?} cannot be captured (these can: {})", known.join(", ")),
+                        ));
+                    }
+                }
+            } else if from.is_empty() || from.starts_with('/') {
+                CaptureFrom::Json(from.clone())
+            } else {
+                return Err(at.err(
+                    raw.span(),
+                    format!("capture {name}: {from:?} is neither a JSON pointer (\"/id\", \"/data/0/id\") nor \"header:NAME\""),
+                ));
+            };
+            Ok(Capture { name: name.clone(), from })
+        })
+        .collect()
 }

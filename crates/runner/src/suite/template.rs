@@ -23,6 +23,16 @@ pub const PLACEHOLDERS: [&str; 8] = [
 /// Ids of the run's shared fixtures, by kind name.
 pub type SharedIds = HashMap<String, FixtureId>;
 
+/// Values an iteration's steps captured (`{capture.NAME}`), in capture order.
+pub type Captures = Vec<(String, FixtureId)>;
+
+/// `capture.NAME` → `NAME`.
+pub fn capture_name(placeholder: &str) -> Option<&str> {
+    placeholder
+        .strip_prefix("capture.")
+        .filter(|n| !n.is_empty())
+}
+
 /// Values for one rendering.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
@@ -44,6 +54,8 @@ pub struct Context<'a> {
     pub tag: Option<&'a str>,
     /// The run's shared fixtures.
     pub shared: Option<&'a SharedIds>,
+    /// What the iteration's earlier steps captured.
+    pub captures: Option<&'a Captures>,
 }
 
 /// A placeholder's value: numbers stay numbers in JSON bodies.
@@ -60,6 +72,14 @@ fn id_val(id: &FixtureId) -> Val<'_> {
 }
 
 impl Context<'_> {
+    /// The id placeholder `name` (`fixture.id`, `capture.NAME`) stands for.
+    pub fn id_of(&self, name: &str) -> Option<FixtureId> {
+        Some(match self.value(name)? {
+            Val::Int(i) => FixtureId::Int(i),
+            Val::Text(t) => FixtureId::Text(t.into_owned()),
+        })
+    }
+
     fn value(&self, name: &str) -> Option<Val<'_>> {
         Some(match name {
             "fixture.id" => id_val(self.fixture_id?),
@@ -70,7 +90,10 @@ impl Context<'_> {
             "n" => Val::Int(i64::try_from(self.n).ok()?),
             "offset" => Val::Int(i64::try_from(self.offset?).ok()?),
             "tag" => Val::Text(Cow::Borrowed(self.tag?)),
-            other => id_val(self.shared?.get(shared_kind(other)?)?),
+            other => match capture_name(other) {
+                Some(c) => id_val(&self.captures?.iter().find(|(k, _)| k == c)?.1),
+                None => id_val(self.shared?.get(shared_kind(other)?)?),
+            },
         })
     }
 }
@@ -121,9 +144,12 @@ impl Template {
                 .ok_or_else(|| format!("unclosed placeholder in {text:?}"))?
                 + open;
             let name = rest[open + 1..close].trim();
-            if !PLACEHOLDERS.contains(&name) && shared_kind(name).is_none() {
+            if !PLACEHOLDERS.contains(&name)
+                && shared_kind(name).is_none()
+                && capture_name(name).is_none()
+            {
                 return Err(format!(
-                    "unknown placeholder {{{name}}} in {text:?} (known: {}, {{shared.KIND.id}})",
+                    "unknown placeholder {{{name}}} in {text:?} (known: {}, {{shared.KIND.id}}, {{capture.NAME}})",
                     PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
                 ));
             }

@@ -224,26 +224,30 @@ fn fixture_kinds_are_data_and_checked_where_they_are_written() {
 }
 
 #[test]
-fn suites_without_kinds_get_the_catalogs() {
+fn suites_start_from_nothing() {
     let s = parse(ONE, "suite.toml").unwrap();
-    let names: Vec<&str> = s.kinds.iter().map(|k| k.name.as_str()).collect();
+    assert!(s.kinds.is_empty(), "no implicit catalog kinds");
+    assert_eq!(s.health, None);
+    assert_eq!(s.words, tracesplit_model::manifest::Words::default());
     assert_eq!(
-        names,
-        [
-            "ram-specs",
-            "storage-profiles",
-            "cpus",
-            "gpus",
-            "profiles",
-            "ports-profiles",
-            "listings"
-        ]
+        s.scenarios[0].cascade,
+        Cascade::default(),
+        "no implicit check"
     );
-    let legacy = ONE.replace(
+    assert!(s.auth.is_none());
+    let uses_cpus = ONE.replace(
         "steps = ",
         "fixture = { entity = \"cpus\", listings = 2, listing_field = \"cpu_id\", body = { name = \"x {run_id}\" } }\nsteps = ",
     );
-    let s = parse(&legacy, "suite.toml").unwrap();
+    let e = error_of(&uses_cpus);
+    assert!(
+        e.message.contains("fixture kind \"cpus\" is not declared"),
+        "{e}"
+    );
+    // With the catalog's kinds declared, as the built-in suite does.
+    let catalog = super::CATALOG_SUITE;
+    let kinds = &catalog[catalog.find("[[kind]]").unwrap()..catalog.find("[[scenario]]").unwrap()];
+    let s = parse(&format!("{uses_cpus}\n{kinds}"), "suite.toml").unwrap();
     let f = s.scenarios[0].fixture.as_ref().unwrap();
     assert_eq!((f.kind.as_str(), f.children), ("cpus", 2));
     assert_eq!(
@@ -253,4 +257,65 @@ fn suites_without_kinds_get_the_catalogs() {
     let mut needs = s.shared_needs(&s.scenarios[0]);
     needs.sort();
     assert_eq!(needs, ["ram-specs", "storage-profiles"]);
+    let builtin = super::load(None).unwrap();
+    assert_eq!(builtin.health.as_deref(), Some("/health"));
+    assert_eq!(builtin.words.check, "usage check");
+}
+
+#[test]
+fn steps_capture_for_later_steps_and_name_what_they_create() {
+    let text = r#"name = "s"
+[auth]
+path = "/login"
+form = { username = "${U}", password = "${P}" }
+[[kind]]
+name = "items"
+create = { path = "/api/items/", body = { title = "t {run_id} {n}" } }
+tag = "/title"
+delete = "/api/items/{id}"
+[[scenario]]
+name = "A"
+entity_type = "item"
+operation = "CREATE"
+target_p95_ms = 100
+steps = [
+  { method = "POST", path = "/api/items/", body = { title = "t {run_id} {n}" }, expect = [200], capture = { id = "/id", tag = "header:ETag" } },
+  { method = "PUT", path = "/api/items/{capture.id}", body = { etag = "{capture.tag}" }, expect = [200] },
+  { method = "DELETE", path = "/api/items/{capture.id}", expect = [200] },
+]
+"#;
+    let s = parse(text, "s.toml").unwrap();
+    let steps = &s.scenarios[0].steps;
+    assert_eq!(steps[0].creates.as_deref(), Some("items"));
+    assert_eq!(steps[0].captures.len(), 2);
+    assert_eq!(steps[1].creates, None);
+    assert_eq!(
+        steps[2].deletes,
+        Some(("items".into(), "capture.id".into()))
+    );
+    assert_eq!(
+        s.auth.as_ref().map(|a| a.header.as_str()),
+        Some("Authorization: Bearer {token}")
+    );
+    let e = error_of(&text.replace("{capture.id}\", body", "{capture.nope}\", body"));
+    assert!(
+        e.message
+            .contains("no earlier step of the scenario captures nope"),
+        "{e}"
+    );
+    let e = error_of(&text.replace("header:ETag", "header:X-Secret"));
+    assert!(e.message.contains("cannot be captured"), "{e}");
+    let e = error_of(&text.replace("path = \"/login\"", "path = \"login\""));
+    assert!(e.message.contains("[auth] path must start with /"), "{e}");
+}
+
+#[test]
+fn a_kind_is_named_in_the_singular_with_its_article() {
+    let s = parse(&format!("{ONE}\n[[kind]]\nname = \"items\"\ncreate = {{ path = \"/i\", body = {{ t = \"{{run_id}}\" }} }}\ntag = \"/t\"\ndelete = \"/i/{{id}}\"\n"), "s.toml").unwrap();
+    assert_eq!(s.kinds[0].one(), "an item");
+    let mut k = s.kinds[0].clone();
+    k.name = "categories".into();
+    assert_eq!(k.one(), "a category");
+    k.name = "cpus".into();
+    assert_eq!(k.one(), "a cpu");
 }

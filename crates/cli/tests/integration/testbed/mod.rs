@@ -108,7 +108,8 @@ impl App {
             // (no collector listens yet).
             .env("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "health-check,login")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            // Its tracebacks (planted on purpose) go to its own log, not the test output.
+            .stderr(std::fs::File::create(dir.path().join("app.log")).unwrap());
         for (k, v) in planted {
             cmd.env(k, v);
         }

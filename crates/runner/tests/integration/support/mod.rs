@@ -174,6 +174,26 @@ impl FakeApi {
 
 /// A run config with test defaults: silent; client spans go to a closed port
 /// (tests about spans start a collector with [`with_collector`]).
+/// A test suite for the catalog API: the built-in suite's kinds and health
+/// path added when the text declares none (a suite starts from nothing).
+pub fn for_catalog(suite_text: &str) -> String {
+    let catalog = suite::CATALOG_SUITE;
+    let kinds = match (catalog.find("[[kind]]"), catalog.find("[[scenario]]")) {
+        (Some(a), Some(b)) => &catalog[a..b],
+        _ => "",
+    };
+    let mut text = suite_text.to_owned();
+    if !text.contains("health =") {
+        let first = text.find('\n').map_or(text.len(), |i| i + 1);
+        text.insert_str(first, "health = \"/health\"\n");
+    }
+    if !text.contains("[[kind]]") {
+        text.push('\n');
+        text.push_str(kinds);
+    }
+    text
+}
+
 pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunConfig {
     RunConfig {
         timeout: Duration::from_secs(5),
@@ -186,7 +206,7 @@ pub fn config(base_url: &str, suite_text: &str, dir: &Path, runs: u64) -> RunCon
         span_wait: Duration::from_millis(300),
         ..RunConfig::new(
             base_url,
-            suite::parse(suite_text, "test-suite.toml").unwrap(),
+            suite::parse(&for_catalog(suite_text), "test-suite.toml").unwrap(),
             dir.join("run"),
             Collect::external(Some("http://127.0.0.1:1".into())),
         )

@@ -1,0 +1,227 @@
+//! Any API, first try: a suite written from docs/suites.md for the test
+//! bed (login, UUIDs, envelopes, its own health path) runs clean, and wrong
+//! credentials stop the run at once with what the API answered.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::{bin, free_port, workspace_root};
+use crate::testbed::{App, Postgres};
+use std::process::{Command, Output};
+
+fn suite() -> std::path::PathBuf {
+    workspace_root().join("crates/cli/tests/integration/testbed/newcomer.toml")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `tracesplit run` of the newcomer's suite with `password` in the environment.
+fn run(app: &App, collector: u16, out: &std::path::Path, password: &str, extra: &[&str]) -> Output {
+    Command::new(bin())
+        .args([
+            "run",
+            "--base-url",
+            &app.url,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--suite", suite().to_str().unwrap()])
+        .args(["--collector-grpc", "127.0.0.1:0"])
+        .args(["--collector-http", &format!("127.0.0.1:{collector}")])
+        .args(["--span-wait", "10s", "--runs", "10"])
+        .args(extra)
+        .env("TESTBED_USER", "admin@example.com")
+        .env("TESTBED_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn rows(db: &Postgres) -> String {
+    db.sql("SELECT id, title, coalesce(description, '-'), owner_id FROM item ORDER BY id")
+}
+
+#[test]
+fn a_newcomers_suite_runs_clean_against_a_real_api() {
+    let db = Postgres::start();
+    let collector = free_port();
+    let app = App::start(&db, collector, &[]);
+    let before = rows(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = run(&app, collector, &out, "changethis", &[]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert_eq!(rows(&db), before, "the database is as it was, row for row");
+    // No health warning, no leftovers, no lost answers, no catalog words.
+    for unwanted in [
+        "warning: GET",
+        "could not be removed",
+        "never recorded",
+        "usage check",
+        "listing",
+        "/v1/catalog",
+    ] {
+        assert!(!all.contains(unwanted), "{unwanted:?} in:\n{all}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["notes"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        manifest["notes"]
+    );
+    // The POSTed rows: ledgered as the run's own, and deleted.
+    let ledger = std::fs::read_to_string(out.join("ledger.jsonl")).unwrap();
+    let created = ledger
+        .lines()
+        .filter(|l| l.contains("\"created\"") && l.contains("ITEM_CREATE_THEN_READ"))
+        .count();
+    assert_eq!(created, 10, "{ledger}");
+    assert!(
+        !ledger.contains("changethis"),
+        "no credential in the ledger"
+    );
+    assert!(
+        ledger.contains("${TESTBED_PASSWORD}"),
+        "the login is recorded by reference"
+    );
+    // Every request joined to its server span; pagination's count(*) is no check.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let a = &summary["analysis"];
+    assert_eq!(
+        a["coverage"]["matched"], a["coverage"]["requests"],
+        "{}",
+        a["coverage"]
+    );
+    for s in a["scenarios"].as_array().unwrap() {
+        assert_eq!(
+            s["p95_split"]["cascade_ms"].as_f64(),
+            Some(0.0),
+            "{}",
+            s["scenario"]
+        );
+    }
+    for entry in std::fs::read_dir(&out).unwrap().flatten() {
+        let text = std::fs::read(entry.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains("changethis"),
+            "{}",
+            entry.path().display()
+        );
+    }
+}
+
+#[test]
+fn wrong_credentials_stop_at_once_and_say_what_the_api_answered() {
+    let db = Postgres::start();
+    let collector = free_port();
+    let app = App::start(&db, collector, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    // A wrong password: the login itself is refused; nothing else is sent.
+    let out = dir.path().join("login");
+    let o = run(&app, collector, &out, "wrong", &[]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("answered 400") && all.contains("Incorrect email or password"),
+        "{all}"
+    );
+    assert!(!all.contains("cleanup"), "{all}");
+    assert!(!out.join("requests.parquet").exists());
+    // A stale token given as a header, no login: the first create is
+    // refused, the run stops, and says so.
+    let suite_text = std::fs::read_to_string(suite()).unwrap();
+    let start = suite_text.find("[auth]").unwrap();
+    let end = suite_text.find("[[kind]]").unwrap();
+    let no_login = dir.path().join("no-login.toml");
+    std::fs::write(
+        &no_login,
+        format!("{}{}", &suite_text[..start], &suite_text[end..]),
+    )
+    .unwrap();
+    let out = dir.path().join("token");
+    let o = Command::new(bin())
+        .args([
+            "run",
+            "--base-url",
+            &app.url,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--suite",
+            no_login.to_str().unwrap(),
+            "-H",
+            "Authorization: Bearer stale",
+        ])
+        .args(["--collector-grpc", "127.0.0.1:0"])
+        .args(["--collector-http", &format!("127.0.0.1:{collector}")])
+        .args(["--span-wait", "2s", "--runs", "10"])
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("403") && all.contains("Could not validate credentials"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("tracesplit cleanup"),
+        "no cleanup advice: nothing was created\n{all}"
+    );
+    let spans = tracesplit_store::read_span_dir(&out.join("spans")).unwrap_or_default();
+    let served = spans
+        .iter()
+        .filter(|s| s.service_name == "testbed" && s.kind == tracesplit_model::SpanKind::Server)
+        .count();
+    assert!(served <= 5, "{served} requests reached the API\n{all}");
+    assert!(
+        !all.contains("\u{1b}["),
+        "no colour codes when stderr is not a terminal"
+    );
+}
+
+/// Kept fixtures are removed later by `tracesplit cleanup`, which logs in
+/// as the run did: the ledger names the variables, the environment has them.
+#[test]
+fn cleanup_logs_in_as_the_run_did() {
+    let db = Postgres::start();
+    let collector = free_port();
+    let app = App::start(&db, collector, &[]);
+    let before = rows(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = run(
+        &app,
+        collector,
+        &out,
+        "changethis",
+        &["--keep-fixtures", "--scenario", "ITEM_GET"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_ne!(rows(&db), before, "the kept fixture is there");
+    let ledger = out.join("ledger.jsonl");
+    let cleanup = |password: Option<&str>| {
+        let mut c = Command::new(bin());
+        c.args(["cleanup", ledger.to_str().unwrap()])
+            .env("TESTBED_USER", "admin@example.com")
+            .env_remove("TESTBED_PASSWORD");
+        if let Some(p) = password {
+            c.env("TESTBED_PASSWORD", p);
+        }
+        c.output().unwrap()
+    };
+    let o = cleanup(None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("${TESTBED_PASSWORD}"), "{}", text(&o));
+    let o = cleanup(Some("changethis"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(rows(&db), before, "removed with the run's login");
+}

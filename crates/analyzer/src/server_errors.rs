@@ -207,14 +207,20 @@ pub fn abandoned(t: &RequestTable, i: usize) -> bool {
 /// Groups the error spans by the requests whose traces hold them; counts
 /// the abandoned requests from their splits (before they are set aside).
 pub fn gather(spans: &[ErrorSpan], t: &RequestTable, splits: &[RequestSplit]) -> ServerErrors {
+    // Only the error spans' traces are looked up: a run without errors
+    // costs one pass over its requests, with nothing to hash.
+    let traces: std::collections::HashSet<u128> = spans.iter().map(|s| s.trace).collect();
     let mut row_of: HashMap<u128, usize> = HashMap::new();
-    for i in 0..t.len() {
-        if let Some(id) = t.trace_id.value(i) {
-            row_of.entry(id).or_insert(i);
+    let mut client = std::collections::HashSet::new();
+    if !traces.is_empty() {
+        for i in 0..t.len() {
+            if let Some(id) = t.trace_id.value(i).filter(|id| traces.contains(id)) {
+                row_of.entry(id).or_insert(i);
+                // The client's own spans (a timed-out request's is an error) are not the server's.
+                client.insert(t.client_span(i));
+            }
         }
     }
-    // The client's own spans (a timed-out request's is an error) are not the server's.
-    let client: std::collections::HashSet<u64> = (0..t.len()).map(|i| t.client_span(i)).collect();
     let mut by_row: HashMap<usize, Vec<&ErrorSpan>> = HashMap::new();
     for s in spans.iter().filter(|s| !client.contains(&s.span)) {
         if let Some(&i) = row_of.get(&s.trace) {

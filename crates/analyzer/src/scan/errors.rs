@@ -78,6 +78,41 @@ fn read(batch: &RecordBatch, out: &mut Vec<ErrorSpan>) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether row group `unit` may hold an error span, from its footer's
+/// statistics alone: a status column whose range excludes `ERROR` and an
+/// HTTP status column below 500 (or all null) rule it out without decoding
+/// a row. A run without errors then costs this pass almost nothing.
+fn may_hold_errors(store: &Store<'_>, (file, group): (usize, usize)) -> bool {
+    use parquet::file::statistics::Statistics;
+    let Some(g) = store.metadata[file].metadata().row_groups().get(group) else {
+        return true;
+    };
+    let stats = |name: &str| {
+        g.columns()
+            .iter()
+            .find(|c| c.column_descr().name() == name)
+            .and_then(|c| c.statistics())
+    };
+    let no_error_status = stats(sc::STATUS_CODE).is_some_and(|s| {
+        let (Some(lo), Some(hi)) = (s.min_bytes_opt(), s.max_bytes_opt()) else {
+            return s.null_count_opt() == Some(g.num_rows().max(0) as u64);
+        };
+        lo > b"ERROR".as_slice() || hi < b"ERROR".as_slice()
+    });
+    let no_5xx = match stats(sc::HTTP_STATUS_CODE) {
+        None => g
+            .columns()
+            .iter()
+            .all(|c| c.column_descr().name() != sc::HTTP_STATUS_CODE),
+        Some(Statistics::Int32(s)) => match s.max_opt() {
+            Some(max) => *max < 500,
+            None => s.null_count_opt() == Some(g.num_rows().max(0) as u64),
+        },
+        Some(_) => false,
+    };
+    !(no_error_status && no_5xx)
+}
+
 /// Every error span in `files`, in file order.
 pub(crate) fn error_spans(
     files: &[PathBuf],
@@ -97,6 +132,9 @@ pub(crate) fn error_spans(
     ];
     let filter = [sc::STATUS_CODE, sc::KIND, sc::HTTP_STATUS_CODE];
     let chunks = store.read_all(threads, &|unit| {
+        if !may_hold_errors(&store, unit) {
+            return Ok(Vec::new());
+        }
         let reader = store.rows_where(unit, &columns, &filter, |b| is_error(&b))?;
         let mut out = Vec::new();
         for batch in reader {
@@ -106,4 +144,52 @@ pub(crate) fn error_spans(
         Ok(out)
     })?;
     Ok(chunks.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    /// Two row groups of two spans: the first without an error (its
+    /// statistics rule it out), the second with a 503 server span.
+    #[test]
+    fn row_groups_without_errors_are_ruled_out_by_their_statistics() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("spans.parquet");
+        let text = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        let trace = "0af7651916cd43dd8448eb211c80319c";
+        let batch = RecordBatch::try_from_iter([
+            (sc::TRACE_ID, text(vec![trace; 4])),
+            (sc::SPAN_ID, text(vec!["00f067aa0ba902b7"; 4])),
+            (sc::NAME, text(vec!["GET /x"; 4])),
+            (
+                sc::KIND,
+                text(vec!["SERVER", "CLIENT", "SERVER", "INTERNAL"]),
+            ),
+            (sc::STATUS_CODE, text(vec!["UNSET", "OK", "UNSET", "UNSET"])),
+            (sc::STATUS_MESSAGE, text(vec![""; 4])),
+            (
+                sc::END,
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
+            (
+                sc::HTTP_STATUS_CODE,
+                Arc::new(Int32Array::from(vec![Some(200), None, Some(503), None])) as ArrayRef,
+            ),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        super::super::write_in_row_groups(&path, &batch, 2);
+        let files = [path];
+        let store = Store::open(&files).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!may_hold_errors(&store, (0, 0)));
+        assert!(may_hold_errors(&store, (0, 1)));
+        let found = error_spans(&files, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].http_status, found[0].end, found[0].server),
+            (Some(503), 3, true)
+        );
+    }
 }

@@ -256,6 +256,75 @@ impl Auth {
     }
 }
 
+/// Logging in again when the token expires mid-run: a 401 after the
+/// current token was accepted at least once logs in again (once: the
+/// requests in flight with the old token do not each log in), and the new
+/// header replaces the old on the client. A token refused from the start
+/// is a refusal, not an expiry: no login loop.
+pub struct Relogin {
+    auth: Auth,
+    base_url: String,
+    headers: HeaderMap,
+    timeout: Duration,
+    tls: TlsOptions,
+    accepted: std::sync::atomic::AtomicBool,
+    logins: std::sync::atomic::AtomicU64,
+}
+
+impl Relogin {
+    /// For a run that logged in with `auth` (the user's other `headers` sent with the login).
+    pub fn new(
+        auth: Auth,
+        base_url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+        tls: TlsOptions,
+    ) -> Self {
+        Self {
+            auth,
+            base_url: base_url.to_owned(),
+            headers,
+            timeout,
+            tls,
+            accepted: Default::default(),
+            logins: Default::default(),
+        }
+    }
+
+    /// The current token was accepted (a 2xx answer).
+    pub fn accepted(&self) {
+        if !self.accepted.load(std::sync::atomic::Ordering::Relaxed) {
+            self.accepted
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A 401 arrived: logs in again when the token had been accepted; the
+    /// new header goes to `client`. `None` when nothing was done.
+    pub async fn on_unauthorized(&self, client: &ApiClient) -> Option<Result<(), AuthError>> {
+        if !self
+            .accepted
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return None;
+        }
+        let login = self
+            .auth
+            .log_in(&self.base_url, &self.headers, self.timeout, &self.tls)
+            .await;
+        Some(login.map(|(name, value)| {
+            client.replace_auth(&name, &value);
+            self.logins
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }))
+    }
+
+    /// Logins after the first (the token expired that many times).
+    pub fn logins(&self) -> u64 {
+        self.logins.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// A JSON body with every string that is not a `${VAR}` reference emptied.
 fn redact(v: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;

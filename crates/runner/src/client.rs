@@ -81,6 +81,9 @@ struct Inner {
     fixed_headers: Vec<u8>,
     /// `content-type: …\r\n`, sent with a body.
     body_header: Vec<u8>,
+    /// The login's header (`[auth]`), pre-rendered; replaced when the run
+    /// logs in again after a 401. `None` without a login: no lock to take.
+    auth_header: Option<std::sync::RwLock<Vec<u8>>>,
     timeout: Duration,
     /// Boxed: a connection is moved in and out of the pool on every request.
     #[expect(
@@ -277,6 +280,7 @@ impl ApiClient {
                 prefix: uri.path().trim_end_matches('/').to_owned(),
                 fixed_headers,
                 body_header,
+                auth_header: None,
                 timeout,
                 idle: Mutex::new(Vec::new()),
                 max_idle: pool.max(1),
@@ -327,6 +331,28 @@ impl ApiClient {
         tokio::time::timeout(self.inner.timeout, attempt)
             .await
             .unwrap_or_else(|_| Err(self.no_answer()))
+    }
+
+    /// This client, sending the login's header on every request; the header
+    /// can be replaced later ([`ApiClient::replace_auth`]). Over HTTP/2 the
+    /// header is not replaceable: give it with the others instead.
+    pub fn authenticated(mut self, name: &HeaderName, value: &HeaderValue) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.auth_header = Some(std::sync::RwLock::new(header_line(name, value)));
+        }
+        self
+    }
+
+    /// Replaces the login's header (after logging in again); `false` when
+    /// this client has none to replace.
+    pub fn replace_auth(&self, name: &HeaderName, value: &HeaderValue) -> bool {
+        match &self.inner.auth_header {
+            Some(slot) => slot
+                .write()
+                .map(|mut line| *line = header_line(name, value))
+                .is_ok(),
+            None => false,
+        }
     }
 
     /// The probe's error when the API did not answer within the timeout.
@@ -449,6 +475,11 @@ impl ApiClient {
             w.extend_from_slice(r.path.as_bytes());
             w.extend_from_slice(b" HTTP/1.1\r\n");
             w.extend_from_slice(&self.inner.fixed_headers);
+            if let Some(auth) = &self.inner.auth_header
+                && let Ok(line) = auth.read()
+            {
+                w.extend_from_slice(&line);
+            }
             if let Some(tp) = r.traceparent {
                 w.extend_from_slice(b"traceparent: ");
                 w.extend_from_slice(tp.as_bytes());
@@ -502,6 +533,16 @@ struct Request<'a> {
     path: &'a str,
     body: &'a Bytes,
     traceparent: Option<&'a str>,
+}
+
+/// `name: value\r\n`.
+fn header_line(name: &HeaderName, value: &HeaderValue) -> Vec<u8> {
+    let mut line = Vec::with_capacity(name.as_str().len() + value.len() + 4);
+    line.extend_from_slice(name.as_str().as_bytes());
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(value.as_bytes());
+    line.extend_from_slice(b"\r\n");
+    line
 }
 
 #[path = "client_h2.rs"]

@@ -105,6 +105,8 @@ pub struct RunState {
     pub stop: Arc<AtomicBool>,
     /// The API refused the run's credentials (401/403): why; no scenario starts after it.
     pub refused: Mutex<Option<String>>,
+    /// Logging in again when the token expires (runs with a login, HTTP/1.1).
+    pub relogin: Option<crate::auth::Relogin>,
 }
 
 /// One scenario being measured.
@@ -192,6 +194,7 @@ impl RunState {
         Self {
             ledger_failure: Mutex::new(None),
             refused: Mutex::new(None),
+            relogin: None,
             stop,
             client,
             fixtures,
@@ -302,6 +305,15 @@ impl ScenarioRun {
             }
             if row.expected {
                 self.refusals.answered();
+            }
+            if let Some(relogin) = &self.state.relogin {
+                if (200..300).contains(&row.status) {
+                    relogin.accepted();
+                } else if row.status == 401
+                    && let Some(Err(e)) = relogin.on_unauthorized(&self.state.client).await
+                {
+                    tracing::warn!("logging in again after a 401: {e}");
+                }
             }
             if let Some(outcome) = answer
                 .as_ref()

@@ -32,7 +32,12 @@ fn run(app: &App, collector: u16, out: &std::path::Path, password: &str, extra: 
         .args(["--suite", suite().to_str().unwrap()])
         .args(["--collector-grpc", "127.0.0.1:0"])
         .args(["--collector-http", &format!("127.0.0.1:{collector}")])
-        .args(["--span-wait", "10s", "--runs", "10"])
+        .args(["--span-wait", "10s"])
+        .args(if extra.contains(&"--duration") {
+            &[][..]
+        } else {
+            &["--runs", "10"][..]
+        })
         .args(extra)
         .env("TESTBED_USER", "admin@example.com")
         .env("TESTBED_PASSWORD", password)
@@ -224,4 +229,59 @@ fn cleanup_logs_in_as_the_run_did() {
     let o = cleanup(Some("changethis"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(rows(&db), before, "removed with the run's login");
+}
+
+/// Tokens that expire every 1.5 s: after a 401 the run logs in again, and
+/// the requests after it are answered.
+#[test]
+fn an_expired_token_is_renewed_after_a_401() {
+    let db = Postgres::start();
+    let collector = free_port();
+    let app = App::start(&db, collector, &[("TESTBED_TOKEN_TTL_S", "1.5")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = run(
+        &app,
+        collector,
+        &out,
+        "changethis",
+        &[
+            "--scenario",
+            "ITEM_LIST",
+            "--rate",
+            "20",
+            "--duration",
+            "4s",
+        ],
+    );
+    assert!(out.join("summary.json").exists(), "{}", text(&o));
+    let requests = tracesplit_store::read_requests(&out.join("requests.parquet")).unwrap();
+    let mut by_start: Vec<_> = requests
+        .iter()
+        .map(|r| (r.start_unix_nano, r.status))
+        .collect();
+    by_start.sort_unstable();
+    let unauthorized = by_start.iter().filter(|r| r.1 == 401).count();
+    let ok = by_start.iter().filter(|r| r.1 == 200).count();
+    let first_401 = by_start.iter().position(|r| r.1 == 401);
+    assert!(first_401.is_some(), "the token never expired: {by_start:?}");
+    let after: Vec<u16> = by_start[first_401.unwrap_or(0)..]
+        .iter()
+        .map(|r| r.1)
+        .collect();
+    assert!(
+        after.contains(&200),
+        "answered again after the 401: {after:?}"
+    );
+    assert!(
+        unauthorized * 5 <= by_start.len() && ok >= 50,
+        "{unauthorized} × 401, {ok} × 200"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["notes"].to_string().contains("logged in again"),
+        "{}",
+        manifest["notes"]
+    );
 }

@@ -84,20 +84,29 @@ pub async fn preflight(config: &RunConfig) -> Result<ApiClient, RunError> {
         ApiClient::with_tls
     };
     let mut headers = config.headers.clone();
+    let mut login = None;
     if let Some(auth) = &config.suite.auth {
-        // Logged in once; the token rides on every request as a header.
+        // Logged in once; the token rides on every request as a header
+        // (replaceable over HTTP/1.1: the run logs in again after a 401).
         let (name, value) = auth
             .log_in(&config.base_url, &headers, config.timeout, &config.tls)
             .await?;
-        headers.insert(name, value);
+        if config.http2 {
+            headers.insert(name, value);
+        } else {
+            login = Some((name, value));
+        }
     }
-    let client = build(
+    let mut client = build(
         &config.base_url,
         headers,
         config.timeout,
         config.schedule.concurrency + config.setup_concurrency,
         &config.tls,
     )?;
+    if let Some((name, value)) = &login {
+        client = client.authenticated(name, value);
+    }
     health(&client, config.suite.health.as_deref(), &config.progress).await?;
     Ok(client)
 }
@@ -145,14 +154,27 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
     let mut watch = Watch::start(&fixtures, &config.suite).await;
     // From here on an early return still completes requests.parquet (its Drop).
     let recorder = Recorder::start(&dir.join(REQUESTS_FILE))?;
-    let state = Arc::new(RunState::new(
+    let mut state = RunState::new(
         client,
         fixtures.clone(),
         &config.run_id,
         recorder.sink(),
         spans.clone(),
         config.cancelled.clone(),
-    ));
+    );
+    state.relogin = (config.suite.auth.clone())
+        .filter(|_| !config.http2)
+        .map(|auth| {
+            let headers = config.headers.clone();
+            crate::auth::Relogin::new(
+                auth,
+                &config.base_url,
+                headers,
+                config.timeout,
+                config.tls.clone(),
+            )
+        });
+    let state = Arc::new(state);
     let mut measured = measure_suite(&config, &state, kept.as_ref(), &mut watch).await?;
     let kept_ledger = kept.as_ref().map(|k| k.ledger.clone());
     let cleanup = cleanup(
@@ -167,6 +189,16 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
         watch
             .check(&fixtures, "cleanup", "the cleanup's DELETE requests")
             .await;
+    }
+    if let Some(n) = state
+        .relogin
+        .as_ref()
+        .map(|r| r.logins())
+        .filter(|n| *n > 0)
+    {
+        measured.notes.push(format!(
+            "the login's token expired {n} times during the run: each time, after a 401, the run logged in again (the requests answered 401 are counted as failed)"
+        ));
     }
     let ledger_failure = state.ledger_failure.lock().ok().and_then(|mut f| f.take());
     drop(state);

@@ -1,8 +1,11 @@
 //! `tracesplit compare`: per scenario, how P95 and each component moved from
-//! a base run to a head run, and whether the change is more than noise. The
-//! runs are read through the analyzer's loader (a crashed run's journal is
-//! recovered first), the splits from each run's `summary.json`.
+//! base runs to head runs, and whether the change is more than noise: the
+//! P95 change's interval comes from a block bootstrap over time (and over
+//! runs), see [`crate::bootstrap`]. The runs are read through the analyzer's
+//! loader (a crashed run's journal is recovered first), the splits from each
+//! run's `summary.json` and `split.parquet`.
 
+use crate::bootstrap::{Run, mean_change, side_p95};
 use crate::error::AnalyzeError;
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,46 +13,121 @@ use tracesplit_model::Analysis;
 use tracesplit_model::compare::{Comparison, ComponentChange, ScenarioChange};
 use tracesplit_model::summary::Summary;
 
-/// Reads both runs and compares them (see [`compare`]).
-pub fn compare_runs(
-    base: &Path,
-    head: &Path,
-    max_regression: f64,
-    alpha: f64,
-) -> Result<Comparison, AnalyzeError> {
-    let (b, h) = (run_side(base)?, run_side(head)?);
-    Ok(compare(&b, &h, max_regression, alpha))
+/// When a change is a regression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    /// Largest tolerated P95 growth (0.10 = 10 %).
+    pub max_regression: f64,
+    /// Smallest P95 growth (ms) that counts: sub-millisecond scenarios
+    /// jitter by more than any percentage.
+    pub floor_ms: f64,
+    /// 1 − the interval's level (0.05: a 95 % interval).
+    pub alpha: f64,
 }
 
-/// One run's samples (requests with an expected status) and P95 splits.
-pub fn run_side(dir: &Path) -> Result<RunSide, AnalyzeError> {
+/// A regression: the P95 grew beyond noise (the interval's low end above
+/// zero) and beyond what matters (more than `max_regression`, and by at
+/// least `floor_ms`).
+pub fn is_regression(
+    change: f64,
+    (lo, _): (f64, f64),
+    (base_ms, head_ms): (f64, f64),
+    gate: &Gate,
+) -> bool {
+    lo > 0.0 && change > gate.max_regression && head_ms - base_ms >= gate.floor_ms
+}
+
+/// How to compare.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompareOptions {
+    /// When a change is a regression.
+    pub gate: Gate,
+    /// Seconds dropped at the start of each scenario of each run (warm-up).
+    pub skip_s: f64,
+    /// Compare runs that differ in what the comparison depends on.
+    pub force: bool,
+}
+
+/// Reads both sides (one or more runs each) and compares them (see [`compare`]).
+pub fn compare_runs(
+    base: &[std::path::PathBuf],
+    head: &[std::path::PathBuf],
+    options: &CompareOptions,
+) -> Result<Comparison, AnalyzeError> {
+    let read = |dirs: &[std::path::PathBuf]| {
+        dirs.iter()
+            .map(|d| run_side(d, options.skip_s))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (b, h) = (read(base)?, read(head)?);
+    let differences = crate::like::differences(&b, &h);
+    if !differences.is_empty() && !options.force {
+        return Err(AnalyzeError::Input(format!(
+            "the runs differ in what the comparison depends on: {} (compare like with like, or pass --force)",
+            differences.join("; ")
+        )));
+    }
+    let mut c = compare(&b, &h, &options.gate);
+    c.differences = differences;
+    c.skipped_s = options.skip_s;
+    Ok(c)
+}
+
+/// One run's requests per scenario, in start order: latencies and, from its
+/// split.parquet, each component per request.
+pub fn run_side(dir: &Path, skip_s: f64) -> Result<RunSide, AnalyzeError> {
     let mut notes = Vec::new();
     let t = crate::requests::load_requests(&[dir.to_owned()], &mut notes)?;
+    let mut rows: Vec<usize> = (0..t.len()).filter(|&i| t.expected[i]).collect();
+    rows.sort_by_key(|&i| t.start[i]);
     let mut order: Vec<String> = Vec::new();
-    let mut samples: HashMap<String, Vec<f64>> = HashMap::new();
-    for i in (0..t.len()).filter(|&i| t.expected[i]) {
+    let mut by_scenario: HashMap<String, Vec<usize>> = HashMap::new();
+    for i in rows {
         let name = &t.scenarios[t.scenario[i] as usize];
-        if !samples.contains_key(name) {
+        if !by_scenario.contains_key(name) {
             order.push(name.clone());
         }
-        samples
-            .entry(name.clone())
-            .or_default()
-            .push(tracesplit_model::stats::ms(t.duration[i]));
+        by_scenario.entry(name.clone()).or_default().push(i);
     }
     let splits = splits(dir)?;
+    let parts = crate::like::split_parts(dir)?;
     let scenarios = order
         .into_iter()
-        .map(|name| ScenarioSide {
-            samples_ms: samples.remove(&name).unwrap_or_default(),
-            split: splits.get(&name).copied().flatten(),
-            scenario: name,
+        .map(|name| {
+            let rows = warm(&t, by_scenario.remove(&name).unwrap_or_default(), skip_s);
+            let samples_ms = rows
+                .iter()
+                .map(|&i| tracesplit_model::stats::ms(t.duration[i]))
+                .collect();
+            let components = parts.components(&name, rows.iter().map(|&i| t.span_id.text(i)));
+            ScenarioSide {
+                samples_ms,
+                split: splits.get(&name).copied().flatten(),
+                components,
+                scenario: name,
+            }
         })
         .collect();
     Ok(RunSide {
         label: dir.display().to_string(),
+        manifest: crate::like::manifest(dir),
         scenarios,
     })
+}
+
+/// `rows` (start order) without those of the first `skip_s` seconds, unless
+/// that would leave fewer than half of them.
+fn warm(t: &crate::table::RequestTable, rows: Vec<usize>, skip_s: f64) -> Vec<usize> {
+    let Some(&first) = rows.first() else {
+        return rows;
+    };
+    let from = t.start[first] + (skip_s * 1e9) as i64;
+    let kept = rows.partition_point(|&i| t.start[i] < from);
+    if (rows.len() - kept) * 2 >= rows.len() {
+        rows[kept..].to_vec()
+    } else {
+        rows
+    }
 }
 
 /// The P95 splits of `summary.json`'s analysis, when the run was analyzed.
@@ -78,11 +156,13 @@ fn splits(
         .collect())
 }
 
-/// One run's side of a comparison: per scenario, the raw latencies and the P95 split.
+/// One run's side of a comparison.
 #[derive(Debug, Clone, Default)]
 pub struct RunSide {
     /// Run directory (for the report).
     pub label: String,
+    /// Its manifest, when it has one (what the run was: suite, load model, host).
+    pub manifest: Option<tracesplit_model::RunManifest>,
     /// Scenarios in run order.
     pub scenarios: Vec<ScenarioSide>,
 }
@@ -92,80 +172,128 @@ pub struct RunSide {
 pub struct ScenarioSide {
     /// Scenario name.
     pub scenario: String,
-    /// Client latencies (ms) of the requests with an expected status.
+    /// Client latencies (ms) of the requests with an expected status, in start order.
     pub samples_ms: Vec<f64>,
     /// P95 split, when the run was analyzed with spans.
     pub split: Option<tracesplit_model::analysis::Split>,
+    /// Per component (network, queue, handler, cascade, db other), each
+    /// matched request's value (ms) in start order; empty without split.parquet.
+    pub components: Vec<Vec<f64>>,
 }
 
-/// Compares `head` against `base`: a scenario regressed when its P95 grew by
-/// more than `max_regression` and the Mann-Whitney test says p < `alpha`.
-pub fn compare(base: &RunSide, head: &RunSide, max_regression: f64, alpha: f64) -> Comparison {
-    let mut scenarios = Vec::new();
-    let mut unpaired = Vec::new();
-    for h in &head.scenarios {
-        let Some(b) = base.scenarios.iter().find(|b| b.scenario == h.scenario) else {
-            unpaired.push(h.scenario.clone());
-            continue;
-        };
-        scenarios.push(change(b, h, max_regression, alpha));
-    }
-    unpaired.extend(
-        base.scenarios
-            .iter()
-            .filter(|b| !head.scenarios.iter().any(|h| h.scenario == b.scenario))
-            .map(|b| b.scenario.clone()),
-    );
+/// Compares `head` against `base` (one or more runs each): a scenario
+/// regressed when [`is_regression`] says so of its P95 change.
+pub fn compare(base: &[RunSide], head: &[RunSide], gate: &Gate) -> Comparison {
+    let names = |side: &[RunSide]| -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for s in side.iter().flat_map(|r| &r.scenarios) {
+            if !v.contains(&s.scenario) {
+                v.push(s.scenario.clone());
+            }
+        }
+        v
+    };
+    let (bn, hn) = (names(base), names(head));
+    let scenarios = hn
+        .iter()
+        .filter(|n| bn.contains(n))
+        .enumerate()
+        .map(|(k, n)| change(&of(base, n), &of(head, n), gate, k as u64))
+        .collect();
+    let unpaired = hn
+        .iter()
+        .filter(|n| !bn.contains(n))
+        .chain(bn.iter().filter(|n| !hn.contains(n)))
+        .cloned()
+        .collect();
+    let label = |side: &[RunSide]| {
+        side.iter()
+            .map(|r| r.label.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     Comparison {
-        base: base.label.clone(),
-        head: head.label.clone(),
-        max_regression,
-        alpha,
+        base: label(base),
+        head: label(head),
+        max_regression: gate.max_regression,
+        alpha: gate.alpha,
         scenarios,
         unpaired,
+        floor_ms: gate.floor_ms,
+        runs: (base.len() as u64, head.len() as u64),
+        skipped_s: 0.0,
+        differences: Vec::new(),
     }
 }
 
-fn p95(samples: &[f64]) -> f64 {
-    let mut s = samples.to_vec();
-    s.sort_by(f64::total_cmp);
-    tracesplit_model::stats::nearest_rank(&s, 95.0).unwrap_or(0.0)
+/// Scenario `name` of each run of a side.
+fn of<'a>(side: &'a [RunSide], name: &str) -> Vec<&'a ScenarioSide> {
+    side.iter()
+        .filter_map(|r| r.scenarios.iter().find(|s| s.scenario == name))
+        .collect()
 }
 
-fn change(b: &ScenarioSide, h: &ScenarioSide, max_regression: f64, alpha: f64) -> ScenarioChange {
-    let (base_p95_ms, head_p95_ms) = (p95(&b.samples_ms), p95(&h.samples_ms));
-    let change = if base_p95_ms > 0.0 {
-        (head_p95_ms - base_p95_ms) / base_p95_ms
-    } else {
-        0.0
+fn change(b: &[&ScenarioSide], h: &[&ScenarioSide], gate: &Gate, seed: u64) -> ScenarioChange {
+    let runs = |side: &[&ScenarioSide]| -> Vec<Run> {
+        side.iter().map(|s| s.samples_ms.clone()).collect()
     };
-    let p_value = mann_whitney_p(&b.samples_ms, &h.samples_ms);
-    let significant = p_value < alpha;
-    let components = match (b.split, h.split) {
-        (Some(bs), Some(hs)) => bs
-            .components()
-            .iter()
-            .zip(hs.components())
-            .map(|((name, bv), (_, hv))| ComponentChange {
+    let (br, hr) = (runs(b), runs(h));
+    let (base_p95_ms, head_p95_ms) = (side_p95(&br), side_p95(&hr));
+    let c = crate::bootstrap::p95_change_with(
+        &br,
+        &hr,
+        seed + 1,
+        crate::bootstrap::RESAMPLES,
+        gate.alpha,
+    );
+    let components = components(b, h, seed);
+    ScenarioChange {
+        scenario: h.first().map(|s| s.scenario.clone()).unwrap_or_default(),
+        base_count: br.iter().map(Vec::len).sum::<usize>() as u64,
+        head_count: hr.iter().map(Vec::len).sum::<usize>() as u64,
+        base_p95_ms,
+        head_p95_ms,
+        change: c.change,
+        interval: c.interval,
+        p_value: c.p,
+        significant: c.interval.0 > 0.0 || c.interval.1 < 0.0,
+        regression: is_regression(c.change, c.interval, (base_p95_ms, head_p95_ms), gate),
+        components,
+    }
+}
+
+/// The P95 split's components of the first run a side, each with the change
+/// of its per-request mean and that change's interval.
+fn components(b: &[&ScenarioSide], h: &[&ScenarioSide], seed: u64) -> Vec<ComponentChange> {
+    let (Some(bs), Some(hs)) = (
+        b.first().and_then(|s| s.split),
+        h.first().and_then(|s| s.split),
+    ) else {
+        return Vec::new();
+    };
+    let per = |side: &[&ScenarioSide], k: usize| -> Vec<Run> {
+        side.iter()
+            .filter_map(|s| s.components.get(k).cloned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    bs.components()
+        .iter()
+        .zip(hs.components())
+        .enumerate()
+        .map(|(k, ((name, bv), (_, hv)))| {
+            let (pb, ph) = (per(b, k), per(h, k));
+            let moved = (!pb.is_empty() && !ph.is_empty())
+                .then(|| mean_change(&pb, &ph, seed * 7 + k as u64 + 3));
+            ComponentChange {
                 component: (*name).to_owned(),
                 base_ms: *bv,
                 head_ms: hv,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    ScenarioChange {
-        scenario: h.scenario.clone(),
-        base_count: b.samples_ms.len() as u64,
-        head_count: h.samples_ms.len() as u64,
-        base_p95_ms,
-        head_p95_ms,
-        change,
-        p_value,
-        significant,
-        regression: significant && change > max_regression,
-        components,
-    }
+                mean_change_ms: moved.map(|m| m.change),
+                interval_ms: moved.map(|m| m.interval),
+            }
+        })
+        .collect()
 }
 
 /// Two-sided p-value of the Mann-Whitney U test of `a` against `b`, by the
@@ -230,42 +358,66 @@ mod tests {
     fn side(name: &str, samples: Vec<f64>) -> RunSide {
         RunSide {
             label: name.into(),
+            manifest: None,
             scenarios: vec![ScenarioSide {
                 scenario: "S".into(),
                 samples_ms: samples,
-                split: None,
+                ..Default::default()
             }],
         }
     }
 
+    const GATE: Gate = Gate {
+        max_regression: 0.10,
+        floor_ms: 0.5,
+        alpha: 0.05,
+    };
+
     #[test]
-    fn a_regression_needs_both_size_and_significance() {
-        let base: Vec<f64> = (0..40).map(|i| 10.0 + f64::from(i % 7)).collect();
+    fn a_regression_needs_significance_size_and_the_floor() {
+        let base: Vec<f64> = (0..400).map(|i| 10.0 + f64::from(i % 7)).collect();
         let slow: Vec<f64> = base.iter().map(|v| v * 1.5).collect();
-        let c = compare(&side("a", base.clone()), &side("b", slow), 0.10, 0.05);
+        let c = compare(&[side("a", base.clone())], &[side("b", slow)], &GATE);
         let s = &c.scenarios[0];
         assert!(s.significant && s.regression, "{s:?}");
         assert!((s.change - 0.5).abs() < 1e-9);
+        assert!(s.interval.0 > 0.3 && s.interval.1 < 0.7, "{s:?}");
         // Same samples: no change, no regression.
         let same = compare(
-            &side("a", base.clone()),
-            &side("b", base.clone()),
-            0.10,
-            0.05,
+            &[side("a", base.clone())],
+            &[side("b", base.clone())],
+            &GATE,
         );
         assert!(!same.scenarios[0].regression && !same.scenarios[0].significant);
         // 5 % slower and significant, but under the 10 % threshold.
         let bit: Vec<f64> = base.iter().map(|v| v * 1.05 + 0.01).collect();
-        let c = compare(&side("a", base.clone()), &side("b", bit), 0.10, 0.05);
+        let c = compare(&[side("a", base.clone())], &[side("b", bit)], &GATE);
         assert!(!c.scenarios[0].regression, "{:?}", c.scenarios[0]);
-        // Three samples each, far apart: P95 doubles but the test cannot be sure.
-        let c = compare(
-            &side("a", vec![10.0, 11.0, 12.0]),
-            &side("b", vec![20.0, 22.0, 24.0]),
-            0.10,
-            0.05,
+        // A sub-millisecond scenario 50 % slower: under the floor.
+        let tiny: Vec<f64> = base.iter().map(|v| v / 100.0).collect();
+        let tiny_slow: Vec<f64> = tiny.iter().map(|v| v * 1.5).collect();
+        let c = compare(&[side("a", tiny)], &[side("b", tiny_slow)], &GATE);
+        assert!(
+            c.scenarios[0].significant && !c.scenarios[0].regression,
+            "{:?}",
+            c.scenarios[0]
         );
-        assert!(!c.scenarios[0].regression, "{:?}", c.scenarios[0]);
+    }
+
+    #[test]
+    fn a_burst_in_one_run_is_not_a_regression() {
+        // The same latencies; the head's first 60 requests (three time blocks)
+        // hit by a burst that makes them 20× slower: its P95 doubles, but the
+        // blocks say the burst may as well not have been there.
+        let base: Vec<f64> = (0..800).map(|i| 10.0 + f64::from(i % 11)).collect();
+        let mut head = base.clone();
+        for v in head.iter_mut().take(60) {
+            *v *= 20.0;
+        }
+        let c = compare(&[side("a", base)], &[side("b", head)], &GATE);
+        let s = &c.scenarios[0];
+        assert!(s.change > 0.5, "{s:?}");
+        assert!(!s.regression && s.interval.0 <= 0.0, "{s:?}");
     }
 
     #[test]

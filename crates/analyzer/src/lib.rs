@@ -6,12 +6,14 @@
 mod aggregate;
 mod analyze;
 mod attributes;
+pub mod bootstrap;
 pub mod compare;
 mod dedup;
 mod error;
 pub mod fetch;
 mod findings;
 pub mod intervals;
+mod like;
 pub mod links;
 pub mod load;
 mod order;

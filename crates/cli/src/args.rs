@@ -94,16 +94,31 @@ impl ReportOptions {
 /// `tracesplit compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The base run directory (requests.parquet, and summary.json for the split).
-    pub base: PathBuf,
-    /// The head run directory.
-    pub head: PathBuf,
+    /// BASE HEAD (two run directories), or the base runs when the head runs follow `--`
+    /// (`compare A1 A2 A3 -- B1 B2 B3`); a directory of runs stands for the runs in it.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// The head runs, after `--`.
+    #[arg(last = true, value_name = "HEAD_RUN")]
+    pub head: Vec<PathBuf>,
     /// Largest tolerated P95 growth, in percent (`10`, `10%`, `2.5`).
     #[arg(long, default_value = "10%")]
     pub max_regression: String,
-    /// Significance level of the Mann-Whitney U test.
+    /// Smallest P95 growth that counts as a regression, in ms (sub-millisecond scenarios
+    /// jitter by more than any percentage).
+    #[arg(long, default_value_t = 0.5, value_name = "MS")]
+    pub min_regression_ms: f64,
+    /// 1 − the level of the P95 change's interval (0.05: a 95 % interval).
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Seconds dropped at the start of each scenario of each run (warm-up; kept when
+    /// that would drop more than half of its requests).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub skip: std::time::Duration,
+    /// Compare runs that differ in suite, load model, rate, concurrency, warm-up or host
+    /// (the differences are listed in the output).
+    #[arg(long)]
+    pub force: bool,
     /// Also write the comparison as Markdown (`-` for stdout).
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One component's P95-split value in both runs (ms).
+/// One component's P95-split value in both runs (ms), and how its
+/// per-request mean moved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComponentChange {
     /// `network`, `handler`, `cascade`, `db other`.
@@ -12,6 +13,21 @@ pub struct ComponentChange {
     pub base_ms: f64,
     /// Head (ms).
     pub head_ms: f64,
+    /// Change of the component's mean per request, head − base (ms), from
+    /// each run's split.parquet; `None` when a run has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_change_ms: Option<f64>,
+    /// Its 95 % interval (block bootstrap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<(f64, f64)>,
+}
+
+impl ComponentChange {
+    /// The interval excludes zero: this part moved.
+    pub fn moved(&self) -> bool {
+        self.interval_ms
+            .is_some_and(|(lo, hi)| lo > 0.0 || hi < 0.0)
+    }
 }
 
 /// One scenario present in both runs.
@@ -29,11 +45,16 @@ pub struct ScenarioChange {
     pub head_p95_ms: f64,
     /// (head − base) / base.
     pub change: f64,
-    /// Two-sided Mann-Whitney U p-value of the raw latencies.
+    /// 95 % interval of `change`: a block bootstrap over time (and over
+    /// runs, with three or more a side).
+    #[serde(default)]
+    pub interval: (f64, f64),
+    /// Two-sided bootstrap p-value of the change (the share of resamples on
+    /// the other side of zero, doubled).
     pub p_value: f64,
-    /// p_value < alpha.
+    /// The interval excludes zero.
     pub significant: bool,
-    /// change > max_regression and significant (and head slower).
+    /// Significantly slower, by more than max_regression and the floor.
     pub regression: bool,
     /// The P95 split's components, when both runs were split.
     pub components: Vec<ComponentChange>,
@@ -54,6 +75,19 @@ pub struct Comparison {
     pub scenarios: Vec<ScenarioChange>,
     /// Scenarios in only one of the runs.
     pub unpaired: Vec<String>,
+    /// Smallest P95 growth that counts as a regression (ms).
+    #[serde(default)]
+    pub floor_ms: f64,
+    /// Runs a side.
+    #[serde(default)]
+    pub runs: (u64, u64),
+    /// Seconds dropped at the start of each scenario of each run (warm-up).
+    #[serde(default)]
+    pub skipped_s: f64,
+    /// How the runs differ in what the comparison depends on (compared
+    /// anyway with `--force`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
 }
 
 impl Comparison {

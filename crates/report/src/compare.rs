@@ -20,8 +20,45 @@ fn verdict(s: &ScenarioChange) -> &'static str {
     }
 }
 
-/// Component deltas: `cascade +610 ms, handler +2.1 ms`, largest first.
+fn signed(v: f64) -> String {
+    format!("{}{}", if v >= 0.0 { "+" } else { "−" }, fmt_ms(v.abs()))
+}
+
+/// Which parts moved: `handler +5.10 ms [4.60, 5.70]; network, queue
+/// unchanged` from the per-request means' intervals; without them the P95
+/// split's deltas, `cascade +610 ms, handler +2.1 ms`, largest first.
 fn components(s: &ScenarioChange) -> String {
+    if s.components.iter().any(|c| c.interval_ms.is_some()) {
+        let moved: Vec<String> = s
+            .components
+            .iter()
+            .filter(|c| c.moved())
+            .map(|c| {
+                let (lo, hi) = c.interval_ms.unwrap_or_default();
+                format!(
+                    "{} {} ms [{}, {}]",
+                    c.component,
+                    signed(c.mean_change_ms.unwrap_or_default()),
+                    signed(lo),
+                    signed(hi)
+                )
+            })
+            .collect();
+        let still: Vec<&str> = s
+            .components
+            .iter()
+            .filter(|c| !c.moved())
+            .map(|c| c.component.as_str())
+            .collect();
+        let mut out = moved.join("; ");
+        if !still.is_empty() {
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&format!("{} unchanged", still.join(", ")));
+        }
+        return out;
+    }
     let mut c: Vec<_> = s
         .components
         .iter()
@@ -29,25 +66,45 @@ fn components(s: &ScenarioChange) -> String {
         .collect();
     c.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     c.iter()
-        .map(|(n, d)| {
-            format!(
-                "{n} {}{} ms",
-                if *d >= 0.0 { "+" } else { "−" },
-                fmt_ms(d.abs())
-            )
-        })
+        .map(|(n, d)| format!("{n} {} ms", signed(*d)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `+12.0% [+4.1%, +19.8%]`.
+fn change_cell(s: &ScenarioChange) -> String {
+    format!(
+        "{} [{}, {}]",
+        pct(s.change),
+        pct(s.interval.0),
+        pct(s.interval.1)
+    )
 }
 
 fn footer(c: &Comparison) -> String {
     let n = c.regressions().count();
     let mut out = format!(
-        "{n} regression{} (P95 more than {:.0}% slower with p < {}; Mann-Whitney U on the raw latencies)",
+        "{n} regression{}: P95 slower beyond noise (the {:.0} % interval of its change, from a block bootstrap over time{}, above zero), by more than {:.0} % and {} ms",
         if n == 1 { "" } else { "s" },
+        (1.0 - c.alpha) * 100.0,
+        if c.runs.0 >= 3 && c.runs.1 >= 3 {
+            " and over runs"
+        } else {
+            ""
+        },
         c.max_regression * 100.0,
-        c.alpha
+        fmt_ms(c.floor_ms)
     );
+    if c.skipped_s > 0.0 {
+        let _ = write!(
+            out,
+            "; each scenario's first {} s dropped (warm-up)",
+            c.skipped_s
+        );
+    }
+    for d in &c.differences {
+        let _ = write!(out, "\nthe runs differ (compared with --force): {d}");
+    }
     if !c.unpaired.is_empty() {
         let _ = write!(
             out,
@@ -63,17 +120,17 @@ pub fn compare_terminal(c: &Comparison) -> String {
     let mut out = format!("base {}\nhead {}\n\n", c.base, c.head);
     let _ = writeln!(
         out,
-        "{:<34} {:>9} {:>9} {:>8} {:>8}  {:<22} components (head − base)",
-        "scenario", "base P95", "head P95", "change", "p", "verdict"
+        "{:<34} {:>9} {:>9} {:>28} {:>8}  {:<22} what moved (head − base)",
+        "scenario", "base P95", "head P95", "change [interval]", "p", "verdict"
     );
     for s in &c.scenarios {
         let _ = writeln!(
             out,
-            "{:<34} {:>9} {:>9} {:>8} {:>8.4}  {:<22} {}",
+            "{:<34} {:>9} {:>9} {:>28} {:>8.4}  {:<22} {}",
             s.scenario,
             fmt_ms(s.base_p95_ms),
             fmt_ms(s.head_p95_ms),
-            pct(s.change),
+            change_cell(s),
             s.p_value,
             verdict(s),
             components(s)
@@ -89,7 +146,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
     let _ = writeln!(out, "base `{}` → head `{}`\n", c.base, c.head);
     let _ = writeln!(
         out,
-        "| scenario | base P95 ms | head P95 ms | change | p | verdict | components (head − base) |\n|---|--:|--:|--:|--:|---|---|"
+        "| scenario | base P95 ms | head P95 ms | change [interval] | p | verdict | what moved (head − base) |\n|---|--:|--:|--:|--:|---|---|"
     );
     for s in &c.scenarios {
         let mark = if s.regression { "❌ " } else { "" };
@@ -99,7 +156,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
             s.scenario,
             fmt_ms(s.base_p95_ms),
             fmt_ms(s.head_p95_ms),
-            pct(s.change),
+            change_cell(s),
             s.p_value,
             verdict(s),
             components(s)

@@ -1,12 +1,15 @@
-//! `tracesplit compare BASE HEAD`: the analyzer compares the runs (raw
-//! latencies from each run's requests.parquet, the P95 split from its
-//! summary.json, a Mann-Whitney U test per scenario); exit 1 when a scenario
-//! regressed.
+//! `tracesplit compare BASE HEAD` (or `A1 A2 A3 -- B1 B2 B3`): the analyzer
+//! compares the runs (latencies from each run's requests.parquet, the P95
+//! split from its summary.json and split.parquet, a block bootstrap over time
+//! per scenario); exit 1 when a scenario regressed, 2 when the runs differ in
+//! what the comparison depends on (unless --force).
 
 use crate::args::CompareArgs;
 use crate::commands::analyze::write_to;
 use crate::exit;
 use anyhow::bail;
+use std::path::{Path, PathBuf};
+use tracesplit_analyzer::compare::{CompareOptions, Gate};
 
 /// `10%`, `10`, `2.5` → 0.10, 0.10, 0.025.
 pub fn parse_percent(text: &str) -> anyhow::Result<f64> {
@@ -22,22 +25,67 @@ pub fn parse_percent(text: &str) -> anyhow::Result<f64> {
     Ok(v / 100.0)
 }
 
+/// A run directory, or the runs inside a directory of runs (sorted).
+fn expand(dir: &Path) -> Vec<PathBuf> {
+    if dir.join(tracesplit_model::manifest::MANIFEST_FILE).exists()
+        || dir.join(tracesplit_model::manifest::REQUESTS_FILE).exists()
+    {
+        return vec![dir.to_owned()];
+    }
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(tracesplit_model::manifest::MANIFEST_FILE).exists())
+        .collect();
+    runs.sort();
+    if runs.is_empty() {
+        vec![dir.to_owned()]
+    } else {
+        runs
+    }
+}
+
+/// The two sides: `BASE HEAD`, or `A… -- B…`.
+fn sides(args: &CompareArgs) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let all = |dirs: &[PathBuf]| dirs.iter().flat_map(|d| expand(d)).collect::<Vec<_>>();
+    if !args.head.is_empty() {
+        return Ok((all(&args.runs), all(&args.head)));
+    }
+    match args.runs.as_slice() {
+        [base, head] => Ok((expand(base), expand(head))),
+        _ => bail!("give two runs (BASE HEAD), or the base runs, `--` and the head runs"),
+    }
+}
+
 pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let max_regression = parse_percent(&args.max_regression)?;
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
         bail!("--alpha must be between 0 and 1, got {}", args.alpha);
     }
-    let comparison = tracesplit_analyzer::compare::compare_runs(
-        &args.base,
-        &args.head,
-        max_regression,
-        args.alpha,
-    )?;
+    if !(args.min_regression_ms.is_finite() && args.min_regression_ms >= 0.0) {
+        bail!(
+            "--min-regression-ms must be ≥ 0, got {}",
+            args.min_regression_ms
+        );
+    }
+    let (base, head) = sides(&args)?;
+    let options = CompareOptions {
+        gate: Gate {
+            max_regression,
+            floor_ms: args.min_regression_ms,
+            alpha: args.alpha,
+        },
+        skip_s: args.skip.as_secs_f64(),
+        force: args.force,
+    };
+    let comparison = tracesplit_analyzer::compare::compare_runs(&base, &head, &options)?;
     if comparison.scenarios.is_empty() {
         bail!(
             "the runs have no scenario in common (base: {}, head: {})",
-            args.base.display(),
-            args.head.display()
+            comparison.base,
+            comparison.head
         );
     }
     if let Some(path) = &args.output {

@@ -2,6 +2,7 @@
 //! crate and its dependencies instead of one per file: less disk, less time).
 mod accuracy;
 mod collect_cli;
+mod compare_cli;
 mod demo_cli;
 mod deploy_files;
 mod docs_files;

@@ -41,9 +41,9 @@ fn html() {
     insta::assert_snapshot!(text);
 }
 
-/// A comparison as the analyzer computes it (two runs' samples, a Mann-Whitney
-/// test per scenario; the delete 60 % slower in head): fixed data here, the
-/// report only renders it.
+/// A comparison as the analyzer computes it (two runs' samples, a block
+/// bootstrap per scenario; the delete 60 % slower in head, its cascade the
+/// part that moved): fixed data here, the report only renders it.
 fn comparison() -> tracesplit_model::compare::Comparison {
     serde_json::from_str(include_str!("support/comparison.json")).expect("comparison fixture")
 }

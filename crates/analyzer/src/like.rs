@@ -1,0 +1,151 @@
+//! Like with like: what two sides of a comparison must share (suite, load
+//! model, warm-up, target host), and each run's per-request components from
+//! its `split.parquet`.
+
+use crate::compare::RunSide;
+use crate::error::AnalyzeError;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::HashMap;
+use std::path::Path;
+use tracesplit_model::RunManifest;
+
+/// A run's manifest, when it has a readable one.
+pub fn manifest(dir: &Path) -> Option<RunManifest> {
+    let text = std::fs::read_to_string(dir.join(tracesplit_model::manifest::MANIFEST_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What a run was, in the terms a comparison depends on.
+fn traits(m: &RunManifest) -> Vec<(&'static str, String)> {
+    let s = m.schedule.clone().unwrap_or_default();
+    let host = m
+        .base_url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or(&m.base_url);
+    // The host without the port: a new build on another port is the same target.
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_owned(),
+        _ => host.to_owned(),
+    };
+    vec![
+        ("suite", m.suite_name.clone()),
+        ("load model", s.model.clone()),
+        ("rate", s.rate.map_or("none".into(), |r| format!("{r}/s"))),
+        ("concurrency", s.concurrency.to_string()),
+        ("warm-up", s.warmup.to_string()),
+        ("target host", host),
+    ]
+}
+
+/// How the runs differ in what the comparison depends on (empty: like with like).
+pub fn differences(base: &[RunSide], head: &[RunSide]) -> Vec<String> {
+    let all: Vec<(&str, &RunManifest)> = base
+        .iter()
+        .chain(head)
+        .filter_map(|r| Some((r.label.as_str(), r.manifest.as_ref()?)))
+        .collect();
+    let Some((first_label, first)) = all.first() else {
+        return Vec::new();
+    };
+    let reference = traits(first);
+    let mut out = Vec::new();
+    for (label, m) in all.iter().skip(1) {
+        for ((what, a), (_, b)) in reference.iter().zip(traits(m)) {
+            if *a != b {
+                out.push(format!("{what}: {a} in {first_label}, {b} in {label}"));
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Each request's split components, by client span id, per scenario.
+#[derive(Debug, Default)]
+pub struct Parts(HashMap<String, HashMap<String, [f64; 5]>>);
+
+impl Parts {
+    /// Per component, the values of the requests `span_ids` (in that order)
+    /// that have a split; empty when the run has none.
+    pub fn components(
+        &self,
+        scenario: &str,
+        span_ids: impl Iterator<Item = String>,
+    ) -> Vec<Vec<f64>> {
+        let Some(rows) = self.0.get(scenario) else {
+            return Vec::new();
+        };
+        let mut out = vec![Vec::new(); 5];
+        for id in span_ids {
+            if let Some(parts) = rows.get(&id) {
+                for (k, v) in parts.iter().enumerate() {
+                    out[k].push(*v);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `RUN/split.parquet`'s matched requests (empty when there is none).
+pub fn split_parts(dir: &Path) -> Result<Parts, AnalyzeError> {
+    let path = crate::load::split_table_path(dir);
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(Parts::default());
+    };
+    let bad = |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(&e))?
+        .build()
+        .map_err(|e| bad(&e))?;
+    let mut parts = Parts::default();
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        add(&batch, &mut parts).map_err(|e| bad(&e))?;
+    }
+    Ok(parts)
+}
+
+const COMPONENTS: [&str; 5] = [
+    "network_ns",
+    "queue_ns",
+    "handler_ns",
+    "cascade_ns",
+    "db_other_ns",
+];
+
+fn add(batch: &RecordBatch, parts: &mut Parts) -> Result<(), String> {
+    let text = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| format!("column {name} is missing"))
+    };
+    let (scenario, span) = (text("scenario")?, text("span_id")?);
+    let ints = COMPONENTS
+        .iter()
+        .map(|n| {
+            batch
+                .column_by_name(n)
+                .and_then(|c| c.as_primitive_opt::<Int64Type>())
+                .ok_or_else(|| format!("column {n} is missing"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for i in 0..batch.num_rows() {
+        if ints.iter().any(|c| !c.is_valid(i)) {
+            continue;
+        }
+        let values: [f64; 5] = std::array::from_fn(|k| ints[k].value(i) as f64 / 1e6);
+        parts
+            .0
+            .entry(scenario.value(i).to_owned())
+            .or_default()
+            .insert(span.value(i).to_owned(), values);
+    }
+    Ok(())
+}

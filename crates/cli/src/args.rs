@@ -106,7 +106,7 @@ pub struct CompareArgs {
     pub max_regression: String,
     /// Smallest P95 growth that counts as a regression, in ms (sub-millisecond scenarios
     /// jitter by more than any percentage).
-    #[arg(long, default_value_t = 0.5, value_name = "MS")]
+    #[arg(long, default_value_t = 1.0, value_name = "MS")]
     pub min_regression_ms: f64,
     /// 1 − the level of the P95 change's interval (0.05: a 95 % interval).
     #[arg(long, default_value_t = 0.05)]

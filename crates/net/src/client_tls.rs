@@ -17,6 +17,8 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod pinned;
+
 /// How to verify the API's certificate and whether to present one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
@@ -144,10 +146,11 @@ pub fn client_config_for(
 ) -> Result<Arc<ClientConfig>, TlsError> {
     let (ca_name, cert_name, key_name) = options.names();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = Arc::new(roots(options.cacert.as_deref(), ca_name)?);
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_root_certificates(roots(options.cacert.as_deref(), ca_name)?);
+        .with_root_certificates(roots.clone());
     let mut config = match (&options.cert, &options.key) {
         (Some(cert), Some(key)) => {
             let chain = certificates(cert_name, cert)?;
@@ -161,6 +164,19 @@ pub fn client_config_for(
         _ => return Err(TlsError::HalfClientAuth(cert_name, key_name)),
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    if let (Some(path), false) = (options.cacert.as_deref(), options.insecure) {
+        // The --cacert certificates trusted as the server's own too (curl does).
+        let inner =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+        config
+            .dangerous()
+            .set_certificate_verifier(Arc::new(pinned::PinnedLeaves {
+                inner,
+                pinned: certificates(ca_name, path)?,
+            }));
+    }
     if options.insecure {
         config
             .dangerous()

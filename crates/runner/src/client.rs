@@ -248,6 +248,14 @@ impl ApiClient {
         } else {
             None
         };
+        let mut headers = headers;
+        // Named as curl and k6 name themselves, unless -H says otherwise.
+        if !headers.contains_key(http::header::USER_AGENT) {
+            headers.insert(
+                http::header::USER_AGENT,
+                HeaderValue::from_static(USER_AGENT),
+            );
+        }
         let mut fixed_headers = format!("host: {host_port}\r\n").into_bytes();
         let body_header = format!("content-type: {content_type}\r\n").into_bytes();
         for (name, value) in &headers {
@@ -534,6 +542,9 @@ struct Request<'a> {
     body: &'a Bytes,
     traceparent: Option<&'a str>,
 }
+
+/// The `User-Agent` every request carries unless a `-H` sets one.
+pub const USER_AGENT: &str = concat!("tracesplit/", env!("CARGO_PKG_VERSION"));
 
 /// `name: value\r\n`.
 fn header_line(name: &HeaderName, value: &HeaderValue) -> Vec<u8> {

@@ -174,4 +174,22 @@ fn base_urls() {
     assert_eq!(https_v6.inner.target.address, "[::1]:8443");
     assert!(client("localhost:8000").is_err());
     assert!(client("ftp://x").is_err());
+    // Named as tracesplit, unless a -H names the client.
+    let ua = String::from_utf8_lossy(&default_port.inner.fixed_headers).into_owned();
+    assert!(
+        ua.contains(&format!("user-agent: {USER_AGENT}\r\n")),
+        "{ua}"
+    );
+    assert!(USER_AGENT.starts_with("tracesplit/"));
+    let mut own = HeaderMap::new();
+    own.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("k6/1.0"),
+    );
+    let mine = ApiClient::new("http://x", own, Duration::from_secs(1), 1).unwrap();
+    let text = String::from_utf8_lossy(&mine.inner.fixed_headers).into_owned();
+    assert!(
+        text.contains("user-agent: k6/1.0") && !text.contains("tracesplit/"),
+        "{text}"
+    );
 }

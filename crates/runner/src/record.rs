@@ -225,7 +225,7 @@ impl Tally {
         let done = t.measured + t.failed;
         let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
         Some(format!(
-            "{done} requests  {rate:.0}/s  p95 {:.1} ms  errors {}",
+            "{done} requests  {rate:.0}/s  p95 {:.2} ms  errors {}",
             h.value_at_quantile(0.95) as f64 / 1000.0,
             t.failed
         ))

@@ -289,8 +289,10 @@ fn cleanup_after_a_killed_run_leaves_every_table_as_it_was() {
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("removed 0 fixtures")
             && String::from_utf8_lossy(&again.stdout).contains("and 0 more"),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
+        "exit {:?}: {}{}",
+        again.status.code(),
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
     );
 }
 

@@ -448,3 +448,54 @@ fn the_catalog_exports_to_a_tls_collector_over_http_and_grpc() {
         );
     }
 }
+
+/// The most common self-signed certificate — `openssl req -x509`, which says
+/// CA:TRUE — works with `--cacert` as it does with curl; a server certificate
+/// it does not vouch for is still refused in words (exit 3).
+#[test]
+fn an_openssl_self_signed_certificate_is_trusted_with_cacert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("self.pem"), tmp.path().join("self.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-keyout", arg(&key), "-out", arg(&cert)])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "openssl: {}", text(&made));
+    let (cat, url) = serve_catalog(&[
+        "--no-telemetry",
+        "--tls-cert",
+        arg(&cert),
+        "--tls-key",
+        arg(&key),
+    ]);
+    let out = tmp.path().join("run");
+    let o = run_command(&url, &out)
+        .args([
+            "--cacert",
+            arg(&cert),
+            "--runs",
+            "2",
+            "--scenario",
+            "GPU_PATCH_SINGLE_FIELD",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Another self-signed certificate given instead: not this server's.
+    make_pki(tmp.path());
+    let other = run_command(&url, &tmp.path().join("other"))
+        .args(["--cacert", arg(&tmp.path().join("ca.pem")), "--runs", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(3), "{}", text(&other));
+    cat.terminate();
+}

@@ -112,7 +112,7 @@ fn done_line(scenario: &Scenario, t: &TallySnapshot) -> String {
         t.failed
     );
     if let (Some(p50), Some(p95)) = (t.p50_ms, t.p95_ms) {
-        line.push_str(&format!(" · live p50 ≈ {p50:.1} ms · p95 ≈ {p95:.1} ms"));
+        line.push_str(&format!(" · live p50 ≈ {p50:.2} ms · p95 ≈ {p95:.2} ms"));
     }
     if !t.errors.is_empty() {
         let kinds: Vec<String> = t.errors.iter().map(|(k, v)| format!("{k}×{v}")).collect();

@@ -121,17 +121,33 @@ pub fn p95_change_with(
 ) -> Change {
     let (b0, h0) = (side_p95(base), side_p95(head));
     let change = if b0 > 0.0 { (h0 - b0) / b0 } else { 0.0 };
+    let changes = resampled(base, head, seed, resamples, &|bs, hs| {
+        let b = p95(bs);
+        (b > 0.0).then(|| (p95(hs) - b) / b)
+    });
+    Change::of(change, changes, alpha)
+}
+
+/// A statistic of one resample of both sides (base, head); `None`: none.
+type Statistic<'a> = dyn Fn(&mut Vec<f64>, &mut Vec<f64>) -> Option<f64> + 'a;
+
+/// `statistic` of `resamples` resamples of both sides (those it answers).
+fn resampled(
+    base: &[Run],
+    head: &[Run],
+    seed: u64,
+    resamples: usize,
+    statistic: &Statistic<'_>,
+) -> Vec<f64> {
     let mut rng = Rng::new(seed);
     let (mut bs, mut hs) = (Vec::new(), Vec::new());
-    let changes: Vec<f64> = (0..resamples)
+    (0..resamples)
         .filter_map(|_| {
             resample(base, &mut rng, &mut bs);
             resample(head, &mut rng, &mut hs);
-            let b = p95(&mut bs);
-            (b > 0.0).then(|| (p95(&mut hs) - b) / b)
+            statistic(&mut bs, &mut hs)
         })
-        .collect();
-    Change::of(change, changes, alpha)
+        .collect()
 }
 
 /// The `alpha`/2 and 1 − `alpha`/2 quantiles of `v` (0, 0 when empty).
@@ -150,15 +166,9 @@ pub fn mean_change(base: &[Run], head: &[Run], seed: u64) -> Change {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let all = |side: &[Run]| side.iter().flatten().copied().collect::<Vec<f64>>();
     let diff = mean(&all(head)) - mean(&all(base));
-    let mut rng = Rng::new(seed);
-    let (mut bs, mut hs) = (Vec::new(), Vec::new());
-    let diffs: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            resample(base, &mut rng, &mut bs);
-            resample(head, &mut rng, &mut hs);
-            mean(&hs) - mean(&bs)
-        })
-        .collect();
+    let diffs = resampled(base, head, seed, RESAMPLES, &|bs, hs| {
+        Some(mean(hs) - mean(bs))
+    });
     Change::of(diff, diffs, 0.05)
 }
 

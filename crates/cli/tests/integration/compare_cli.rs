@@ -3,17 +3,9 @@
 //! with the handler named, and runs of different load models are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{bin, free_port, serve_catalog};
+use crate::support::{bin, free_port, serve_catalog, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A catalog with `delay_ms` in every handler, exporting its spans to the
 /// collector each run starts on `port`.

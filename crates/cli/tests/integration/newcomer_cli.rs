@@ -3,20 +3,12 @@
 //! credentials stop the run at once with what the API answered.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{bin, free_port, workspace_root};
-use crate::testbed::{App, Postgres};
+use crate::support::{bin, text, workspace_root};
+use crate::testbed::{App, Bed, Postgres};
 use std::process::{Command, Output};
 
 fn suite() -> std::path::PathBuf {
     workspace_root().join("crates/cli/tests/integration/testbed/newcomer.toml")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// `tracesplit run` of the newcomer's suite with `password` in the environment.
@@ -52,16 +44,15 @@ fn rows(db: &Postgres) -> String {
 
 #[test]
 fn a_newcomers_suite_runs_clean_against_a_real_api() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(&db, collector, &[]);
-    let before = rows(&db);
+    let bed = Bed::start(&[]);
+    let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
+    let before = rows(db);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = run(&app, collector, &out, "changethis", &[]);
+    let o = run(app, collector, &out, "changethis", &[]);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(0), "{all}");
-    assert_eq!(rows(&db), before, "the database is as it was, row for row");
+    assert_eq!(rows(db), before, "the database is as it was, row for row");
     // No health warning, no leftovers, no lost answers, no catalog words.
     for unwanted in [
         "warning: GET",
@@ -125,13 +116,12 @@ fn a_newcomers_suite_runs_clean_against_a_real_api() {
 
 #[test]
 fn wrong_credentials_stop_at_once_and_say_what_the_api_answered() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(&db, collector, &[]);
+    let bed = Bed::start(&[]);
+    let (app, collector) = (&bed.app, bed.collector);
     let dir = tempfile::tempdir().unwrap();
     // A wrong password: the login itself is refused; nothing else is sent.
     let out = dir.path().join("login");
-    let o = run(&app, collector, &out, "wrong", &[]);
+    let o = run(app, collector, &out, "wrong", &[]);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(2), "{all}");
     assert!(
@@ -197,21 +187,20 @@ fn wrong_credentials_stop_at_once_and_say_what_the_api_answered() {
 /// as the run did: the ledger names the variables, the environment has them.
 #[test]
 fn cleanup_logs_in_as_the_run_did() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(&db, collector, &[]);
-    let before = rows(&db);
+    let bed = Bed::start(&[]);
+    let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
+    let before = rows(db);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = run(
-        &app,
+        app,
         collector,
         &out,
         "changethis",
         &["--keep-fixtures", "--scenario", "ITEM_GET"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_ne!(rows(&db), before, "the kept fixture is there");
+    assert_ne!(rows(db), before, "the kept fixture is there");
     let ledger = out.join("ledger.jsonl");
     let cleanup = |password: Option<&str>| {
         let mut c = Command::new(bin());
@@ -228,20 +217,19 @@ fn cleanup_logs_in_as_the_run_did() {
     assert!(text(&o).contains("${TESTBED_PASSWORD}"), "{}", text(&o));
     let o = cleanup(Some("changethis"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(rows(&db), before, "removed with the run's login");
+    assert_eq!(rows(db), before, "removed with the run's login");
 }
 
 /// Tokens that expire every 1.5 s: after a 401 the run logs in again, and
 /// the requests after it are answered.
 #[test]
 fn an_expired_token_is_renewed_after_a_401() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(&db, collector, &[("TESTBED_TOKEN_TTL_S", "1.5")]);
+    let bed = Bed::start(&[("TESTBED_TOKEN_TTL_S", "1.5")]);
+    let (app, collector) = (&bed.app, bed.collector);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = run(
-        &app,
+        app,
         collector,
         &out,
         "changethis",

@@ -4,16 +4,8 @@
 //! the app itself logged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::free_port;
-use crate::testbed::{self, App, Postgres, analysis, scenario};
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::support::text;
+use crate::testbed::{self, Bed, analysis, scenario};
 
 /// A pool of 2 that raises after 250 ms, each request holding a connection
 /// 50 ms, driven at 80/s with a 200 ms client timeout: the pool runs out,
@@ -21,18 +13,13 @@ fn text(o: &std::process::Output) -> String {
 /// raises on every request.
 #[test]
 fn the_servers_errors_are_named_and_counted_and_the_split_stays_intact() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(
-        &db,
-        collector,
-        &[
-            ("TESTBED_POOL_SIZE", "2"),
-            ("TESTBED_MAX_OVERFLOW", "0"),
-            ("TESTBED_POOL_TIMEOUT", "0.25"),
-            ("TESTBED_HOLD_MS", "50"),
-        ],
-    );
+    let bed = Bed::start(&[
+        ("TESTBED_POOL_SIZE", "2"),
+        ("TESTBED_MAX_OVERFLOW", "0"),
+        ("TESTBED_POOL_TIMEOUT", "0.25"),
+        ("TESTBED_HOLD_MS", "50"),
+    ]);
+    let (app, collector) = (&bed.app, bed.collector);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let (md, junit, html) = (
@@ -41,7 +28,7 @@ fn the_servers_errors_are_named_and_counted_and_the_split_stays_intact() {
         dir.path().join("r.html"),
     );
     let o = testbed::run(
-        &app,
+        app,
         collector,
         &out,
         &[
@@ -170,17 +157,12 @@ fn the_servers_errors_are_named_and_counted_and_the_split_stays_intact() {
 /// and the wait is the schedule component of the corrected latency.
 #[test]
 fn the_open_model_keeps_its_rate_and_the_schedule_wait_is_a_component() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(
-        &db,
-        collector,
-        &[("TESTBED_POOL_SIZE", "20"), ("TESTBED_HOLD_MS", "20")],
-    );
+    let bed = Bed::start(&[("TESTBED_POOL_SIZE", "20"), ("TESTBED_HOLD_MS", "20")]);
+    let (app, collector) = (&bed.app, bed.collector);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("free");
     let o = testbed::run(
-        &app,
+        app,
         collector,
         &out,
         &[
@@ -211,7 +193,7 @@ fn the_open_model_keeps_its_rate_and_the_schedule_wait_is_a_component() {
     // One in flight at most: starts wait, and the wait is its own component.
     let late = dir.path().join("late");
     let o = testbed::run(
-        &app,
+        app,
         collector,
         &late,
         &[
@@ -264,13 +246,12 @@ fn assert_components_sum(a: &serde_json::Value) -> serde_json::Value {
 /// counts what the server saw.
 #[test]
 fn per_iteration_fixtures_are_created_before_the_clock_starts() {
-    let db = Postgres::start();
-    let collector = free_port();
-    let app = App::start(&db, collector, &[]);
+    let bed = Bed::start(&[]);
+    let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = testbed::run(
-        &app,
+        app,
         collector,
         &out,
         &[

@@ -221,3 +221,12 @@ pub fn http_client() -> reqwest::blocking::Client {
         .build()
         .unwrap()
 }
+
+/// A finished process's stdout and stderr, for assertion messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

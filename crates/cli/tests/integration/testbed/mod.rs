@@ -61,6 +61,27 @@ fn venv_bin(name: &str) -> PathBuf {
     p
 }
 
+/// A cluster and the app on it, exporting to the collector a run will
+/// start on `collector`.
+pub struct Bed {
+    /// The database.
+    pub db: Postgres,
+    /// The app.
+    pub app: App,
+    /// The port the run's collector will listen on (OTLP/HTTP).
+    pub collector: u16,
+}
+
+impl Bed {
+    /// A fresh cluster and the app with `planted` settings.
+    pub fn start(planted: &[(&str, &str)]) -> Self {
+        let db = Postgres::start();
+        let collector = free_port();
+        let app = App::start(&db, collector, planted);
+        Self { db, app, collector }
+    }
+}
+
 /// The app, running; killed when dropped.
 pub struct App {
     child: Child,

@@ -13,29 +13,18 @@ fn suite() -> std::path::PathBuf {
 
 /// `tracesplit run` of the newcomer's suite with `password` in the environment.
 fn run(app: &App, collector: u16, out: &std::path::Path, password: &str, extra: &[&str]) -> Output {
-    Command::new(bin())
-        .args([
-            "run",
-            "--base-url",
-            &app.url,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .args(["--suite", suite().to_str().unwrap()])
-        .args(["--collector-grpc", "127.0.0.1:0"])
-        .args(["--collector-http", &format!("127.0.0.1:{collector}")])
-        .args(["--span-wait", "10s"])
-        .args(if extra.contains(&"--duration") {
-            &[][..]
-        } else {
-            &["--runs", "10"][..]
-        })
-        .args(extra)
-        .env("TESTBED_USER", "admin@example.com")
-        .env("TESTBED_PASSWORD", password)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    let mut flags: Vec<&str> = if extra.contains(&"--duration") {
+        Vec::new()
+    } else {
+        vec!["--runs", "10"]
+    };
+    flags.extend_from_slice(extra);
+    let env = [
+        ("TESTBED_USER", "admin@example.com"),
+        ("TESTBED_PASSWORD", password),
+        ("NO_COLOR", "1"),
+    ];
+    crate::testbed::run_suite(app, collector, out, &suite(), &flags, &env)
 }
 
 fn rows(db: &Postgres) -> String {

@@ -203,21 +203,33 @@ pub fn run(
     let suite = out.with_extension("toml");
     std::fs::write(&suite, SUITE).unwrap();
     let auth = format!("Authorization: Bearer {}", app.token());
-    Command::new(crate::support::bin())
-        .args([
-            "run",
-            "--base-url",
-            &app.url,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .args(["--suite", suite.to_str().unwrap(), "--header", &auth])
+    let mut flags = vec!["--header", auth.as_str()];
+    flags.extend_from_slice(extra);
+    run_suite(app, collector, out, &suite, &flags, &[])
+}
+
+/// `tracesplit run` of `suite` against the app, its collector on
+/// `collector`, with `extra` flags and `env` in its environment.
+pub fn run_suite(
+    app: &App,
+    collector: u16,
+    out: &std::path::Path,
+    suite: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut c = Command::new(crate::support::bin());
+    c.args(["run", "--base-url", &app.url])
+        .args(["--out", out.to_str().unwrap()])
+        .args(["--suite", suite.to_str().unwrap()])
         .args(["--collector-grpc", "127.0.0.1:0"])
         .args(["--collector-http", &format!("127.0.0.1:{collector}")])
         .args(["--span-wait", "10s"])
-        .args(extra)
-        .output()
-        .unwrap()
+        .args(extra);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
 }
 
 /// summary.json's analysis of the run in `out`.

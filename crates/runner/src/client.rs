@@ -129,6 +129,7 @@ pub fn classify(e: &WireError) -> String {
         WireError::Malformed(_) => "malformed",
         WireError::Resolve { .. } => "resolve",
         WireError::Tls { .. } => "tls",
+        WireError::NoHttp2(_) => "no_http2",
         WireError::Io(io) => match io.kind() {
             ConnectionRefused => "refused",
             ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",

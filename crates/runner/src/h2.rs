@@ -50,20 +50,44 @@ fn wire(host: &str, e: h2::Error) -> WireError {
     }
 }
 
+/// `--http2` to an API that does not speak it: said so, with what to do.
+pub fn no_http2(host: &str, how: &str) -> WireError {
+    WireError::NoHttp2(
+        format!("the API at {host} does not speak HTTP/2 {how}: drop --http2").into(),
+    )
+}
+
+/// A TLS handshake the server ended because it offers no protocol we asked
+/// for by ALPN (only `h2`): an API without HTTP/2.
+fn refused_alpn(host: &str, e: WireError) -> WireError {
+    match &e {
+        WireError::Tls { error, .. }
+            if matches!(
+                **error,
+                rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+            ) =>
+        {
+            no_http2(host, "over TLS (it refused h2 by ALPN)")
+        }
+        _ => e,
+    }
+}
+
 impl H2Conn {
     /// Opens `target` and performs the HTTP/2 handshake. With TLS the server
     /// must have chosen `h2` by ALPN.
     pub async fn connect(target: &Target) -> Result<Self, WireError> {
-        let (stream, opening) = open(target).await?;
+        let (stream, opening) = open(target)
+            .await
+            .map_err(|e| refused_alpn(&target.host, e))?;
         if target.tls.is_some() && stream.alpn() != Some(b"h2".as_slice()) {
-            return Err(WireError::Malformed(format!(
-                "{} does not speak HTTP/2 over TLS (ALPN chose {}); run without --http2",
-                target.host,
-                stream
-                    .alpn()
-                    .map_or("nothing".into(), |p| String::from_utf8_lossy(p)
-                        .into_owned())
-            )));
+            let chose = stream.alpn().map_or("nothing".into(), |p| {
+                String::from_utf8_lossy(p).into_owned()
+            });
+            return Err(no_http2(
+                &target.host,
+                &format!("over TLS (ALPN chose {chose})"),
+            ));
         }
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(1 << 20)

@@ -41,6 +41,9 @@ pub enum WireError {
         /// What the resolver said.
         reason: Box<str>,
     },
+    /// `--http2`, and the API does not speak HTTP/2: why, and what to do.
+    #[error("{0}")]
+    NoHttp2(Box<str>),
     /// The TLS handshake failed (certificate, name, client certificate, …).
     #[error("{}", crate::tls::explain(host, error))]
     Tls {

@@ -499,3 +499,75 @@ fn an_openssl_self_signed_certificate_is_trusted_with_cacert() {
     assert_eq!(other.status.code(), Some(3), "{}", text(&other));
     cat.terminate();
 }
+
+/// An HTTP/1.1-only server (Python's http.server, plain and over TLS with
+/// ALPN http/1.1): `--http2` is refused in words naming HTTP/2, exit 2 — not
+/// "cannot reach the API".
+#[test]
+fn http2_against_a_server_without_it_is_refused_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("self.pem"), tmp.path().join("self.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-keyout", arg(&key), "-out", arg(&cert)])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "openssl: {}", text(&made));
+    let server = r#"
+import http.server, ssl, sys
+srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+if len(sys.argv) > 1:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    ctx.set_alpn_protocols(["http/1.1"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+    for tls in [false, true] {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", server])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if tls {
+            cmd.args([arg(&cert), arg(&key)]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut port = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut port,
+        )
+        .unwrap();
+        let url = format!(
+            "{}://localhost:{}",
+            if tls { "https" } else { "http" },
+            port.trim()
+        );
+        let o = run_command(&url, &tmp.path().join(format!("run-{tls}")))
+            .args(["--http2", "--runs", "1", "--cacert", arg(&cert)])
+            .output()
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let want = if tls {
+            "does not speak HTTP/2 over TLS"
+        } else {
+            "does not speak HTTP/2 without TLS"
+        };
+        assert!(
+            text(&o).contains(want) && text(&o).contains("drop --http2"),
+            "{}",
+            text(&o)
+        );
+    }
+}

@@ -63,6 +63,8 @@ async fn health(
 /// The run cannot start: the API at `path` could not be reached.
 fn unreachable(client: &ApiClient, path: &str, e: WireError) -> RunError {
     match e {
+        // Reached, but not in the protocol asked for: a usage error (exit 2).
+        e @ WireError::NoHttp2(_) => RunError::Refused(e.to_string()),
         e @ (WireError::Tls { .. } | WireError::Resolve { .. }) => RunError::Connect {
             url: client.base_url(),
             reason: e.to_string(),

@@ -33,6 +33,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# nginx: a real HTTP/2 server over TLS for the GOAWAY test (the test starts its own).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # PostgreSQL for the test bed (the tests start a throwaway cluster).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -130,6 +130,7 @@ pub fn classify(e: &WireError) -> String {
         WireError::Resolve { .. } => "resolve",
         WireError::Tls { .. } => "tls",
         WireError::NoHttp2(_) => "no_http2",
+        WireError::NotProcessed => "refused_stream",
         WireError::Io(io) => match io.kind() {
             ConnectionRefused => "refused",
             ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",

@@ -22,6 +22,9 @@ pub(super) struct H2Side {
     conns: Mutex<Vec<H2Conn>>,
     max_conns: usize,
     next: AtomicUsize,
+    /// Held while a connection is opened: requests waiting for one share
+    /// it, so a GOAWAY is replaced by one connection, not one per stream.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl H2Side {
@@ -54,25 +57,19 @@ impl H2Side {
             conns: Mutex::new(Vec::new()),
             max_conns: pool.div_ceil(STREAMS_PER_CONNECTION).max(1),
             next: AtomicUsize::new(0),
+            opening: tokio::sync::Mutex::new(()),
         })
     }
 
     /// A connection for the next request: an open one in turn, or a new one
     /// while there are fewer than needed (`Some(opening)` then).
     async fn conn(&self) -> Result<(H2Conn, Option<Opening>), WireError> {
-        // Only the connection picked is checked (a closed one is dropped and
-        // the next tried): checking all of them cost a poll each per request.
-        let picked = self.conns.lock().ok().and_then(|mut conns| {
-            while conns.len() >= self.max_conns {
-                let i = self.next.fetch_add(1, Relaxed) % conns.len();
-                if conns[i].is_open() {
-                    return Some(conns[i].clone());
-                }
-                conns.swap_remove(i);
-            }
-            None
-        });
-        if let Some(conn) = picked {
+        if let Some(conn) = self.pick() {
+            return Ok((conn, None));
+        }
+        // One opener at a time; who waited takes what it opened.
+        let _opening = self.opening.lock().await;
+        if let Some(conn) = self.pick() {
             return Ok((conn, None));
         }
         let conn = H2Conn::connect(&self.target).await?;
@@ -81,6 +78,29 @@ impl H2Side {
         }
         let opening = conn.opening;
         Ok((conn, Some(opening)))
+    }
+
+    /// An open connection in turn, when there are as many as needed. Only
+    /// the connection picked is checked (a closed one is dropped and the
+    /// next tried): checking all of them cost a poll each per request.
+    fn pick(&self) -> Option<H2Conn> {
+        self.conns.lock().ok().and_then(|mut conns| {
+            while conns.len() >= self.max_conns {
+                let i = self.next.fetch_add(1, Relaxed) % conns.len();
+                if conns[i].is_open() {
+                    return Some(conns[i].clone());
+                }
+                conns.swap_remove(i);
+            }
+            None
+        })
+    }
+
+    /// Takes connection `id` out of the pool (a GOAWAY retired it).
+    fn retire(&self, id: u64) {
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.retain(|c| c.id != id);
+        }
     }
 
     fn request(
@@ -111,16 +131,39 @@ impl H2Side {
 }
 
 impl ApiClient {
+    /// One exchange; sent once more on another connection when the server
+    /// said it did not process it (any method), or when a kept-alive
+    /// connection closed under an idempotent one — as the HTTP/1.1 path
+    /// retries a closed kept-alive connection.
     async fn exchange_h2(
         &self,
         side: &H2Side,
-        request: Request<()>,
+        (method, target, traceparent): (&Method, &str, Option<&str>),
         body: Bytes,
     ) -> (Result<H2Response, WireError>, Option<Opening>) {
-        match side.conn().await {
-            Ok((conn, opening)) => (conn.exchange(request, body).await, opening),
-            Err(e) => (Err(e), None),
+        let mut opened = None;
+        for attempt in 0..2 {
+            let request = match side.request(method, target, !body.is_empty(), traceparent) {
+                Ok(r) => r,
+                Err(e) => return (Err(e), opened),
+            };
+            let (conn, opening) = match side.conn().await {
+                Ok(c) => c,
+                Err(e) => return (Err(e), opened),
+            };
+            opened = opened.or(opening);
+            let result = conn.exchange(request, body.clone()).await;
+            let again = match &result {
+                Err(WireError::NotProcessed) => true,
+                Err(WireError::ClosedEarly) => opening.is_none() && super::idempotent(method),
+                _ => false,
+            };
+            if !again || attempt == 1 {
+                return (result, opened);
+            }
+            side.retire(conn.id);
         }
+        (Err(WireError::NotProcessed), opened)
     }
 
     /// One request over HTTP/2; failures are data, as over HTTP/1.1.
@@ -146,11 +189,7 @@ impl ApiClient {
             retry_after: None,
             captured: Vec::new(),
         };
-        let request = match side.request(method, &target, !body.is_empty(), traceparent) {
-            Ok(r) => r,
-            Err(e) => return fail(classify(&e), None),
-        };
-        let exchange = self.exchange_h2(side, request, body);
+        let exchange = self.exchange_h2(side, (method, &target, traceparent), body);
         match tokio::time::timeout(self.inner.timeout, exchange).await {
             Ok((Ok(r), opening)) => Outcome {
                 status: r.status,

@@ -33,6 +33,8 @@ pub struct H2Response {
 pub struct H2Conn {
     send: h2::client::SendRequest<Bytes>,
     host: String,
+    /// Which connection this is (clones share it): the pool retires by it.
+    pub id: u64,
     /// How it was opened.
     pub opening: Opening,
 }
@@ -43,6 +45,9 @@ fn wire(host: &str, e: h2::Error) -> WireError {
             Some(io) => tls_error(host, io),
             None => WireError::ClosedEarly,
         }
+    } else if (e.is_go_away() && e.is_remote()) || e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+        // Above the GOAWAY's last stream id, or refused: never processed.
+        WireError::NotProcessed
     } else if e.is_go_away() || e.is_reset() {
         WireError::ClosedEarly
     } else {
@@ -99,9 +104,11 @@ impl H2Conn {
             // Ends when the connection closes; its error surfaces on the streams.
             let _ = connection.await;
         });
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
             send,
             host: target.host.clone(),
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             opening,
         })
     }

@@ -41,6 +41,11 @@ pub enum WireError {
         /// What the resolver said.
         reason: Box<str>,
     },
+    /// The server said it did not process the request (HTTP/2: a stream
+    /// above a GOAWAY's last stream id, or REFUSED_STREAM): safe to send
+    /// again on another connection, whatever the method.
+    #[error("the server did not process the request (GOAWAY or REFUSED_STREAM)")]
+    NotProcessed,
     /// `--http2`, and the API does not speak HTTP/2: why, and what to do.
     #[error("{0}")]
     NoHttp2(Box<str>),

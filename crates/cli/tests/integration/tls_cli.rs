@@ -571,3 +571,85 @@ srv.serve_forever()
         );
     }
 }
+
+/// Debian's nginx over TLS with h2 and `keepalive_requests 10`: it sends a
+/// GOAWAY every ten requests. `--http2 --concurrency 8`, 300 GETs: none
+/// fails (streams it did not process are sent again), and a retired
+/// connection is replaced by one, not by one per waiting request — nginx's
+/// own access log counts the connections.
+#[test]
+fn http2_rides_through_nginx_goaways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (cert, key) = (d.join("self.pem"), d.join("self.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-keyout", arg(&key), "-out", arg(&cert)])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "openssl: {}", text(&made));
+    let port = free_port();
+    let conf = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n  log_format conn '$connection $status';\n  access_log {d}/access.log conn;\n\
+           client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+           uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+           server {{\n    listen 127.0.0.1:{port} ssl http2;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};\n\
+             keepalive_requests 10;\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+        d = d.display(),
+        cert = cert.display(),
+        key = key.display()
+    );
+    std::fs::write(d.join("nginx.conf"), conf).unwrap();
+    let nginx = ["/usr/sbin/nginx", "nginx"]
+        .into_iter()
+        .find(|p| Command::new(p).arg("-v").output().is_ok())
+        .expect("nginx is missing: scripts/test.sh installs Debian's nginx");
+    let mut server = Command::new(nginx)
+        .args(["-c", arg(&d.join("nginx.conf")), "-p", arg(d)])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let suite = d.join("suite.toml");
+    std::fs::write(
+        &suite,
+        "name = \"nginx\"\n[[scenario]]\nname = \"GET_OK\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/ok\", expect = [200] }]\n",
+    )
+    .unwrap();
+    let out = d.join("run");
+    let o = run_command(&format!("https://localhost:{port}"), &out)
+        .args(["--suite", arg(&suite), "--cacert", arg(&cert)])
+        .args(["--http2", "--concurrency", "8", "--runs", "300"])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let _ = server.wait();
+    let summary = summary(&out);
+    let r = &summary["results"][0];
+    assert_eq!(r["failed_runs"].as_u64(), Some(0), "{}\n{}", r, text(&o));
+    let log = std::fs::read_to_string(d.join("access.log")).unwrap();
+    let served = log.lines().filter(|l| l.ends_with(" 200")).count();
+    let mut connections: Vec<&str> = log.lines().filter_map(|l| l.split(' ').next()).collect();
+    connections.sort_unstable();
+    connections.dedup();
+    assert!(served >= 300, "{served} answered");
+    assert!(
+        connections.len() <= 45,
+        "{} connections for {served} requests",
+        connections.len()
+    );
+}

@@ -135,6 +135,8 @@ pub struct ScenarioNumbers {
     pub corrected: Option<LatencyStats>,
     /// Open model: the split of the corrected P95.
     pub p95_corrected: Option<Split>,
+    /// Answers whose body came well after their head.
+    pub stall: Option<tracesplit_model::analysis::Stall>,
 }
 
 /// Latency from the intended start (the open model's correction for
@@ -347,6 +349,7 @@ pub fn numbers(
         distribution_ms,
         corrected,
         p95_corrected,
+        stall: crate::transport::stall(t, &expected),
     }
 }
 

@@ -514,6 +514,7 @@ fn scenario(
         classifier,
         tail,
         server_errors: cx.server_errors.clone(),
+        stall: n.stall,
     }
 }
 

@@ -341,6 +341,7 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut out = crate::server_errors::rules(scenarios, abandoned);
     clock_rule(clocks, &mut out);
+    out.extend(crate::transport::rules(scenarios, clocks));
     for s in scenarios {
         seed_rules(s, &mut out);
         span_rules(s, words, &mut out);

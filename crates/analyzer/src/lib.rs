@@ -31,6 +31,7 @@ pub mod sweep;
 mod table;
 pub mod tail;
 mod tail_findings;
+mod transport;
 mod waterfall;
 
 pub use aggregate::p95_window;

@@ -48,7 +48,7 @@ fn request_files(
 
 /// The columns of `requests.parquet` the analysis uses: not the URL, run id
 /// or request size (at ten million requests the URLs alone are a gigabyte).
-const USED: [&str; 19] = [
+const USED: [&str; 20] = [
     rc::SCENARIO,
     rc::ENTITY_TYPE,
     rc::OPERATION,
@@ -68,6 +68,7 @@ const USED: [&str; 19] = [
     rc::RESPONSE_BYTES,
     rc::CONNECT_NS,
     rc::TLS_NS,
+    rc::STALL_NS,
 ];
 
 /// The text columns the request table reads as dictionaries (interned).

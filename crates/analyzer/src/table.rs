@@ -54,6 +54,9 @@ pub struct RequestTable {
     /// Connection setup the request waited for: connect + TLS (ns; 0 on a
     /// reused connection, and in files of versions that did not record it).
     pub setup: Vec<i64>,
+    /// The wait between each answer's head and its body (ns; 0 for files
+    /// of versions before the column).
+    pub stall: Vec<i64>,
     /// Scenario name → index, while rows are added.
     scenario_index: FastMap<String, u32>,
 }
@@ -259,6 +262,8 @@ impl RequestTable {
             .zip(zeros(ints(batch, rc::TLS_NS)?))
             .map(|(c, t)| c.saturating_add(t).max(0));
         self.setup.extend(setup);
+        self.stall
+            .extend(zeros(ints(batch, rc::STALL_NS)?).map(|v| v.max(0)));
         Ok(())
     }
 
@@ -281,6 +286,7 @@ impl RequestTable {
         self.ttfb.reserve(rows);
         self.response_bytes.reserve(rows);
         self.setup.reserve(rows);
+        self.stall.reserve(rows);
     }
 
     /// Appends the rows of `other` (a table of the rows that follow), as
@@ -315,6 +321,7 @@ impl RequestTable {
         self.ttfb.extend(other.ttfb);
         self.response_bytes.extend(other.response_bytes);
         self.setup.extend(other.setup);
+        self.stall.extend(other.stall);
     }
 
     /// Appends a batch's scenarios (each new one with the entity and

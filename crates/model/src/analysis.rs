@@ -359,6 +359,9 @@ pub struct ScenarioAnalysis {
     /// What the slow requests have that the fast ones don't (with spans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail: Option<crate::tail::TailExplanation>,
+    /// Answers whose body came well after their head (a transport stall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<Stall>,
     /// The server's own errors in this scenario's traces, most frequent first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_errors: Vec<crate::server_errors::ServerErrorGroup>,
@@ -378,6 +381,18 @@ pub enum Severity {
     Optimization,
     /// Context (coverage, data quality).
     Info,
+}
+
+/// Answers whose body kept the client waiting after their head: a transport
+/// stall (Nagle's algorithm on the server meeting the client's delayed ACK).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Stall {
+    /// Requests whose body came ≥ 5 ms after their head.
+    pub requests: u64,
+    /// Requests with an expected answer.
+    pub of: u64,
+    /// The median wait of the stalled ones (ms).
+    pub median_ms: f64,
 }
 
 /// One finding with its evidence and a next step.

@@ -56,6 +56,11 @@ pub struct RequestRecord {
     /// It went out on a kept-alive connection an earlier request opened.
     #[serde(default)]
     pub reused_connection: bool,
+    /// The wait between the answer's head and its body's first byte (ns): 0
+    /// when they came together. Nagle's algorithm on a server that writes
+    /// them apart stalls the body until the client's delayed ACK (~40 ms).
+    #[serde(default)]
+    pub stall_ns: i64,
 }
 
 impl RequestRecord {

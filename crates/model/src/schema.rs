@@ -42,6 +42,7 @@ pub mod request_columns {
     pub const CONNECT_NS: &str = "connect_ns";
     pub const TLS_NS: &str = "tls_ns";
     pub const REUSED_CONNECTION: &str = "reused_connection";
+    pub const STALL_NS: &str = "stall_ns";
 }
 
 /// Column names of span store segments, in file order.
@@ -109,6 +110,7 @@ pub fn request_schema() -> Arc<Schema> {
         int64(CONNECT_NS, false),
         int64(TLS_NS, false),
         Field::new(REUSED_CONNECTION, DataType::Boolean, false),
+        int64(STALL_NS, false),
     ]))
 }
 
@@ -152,7 +154,7 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), n);
         }
-        assert_eq!(request_schema().fields().len(), 23);
+        assert_eq!(request_schema().fields().len(), 24);
         assert_eq!(span_schema().fields().len(), 20);
     }
 }

@@ -33,6 +33,8 @@ pub struct Outcome {
     pub retry_after: Option<u64>,
     /// The answer's headers a step can capture (`etag`, `location`).
     pub captured: Vec<(&'static str, String)>,
+    /// The wait between the answer's head and its body (HTTP/1.1).
+    pub stall: Duration,
 }
 
 impl Outcome {
@@ -410,6 +412,7 @@ impl ApiClient {
             reused: via.reused,
             retry_after: None,
             captured: Vec::new(),
+            stall: Duration::ZERO,
         };
         if !valid_target(path) {
             return fail(
@@ -445,6 +448,7 @@ impl ApiClient {
                 reused: via.reused,
                 retry_after: response.retry_after,
                 captured: response.captured,
+                stall: response.stall,
             },
             Ok(Err(e)) => fail(classify(&e), &via),
             Err(_) => fail("timeout".into(), &via),

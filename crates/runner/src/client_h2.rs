@@ -188,6 +188,7 @@ impl ApiClient {
             reused: false,
             retry_after: None,
             captured: Vec::new(),
+            stall: std::time::Duration::ZERO,
         };
         let exchange = self.exchange_h2(side, (method, &target, traceparent), body);
         match tokio::time::timeout(self.inner.timeout, exchange).await {
@@ -211,6 +212,7 @@ impl ApiClient {
                         Some((*name, v.trim().to_owned()))
                     })
                     .collect(),
+                stall: std::time::Duration::ZERO,
             },
             Ok((Err(e), opening)) => fail(classify(&e), opening),
             Err(_) => fail("timeout".into(), None),

@@ -75,6 +75,8 @@ pub struct Response {
     pub retry_after: Option<u64>,
     /// The headers a step can capture ([`CAPTURED_HEADERS`]), when sent.
     pub captured: Vec<(&'static str, String)>,
+    /// The wait between the end of the head and the body's first byte.
+    pub stall: std::time::Duration,
 }
 
 /// Response headers a step may capture (`capture = { v = "header:etag" }`):
@@ -187,6 +189,19 @@ impl Conn {
                 continue;
             }
             let framing = head.framing(head_request);
+            // A body that did not come with its head: how long it kept us
+            // waiting (Nagle on the server meeting our delayed ACK).
+            let wants_body = matches!(framing, Framing::Length(n) if n > 0)
+                || matches!(framing, Framing::Chunked | Framing::UntilClose);
+            let stall = if wants_body && self.read.is_empty() {
+                let waited = Instant::now();
+                if !self.fill().await? && framing != Framing::UntilClose {
+                    return Err(truncated("body"));
+                }
+                waited.elapsed()
+            } else {
+                std::time::Duration::ZERO
+            };
             let body = match framing {
                 Framing::None => Bytes::new(),
                 Framing::Length(n) => self.read_exact_body(n).await?,
@@ -201,6 +216,7 @@ impl Conn {
                 keep_alive,
                 retry_after: head.retry_after,
                 captured: head.captured,
+                stall,
             });
         }
     }

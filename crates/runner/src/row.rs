@@ -68,6 +68,8 @@ pub struct Row {
     pub tls_ns: i64,
     /// It went out on a kept-alive connection.
     pub reused_connection: bool,
+    /// The wait between the answer's head and its body (ns).
+    pub stall_ns: i64,
 }
 
 impl Row {
@@ -97,6 +99,7 @@ impl Row {
             connect_ns: self.connect_ns,
             tls_ns: self.tls_ns,
             reused_connection: self.reused_connection,
+            stall_ns: self.stall_ns,
         }
     }
 }
@@ -138,6 +141,7 @@ mod tests {
             connect_ns: 0,
             tls_ns: 0,
             reused_connection: true,
+            stall_ns: 0,
         }
     }
 

@@ -455,6 +455,7 @@ impl ScenarioRun {
                 reused: false,
                 retry_after: None,
                 captured: Vec::new(),
+                stall: std::time::Duration::ZERO,
             }
         } else {
             let traceparent = spans::traceparent(ids);
@@ -486,6 +487,7 @@ impl ScenarioRun {
             connect_ns: outcome.opening.map_or(0, |o| clamp_ns(o.connect_ns)),
             tls_ns: outcome.opening.map_or(0, |o| clamp_ns(o.tls_ns)),
             reused_connection: outcome.reused,
+            stall_ns: clamp_ns(outcome.stall.as_nanos() as u64),
         };
         // Only a step that captures, creates or deletes keeps its answer,
         // and a refusal (to say what the API answered).

@@ -110,6 +110,7 @@ pub fn request_batch(rows: &[RequestRecord]) -> Result<RecordBatch, StoreError> 
         ints(rows.iter().map(|r| r.connect_ns), n),
         ints(rows.iter().map(|r| r.tls_ns), n),
         Arc::new(reused.finish()),
+        ints(rows.iter().map(|r| r.stall_ns), n),
     ];
     RecordBatch::try_new(request_schema(), columns).map_err(arrow_err("building a request batch"))
 }

@@ -63,19 +63,21 @@ pub(crate) fn write_line(out: &mut Vec<u8>, r: &RequestRecord) {
     // copy for the line's end then (this runs once per request).
     if r.connect_ns == 0 && r.tls_ns == 0 {
         out.extend_from_slice(if r.reused_connection {
-            b"0,0,true]\n"
+            b"0,0,true,"
         } else {
-            b"0,0,false]\n"
+            b"0,0,false,"
         });
-        return;
-    }
-    int(out, r.connect_ns);
-    int(out, r.tls_ns);
-    out.extend_from_slice(if r.reused_connection {
-        b"true]\n"
     } else {
-        b"false]\n"
-    });
+        int(out, r.connect_ns);
+        int(out, r.tls_ns);
+        out.extend_from_slice(if r.reused_connection {
+            b"true,"
+        } else {
+            b"false,"
+        });
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(r.stall_ns).as_bytes());
+    out.extend_from_slice(b"]\n");
 }
 
 #[cfg(test)]
@@ -119,6 +121,7 @@ mod tests {
             connect_ns: 120_000,
             tls_ns: 2_400_000,
             reused_connection: false,
+            stall_ns: 40_123_456,
         };
         let awkward = RequestRecord {
             scenario: "quote \" backslash \\ tab \t nul \u{0} del \u{7f} é 😀".into(),
@@ -131,17 +134,25 @@ mod tests {
             reused_connection: true,
             ..plain.clone()
         };
-        for r in [plain, awkward, RequestRecord::default()] {
+        for r in [plain.clone(), awkward, RequestRecord::default()] {
             let mut line = Vec::new();
             write_line(&mut line, &r);
             let text = String::from_utf8(line).unwrap();
             assert!(text.starts_with('[') && text.ends_with("]\n") && text.lines().count() == 1);
             // Read by position: a field out of order would not come back equal.
             let values: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-            assert_eq!(values.len(), 23);
+            assert_eq!(values.len(), 24);
             assert_eq!(serde_json::from_str::<RequestRecord>(&text).unwrap(), r);
         }
-        // Lines of the version before the connection columns (20 values) read with zeros.
+        // Lines of the version before the stall column (23 values) and before
+        // the connection columns (20 values) read with zeros.
+        let mut line = Vec::new();
+        write_line(&mut line, &plain);
+        let mut values: Vec<serde_json::Value> = serde_json::from_slice(&line).unwrap();
+        values.truncate(23);
+        let read = serde_json::from_str::<RequestRecord>(&serde_json::to_string(&values).unwrap())
+            .unwrap();
+        assert_eq!((read.tls_ns, read.stall_ns), (2_400_000, 0));
         let mut line = Vec::new();
         write_line(&mut line, &awkward_short());
         let mut values: Vec<serde_json::Value> = serde_json::from_slice(&line).unwrap();

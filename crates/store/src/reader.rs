@@ -311,6 +311,7 @@ pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
         let (req_bytes, resp_bytes) = (cols.i64(c::REQUEST_BYTES)?, cols.i64(c::RESPONSE_BYTES)?);
         let (connect, tls) = (cols.i64_added(c::CONNECT_NS)?, cols.i64_added(c::TLS_NS)?);
         let reused = cols.bool_added(c::REUSED_CONNECTION)?;
+        let stall = cols.i64_added(c::STALL_NS)?;
         for i in 0..batch.num_rows() {
             out.push(RequestRecord {
                 run_id: run_id[i].clone(),
@@ -338,6 +339,7 @@ pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
                 connect_ns: connect[i],
                 tls_ns: tls[i],
                 reused_connection: reused[i],
+                stall_ns: stall[i],
             });
         }
     }

@@ -16,4 +16,5 @@ mod support;
 mod testbed;
 mod testbed_cli;
 mod tls_cli;
+mod transport_cli;
 mod verdicts_cli;

@@ -240,6 +240,7 @@ fn delete_1000() -> ScenarioAnalysis {
             span: "(?i)usage|cascade|in_use|dependen".into(),
         },
         tail: Some(why_slow()),
+        stall: None,
         server_errors: vec![tracesplit_model::server_errors::ServerErrorGroup {
             exception_type: "sqlalchemy.exc.TimeoutError".into(),
             message:

@@ -133,6 +133,7 @@ pub fn classify(e: &WireError) -> String {
         WireError::Tls { .. } => "tls",
         WireError::NoHttp2(_) => "no_http2",
         WireError::NotProcessed => "refused_stream",
+        WireError::Truncated(_) => "truncated",
         WireError::Io(io) => match io.kind() {
             ConnectionRefused => "refused",
             ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",

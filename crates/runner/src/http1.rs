@@ -20,6 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Headers a response may have before it counts as malformed.
 const MAX_HEADERS: usize = 100;
+/// Header fields an answer may have at most (curl reads a few hundred).
+const MOST_HEADERS: usize = 1000;
 
 /// Why an exchange produced no usable response.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,10 @@ pub enum WireError {
         /// What the resolver said.
         reason: Box<str>,
     },
+    /// The answer may have been cut short: its body ran to the connection's
+    /// end, and over TLS that end came without close_notify.
+    #[error("truncated answer: {0}")]
+    Truncated(Box<str>),
     /// The server said it did not process the request (HTTP/2: a stream
     /// above a GOAWAY's last stream id, or REFUSED_STREAM): safe to send
     /// again on another connection, whatever the method.
@@ -231,8 +237,20 @@ impl Conn {
     }
 
     async fn read_to_close(&mut self) -> Result<Bytes, WireError> {
-        while self.fill().await? {}
-        Ok(self.read.split().freeze())
+        loop {
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => return Ok(self.read.split().freeze()),
+                // Over TLS only close_notify ends such a body for sure: a
+                // bare close cannot be told from a cut (RFC 9110 §9.8).
+                Err(WireError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(WireError::Truncated(
+                        "the body ran to the connection's end, and the TLS peer closed without close_notify, so it may be cut short (RFC 9110 §9.8)".into(),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn read_chunked(&mut self) -> Result<Bytes, WireError> {
@@ -335,14 +353,42 @@ impl Head {
 }
 
 /// Parses a complete response head, `None` when more bytes are needed.
+/// Heads of more than [`MAX_HEADERS`] fields are read again with room for
+/// [`MOST_HEADERS`] (as curl reads them), off the hot path.
 fn parse_head(buf: &[u8]) -> Result<Option<Head>, WireError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(WireError::Malformed(e.to_string())),
+    match parse_head_in(buf, &mut headers) {
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut many = vec![httparse::EMPTY_HEADER; MOST_HEADERS];
+            match parse_head_in(buf, &mut many) {
+                Err(httparse::Error::TooManyHeaders) => Err(WireError::Malformed(format!(
+                    "the answer's head has more than {MOST_HEADERS} header fields"
+                ))),
+                Err(e) => Err(WireError::Malformed(e.to_string())),
+                Ok(head) => head,
+            }
+        }
+        Err(e) => Err(WireError::Malformed(e.to_string())),
+        Ok(head) => head,
+    }
+}
+
+/// [`parse_head`] with room for `headers.len()` fields; the parser's own
+/// error when the head cannot be parsed.
+fn parse_head_in<'b>(
+    buf: &'b [u8],
+    headers: &mut [httparse::Header<'b>],
+) -> Result<Result<Option<Head>, WireError>, httparse::Error> {
+    let mut response = httparse::Response::new(headers);
+    let len = match response.parse(buf)? {
+        httparse::Status::Complete(len) => len,
+        httparse::Status::Partial => return Ok(Ok(None)),
     };
+    Ok(head_of(&response, len))
+}
+
+/// The head of a parsed response.
+fn head_of(response: &httparse::Response<'_, '_>, len: usize) -> Result<Option<Head>, WireError> {
     let status = response.code.unwrap_or_default();
     let mut head = Head {
         len,

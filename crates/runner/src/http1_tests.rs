@@ -262,3 +262,23 @@ fn plain(address: &str) -> crate::http1::Target {
         tls: None,
     }
 }
+
+#[tokio::test]
+async fn a_head_of_hundreds_of_fields_reads_as_curl_reads_it() {
+    let head_of = |fields: usize| -> &'static [u8] {
+        let mut text = String::from("HTTP/1.1 302 Found\r\nContent-Length: 2\r\n");
+        for k in 0..fields {
+            text.push_str(&format!("x-field-{k}: {k}\r\n"));
+        }
+        text.push_str("\r\nok");
+        Box::leak(text.into_bytes().into_boxed_slice())
+    };
+    let (addr, _seen) = scripted(vec![(vec![head_of(150)], true)]).await;
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
+    let r = get(&mut conn).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (302, &b"ok"[..]));
+    let (addr, _seen) = scripted(vec![(vec![head_of(1200)], true)]).await;
+    let mut conn = Conn::connect(&plain(&addr)).await.unwrap();
+    let err = get(&mut conn).await.unwrap_err().to_string();
+    assert!(err.contains("more than 1000 header fields"), "{err}");
+}

@@ -657,3 +657,91 @@ fn http2_rides_through_nginx_goaways() {
         connections.len()
     );
 }
+
+/// A TLS server that ends a body delimited by the connection's end without
+/// close_notify (Python's ssl, the socket closed bare): the answer may be
+/// cut, and the request is counted as `truncated`, not as a reset API.
+#[test]
+fn a_tls_body_ended_without_close_notify_is_a_truncated_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("self.pem"), tmp.path().join("self.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-keyout", arg(&key), "-out", arg(&cert)])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "openssl: {}", text(&made));
+    let server = r#"
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(16)
+print(srv.getsockname()[1], flush=True)
+def serve(raw):
+    try:
+        c = ctx.wrap_socket(raw, server_side=True)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = c.recv(4096)
+            if not d:
+                return
+            buf += d
+        c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"ok\": true}")
+        # The TCP socket closed under the TLS session: no close_notify.
+        raw.shutdown(socket.SHUT_RDWR)
+        raw.close()
+    except Exception:
+        pass
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", server, arg(&cert), arg(&key)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let suite = tmp.path().join("s.toml");
+    std::fs::write(
+        &suite,
+        "name = \"eof\"\n[[scenario]]\nname = \"GET_X\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/x\", expect = [200] }]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let o = run_command(&format!("https://localhost:{}", port.trim()), &out)
+        .args([
+            "--suite",
+            arg(&suite),
+            "--cacert",
+            arg(&cert),
+            "--runs",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let r = &summary(&out)["results"][0];
+    assert_eq!(
+        r["errors"]["truncated"].as_u64(),
+        Some(3),
+        "{r}\n{}",
+        text(&o)
+    );
+}

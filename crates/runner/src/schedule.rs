@@ -111,10 +111,16 @@ impl Dispenser {
         }
         let i = self.next.fetch_add(1, Relaxed);
         let warmup = self.schedule.warmup;
-        let intended = self
-            .schedule
-            .rate
-            .map(|r| self.started + Duration::from_secs_f64(i as f64 / r));
+        // A start beyond what an Instant can hold (a rate of 1e-20/s) is
+        // never due: the schedule ends there instead of overflowing.
+        let intended = match self.schedule.rate {
+            Some(r) => Some(
+                Duration::try_from_secs_f64(i as f64 / r)
+                    .ok()
+                    .and_then(|d| self.started.checked_add(d))?,
+            ),
+            None => None,
+        };
         let measured = i.checked_sub(warmup);
         match (self.schedule.stop, measured) {
             (_, None) => Some(Ticket {
@@ -146,7 +152,8 @@ impl Dispenser {
     /// Time the open model spends on warm-up (zero in the closed model: the duration then counts from the start).
     fn warmup_time(&self) -> Duration {
         match self.schedule.rate {
-            Some(r) => Duration::from_secs_f64(self.schedule.warmup as f64 / r),
+            Some(r) => Duration::try_from_secs_f64(self.schedule.warmup as f64 / r)
+                .unwrap_or(Duration::MAX),
             None => Duration::ZERO,
         }
     }
@@ -325,6 +332,20 @@ mod tests {
         let bounded = arrivals_with(2).await;
         assert_eq!(bounded.peak_concurrency, 2);
         assert!(bounded.late_starts >= 10, "{bounded:?}");
+    }
+
+    #[test]
+    fn a_rate_too_small_to_schedule_ends_the_schedule_instead_of_overflowing() {
+        let d = Dispenser::new(
+            Schedule {
+                stop: Stop::Iterations(5),
+                rate: Some(1e-20),
+                ..Schedule::default()
+            },
+            Arc::new(AtomicBool::new(false)),
+        );
+        assert!(d.take().is_some(), "the first start is now");
+        assert_eq!(d.take(), None);
     }
 
     #[tokio::test]

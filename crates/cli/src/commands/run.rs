@@ -45,8 +45,8 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
     if args.max_concurrency == Some(0) {
         bail!("--max-concurrency must be at least 1");
     }
-    if let Some(r) = args.rate.filter(|r| !(*r > 0.0 && r.is_finite())) {
-        bail!("--rate must be a positive number of iterations per second, got {r}");
+    if let Some(r) = args.rate.filter(|r| !(*r >= 0.001 && r.is_finite())) {
+        bail!("--rate must be a number of iterations per second of at least 0.001, got {r}");
     }
     let mut suite = suite::load(args.suite.as_deref())?;
     // Before the selection, so `--scenario 'CASCADE_SWEEP_*'` runs the sweep alone.

@@ -11,6 +11,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
+/// Times a stream the server did not process is sent at most.
+const ATTEMPTS: usize = 4;
+
 /// Requests one connection carries at once (what servers usually allow).
 const STREAMS_PER_CONNECTION: usize = 100;
 
@@ -142,7 +145,10 @@ impl ApiClient {
         body: Bytes,
     ) -> (Result<H2Response, WireError>, Option<Opening>) {
         let mut opened = None;
-        for attempt in 0..2 {
+        // A server retiring connections every few requests (nginx's
+        // keepalive_requests 10 at concurrency 8) can refuse a stream on the
+        // replacement too: unprocessed streams are tried a few times.
+        for attempt in 0..ATTEMPTS {
             let request = match side.request(method, target, !body.is_empty(), traceparent) {
                 Ok(r) => r,
                 Err(e) => return (Err(e), opened),
@@ -155,10 +161,12 @@ impl ApiClient {
             let result = conn.exchange(request, body.clone()).await;
             let again = match &result {
                 Err(WireError::NotProcessed) => true,
-                Err(WireError::ClosedEarly) => opening.is_none() && super::idempotent(method),
+                Err(WireError::ClosedEarly) => {
+                    attempt == 0 && opening.is_none() && super::idempotent(method)
+                }
                 _ => false,
             };
-            if !again || attempt == 1 {
+            if !again || attempt + 1 == ATTEMPTS {
                 return (result, opened);
             }
             side.retire(conn.id);

@@ -449,13 +449,10 @@ fn the_catalog_exports_to_a_tls_collector_over_http_and_grpc() {
     }
 }
 
-/// The most common self-signed certificate — `openssl req -x509`, which says
-/// CA:TRUE — works with `--cacert` as it does with curl; a server certificate
-/// it does not vouch for is still refused in words (exit 3).
-#[test]
-fn an_openssl_self_signed_certificate_is_trusted_with_cacert() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("self.pem"), tmp.path().join("self.key"));
+/// The most common self-signed certificate for localhost, as users make it:
+/// `openssl req -x509 -newkey rsa:2048 -nodes … -addext subjectAltName=…`.
+fn openssl_self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("self.pem"), dir.join("self.key"));
     let made = Command::new("openssl")
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
@@ -470,6 +467,34 @@ fn an_openssl_self_signed_certificate_is_trusted_with_cacert() {
         .output()
         .unwrap();
     assert!(made.status.success(), "openssl: {}", text(&made));
+    (cert, key)
+}
+
+/// `python3 -c SCRIPT ARGS…`, which prints its port first; (child, port).
+fn python_server(script: &str, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    (child, port.trim().to_owned())
+}
+
+/// The most common self-signed certificate — `openssl req -x509`, which says
+/// CA:TRUE — works with `--cacert` as it does with curl; a server certificate
+/// it does not vouch for is still refused in words (exit 3).
+#[test]
+fn an_openssl_self_signed_certificate_is_trusted_with_cacert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_self_signed(tmp.path());
     let (cat, url) = serve_catalog(&[
         "--no-telemetry",
         "--tls-cert",
@@ -506,21 +531,7 @@ fn an_openssl_self_signed_certificate_is_trusted_with_cacert() {
 #[test]
 fn http2_against_a_server_without_it_is_refused_in_words() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("self.pem"), tmp.path().join("self.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-keyout", arg(&key), "-out", arg(&cert)])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "openssl: {}", text(&made));
+    let (cert, key) = openssl_self_signed(tmp.path());
     let server = r#"
 import http.server, ssl, sys
 srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
@@ -533,24 +544,16 @@ print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
     for tls in [false, true] {
-        let mut cmd = Command::new("python3");
-        cmd.args(["-c", server])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
-        if tls {
-            cmd.args([arg(&cert), arg(&key)]);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut port = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut port,
-        )
-        .unwrap();
+        let args = if tls {
+            vec![arg(&cert), arg(&key)]
+        } else {
+            Vec::new()
+        };
+        let (mut child, port) = python_server(server, &args);
         let url = format!(
             "{}://localhost:{}",
             if tls { "https" } else { "http" },
-            port.trim()
+            port
         );
         let o = run_command(&url, &tmp.path().join(format!("run-{tls}")))
             .args(["--http2", "--runs", "1", "--cacert", arg(&cert)])
@@ -581,21 +584,7 @@ srv.serve_forever()
 fn http2_rides_through_nginx_goaways() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let (cert, key) = (d.join("self.pem"), d.join("self.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-keyout", arg(&key), "-out", arg(&cert)])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "openssl: {}", text(&made));
+    let (cert, key) = openssl_self_signed(tmp.path());
     let port = free_port();
     let conf = format!(
         "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
@@ -664,21 +653,7 @@ fn http2_rides_through_nginx_goaways() {
 #[test]
 fn a_tls_body_ended_without_close_notify_is_a_truncated_answer() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("self.pem"), tmp.path().join("self.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-keyout", arg(&key), "-out", arg(&cert)])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "openssl: {}", text(&made));
+    let (cert, key) = openssl_self_signed(tmp.path());
     let server = r#"
 import socket, ssl, sys, threading
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -706,17 +681,7 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", server, arg(&cert), arg(&key)])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut port,
-    )
-    .unwrap();
+    let (mut child, port) = python_server(server, &[arg(&cert), arg(&key)]);
     let suite = tmp.path().join("s.toml");
     std::fs::write(
         &suite,
@@ -724,7 +689,7 @@ while True:
     )
     .unwrap();
     let out = tmp.path().join("run");
-    let o = run_command(&format!("https://localhost:{}", port.trim()), &out)
+    let o = run_command(&format!("https://localhost:{}", port), &out)
         .args([
             "--suite",
             arg(&suite),

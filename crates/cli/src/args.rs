@@ -125,6 +125,9 @@ pub struct CompareArgs {
     /// Also write the comparison as JSON.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Also write the comparison as JUnit XML (a failure per regression, with its interval).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Options shared by `analyze`, `run` and `demo`.

@@ -165,3 +165,54 @@ pub fn compare_markdown(c: &Comparison) -> String {
     let _ = writeln!(out, "\n{}", footer(c));
     out
 }
+
+/// The comparison as JUnit XML for CI: a testcase per scenario, a
+/// `<failure>` per regression carrying the change, its interval and what moved.
+pub fn compare_junit(c: &Comparison) -> String {
+    let failures = c.regressions().count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"tracesplit compare\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        c.scenarios.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        crate::esc(&format!("compare {} → {}", c.base, c.head)),
+        c.scenarios.len()
+    );
+    for s in &c.scenarios {
+        let evidence = crate::esc(&format!(
+            "P95 {} → {} ms, {}; {}",
+            fmt_ms(s.base_p95_ms),
+            fmt_ms(s.head_p95_ms),
+            change_cell(s),
+            components(s)
+        ));
+        let _ = write!(
+            out,
+            "    <testcase classname=\"tracesplit.compare\" name=\"{}\">",
+            crate::esc(&s.scenario)
+        );
+        if s.regression {
+            let _ = writeln!(
+                out,
+                "\n      <failure message=\"P95 regressed {}\" type=\"regression\">{evidence}</failure>\n    </testcase>",
+                crate::esc(&change_cell(s))
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n      <system-out>{evidence}</system-out>\n    </testcase>"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "    <system-out>{}</system-out>",
+        crate::esc(&footer(c))
+    );
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

@@ -12,7 +12,7 @@ mod tail;
 mod terminal;
 mod waterfall;
 
-pub use compare::{compare_markdown, compare_terminal};
+pub use compare::{compare_junit, compare_markdown, compare_terminal};
 pub use html::HtmlExporter;
 pub use json::{JsonExporter, summary};
 pub use junit::JunitExporter;

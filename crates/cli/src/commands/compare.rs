@@ -99,6 +99,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
             "Markdown comparison",
         )?;
     }
+    if let Some(path) = &args.junit {
+        write_to(
+            path,
+            tracesplit_report::compare_junit(&comparison).as_bytes(),
+            "JUnit comparison",
+        )?;
+    }
     print!("{}", tracesplit_report::compare_terminal(&comparison));
     Ok(if comparison.regressions().next().is_some() {
         exit::FAILED

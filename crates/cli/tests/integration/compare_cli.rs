@@ -83,8 +83,28 @@ fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
     let head = measured(dir.path(), "slow", &slow_url, slow_port, &[]);
     slow.terminate();
     let json = dir.path().join("c.json");
-    let o = compare(&[&runs[0], &head], &["--output", json.to_str().unwrap()]);
+    let junit = dir.path().join("c.xml");
+    let o = compare(
+        &[&runs[0], &head],
+        &[
+            "--output",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("type=\"regression\"") && xml.contains("handler +"),
+        "{xml}"
+    );
+    // Read by junitparser, a consumer we did not write.
+    let parsed: serde_json::Value =
+        serde_json::from_str(&crate::support::python_ok("read_junit.py", &[&junit])).unwrap();
+    let case = &parsed["suites"][0]["cases"][0];
+    assert_eq!(case["passed"], false, "{parsed}");
+    assert_eq!(case["results"][0]["type"], "regression", "{parsed}");
     let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let s = &c["scenarios"][0];
     assert_eq!(s["regression"], true, "{s}");

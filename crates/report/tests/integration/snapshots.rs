@@ -57,3 +57,8 @@ fn compare_terminal() {
 fn compare_markdown() {
     insta::assert_snapshot!(tracesplit_report::compare_markdown(&comparison()));
 }
+
+#[test]
+fn compare_junit() {
+    insta::assert_snapshot!(tracesplit_report::compare_junit(&comparison()));
+}

@@ -69,6 +69,8 @@ pub fn compare_runs(
     }
     let mut c = compare(&b, &h, &options.gate);
     c.differences = differences;
+    // Base and head builds differ by design: said, never refused.
+    c.versions = crate::like::versions(&b, &h);
     c.skipped_s = options.skip_s;
     Ok(c)
 }
@@ -111,6 +113,7 @@ pub fn run_side(dir: &Path, skip_s: f64) -> Result<RunSide, AnalyzeError> {
     Ok(RunSide {
         label: dir.display().to_string(),
         manifest: crate::like::manifest(dir),
+        version: crate::like::service_version(dir),
         scenarios,
     })
 }
@@ -163,6 +166,8 @@ pub struct RunSide {
     pub label: String,
     /// Its manifest, when it has one (what the run was: suite, load model, host).
     pub manifest: Option<tracesplit_model::RunManifest>,
+    /// The API's `service.version`, when its spans carry one.
+    pub version: Option<String>,
     /// Scenarios in run order.
     pub scenarios: Vec<ScenarioSide>,
 }
@@ -223,6 +228,7 @@ pub fn compare(base: &[RunSide], head: &[RunSide], gate: &Gate) -> Comparison {
         runs: (base.len() as u64, head.len() as u64),
         skipped_s: 0.0,
         differences: Vec::new(),
+        versions: None,
     }
 }
 
@@ -359,6 +365,7 @@ mod tests {
         RunSide {
             label: name.into(),
             manifest: None,
+            version: None,
             scenarios: vec![ScenarioSide {
                 scenario: "S".into(),
                 samples_ms: samples,

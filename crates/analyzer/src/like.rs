@@ -11,6 +11,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::HashMap;
 use std::path::Path;
 use tracesplit_model::RunManifest;
+use tracesplit_model::schema::span_columns as sc;
 
 /// A run's manifest, when it has a readable one.
 pub fn manifest(dir: &Path) -> Option<RunManifest> {
@@ -63,6 +64,64 @@ pub fn differences(base: &[RunSide], head: &[RunSide]) -> Vec<String> {
     }
     out.dedup();
     out
+}
+
+/// The API's `service.version`, from the resource of the first server span
+/// of the run's span store that carries one (the first 8 k spans are read).
+pub fn service_version(dir: &Path) -> Option<String> {
+    let spans = dir.join(tracesplit_model::manifest::SPANS_DIR);
+    let (_, file) = tracesplit_store::list_segments(&spans)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).ok()?).ok()?;
+    let mask = crate::scan::projection(
+        builder.parquet_schema(),
+        &[sc::KIND, sc::RESOURCE_ATTRIBUTES],
+    );
+    let batch = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .ok()?
+        .next()?
+        .ok()?;
+    let kind = batch.column_by_name(sc::KIND)?.as_string_opt::<i32>()?;
+    let resource = batch
+        .column_by_name(sc::RESOURCE_ATTRIBUTES)?
+        .as_string_opt::<i32>()?;
+    (0..batch.num_rows())
+        .filter(|&i| kind.value(i) == "SERVER")
+        .find_map(|i| {
+            let v: serde_json::Value = serde_json::from_str(resource.value(i)).ok()?;
+            v.get("service.version")?.as_str().map(str::to_owned)
+        })
+}
+
+/// What a comparison should say about the API's versions: `None` when
+/// neither side's spans name one, or both name the same.
+pub fn versions(base: &[RunSide], head: &[RunSide]) -> Option<String> {
+    let of = |side: &[RunSide]| -> Vec<String> {
+        let mut v: Vec<String> = side.iter().filter_map(|r| r.version.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (b, h) = (of(base), of(head));
+    (!(b.is_empty() && h.is_empty()) && b != h).then(|| {
+        let show = |v: &[String]| {
+            if v.is_empty() {
+                "unknown".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        format!(
+            "the API's service.version: {} in base, {} in head",
+            show(&b),
+            show(&h)
+        )
+    })
 }
 
 /// Each request's split components, by client span id, per scenario.

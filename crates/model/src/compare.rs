@@ -88,6 +88,10 @@ pub struct Comparison {
     /// anyway with `--force`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub differences: Vec<String>,
+    /// The API's `service.version` on each side, when the spans name it
+    /// and the sides differ (said, not refused: builds are what is compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<String>,
 }
 
 impl Comparison {

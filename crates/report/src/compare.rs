@@ -102,6 +102,9 @@ fn footer(c: &Comparison) -> String {
             c.skipped_s
         );
     }
+    if let Some(v) = &c.versions {
+        let _ = write!(out, "\n{v}");
+    }
     for d in &c.differences {
         let _ = write!(out, "\nthe runs differ (compared with --force): {d}");
     }

@@ -3,16 +3,30 @@
 //! with the handler named, and runs of different load models are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{bin, free_port, serve_catalog, text};
+use crate::support::{bin, free_port, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A catalog with `delay_ms` in every handler, exporting its spans to the
-/// collector each run starts on `port`.
-fn catalog(delay_ms: &str) -> (crate::support::Proc, String, u16) {
+/// A catalog with `delay_ms` in every handler, saying it is `version` of
+/// the API (`service.version`), exporting its spans to the collector each
+/// run starts on `port`.
+fn catalog(delay_ms: &str, version: &str) -> (crate::support::Proc, String, u16) {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let (cat, url) = serve_catalog(&["--handler-delay-ms", delay_ms, "--otlp-endpoint", &endpoint]);
+    let attributes = format!("service.version={version}");
+    let mut cat = crate::support::Proc::spawn_env(
+        &[
+            "serve-catalog",
+            "--listen",
+            "127.0.0.1:0",
+            "--handler-delay-ms",
+            delay_ms,
+            "--otlp-endpoint",
+            &endpoint,
+        ],
+        &[("OTEL_RESOURCE_ATTRIBUTES", attributes.as_str())],
+    );
+    let url = cat.wait_line("catalog listening on", std::time::Duration::from_secs(60));
     (cat, url, port)
 }
 
@@ -54,7 +68,7 @@ fn compare(args: &[&Path], flags: &[&str]) -> Output {
 #[test]
 fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let (cat, url, port) = catalog("0");
+    let (cat, url, port) = catalog("0", "1.0.0");
     let runs: Vec<PathBuf> = (0..6)
         .map(|k| measured(dir.path(), &format!("a{k}"), &url, port, &[]))
         .collect();
@@ -79,7 +93,7 @@ fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
     assert!(text(&o).contains("over runs"), "{}", text(&o));
     cat.terminate();
 
-    let (slow, slow_url, slow_port) = catalog("5");
+    let (slow, slow_url, slow_port) = catalog("5", "1.1.0");
     let head = measured(dir.path(), "slow", &slow_url, slow_port, &[]);
     slow.terminate();
     let json = dir.path().join("c.json");
@@ -123,12 +137,18 @@ fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
     let ms = grew["mean_change_ms"].as_f64().unwrap();
     assert!((4.0..8.0).contains(&ms), "handler grew {ms} ms: {s}");
     assert!(text(&o).contains("handler +"), "{}", text(&o));
+    // The builds differ: said, not refused.
+    assert!(
+        text(&o).contains("the API's service.version: 1.0.0 in base, 1.1.0 in head"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
 fn runs_of_different_load_models_are_refused_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let (cat, url, port) = catalog("0");
+    let (cat, url, port) = catalog("0", "1.0.0");
     let closed = measured(dir.path(), "closed", &url, port, &["--runs", "40"]);
     let open = measured(
         dir.path(),

@@ -125,6 +125,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
         progress: Progress::new(false),
         cancelled,
         shard,
+        checked: None,
     };
     Ok((config, spans))
 }
@@ -183,9 +184,12 @@ pub struct Executed {
 /// asked, runs, and stops the collector. An unreachable API is exit 3 and
 /// leaves no run directory.
 pub async fn execute(mut config: RunConfig, spans: Spans) -> anyhow::Result<Executed> {
-    tracesplit_runner::preflight(&config)
-        .await
-        .map_err(runner_error)?;
+    // Checked once, before anything is created; the run reuses the client.
+    config.checked = Some(
+        tracesplit_runner::preflight(&config)
+            .await
+            .map_err(runner_error)?,
+    );
     tracesplit_runner::open_run_dir(&config.run_dir).map_err(runner_error)?;
     let collector = match spans {
         Spans::Embedded { grpc, http } => Some(

@@ -80,6 +80,9 @@ pub struct RunConfig {
     pub cancelled: Arc<AtomicBool>,
     /// This process's shard (its schedule already holds its share), recorded in the manifest.
     pub shard: Option<crate::shard::Shard>,
+    /// The client [`crate::preflight`] made, when the caller ran it first:
+    /// the API is then not probed (nor logged in to) a second time.
+    pub checked: Option<crate::client::ApiClient>,
 }
 
 impl RunConfig {
@@ -109,6 +112,7 @@ impl RunConfig {
             progress: Progress::silent(),
             cancelled: Arc::new(AtomicBool::new(false)),
             shard: None,
+            checked: None,
         }
     }
 }

@@ -143,7 +143,10 @@ fn client_spans(config: &RunConfig) -> Result<ClientSpans, RunError> {
 /// died or Ctrl-C stopped it; `Err` only when the run could not happen at all
 /// (or its ledger could not be written: fixtures are then removed first).
 pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
-    let client = preflight(&config).await?;
+    let client = match &config.checked {
+        Some(client) => client.clone(),
+        None => preflight(&config).await?,
+    };
     let dir = config.run_dir.clone();
     open_run_dir(&dir)?;
     let spans = client_spans(&config)?;

@@ -43,18 +43,28 @@ pub fn p95_split(
     ranks: (usize, usize),
     p95_ms: f64,
 ) -> Split {
-    let mut s = mean_split(splits, window, ranks);
+    scaled(mean_split(splits, window, ranks), p95_ms)
+}
+
+/// `s` with its components scaled so that they sum to `total_ms` (their
+/// proportions kept; the unscaled total kept in `window_mean_ms`).
+fn scaled(mut s: Split, total_ms: f64) -> Split {
     s.window_mean_ms = s.total_ms;
     if s.total_ms > 0.0 {
-        let f = p95_ms / s.total_ms;
-        s.network_ms *= f;
-        s.connection_setup_ms *= f;
-        s.queue_ms *= f;
-        s.handler_ms *= f;
-        s.cascade_ms *= f;
-        s.db_other_ms *= f;
+        let f = total_ms / s.total_ms;
+        for v in [
+            &mut s.schedule_ms,
+            &mut s.network_ms,
+            &mut s.connection_setup_ms,
+            &mut s.queue_ms,
+            &mut s.handler_ms,
+            &mut s.cascade_ms,
+            &mut s.db_other_ms,
+        ] {
+            *v *= f;
+        }
     }
-    s.total_ms = p95_ms;
+    s.total_ms = total_ms;
     s
 }
 
@@ -217,12 +227,11 @@ fn sent(t: &RequestTable, i: usize) -> bool {
 /// `(requests, joined)`: the requests of `rows` that reached the API, and
 /// those of them a server span was found for — failed ones included.
 fn joined(t: &RequestTable, splits: &[RequestSplit], rows: &[usize]) -> (u64, u64) {
-    let sent: Vec<usize> = rows.iter().copied().filter(|&i| sent(t, i)).collect();
-    let joined = sent
-        .iter()
-        .filter(|&&i| splits[i].server_candidates > 0)
-        .count();
-    (sent.len() as u64, joined as u64)
+    rows.iter()
+        .filter(|&&i| sent(t, i))
+        .fold((0, 0), |(n, j), &i| {
+            (n + 1, j + u64::from(splits[i].server_candidates > 0))
+        })
 }
 
 fn matched_numbers(splits: &[RequestSplit], expected: &[usize]) -> MatchedNumbers {
@@ -360,9 +369,9 @@ pub fn schedule_ns(t: &RequestTable, i: usize) -> i64 {
 
 /// The open model's P95 split of the corrected latency (from the scheduled
 /// start): the matched requests ranked by corrected total, the window
-/// around its P95, the schedule wait a component beside the five, scaled to
-/// the corrected P95 like the measured split.
-/// `(p95_ms, n)`: the corrected P95 of all `n` expected requests.
+/// around `p95_ms` (the corrected P95 of all `n` expected requests), the
+/// schedule wait a component beside the five, scaled to the corrected P95
+/// like the measured split.
 fn p95_corrected_split(
     t: &RequestTable,
     splits: &[RequestSplit],
@@ -390,23 +399,7 @@ fn p95_corrected_split(
         / n
         / 1e6;
     s.total_ms += s.schedule_ms;
-    s.window_mean_ms = s.total_ms;
-    if s.total_ms > 0.0 {
-        let f = p95_ms / s.total_ms;
-        for v in [
-            &mut s.schedule_ms,
-            &mut s.network_ms,
-            &mut s.connection_setup_ms,
-            &mut s.queue_ms,
-            &mut s.handler_ms,
-            &mut s.cascade_ms,
-            &mut s.db_other_ms,
-        ] {
-            *v *= f;
-        }
-    }
-    s.total_ms = p95_ms;
-    Some(s)
+    Some(scaled(s, p95_ms))
 }
 
 /// An outlier entry for request `i`.

@@ -67,21 +67,21 @@ pub struct AnalyzeOutput {
 }
 
 fn manifests(dirs: &[PathBuf]) -> Result<Vec<RunManifest>, AnalyzeError> {
-    dirs.iter()
-        .map(|d| {
-            let path = d.join(MANIFEST_FILE);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                AnalyzeError::Input(format!(
-                    "{}: {e} (is {} a tracesplit run directory?)",
-                    path.display(),
-                    d.display()
-                ))
-            })?;
-            serde_json::from_str(&text).map_err(|e| {
-                AnalyzeError::Input(format!("{}: not a run manifest: {e}", path.display()))
-            })
-        })
-        .collect()
+    dirs.iter().map(|d| manifest(d)).collect()
+}
+
+/// The manifest of the run in `dir`.
+pub(crate) fn manifest(dir: &std::path::Path) -> Result<RunManifest, AnalyzeError> {
+    let path = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        AnalyzeError::Input(format!(
+            "{}: {e} (is {} a tracesplit run directory?)",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| AnalyzeError::Input(format!("{}: not a run manifest: {e}", path.display())))
 }
 
 fn check(regex: &str) -> Result<String, AnalyzeError> {

@@ -25,16 +25,6 @@ pub fn statement_key(statement: Option<&str>) -> u32 {
     (h.finish() as u32).max(1)
 }
 
-/// The marks of the trace `[a, b)` (parent links found here).
-pub fn marks_of(s: &SpanColumns, (a, b): (usize, usize)) -> Vec<u8> {
-    let index: std::collections::HashMap<u64, usize> = (a..b)
-        .filter(|&i| s.span_id[i] != 0)
-        .map(|i| (s.span_id[i], i - a))
-        .collect();
-    let parent: Vec<Option<usize>> = (a..b).map(|i| index.get(&s.parent[i]).copied()).collect();
-    duplicates(s, a, &parent)
-}
-
 /// Whether local span `j` is an ancestor of local span `i`.
 fn ancestor(parent: &[Option<usize>], j: usize, mut i: usize) -> bool {
     for _ in 0..parent.len() {

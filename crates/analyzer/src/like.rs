@@ -13,12 +13,6 @@ use std::path::Path;
 use tracesplit_model::RunManifest;
 use tracesplit_model::schema::span_columns as sc;
 
-/// A run's manifest, when it has a readable one.
-pub fn manifest(dir: &Path) -> Option<RunManifest> {
-    let text = std::fs::read_to_string(dir.join(tracesplit_model::manifest::MANIFEST_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 /// What a run was, in the terms a comparison depends on.
 fn traits(m: &RunManifest) -> Vec<(&'static str, String)> {
     let s = m.schedule.clone().unwrap_or_default();

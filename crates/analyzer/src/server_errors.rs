@@ -214,7 +214,7 @@ pub fn gather(spans: &[ErrorSpan], t: &RequestTable, splits: &[RequestSplit]) ->
     let mut client = std::collections::HashSet::new();
     if !traces.is_empty() {
         for i in 0..t.len() {
-            if let Some(id) = t.trace_id.value(i).filter(|id| traces.contains(id)) {
+            if let Some(id) = crate::load::trace_of(t, i).filter(|id| traces.contains(id)) {
                 row_of.entry(id).or_insert(i);
                 // The client's own spans (a timed-out request's is an error) are not the server's.
                 client.insert(t.client_span(i));

@@ -74,6 +74,27 @@ impl SpanColumns {
             .map(|(a, b)| (*a as usize, *b as usize))
     }
 
+    /// Each span's parent within the trace `[a, b)`, as an index from `a`
+    /// (`None`: a root, or a parent outside the trace).
+    pub fn local_parents(&self, (a, b): (usize, usize)) -> Vec<Option<usize>> {
+        let ids = &self.span_id[a..b];
+        let parents = self.parent[a..b].iter();
+        // Most traces are small: a linear search beats hashing there.
+        if ids.len() <= 32 {
+            return parents
+                .map(|p| {
+                    (*p != 0)
+                        .then(|| ids.iter().position(|id| id == p))
+                        .flatten()
+                })
+                .collect();
+        }
+        let index: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        parents
+            .map(|p| if *p == 0 { None } else { index.get(p).copied() })
+            .collect()
+    }
+
     /// Each span's children within the trace `[a, b)` (by parent id; spans
     /// whose id was cleared as a duplicate are nobody's child).
     pub fn children(&self, (a, b): (usize, usize)) -> HashMap<usize, Vec<usize>> {
@@ -210,27 +231,7 @@ struct Tree {
 impl Tree {
     fn new(s: &SpanColumns, (a, b): (u32, u32)) -> Self {
         let (a, b) = (a as usize, b as usize);
-        let ids = &s.span_id[a..b];
-        // Most traces are small: a linear search beats hashing there.
-        let parent: Vec<Option<usize>> = if ids.len() <= 32 {
-            s.parent[a..b]
-                .iter()
-                .map(|p| {
-                    if *p == 0 {
-                        None
-                    } else {
-                        ids.iter().position(|id| id == p)
-                    }
-                })
-                .collect()
-        } else {
-            let index: HashMap<u64, usize> =
-                ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-            s.parent[a..b]
-                .iter()
-                .map(|p| if *p == 0 { None } else { index.get(p).copied() })
-                .collect()
-        };
+        let parent = s.local_parents((a, b));
         let duplicate = crate::dedup::duplicates(s, a, &parent);
         Self {
             base: a,

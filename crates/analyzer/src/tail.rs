@@ -103,17 +103,18 @@ fn shapes_of(s: &SpanColumns, text: &SpanText<'_>, split: &RequestSplit) -> Opti
     // A statement spanned twice is one call: a copy beside its twin adds
     // nothing; a copy inside it adds its time (the outer span's exclusive
     // time lacks it) but no call.
-    let marks = crate::dedup::marks_of(s, group);
-    let index: HashMap<u64, usize> = (group.0..group.1).map(|k| (s.span_id[k], k)).collect();
+    let parent = s.local_parents(group);
+    let marks = crate::dedup::duplicates(s, group.0, &parent);
     // An outbound HTTP call wrapped twice (requests around urllib3: a CLIENT
     // span of one name inside another) is one call too.
     let wrapped_call = |i: usize| {
         let (name, kind) = (text.name(i as u32), text.kind(i as u32));
         !s.is_db[i]
             && kind == "CLIENT"
-            && index
-                .get(&s.parent[i])
-                .is_some_and(|&p| text.kind(p as u32) == kind && text.name(p as u32) == name)
+            && parent[i - group.0].is_some_and(|p| {
+                let p = (group.0 + p) as u32;
+                text.kind(p) == kind && text.name(p) == name
+            })
     };
     let mut out = Shapes::new();
     for (i, excl) in exclusive_times(s, &children, entry) {

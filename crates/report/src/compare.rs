@@ -172,18 +172,15 @@ pub fn compare_markdown(c: &Comparison) -> String {
 /// The comparison as JUnit XML for CI: a testcase per scenario, a
 /// `<failure>` per regression carrying the change, its interval and what moved.
 pub fn compare_junit(c: &Comparison) -> String {
+    let mut out = String::new();
+    let suite = format!("compare {} → {}", c.base, c.head);
     let failures = c.regressions().count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"tracesplit compare\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
-        c.scenarios.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        crate::esc(&format!("compare {} → {}", c.base, c.head)),
-        c.scenarios.len()
+    crate::junit::open(
+        &mut out,
+        ("tracesplit compare", &suite),
+        c.scenarios.len(),
+        failures,
+        None,
     );
     for s in &c.scenarios {
         let evidence = crate::esc(&format!(
@@ -193,29 +190,21 @@ pub fn compare_junit(c: &Comparison) -> String {
             change_cell(s),
             components(s)
         ));
-        let _ = write!(
-            out,
-            "    <testcase classname=\"tracesplit.compare\" name=\"{}\">",
-            crate::esc(&s.scenario)
+        let message = format!("P95 regressed {}", change_cell(s));
+        let failure = s.regression.then_some((message.as_str(), "regression"));
+        crate::junit::testcase(
+            &mut out,
+            ("tracesplit.compare", &s.scenario),
+            None,
+            failure,
+            &evidence,
         );
-        if s.regression {
-            let _ = writeln!(
-                out,
-                "\n      <failure message=\"P95 regressed {}\" type=\"regression\">{evidence}</failure>\n    </testcase>",
-                crate::esc(&change_cell(s))
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "\n      <system-out>{evidence}</system-out>\n    </testcase>"
-            );
-        }
     }
     let _ = writeln!(
         out,
         "    <system-out>{}</system-out>",
         crate::esc(&footer(c))
     );
-    out.push_str("  </testsuite>\n</testsuites>\n");
+    out.push_str(crate::junit::CLOSE);
     out
 }

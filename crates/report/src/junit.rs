@@ -63,21 +63,81 @@ fn body(s: &ScenarioAnalysis) -> String {
     out
 }
 
+/// The XML declaration, `<testsuites>` and one `<testsuite>` opened
+/// (`time`: seconds, when known); close with [`CLOSE`].
+pub(crate) fn open(
+    out: &mut String,
+    (suites, suite): (&str, &str),
+    tests: usize,
+    failures: usize,
+    time: Option<f64>,
+) {
+    let time = time
+        .map(|t| format!(" time=\"{t:.3}\""))
+        .unwrap_or_default();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\"{time}>",
+        esc(suites)
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\"{time}>",
+        esc(suite)
+    );
+}
+
+/// Closes what [`open`] opened.
+pub(crate) const CLOSE: &str = "  </testsuite>\n</testsuites>\n";
+
+/// One testcase: its escaped `evidence` as system-out when it passed, in a
+/// `<failure>` of `(message, type)` when it failed.
+pub(crate) fn testcase(
+    out: &mut String,
+    (classname, name): (&str, &str),
+    time: Option<f64>,
+    failure: Option<(&str, &str)>,
+    evidence: &str,
+) {
+    let time = time
+        .map(|t| format!(" time=\"{t:.3}\""))
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\"{time}>",
+        esc(classname),
+        esc(name)
+    );
+    match failure {
+        None => {
+            let _ = writeln!(
+                out,
+                "\n      <system-out>{evidence}</system-out>\n    </testcase>"
+            );
+        }
+        Some((message, kind)) => {
+            let _ = writeln!(
+                out,
+                "\n      <failure message=\"{}\" type=\"{kind}\">{evidence}</failure>\n    </testcase>",
+                esc(message)
+            );
+        }
+    }
+}
+
 impl Exporter for JunitExporter {
     fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
         let failures = a.scenarios.iter().filter(|s| !s.passed).count();
         let total: f64 = a.scenarios.iter().map(seconds).sum();
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"tracesplit\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{total:.3}\">",
-            a.scenarios.len()
-        );
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{total:.3}\">",
-            esc(&format!("tracesplit {}", a.base_url)),
-            a.scenarios.len()
+        let mut out = String::new();
+        let suite = format!("tracesplit {}", a.base_url);
+        open(
+            &mut out,
+            ("tracesplit", &suite),
+            a.scenarios.len(),
+            failures,
+            Some(total),
         );
         let _ = writeln!(
             out,
@@ -86,31 +146,21 @@ impl Exporter for JunitExporter {
             esc(&a.span_source)
         );
         for s in &a.scenarios {
-            let _ = write!(
-                out,
-                "    <testcase classname=\"tracesplit.{}\" name=\"{}\" time=\"{:.3}\">",
-                esc(&s.entity_type),
-                esc(&s.scenario),
-                seconds(s)
+            let failure = (!s.passed).then(|| {
+                let kind = if s.not_measured.is_some() {
+                    "not_measured"
+                } else {
+                    "target_missed"
+                };
+                (s.verdict.as_str(), kind)
+            });
+            testcase(
+                &mut out,
+                (&format!("tracesplit.{}", s.entity_type), &s.scenario),
+                Some(seconds(s)),
+                failure,
+                &esc(&body(s)),
             );
-            let evidence = esc(&body(s));
-            if s.passed {
-                let _ = writeln!(
-                    out,
-                    "\n      <system-out>{evidence}</system-out>\n    </testcase>"
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "\n      <failure message=\"{}\" type=\"{}\">{evidence}</failure>\n    </testcase>",
-                    esc(&s.verdict),
-                    if s.not_measured.is_some() {
-                        "not_measured"
-                    } else {
-                        "target_missed"
-                    }
-                );
-            }
         }
         if !a.notes.is_empty() {
             let _ = writeln!(
@@ -119,7 +169,7 @@ impl Exporter for JunitExporter {
                 esc(&a.notes.join("\n"))
             );
         }
-        out.push_str("  </testsuite>\n</testsuites>\n");
+        out.push_str(CLOSE);
         Ok(out.into_bytes())
     }
 }

@@ -46,7 +46,11 @@ pub struct Refusals {
 impl Refusals {
     /// An expected answer arrived: the API serves this scenario.
     pub fn answered(&self) {
-        self.answered.store(true, Relaxed);
+        // Read first: every expected answer calls this, and a store on
+        // each would bounce the cache line between the workers' cores.
+        if !self.answered.load(Relaxed) {
+            self.answered.store(true, Relaxed);
+        }
     }
 
     /// A refusal arrived; returns true when it stops the scenario.

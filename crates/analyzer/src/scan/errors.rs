@@ -32,13 +32,18 @@ pub(crate) struct ErrorSpan {
     pub(crate) events: Option<String>,
 }
 
+/// The HTTP status column of `batch`, when it has one.
+fn http_status(batch: &RecordBatch) -> Option<&arrow_array::Int32Array> {
+    batch
+        .column_by_name(sc::HTTP_STATUS_CODE)
+        .and_then(|c| c.as_primitive_opt::<Int32Type>())
+}
+
 /// Whether each row of `batch` is an error span.
 fn is_error(batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
     let status = Texts::of(batch, sc::STATUS_CODE).map_err(ArrowError::SchemaError)?;
     let kind = Texts::of(batch, sc::KIND).map_err(ArrowError::SchemaError)?;
-    let http = batch
-        .column_by_name(sc::HTTP_STATUS_CODE)
-        .and_then(|c| c.as_primitive_opt::<Int32Type>());
+    let http = http_status(batch);
     Ok((0..batch.num_rows())
         .map(|i| {
             let answered_5xx = kind.get(i) == Some("SERVER")
@@ -57,9 +62,7 @@ fn read(batch: &RecordBatch, out: &mut Vec<ErrorSpan>) -> Result<(), String> {
     let message = Texts::of(batch, sc::STATUS_MESSAGE)?;
     let events = Texts::of(batch, sc::EVENTS)?;
     let end = times(batch, sc::END)?;
-    let http = batch
-        .column_by_name(sc::HTTP_STATUS_CODE)
-        .and_then(|c| c.as_primitive_opt::<Int32Type>());
+    let http = http_status(batch);
     for i in 0..batch.num_rows() {
         let Some(trace) = ids.stored(i).and_then(|s| ids.trace(s)) else {
             continue;

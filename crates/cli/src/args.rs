@@ -324,8 +324,9 @@ pub struct RunArgs {
     /// Also write the summary JSON (seed format) here.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// Only scenarios of this entity type.
-    #[arg(long, value_parser = ["cpu", "gpu", "profile", "ram-spec", "storage-profile", "ports-profile"])]
+    /// Only scenarios of this entity type (a scenario's `entity_type` in the suite,
+    /// any case; `-` reads as `_`).
+    #[arg(long)]
     pub entity_type: Option<String>,
     /// Run directory (default: tracesplit-runs/RUN_ID).
     #[arg(long)]

@@ -181,12 +181,19 @@ fn cleanup_logs_in_as_the_run_did() {
     let before = rows(db);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
+    // The suite's own entity type selects (the catalog's list once refused "item").
     let o = run(
         app,
         collector,
         &out,
         "changethis",
-        &["--keep-fixtures", "--scenario", "ITEM_GET"],
+        &[
+            "--keep-fixtures",
+            "--scenario",
+            "ITEM_GET",
+            "--entity-type",
+            "item",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_ne!(rows(db), before, "the kept fixture is there");

@@ -7,11 +7,12 @@
 
 use crate::bootstrap::{Run, mean_change, side_p95};
 use crate::error::AnalyzeError;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use tracesplit_model::Analysis;
-use tracesplit_model::compare::{Comparison, ComponentChange, ScenarioChange};
+use tracesplit_model::compare::{Comparison, ComponentChange, ScenarioChange, ShapeGrowth};
 use tracesplit_model::summary::Summary;
+use tracesplit_model::tail::ShapeMean;
 
 /// When a change is a regression.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,7 +92,7 @@ pub fn run_side(dir: &Path, skip_s: f64) -> Result<RunSide, AnalyzeError> {
         }
         by_scenario.entry(name.clone()).or_default().push(i);
     }
-    let splits = splits(dir)?;
+    let mut explained = explained(dir)?;
     let parts = crate::like::split_parts(dir)?;
     let scenarios = order
         .into_iter()
@@ -102,10 +103,12 @@ pub fn run_side(dir: &Path, skip_s: f64) -> Result<RunSide, AnalyzeError> {
                 .map(|&i| tracesplit_model::stats::ms(t.duration[i]))
                 .collect();
             let components = parts.components(&name, rows.iter().map(|&i| t.span_id.text(i)));
+            let (split, slow_profile) = explained.remove(&name).unwrap_or_default();
             ScenarioSide {
                 samples_ms,
-                split: splits.get(&name).copied().flatten(),
+                split,
                 components,
+                slow_profile,
                 scenario: name,
             }
         })
@@ -133,10 +136,9 @@ fn warm(t: &crate::table::RequestTable, rows: Vec<usize>, skip_s: f64) -> Vec<us
     }
 }
 
-/// The P95 splits of `summary.json`'s analysis, when the run was analyzed.
-fn splits(
-    dir: &Path,
-) -> Result<HashMap<String, Option<tracesplit_model::analysis::Split>>, AnalyzeError> {
+/// Per scenario, the P95 split and the slow set's shape profile of
+/// `summary.json`'s analysis, when the run was analyzed.
+fn explained(dir: &Path) -> Result<HashMap<String, Explained>, AnalyzeError> {
     let path = dir.join("summary.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(HashMap::new());
@@ -155,9 +157,15 @@ fn splits(
     Ok(analysis
         .scenarios
         .into_iter()
-        .map(|s| (s.scenario, s.p95_split))
+        .map(|s| {
+            let profile = s.tail.map(|t| t.slow_profile).unwrap_or_default();
+            (s.scenario, (s.p95_split, profile))
+        })
         .collect())
 }
+
+/// A scenario's P95 split and slow-set shape profile.
+type Explained = (Option<tracesplit_model::analysis::Split>, Vec<ShapeMean>);
 
 /// One run's side of a comparison.
 #[derive(Debug, Clone, Default)]
@@ -184,6 +192,8 @@ pub struct ScenarioSide {
     /// Per component (network, queue, handler, cascade, db other), each
     /// matched request's value (ms) in start order; empty without split.parquet.
     pub components: Vec<Vec<f64>>,
+    /// The slow set's span shapes (from the run's tail explanation).
+    pub slow_profile: Vec<ShapeMean>,
 }
 
 /// Compares `head` against `base` (one or more runs each): a scenario
@@ -265,7 +275,52 @@ fn change(b: &[&ScenarioSide], h: &[&ScenarioSide], gate: &Gate, seed: u64) -> S
         significant: c.interval.0 > 0.0 || c.interval.1 < 0.0,
         regression: is_regression(c.change, c.interval, (base_p95_ms, head_p95_ms), gate),
         components,
+        shape: grown_shape(b, h),
     }
+}
+
+/// The span shape whose mean exclusive time per slow request grew most,
+/// each side's runs averaged (a shape absent from a run counts 0 there);
+/// `None` unless both sides have profiles and some shape grew.
+fn grown_shape(b: &[&ScenarioSide], h: &[&ScenarioSide]) -> Option<ShapeGrowth> {
+    let (bp, hp) = (profiled(b), profiled(h));
+    if bp.is_empty() || hp.is_empty() {
+        return None;
+    }
+    // shape → (db, ms, calls), averaged over a side's runs.
+    let mean = |runs: &[&[ShapeMean]]| -> BTreeMap<String, (bool, f64, f64)> {
+        let mut m: BTreeMap<String, (bool, f64, f64)> = BTreeMap::new();
+        let n = runs.len() as f64;
+        for s in runs.iter().flat_map(|r| r.iter()) {
+            let e = m.entry(s.shape.clone()).or_insert((s.db, 0.0, 0.0));
+            e.1 += s.ms / n;
+            e.2 += s.calls / n;
+        }
+        m
+    };
+    let (bm, hm) = (mean(&bp), mean(&hp));
+    hm.into_iter()
+        .map(|(shape, (db, head_ms, head_calls))| {
+            let (_, base_ms, base_calls) = bm.get(&shape).copied().unwrap_or_default();
+            ShapeGrowth {
+                shape,
+                db,
+                base_ms,
+                head_ms,
+                base_calls,
+                head_calls,
+            }
+        })
+        .filter(|g| g.head_ms > g.base_ms)
+        .max_by(|x, y| (x.head_ms - x.base_ms).total_cmp(&(y.head_ms - y.base_ms)))
+}
+
+/// Each run's slow-set profile, for the runs that have one.
+fn profiled<'a>(side: &[&'a ScenarioSide]) -> Vec<&'a [ShapeMean]> {
+    side.iter()
+        .map(|s| s.slow_profile.as_slice())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// The P95 split's components of the first run a side, each with the change
@@ -425,6 +480,39 @@ mod tests {
         let s = &c.scenarios[0];
         assert!(s.change > 0.5, "{s:?}");
         assert!(!s.regression && s.interval.0 <= 0.0, "{s:?}");
+    }
+
+    #[test]
+    fn the_shape_that_grew_most_is_named_over_the_runs_of_each_side() {
+        let with = |profile: &[(&str, f64)]| ScenarioSide {
+            scenario: "S".into(),
+            slow_profile: profile
+                .iter()
+                .map(|&(shape, ms)| ShapeMean {
+                    shape: shape.into(),
+                    db: shape.starts_with("SELECT"),
+                    calls: 1.0,
+                    ms,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let (b1, b2) = (
+            with(&[("GET /x", 1.0), ("SELECT a", 2.0)]),
+            with(&[("GET /x", 1.2), ("SELECT a", 2.2)]),
+        );
+        // SELECT a grows 2.1 → 2.6; SELECT b is new at 1.0: it grew most.
+        let (h1, h2) = (
+            with(&[("GET /x", 1.1), ("SELECT a", 2.6), ("SELECT b", 1.2)]),
+            with(&[("GET /x", 1.1), ("SELECT a", 2.6), ("SELECT b", 0.8)]),
+        );
+        let g = grown_shape(&[&b1, &b2], &[&h1, &h2]).unwrap();
+        assert_eq!((g.shape.as_str(), g.db), ("SELECT b", true));
+        assert!((g.base_ms, g.head_ms) == (0.0, 1.0), "{g:?}");
+        // Nothing grew, or a side without profiles: none named.
+        assert_eq!(grown_shape(&[&h1], &[&b1]), None);
+        assert_eq!(grown_shape(&[&b1], &[&b1]), None);
+        assert_eq!(grown_shape(&[&with(&[])], &[&h1]), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::waterfall::SpanText;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 use tracesplit_model::stats::{ms, rank_of};
-use tracesplit_model::tail::{ShapeDelta, TailExplanation, TimeCluster};
+use tracesplit_model::tail::{PROFILE_SHAPES, ShapeDelta, ShapeMean, TailExplanation, TimeCluster};
 
 /// The fewest slow requests compared. Five at or above the P95 means about
 /// 100 requests in all: below that the "slow set" is one or two requests,
@@ -193,7 +193,34 @@ pub fn explain(x: &TailInput<'_>) -> TailExplanation {
         not_compared: None,
         shapes: ranked(&slow_shapes, &base_shapes),
         clustering,
+        slow_profile: profile(&slow_shapes),
     }
+}
+
+/// Each shape's mean calls and exclusive time over `set`, most time first
+/// (ties by name, so the profile is the same from run to run).
+fn profile(set: &[Shapes]) -> Vec<ShapeMean> {
+    let mut sums: BTreeMap<&str, (bool, u64, i64)> = BTreeMap::new();
+    for s in set {
+        for (k, &(calls, excl, db)) in s {
+            let e = sums.entry(k).or_insert((db, 0, 0));
+            e.1 += u64::from(calls);
+            e.2 += excl;
+        }
+    }
+    let n = set.len().max(1) as f64;
+    let mut out: Vec<ShapeMean> = sums
+        .into_iter()
+        .map(|(k, (db, calls, excl))| ShapeMean {
+            shape: k.to_owned(),
+            db,
+            calls: calls as f64 / n,
+            ms: ms(excl) / n,
+        })
+        .collect();
+    out.sort_by(|a, b| b.ms.total_cmp(&a.ms).then(a.shape.cmp(&b.shape)));
+    out.truncate(PROFILE_SHAPES);
+    out
 }
 
 /// Shapes by the time they add to a slow request, significant ones only.

@@ -58,6 +58,28 @@ pub struct ScenarioChange {
     pub regression: bool,
     /// The P95 split's components, when both runs were split.
     pub components: Vec<ComponentChange>,
+    /// The span shape whose mean exclusive time per slow request (at or
+    /// above the P95) grew most, when both sides' tails were explained and
+    /// one grew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<ShapeGrowth>,
+}
+
+/// A span shape in the slow requests of both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ShapeGrowth {
+    /// The span name, or the statement fingerprint of a DB span.
+    pub shape: String,
+    /// A DB span.
+    pub db: bool,
+    /// Mean exclusive time per slow request in base (ms; 0 when absent).
+    pub base_ms: f64,
+    /// The same in head (ms).
+    pub head_ms: f64,
+    /// Mean calls per slow request in base.
+    pub base_calls: f64,
+    /// Mean calls per slow request in head.
+    pub head_calls: f64,
 }
 
 /// The whole comparison.

@@ -37,6 +37,27 @@ pub struct TailExplanation {
     pub attributes: Vec<AttributeDelta>,
     /// Whether the slow requests bunch in time.
     pub clustering: Option<TimeCluster>,
+    /// Every span shape of the slow set with its mean exclusive time per
+    /// slow request, most first (at most [`PROFILE_SHAPES`]): what
+    /// `compare` reads to name the shape that grew most between runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slow_profile: Vec<ShapeMean>,
+}
+
+/// Shapes kept in a slow set's profile.
+pub const PROFILE_SHAPES: usize = 40;
+
+/// One span shape's mean in a set of requests.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ShapeMean {
+    /// The span name, or the statement fingerprint of a DB span.
+    pub shape: String,
+    /// A DB span.
+    pub db: bool,
+    /// Mean calls per request.
+    pub calls: f64,
+    /// Mean exclusive time per request (ms).
+    pub ms: f64,
 }
 
 /// One span shape in both sets: a span name, or for DB spans the statement

@@ -71,6 +71,37 @@ fn components(s: &ScenarioChange) -> String {
         .join(", ")
 }
 
+/// What moved, and for a slower scenario the span shape that grew most:
+/// `handler +5.10 ms [4.60, 5.70]; …; most grown span: SELECT … +5.02 ms
+/// exclusive per slow request (0.10 → 5.12 ms)`.
+fn moved(s: &ScenarioChange) -> String {
+    let mut out = components(s);
+    let slower = s.regression || (s.significant && s.change > 0.0);
+    if let Some(g) = s.shape.as_ref().filter(|_| slower) {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        let calls = if (g.head_calls - g.base_calls).abs() >= 0.05 {
+            format!(
+                ", {} → {} calls",
+                tracesplit_model::tail::fmt_calls(g.base_calls),
+                tracesplit_model::tail::fmt_calls(g.head_calls)
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            out,
+            "most grown span: {} {} ms exclusive per slow request ({} → {} ms{calls})",
+            crate::waterfall::one_line(&g.shape, 80),
+            signed(g.head_ms - g.base_ms),
+            fmt_ms(g.base_ms),
+            fmt_ms(g.head_ms)
+        );
+    }
+    out
+}
+
 /// `+12.0% [+4.1%, +19.8%]`.
 fn change_cell(s: &ScenarioChange) -> String {
     format!(
@@ -136,7 +167,7 @@ pub fn compare_terminal(c: &Comparison) -> String {
             change_cell(s),
             s.p_value,
             verdict(s),
-            components(s)
+            moved(s)
         );
     }
     let _ = writeln!(out, "\n{}", footer(c));
@@ -162,7 +193,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
             change_cell(s),
             s.p_value,
             verdict(s),
-            components(s)
+            moved(s)
         );
     }
     let _ = writeln!(out, "\n{}", footer(c));
@@ -188,7 +219,7 @@ pub fn compare_junit(c: &Comparison) -> String {
             fmt_ms(s.base_p95_ms),
             fmt_ms(s.head_p95_ms),
             change_cell(s),
-            components(s)
+            moved(s)
         ));
         let message = format!("P95 regressed {}", change_cell(s));
         let failure = s.regression.then_some((message.as_str(), "regression"));

@@ -137,6 +137,23 @@ fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
     let ms = grew["mean_change_ms"].as_f64().unwrap();
     assert!((4.0..8.0).contains(&ms), "handler grew {ms} ms: {s}");
     assert!(text(&o).contains("handler +"), "{}", text(&o));
+    // The planted sleep is in the server span's own time (no child spans it):
+    // that shape grew most, by the planted 5 ms.
+    let shape = &s["shape"];
+    assert!(
+        shape["shape"]
+            .as_str()
+            .unwrap()
+            .starts_with("PATCH /v1/catalog/gpus"),
+        "{shape}"
+    );
+    let grew = shape["head_ms"].as_f64().unwrap() - shape["base_ms"].as_f64().unwrap();
+    assert!((4.0..8.0).contains(&grew), "{shape}");
+    assert!(
+        text(&o).contains("most grown span: PATCH /v1/catalog/gpus"),
+        "{}",
+        text(&o)
+    );
     // The builds differ: said, not refused.
     assert!(
         text(&o).contains("the API's service.version: 1.0.0 in base, 1.1.0 in head"),

@@ -308,6 +308,7 @@ fn why_slow() -> tracesplit_model::tail::TailExplanation {
             p_value: 4.0e-8,
             clustered: true,
         }),
+        slow_profile: Vec::new(),
     }
 }
 

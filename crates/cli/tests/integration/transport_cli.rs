@@ -94,3 +94,84 @@ fn nagles_stall_is_named_with_its_size_and_gone_with_tcp_nodelay() {
         "{clean:?}"
     );
 }
+
+/// 300 GETs over h2c (`--http2 --concurrency 8`) against the server `cmd`
+/// starts (it prints its port, and a JSON line of counts on SIGTERM): the
+/// result row of summary.json, and the server's counts.
+fn over_h2c(mut cmd: Command) -> (serde_json::Value, serde_json::Value) {
+    let mut server = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let port = lines.next().unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("s.toml");
+    std::fs::write(
+        &suite,
+        "name = \"goaway\"\n[[scenario]]\nname = \"GET_OK\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/ok\", expect = [200] }]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = run_command(&format!("http://127.0.0.1:{}", port.trim()), &out)
+        .args(["--suite", suite.to_str().unwrap(), "--runs", "300"])
+        .args(["--http2", "--concurrency", "8"])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let counts: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let _ = server.wait();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let r = summary["results"][0].clone();
+    assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{}", text(&o));
+    (r, counts)
+}
+
+/// A server built on hyper-h2 (a library we did not write) that answers ten
+/// requests a connection, then sends GOAWAY naming the tenth as the last
+/// stream it processed and leaves the streams already sent above it
+/// unanswered: every request is answered once (the unprocessed ones again on
+/// a new connection), none fails, and one connection replaces each retired one.
+#[test]
+fn http2_requests_above_a_goaway_are_sent_again_and_answered_once() {
+    let script = crate::support::workspace_root().join("tests-support/python/goaway_server.py");
+    let mut cmd = Command::new(crate::support::python());
+    cmd.args([script.to_str().unwrap(), "10"]);
+    let (_, counts) = over_h2c(cmd);
+    eprintln!("hyper-h2 GOAWAY server: {counts}");
+    // Health check and 300 measured GETs, each processed exactly once.
+    let processed = counts["processed"].as_u64().unwrap();
+    assert!((300..=302).contains(&processed), "{counts}");
+    assert!(counts["unprocessed"].as_u64().unwrap() > 0, "{counts}");
+    assert!(counts["connections"].as_u64().unwrap() <= 45, "{counts}");
+}
+
+/// Node.js's http2 server closing each session after ten streams
+/// (`session.close()`: GOAWAY, then streams that arrive later are refused).
+#[test]
+fn http2_through_node_sessions_closed_every_ten_streams() {
+    const NODE: &str = r#"
+const http2 = require('http2');
+let processed = 0, connections = 0;
+const server = http2.createServer();
+server.on('session', (s) => { connections++; s.answered = 0; });
+server.on('stream', (stream) => {
+  const s = stream.session;
+  processed++;
+  stream.respond({ ':status': 200, 'content-length': 3 });
+  stream.end('ok\n');
+  if (++s.answered === 10) s.close();
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+process.on('SIGTERM', () => {
+  require('fs').writeSync(1, JSON.stringify({ processed, connections }) + '\n');
+  process.exit(0);
+});
+"#;
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", NODE]);
+    let (_, counts) = over_h2c(cmd);
+    eprintln!("Node.js http2 server: {counts}");
+    let processed = counts["processed"].as_u64().unwrap();
+    assert!((300..=302).contains(&processed), "{counts}");
+    assert!(counts["connections"].as_u64().unwrap() <= 45, "{counts}");
+}

@@ -47,6 +47,9 @@ pub(crate) struct Counters {
     pub buffered: AtomicUsize,
 }
 
+/// How long an in-process payload waits for room in a full buffer.
+const WAIT_FOR_ROOM: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The log currently appended to; `None` once closed.
 pub(crate) type WalSlot = Arc<Mutex<Option<WalFile>>>;
 
@@ -156,14 +159,44 @@ impl Ingest {
     ) -> Result<(), IngestError> {
         let n = records.len();
         let result = self.try_accept(encoding, payload, records);
-        match &result {
+        self.count(&result, n);
+        result
+    }
+
+    /// Counts an export of `n` spans as accepted or refused.
+    fn count(&self, result: &Result<(), IngestError>, n: usize) {
+        match result {
             Ok(()) => {
                 self.counters.accepted_exports.fetch_add(1, Relaxed);
                 self.counters.received_spans.fetch_add(n as u64, Relaxed);
             }
             Err(_) => self.reject(n),
         }
-        result
+    }
+
+    /// Accepts an OTLP protobuf payload from this process, waiting while the
+    /// buffer is full (the writer drains it) instead of refusing it.
+    pub(crate) fn accept_waiting(&self, payload: &[u8]) -> Result<(), IngestError> {
+        let started = std::time::Instant::now();
+        loop {
+            let records = decode_records(payload, Encoding::Protobuf)?;
+            let n = records.len();
+            // Room first: a refusal would count as a rejected export.
+            while self.counters.buffered.load(Relaxed) + n > self.max_buffered
+                && n <= self.max_buffered
+                && started.elapsed() < WAIT_FOR_ROOM
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            match self.try_accept(Encoding::Protobuf, payload, records) {
+                // Another export took the room meanwhile: wait again.
+                Err(IngestError::Overloaded { .. }) if started.elapsed() < WAIT_FOR_ROOM => {}
+                result => {
+                    self.count(&result, n);
+                    return result;
+                }
+            }
+        }
     }
 
     fn try_accept(

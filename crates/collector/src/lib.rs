@@ -127,6 +127,18 @@ impl tracesplit_model::span::ServerSpanIndex for SpanIndex {
     }
 }
 
+/// [`CollectorHandle::own_span_sink`].
+struct OwnSpans(std::sync::Arc<ingest::Ingest>);
+
+impl tracesplit_model::span::OwnSpanSink for OwnSpans {
+    fn store(
+        &self,
+        otlp_protobuf: Vec<u8>,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.0.accept_waiting(&otlp_protobuf)?)
+    }
+}
+
 impl CollectorHandle {
     /// Address of the OTLP/gRPC listener.
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -183,6 +195,13 @@ impl CollectorHandle {
     /// `track_server_parents`). Outlives the handle's shutdown harmlessly.
     pub fn span_index(&self) -> std::sync::Arc<dyn tracesplit_model::span::ServerSpanIndex> {
         std::sync::Arc::new(SpanIndex(self.ingest.clone()))
+    }
+
+    /// Where the runner in this process hands its own spans after the run:
+    /// stored as an export over OTLP would be (logged, then in a segment),
+    /// without the HTTP hop. Blocking: call it off the async workers.
+    pub fn own_span_sink(&self) -> std::sync::Arc<dyn tracesplit_model::span::OwnSpanSink> {
+        std::sync::Arc::new(OwnSpans(self.ingest.clone()))
     }
 
     /// Writes what is buffered as a segment now and waits until it is on disk.

@@ -182,6 +182,17 @@ impl SpanRecord {
     }
 }
 
+/// Where a run's own spans go when they are written from its records after
+/// the run rather than exported while it measures (the embedded collector,
+/// in the same process: no protobuf over HTTP, no cores taken from the
+/// requests being measured).
+pub trait OwnSpanSink: Send + Sync {
+    /// Stores one OTLP `ExportTraceServiceRequest` (protobuf), waiting while
+    /// the store is full; the error says why it could not.
+    fn store(&self, otlp_protobuf: Vec<u8>)
+    -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
 /// Whoever receives the API's spans and can tell which client spans already
 /// have a SERVER child: the runner's wait for server spans asks it after the
 /// last request (the embedded collector answers; the runner does not know it).

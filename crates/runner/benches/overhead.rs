@@ -30,6 +30,8 @@ use tracesplit_runner::{Collect, RunConfig, run, suite};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "support/nginx.rs"]
+mod nginx;
 #[path = "support/noop.rs"]
 mod noop;
 use noop::start_server;
@@ -106,6 +108,7 @@ fn run_runner(
         Some(c) => Collect {
             endpoint: Some(c.http_endpoint()),
             server_spans: Some(c.span_index()),
+            own_spans: Some(c.own_span_sink()),
         },
         None => Collect::external(Some(sink.to_owned())),
     };
@@ -128,7 +131,12 @@ fn run_runner(
             collect,
         )
     };
+    let began = std::time::Instant::now();
     let outcome = rt.block_on(run(config)).unwrap();
+    // Setup, the span wait and (with the embedded collector) storing the
+    // run's own spans from its records: what the run costs beyond its
+    // measured seconds.
+    let beyond = began.elapsed().as_secs_f64() - secs as f64;
     let file = outcome.run_dir.join("requests.parquet");
     let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
     let requests = tracesplit_store::read_requests(&file).unwrap();
@@ -150,7 +158,7 @@ fn run_runner(
     let c = outcome.client_spans;
     assert_eq!(c.dropped(), 0, "every client span exported: {c:?}");
     println!(
-        "    ({} requests, requests.parquet {:.1} MB; client spans ended {}, exported {}, dropped {}; collector stored {})",
+        "    ({} requests, requests.parquet {:.1} MB; client spans ended {}, exported {}, dropped {}; collector stored {}; run took {beyond:.2} s beyond its measured time)",
         requests.len(),
         bytes as f64 / 1e6,
         c.ended,
@@ -212,6 +220,10 @@ const RUNNER: &str = "tracesplit";
 const WITH_COLLECTOR: &str = "tracesplit+collector";
 /// oha over HTTPS.
 const OHA_TLS: &str = "oha https";
+/// oha against nginx.
+const OHA_NGINX: &str = "oha nginx";
+/// The default run (embedded collector) against nginx.
+const RUNNER_NGINX: &str = "tracesplit+collector nginx";
 /// The runner over HTTPS, spans to the sink.
 const RUNNER_TLS: &str = "tracesplit https";
 
@@ -245,6 +257,10 @@ fn main() {
         ..Default::default()
     };
     let plain = tracesplit_runner::TlsOptions::default();
+    // A real server beside the no-op one, when nginx is installed.
+    let nginx_dir = tempfile::tempdir().unwrap();
+    let nginx = nginx::start(nginx_dir.path());
+    let nginx_base = nginx.as_ref().map(|n| n.base.clone());
     let runner_rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -262,6 +278,9 @@ fn main() {
     for round in 0..rounds {
         let only = |who: &str| std::env::var("TRACESPLIT_BENCH_ROW").is_ok_and(|o| o != who);
         if let Some(oha) = &oha {
+            let nginx_row = nginx_base
+                .as_ref()
+                .map(|b| (OHA_NGINX, format!("{b}/noop"), None));
             for (who, url, ca) in [
                 ("oha", format!("{base}/noop"), None),
                 (
@@ -269,7 +288,10 @@ fn main() {
                     format!("{tls_base}/noop"),
                     Some(pki.path().join("ca.pem")),
                 ),
-            ] {
+            ]
+            .into_iter()
+            .chain(nginx_row)
+            {
                 if only(who) {
                     continue;
                 }
@@ -283,9 +305,10 @@ fn main() {
             (WITH_COLLECTOR, true),
             (CLIENT_ONLY, false),
             (RUNNER_TLS, false),
+            (RUNNER_NGINX, true),
         ] {
             // TRACESPLIT_BENCH_ROW=NAME measures that row alone (for profiling).
-            if only(who) {
+            if only(who) || (who == RUNNER_NGINX && nginx_base.is_none()) {
                 continue;
             }
             let (rps, p50) = match who {
@@ -297,6 +320,15 @@ fn main() {
                     concurrency,
                     false,
                     &trust,
+                    &base,
+                ),
+                RUNNER_NGINX => run_runner(
+                    &runner_rt,
+                    nginx_base.as_deref().unwrap_or(&base),
+                    secs,
+                    concurrency,
+                    true,
+                    &plain,
                     &base,
                 ),
                 _ => run_runner(
@@ -312,6 +344,9 @@ fn main() {
             println!("  round {round}: {who:<21} {rps:>10.0} req/s   p50 {p50:.3} ms");
             rows.push((round, who, rps, p50));
         }
+    }
+    if nginx.is_none() {
+        println!("  nginx not found: `apt-get install nginx` for the real-server rows");
     }
     if oha.is_none() {
         println!("  oha not found: `cargo install oha` to compare");
@@ -342,6 +377,7 @@ fn summarize(rows: &[Measurement]) {
         (WITH_COLLECTOR, "oha"),
         (CLIENT_ONLY, "oha"),
         (RUNNER_TLS, OHA_TLS),
+        (RUNNER_NGINX, OHA_NGINX),
     ] {
         let pairs: Vec<(f64, f64)> = rows
             .iter()

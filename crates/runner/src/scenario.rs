@@ -283,7 +283,7 @@ impl ScenarioRun {
         let ids = SpanIds::root();
         // The iteration span runs from its first request's start to its last
         // request's end (clock readings the requests take anyway).
-        let mut first_start: Option<u64> = None;
+        let (mut first_start, mut last_end): (Option<u64>, Option<u64>) = (None, None);
         // The last client span waits to be queued with the iteration span: one lock, not two.
         let mut last_client: Option<spans::Span> = None;
         let mut captures = crate::suite::template::Captures::new();
@@ -299,8 +299,10 @@ impl ScenarioRun {
             };
             let intended = if index == 0 { ticket.intended } else { None };
             let (row, client, answer) = self.step(step, index, &cx, ids, intended).await;
-            first_start.get_or_insert(client.start_unix_nano);
-            if let Some(previous) = last_client.replace(client) {
+            let start = row.start_unix_nano.max(0) as u64;
+            first_start.get_or_insert(start);
+            last_end = Some(start + row.duration_ns.max(0) as u64);
+            if let Some(previous) = client.and_then(|c| last_client.replace(c)) {
                 self.state.spans.end(previous);
             }
             if row.expected {
@@ -347,8 +349,10 @@ impl ScenarioRun {
                 self.state.records.push(row);
             }
         }
-        let end = last_client.as_ref().map(|c| c.end_unix_nano);
-        let iteration = self.iteration_span(ids, &ticket, first_start.zip(end));
+        if !self.state.spans.on() {
+            return;
+        }
+        let iteration = self.iteration_span(ids, &ticket, first_start.zip(last_end));
         match last_client {
             Some(client) => self.state.spans.end_all([client, iteration]),
             None => self.state.spans.end(iteration),
@@ -434,7 +438,7 @@ impl ScenarioRun {
         cx: &Context<'_>,
         iteration: SpanIds,
         intended: Option<Instant>,
-    ) -> (Row, spans::Span, Option<Outcome>) {
+    ) -> (Row, Option<spans::Span>, Option<Outcome>) {
         let path = step.path.render_path(cx);
         let body = step
             .body
@@ -468,7 +472,9 @@ impl ScenarioRun {
             o
         };
         let start_unix_nano = self.state.wall_of(outcome.started);
-        let client = self.client_span(index, ids, iteration, &url, start_unix_nano, &outcome);
+        // Not built when the run's spans are written from its rows afterwards.
+        let client = (self.state.spans.on())
+            .then(|| self.client_span(index, ids, iteration, &url, start_unix_nano, &outcome));
         let row = Row {
             step: self.names.steps[index].3,
             iteration: u32::try_from(cx.iteration).unwrap_or(u32::MAX),

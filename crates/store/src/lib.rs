@@ -17,8 +17,8 @@ mod split;
 pub use batch::{request_batch, span_batch};
 pub use error::StoreError;
 pub use reader::{
-    check_request_file, check_span_file, read_answered_span_ids, read_requests, read_span_dir,
-    read_span_file,
+    check_request_file, check_span_file, for_each_request_batch, read_answered_span_ids,
+    read_requests, read_span_dir, read_span_file,
 };
 pub use requests::{Recovered, RequestFileWriter, recover_requests};
 pub use segment::{SpanSegmentWriter, list_segments, segment_path, write_span_segment};

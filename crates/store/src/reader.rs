@@ -56,14 +56,14 @@ fn batches_of(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>,
         builder = builder.with_projection(mask);
     }
     let reader = builder.build().map_err(|e| StoreError::parquet(path, e))?;
-    reader
-        .map(|b| {
-            b.map_err(|e| StoreError::Arrow {
-                context: path.display().to_string(),
-                source: e,
-            })
-        })
-        .collect()
+    reader.map(|b| arrow_err(path, b)).collect()
+}
+
+fn arrow_err<T>(path: &Path, r: Result<T, arrow_schema::ArrowError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Arrow {
+        context: path.display().to_string(),
+        source: e,
+    })
 }
 
 /// Typed access to one batch's columns by name, with errors naming the file and column.
@@ -289,13 +289,38 @@ pub fn read_answered_span_ids(path: &Path) -> Result<Vec<String>, StoreError> {
 
 /// Reads `requests.parquet`.
 pub fn read_requests(path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
-    use tracesplit_model::schema::request_columns as c;
     let mut out = Vec::new();
     for batch in batches(path)? {
-        let cols = Columns {
-            batch: &batch,
-            path,
-        };
+        out.extend(request_records(&batch, path)?);
+    }
+    Ok(out)
+}
+
+/// Reads `requests.parquet` a batch of rows at a time (at most
+/// `batch_rows`), handing each to `f`: memory holds one batch, not the file.
+pub fn for_each_request_batch<E: From<StoreError>>(
+    path: &Path,
+    batch_rows: usize,
+    mut f: impl FnMut(Vec<RequestRecord>) -> Result<(), E>,
+) -> Result<(), E> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| StoreError::parquet(path, e))?
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| StoreError::parquet(path, e))?;
+    for batch in reader {
+        f(request_records(&arrow_err(path, batch)?, path)?)?;
+    }
+    Ok(())
+}
+
+/// One batch of `requests.parquet` as records.
+fn request_records(batch: &RecordBatch, path: &Path) -> Result<Vec<RequestRecord>, StoreError> {
+    use tracesplit_model::schema::request_columns as c;
+    let mut out = Vec::with_capacity(batch.num_rows());
+    {
+        let cols = Columns { batch, path };
         let (run_id, scenario) = (cols.str(c::RUN_ID)?, cols.str(c::SCENARIO)?);
         let (entity, operation) = (cols.str(c::ENTITY_TYPE)?, cols.str(c::OPERATION)?);
         let (iteration, step) = (cols.i64(c::ITERATION)?, cols.i64(c::STEP)?);

@@ -87,6 +87,7 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
             Collect {
                 endpoint: Some(collector.http_endpoint()),
                 server_spans: Some(collector.span_index()),
+                own_spans: Some(collector.own_span_sink()),
             },
         )
     };

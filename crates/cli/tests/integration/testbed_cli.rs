@@ -279,6 +279,36 @@ fn per_iteration_fixtures_are_created_before_the_clock_starts() {
     );
     let inside = creates.iter().filter(|s| s.end_unix_nano > first).count();
     assert_eq!(inside, 0, "creates inside the measured phase");
+    // The runner's own spans, written from the rows after the run: each
+    // request's CLIENT span with the row's times, under its iteration span,
+    // and the API's SERVER span under it.
+    let by_id: std::collections::HashMap<&str, &tracesplit_model::SpanRecord> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    for r in &requests {
+        let c = by_id
+            .get(r.span_id.as_str())
+            .expect("the request's CLIENT span");
+        assert_eq!(c.service_name, "tracesplit-runner");
+        assert_eq!(c.kind, tracesplit_model::SpanKind::Client);
+        assert_eq!(
+            (c.start_unix_nano, c.end_unix_nano),
+            (r.start_unix_nano, r.start_unix_nano + r.duration_ns)
+        );
+        let parent = c.parent_span_id.as_deref().unwrap();
+        assert_eq!(by_id[parent].name, "ITEM_DELETE iteration");
+    }
+    let served = spans
+        .iter()
+        .filter(|s| s.kind == tracesplit_model::SpanKind::Server)
+        .filter(|s| {
+            s.parent_span_id.as_deref().is_some_and(|p| {
+                by_id
+                    .get(p)
+                    .is_some_and(|c| c.service_name == "tracesplit-runner")
+            })
+        })
+        .count();
+    assert_eq!(served, requests.len(), "SERVER spans under the runner's");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let setup = &manifest["scenarios"]["ITEM_DELETE"]["setup"];

@@ -26,6 +26,10 @@ pub struct Collect {
     /// the last request until every request's server span is there; `None`
     /// when the spans go elsewhere (`--no-collect`).
     pub server_spans: Option<Arc<dyn crate::spanwait::ServerSpanIndex>>,
+    /// Where the run's own spans are stored after the run, written from its
+    /// records (the embedded collector in this process); `None`: they are
+    /// exported to `endpoint` while the run measures.
+    pub own_spans: Option<Arc<dyn tracesplit_model::span::OwnSpanSink>>,
 }
 
 impl Collect {
@@ -34,6 +38,7 @@ impl Collect {
         Self {
             endpoint,
             server_spans: None,
+            own_spans: None,
         }
     }
 }

@@ -129,6 +129,9 @@ pub fn open_run_dir(dir: &Path) -> Result<(), RunError> {
 }
 
 fn client_spans(config: &RunConfig) -> Result<ClientSpans, RunError> {
+    if config.collect.own_spans.is_some() {
+        return Ok(ClientSpans::off());
+    }
     let mut export = ExportConfig::new(config.collect.endpoint.clone());
     export.headers = config.otlp_headers.clone();
     // The embedded collector is given by its OTLP/HTTP endpoint; spans that go
@@ -208,7 +211,14 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
     let ledger_failure = state.ledger_failure.lock().ok().and_then(|mut f| f.take());
     drop(state);
     let requests = recorder.finish()?;
-    let ended = end_spans(&config, &spans).await;
+    let mut ended = end_spans(&config, &spans).await;
+    if let Some(sink) = config.collect.own_spans.clone() {
+        let (counts, error) = own_spans_from_records(&config, sink).await;
+        ended.client_spans = counts;
+        measured.notes.extend(error.map(|e| {
+            format!("the run's own spans (written from requests.parquet after the run) were not all stored: {e}")
+        }));
+    }
     measured.notes.extend(run_notes(
         &config,
         &measured,
@@ -299,6 +309,27 @@ struct SpansEnded {
     missing: Option<u64>,
     /// The wait could not read `requests.parquet` (a note says why).
     wait_error: Option<String>,
+}
+
+/// The run's own spans, written from its records into `sink` (blocking, on
+/// a thread of its own): the counts, and why some were not stored.
+async fn own_spans_from_records(
+    config: &RunConfig,
+    sink: Arc<dyn tracesplit_model::span::OwnSpanSink>,
+) -> (ExportCounts, Option<crate::spans::OwnSpansError>) {
+    let requests = config.run_dir.join(REQUESTS_FILE);
+    let steps: std::collections::HashMap<String, usize> = (config.suite.scenarios.iter())
+        .map(|s| (s.name.clone(), s.steps.len()))
+        .collect();
+    let service = ExportConfig::new(None).service_name;
+    tokio::task::spawn_blocking(move || {
+        crate::spans::store_from_requests(&requests, sink.as_ref(), &steps, &service)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        let e = crate::spans::OwnSpansError::Store(Box::new(e));
+        (ExportCounts::default(), Some(e))
+    })
 }
 
 /// Stops the client span export (after a last one), then waits for the

@@ -174,6 +174,15 @@ fn resolve_url(endpoint: Option<&str>, protocol: ExportProtocol) -> String {
     }
 }
 
+/// The resource and scope of the runner's spans.
+pub(super) fn envelope(service_name: &str) -> Envelope {
+    Envelope {
+        resource: resource(service_name),
+        scope_name: "tracesplit-runner".into(),
+        scope_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
 /// `service.name` and the OTEL_RESOURCE_ATTRIBUTES pairs, as the SDKs do.
 fn resource(service_name: &str) -> Vec<(String, Value)> {
     let mut attrs: Vec<(String, Value)> = tracesplit_telemetry::parse_header_list(
@@ -276,11 +285,7 @@ impl Target {
             transport,
             gzip: config.gzip,
             url,
-            envelope: Envelope {
-                resource: resource(&config.service_name),
-                scope_name: "tracesplit-runner".into(),
-                scope_version: env!("CARGO_PKG_VERSION").into(),
-            },
+            envelope: envelope(&config.service_name),
             batch: config.batch.max(1),
             retry: config.retry,
             healthy: std::sync::atomic::AtomicBool::new(true),

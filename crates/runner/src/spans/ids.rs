@@ -32,11 +32,14 @@ pub struct SpanIds {
 }
 
 impl SpanIds {
-    /// A new trace's root span.
+    /// A new trace's root span (an iteration's): its id follows from the
+    /// trace id ([`iteration_span_id`]), so that the spans written from the
+    /// run's records after the run find their parent.
     pub fn root() -> Self {
+        let trace_id = (u128::from(random_u64()) << 64) | u128::from(random_u64());
         Self {
-            trace_id: (u128::from(random_u64()) << 64) | u128::from(random_u64()),
-            span_id: random_u64(),
+            trace_id,
+            span_id: iteration_span_id(trace_id),
         }
     }
 
@@ -47,6 +50,13 @@ impl SpanIds {
             span_id: random_u64(),
         }
     }
+}
+
+/// The id of the iteration span that roots trace `trace_id`: its two
+/// halves mixed (the trace id is random, so this is too), never 0.
+pub fn iteration_span_id(trace_id: u128) -> u64 {
+    let mixed = (trace_id as u64) ^ ((trace_id >> 64) as u64).rotate_left(29);
+    if mixed == 0 { 1 } else { mixed }
 }
 
 /// 32 lowercase hex digits (W3C trace-id).

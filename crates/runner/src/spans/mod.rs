@@ -11,6 +11,7 @@
 //! catalog keeps the SDK (`tracesplit-telemetry`).
 
 mod export;
+mod from_records;
 mod grpc;
 mod ids;
 mod otlp;
@@ -18,7 +19,8 @@ mod otlp;
 mod tests;
 
 pub use export::{ExportConfig, ExportProtocol, ExportRetry, SpanExportError, gzip_from_env};
-pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, traceparent};
+pub use from_records::{OwnSpansError, store_from_requests};
+pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, iteration_span_id, traceparent};
 pub use tracesplit_telemetry::ExportCounts;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -101,8 +103,9 @@ pub struct ClientSpans {
     shared: Arc<Shared>,
     /// The export thread; stopped after a last export by `shutdown`, or when
     /// the last handle goes on the paths that never call it (a run that
-    /// failed half-way).
-    thread: Arc<Drainer<Span, ()>>,
+    /// failed half-way). `None`: spans are not exported while the run
+    /// measures (they are written from its records afterwards).
+    thread: Option<Arc<Drainer<Span, ()>>>,
 }
 
 impl Shared {
@@ -133,8 +136,27 @@ impl ClientSpans {
         .map_err(|e| SpanExportError::Thread(e.to_string()))?;
         Ok(Self {
             shared,
-            thread: Arc::new(thread),
+            thread: Some(Arc::new(thread)),
         })
+    }
+
+    /// Names only: ended spans are dropped uncounted, nothing is exported
+    /// (the run's own spans are written from its records after the run).
+    pub fn off() -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: Arc::new(DrainQueue::new(0, 0)),
+                counters: Counters::default(),
+                last_error: Mutex::new(None),
+                names: RwLock::new(Vec::new()),
+            }),
+            thread: None,
+        }
+    }
+
+    /// Whether ended spans are exported (else building them is wasted work).
+    pub fn on(&self) -> bool {
+        self.thread.is_some()
     }
 
     /// Registers `text` (once; the same text gives the same name).
@@ -160,6 +182,9 @@ impl ClientSpans {
     /// Queues ended spans under one lock (an iteration ends its last client
     /// span and itself together).
     pub fn end_all<const N: usize>(&self, spans: [Span; N]) {
+        if self.thread.is_none() {
+            return;
+        }
         self.shared.counters.add_ended(N as u64);
         // Dropped spans need no count of their own: ended − exported shows them.
         self.shared.queue.push(spans);
@@ -178,7 +203,9 @@ impl ClientSpans {
     /// Exports what is queued, stops the export thread and returns the final counts (blocking).
     pub fn shutdown(&self) -> ExportCounts {
         // A panicked export thread: the counts show what it did not export.
-        let _ = self.thread.finish();
+        if let Some(thread) = &self.thread {
+            let _ = thread.finish();
+        }
         self.counts()
     }
 }

@@ -1,5 +1,7 @@
 //! `run --http2`: the client's requests over HTTP/2 connections, each
-//! carrying up to 100 requests at once.
+//! carrying as many requests at once as its server allows
+//! (SETTINGS_MAX_CONCURRENT_STREAMS): one connection while it has room,
+//! another only when every open one is full.
 
 use super::{ApiClient, Outcome, classify};
 use crate::h2::{H2Conn, H2Response};
@@ -14,15 +16,13 @@ use std::time::Instant;
 /// Times a stream the server did not process is sent at most.
 const ATTEMPTS: usize = 4;
 
-/// Requests one connection carries at once (what servers usually allow).
-const STREAMS_PER_CONNECTION: usize = 100;
-
 /// The HTTP/2 side of a client.
 pub(super) struct H2Side {
     target: Target,
     scheme_authority: String,
     headers: HeaderMap,
     conns: Mutex<Vec<H2Conn>>,
+    /// At most one connection per concurrent request.
     max_conns: usize,
     next: AtomicUsize,
     /// Held while a connection is opened: requests waiting for one share
@@ -58,14 +58,15 @@ impl H2Side {
             scheme_authority: scheme_authority.to_owned(),
             headers,
             conns: Mutex::new(Vec::new()),
-            max_conns: pool.div_ceil(STREAMS_PER_CONNECTION).max(1),
+            max_conns: pool.max(1),
             next: AtomicUsize::new(0),
             opening: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// A connection for the next request: an open one in turn, or a new one
-    /// while there are fewer than needed (`Some(opening)` then).
+    /// A connection for the next request: an open one with a free stream,
+    /// else a new one (`Some(opening)` then) — or, at one connection per
+    /// concurrent request, any open one (the request waits for a stream).
     async fn conn(&self) -> Result<(H2Conn, Option<Opening>), WireError> {
         if let Some(conn) = self.pick() {
             return Ok((conn, None));
@@ -83,20 +84,30 @@ impl H2Side {
         Ok((conn, Some(opening)))
     }
 
-    /// An open connection in turn, when there are as many as needed. Only
-    /// the connection picked is checked (a closed one is dropped and the
-    /// next tried): checking all of them cost a poll each per request.
+    /// An open connection with a free stream, tried in turn from the last
+    /// one used (the first has room unless the server allows few streams);
+    /// closed ones are dropped. At the connection limit, any open one.
     fn pick(&self) -> Option<H2Conn> {
-        self.conns.lock().ok().and_then(|mut conns| {
-            while conns.len() >= self.max_conns {
-                let i = self.next.fetch_add(1, Relaxed) % conns.len();
-                if conns[i].is_open() {
-                    return Some(conns[i].clone());
-                }
+        let mut conns = self.conns.lock().ok()?;
+        let start = self.next.load(Relaxed);
+        let mut k = 0;
+        while k < conns.len() {
+            let i = (start + k) % conns.len();
+            if !conns[i].is_open() {
                 conns.swap_remove(i);
+                continue;
             }
-            None
-        })
+            if conns[i].has_room() {
+                self.next.store(i, Relaxed);
+                return Some(conns[i].clone());
+            }
+            k += 1;
+        }
+        if conns.len() >= self.max_conns && !conns.is_empty() {
+            let i = self.next.fetch_add(1, Relaxed) % conns.len();
+            return Some(conns[i].clone());
+        }
+        None
     }
 
     /// Takes connection `id` out of the pool (a GOAWAY retired it).

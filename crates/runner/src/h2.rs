@@ -37,6 +37,17 @@ pub struct H2Conn {
     pub id: u64,
     /// How it was opened.
     pub opening: Opening,
+    /// Requests on it now (clones share it).
+    in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a request on its connection while it lives.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn wire(host: &str, e: h2::Error) -> WireError {
@@ -110,6 +121,7 @@ impl H2Conn {
             host: target.host.clone(),
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             opening,
+            in_flight: Default::default(),
         })
     }
 
@@ -118,12 +130,23 @@ impl H2Conn {
         !matches!(self.send.clone().ready().now_or_never(), Some(Err(_)))
     }
 
+    /// Whether another request would get a stream at once: fewer requests
+    /// on it than the server's SETTINGS_MAX_CONCURRENT_STREAMS (100 until
+    /// its settings arrive).
+    pub fn has_room(&self) -> bool {
+        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+            < self.send.current_max_send_streams()
+    }
+
     /// Sends `request` with `body` and reads the whole answer, trailers included.
     pub async fn exchange(
         &self,
         request: Request<()>,
         body: Bytes,
     ) -> Result<H2Response, WireError> {
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _counted = InFlight(&self.in_flight);
         let mut send = self
             .send
             .clone()

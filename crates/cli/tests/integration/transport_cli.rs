@@ -175,3 +175,48 @@ process.on('SIGTERM', () => {
     assert!((300..=302).contains(&processed), "{counts}");
     assert!(counts["connections"].as_u64().unwrap() <= 45, "{counts}");
 }
+
+/// Node.js's http2 server allowing two streams a connection
+/// (SETTINGS_MAX_CONCURRENT_STREAMS 2), each answer 20 ms late: at
+/// concurrency 8 the runner opens more connections rather than queueing
+/// requests for a stream (which would put the queueing in their latency),
+/// and never more than one per concurrent request.
+#[test]
+fn http2_opens_another_connection_only_when_the_streams_run_out() {
+    const NODE: &str = r#"
+const http2 = require('http2');
+let processed = 0, connections = 0, most = 0;
+const server = http2.createServer({ settings: { maxConcurrentStreams: 2 } });
+server.on('session', (s) => { connections++; s.open = 0; });
+server.on('stream', (stream) => {
+  const s = stream.session;
+  most = Math.max(most, ++s.open);
+  setTimeout(() => {
+    s.open--;
+    processed++;
+    stream.respond({ ':status': 200, 'content-length': 3 });
+    stream.end('ok\n');
+  }, 20);
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+process.on('SIGTERM', () => {
+  require('fs').writeSync(1, JSON.stringify({ processed, connections, most }) + '\n');
+  process.exit(0);
+});
+"#;
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", NODE]);
+    let (r, counts) = over_h2c(cmd);
+    eprintln!("Node.js http2 server, 2 streams a connection: {counts}\n{r}");
+    let connections = counts["connections"].as_u64().unwrap();
+    // 8 concurrent requests, 2 streams each: 4 connections (and the health
+    // check's, which joins them); never one per request and more.
+    assert!((4..=8).contains(&connections), "{counts}");
+    assert!(counts["most"].as_u64().unwrap() <= 2, "{counts}");
+    // Each request waited for its 20 ms answer, not for a stream as well.
+    let p50 = r["p50_ms"].as_f64().unwrap();
+    assert!(
+        p50 < 35.0,
+        "P50 {p50} ms: requests queued for a stream\n{r}"
+    );
+}

@@ -145,6 +145,24 @@ pub fn classify(e: &WireError) -> String {
     .to_owned()
 }
 
+/// Times one request is sent at most: a server retiring connections every
+/// few requests (nginx's keepalive_requests 10 at concurrency 8) can refuse
+/// a stream on the replacement too.
+const ATTEMPTS: usize = 4;
+
+/// Whether an exchange that failed with `e` on attempt `attempt` (0-based)
+/// is sent again on another connection — one rule for HTTP/1.1 and HTTP/2:
+/// a request the server said it never processed (above a GOAWAY's last
+/// stream id, REFUSED_STREAM), whatever its method; or an idempotent one on
+/// a kept-alive connection (`reused`) the server had closed meanwhile, once.
+fn send_again(e: &WireError, method: &Method, attempt: usize, reused: bool) -> bool {
+    match e {
+        WireError::NotProcessed => attempt + 1 < ATTEMPTS,
+        WireError::ClosedEarly => attempt == 0 && reused && idempotent(method),
+        _ => false,
+    }
+}
+
 /// Methods that may be sent again when a kept-alive connection turns out closed.
 fn idempotent(method: &Method) -> bool {
     matches!(
@@ -468,7 +486,7 @@ impl ApiClient {
         };
         let result = self.exchange_on(&mut conn, request).await;
         let result = match result {
-            Err(WireError::ClosedEarly) if conn.reused && idempotent(request.method) => {
+            Err(e) if send_again(&e, request.method, 0, conn.reused) => {
                 conn = via.opened(Box::new(Conn::connect(&self.inner.target).await?));
                 self.exchange_on(&mut conn, request).await
             }

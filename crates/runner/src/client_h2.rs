@@ -3,7 +3,7 @@
 //! (SETTINGS_MAX_CONCURRENT_STREAMS): one connection while it has room,
 //! another only when every open one is full.
 
-use super::{ApiClient, Outcome, classify};
+use super::{ATTEMPTS, ApiClient, Outcome, classify, send_again};
 use crate::h2::{H2Conn, H2Response};
 use crate::http1::{Opening, Target, WireError};
 use crate::tls::TlsOptions;
@@ -12,9 +12,6 @@ use http::{HeaderMap, HeaderValue, Method, Request};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
-
-/// Times a stream the server did not process is sent at most.
-const ATTEMPTS: usize = 4;
 
 /// The HTTP/2 side of a client.
 pub(super) struct H2Side {
@@ -156,9 +153,6 @@ impl ApiClient {
         body: Bytes,
     ) -> (Result<H2Response, WireError>, Option<Opening>) {
         let mut opened = None;
-        // A server retiring connections every few requests (nginx's
-        // keepalive_requests 10 at concurrency 8) can refuse a stream on the
-        // replacement too: unprocessed streams are tried a few times.
         for attempt in 0..ATTEMPTS {
             let request = match side.request(method, target, !body.is_empty(), traceparent) {
                 Ok(r) => r,
@@ -170,14 +164,8 @@ impl ApiClient {
             };
             opened = opened.or(opening);
             let result = conn.exchange(request, body.clone()).await;
-            let again = match &result {
-                Err(WireError::NotProcessed) => true,
-                Err(WireError::ClosedEarly) => {
-                    attempt == 0 && opening.is_none() && super::idempotent(method)
-                }
-                _ => false,
-            };
-            if !again || attempt + 1 == ATTEMPTS {
+            let reused = opening.is_none();
+            if !(result.as_ref()).is_err_and(|e| send_again(e, method, attempt, reused)) {
                 return (result, opened);
             }
             side.retire(conn.id);

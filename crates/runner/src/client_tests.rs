@@ -193,3 +193,29 @@ fn base_urls() {
         "{text}"
     );
 }
+
+#[test]
+fn one_retry_rule_for_both_protocols() {
+    let (get, post) = (Method::GET, Method::POST);
+    // Never processed: sent again whatever the method, up to the attempts.
+    assert!(send_again(&WireError::NotProcessed, &post, 0, false));
+    assert!(send_again(
+        &WireError::NotProcessed,
+        &post,
+        ATTEMPTS - 2,
+        true
+    ));
+    assert!(!send_again(
+        &WireError::NotProcessed,
+        &get,
+        ATTEMPTS - 1,
+        true
+    ));
+    // A kept-alive connection closed under it: idempotent methods, once.
+    assert!(send_again(&WireError::ClosedEarly, &get, 0, true));
+    assert!(!send_again(&WireError::ClosedEarly, &get, 0, false));
+    assert!(!send_again(&WireError::ClosedEarly, &get, 1, true));
+    assert!(!send_again(&WireError::ClosedEarly, &post, 0, true));
+    let cut = WireError::Truncated("cut".into());
+    assert!(!send_again(&cut, &get, 0, true));
+}

@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod request;
 pub mod schema;
 pub mod server_errors;
+pub mod size;
 pub mod span;
 pub mod stats;
 pub mod summary;

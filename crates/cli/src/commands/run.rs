@@ -134,14 +134,15 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
 /// are still removed. A second Ctrl-C aborts at once, after saying how to
 /// remove the fixtures of the `ledgers` (none for an in-process API).
 pub fn cancel_on_signal(cancelled: Arc<AtomicBool>, ledgers: Vec<PathBuf>) {
-    let first = signal::interrupted();
+    // One listener for both: a second Ctrl-C right after the first is kept.
+    let mut interrupts = signal::Interrupts::new();
     tokio::spawn(async move {
-        first.await;
+        interrupts.next().await;
         eprintln!(
             "interrupted: finishing in-flight requests, then removing fixtures (Ctrl-C again to abort)"
         );
         cancelled.store(true, Ordering::Relaxed);
-        signal::interrupted().await;
+        interrupts.next().await;
         if !ledgers.is_empty() {
             eprintln!(
                 "aborted before cleanup: fixtures of this run may be left in the API; remove them with"

@@ -312,6 +312,9 @@ fn a_double_ctrl_c_names_the_cleanup_command_and_cleanup_finishes_the_job() {
                 .success()
         );
     };
+    // 30 ms apart (a quick double press): the second must not be lost while
+    // the first is handled. (Signals sent within microseconds may coalesce
+    // into one, as the kernel and tokio deliver them.)
     interrupt();
     std::thread::sleep(Duration::from_millis(30));
     interrupt();

@@ -67,12 +67,12 @@ async fn full_suite_leaves_every_table_as_it_found_it(seed_cpus: u64, seed_listi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_full_suite_leaves_a_fresh_catalog_byte_identical() {
+async fn the_full_suite_leaves_a_fresh_catalog_with_the_same_rows() {
     full_suite_leaves_every_table_as_it_found_it(0, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_full_suite_leaves_a_seeded_catalog_byte_identical() {
+async fn the_full_suite_leaves_a_seeded_catalog_with_the_same_rows() {
     full_suite_leaves_every_table_as_it_found_it(20, 200).await;
 }
 

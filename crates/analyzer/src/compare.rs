@@ -115,7 +115,7 @@ pub fn run_side(dir: &Path, skip_s: f64) -> Result<RunSide, AnalyzeError> {
         .collect();
     Ok(RunSide {
         label: dir.display().to_string(),
-        manifest: crate::analyze::manifest(dir).ok(),
+        manifest: crate::inputs::manifest(dir).ok(),
         version: crate::like::service_version(dir),
         scenarios,
     })

@@ -352,6 +352,34 @@ pub fn findings(
     out
 }
 
+/// What the span sources said: traces they did not deliver, or no source at all.
+pub(crate) fn source_findings(notes: Vec<String>, no_source: bool) -> Vec<Finding> {
+    let mut out: Vec<Finding> = notes
+        .into_iter()
+        .map(|note| Finding {
+            severity: Severity::Warning,
+            rule: "traces_missing".into(),
+            scenario: None,
+            title: "some traces were not found in the span source".into(),
+            detail: note,
+            next_step: Some(
+                "wait longer for the backend to flush (--span-wait), or check sampling".into(),
+            ),
+        })
+        .collect();
+    if no_source {
+        out.push(Finding {
+            severity: Severity::Warning,
+            rule: "no_spans".into(),
+            scenario: None,
+            title: "no span source: nothing could be split".into(),
+            detail: "the run has no spans/ directory (was it run with --no-collect?)".into(),
+            next_step: Some("name the spans with --spans DIR or --otlp-json FILE".into()),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

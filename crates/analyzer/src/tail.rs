@@ -33,9 +33,12 @@ fn sample(rows: &[usize]) -> Vec<usize> {
     (0..SAMPLE).map(|k| rows[k * rows.len() / SAMPLE]).collect()
 }
 
+/// A scenario's slow and baseline rows, or why it has none.
+pub type TailSets = Result<(Vec<usize>, Vec<usize>), String>;
+
 /// The slow and baseline rows among `matched_sorted` (matched requests by
 /// total, ascending), sampled; or why there are too few.
-pub fn sets(matched_sorted: &[usize]) -> Result<(Vec<usize>, Vec<usize>), String> {
+pub fn sets(matched_sorted: &[usize]) -> TailSets {
     let n = matched_sorted.len();
     let slow = n.saturating_sub(rank_of(n, 95.0).saturating_sub(1));
     if slow < MIN_SLOW || rank_of(n, 50.0) < MIN_BASELINE {
@@ -152,7 +155,7 @@ pub struct TailInput<'a> {
     /// Their names and statements.
     pub text: &'a SpanText<'a>,
     /// Slow and baseline rows, or why there are none.
-    pub sets: &'a Result<(Vec<usize>, Vec<usize>), String>,
+    pub sets: &'a TailSets,
     /// Expected requests, slowest first (for the clustering).
     pub slowest: &'a [usize],
 }

@@ -201,80 +201,10 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
         );
     }
     if let Some(t) = &s.tail {
-        let _ = writeln!(out, "\n**Why slow:** {}", crate::tail::intro(t));
-        let rows = crate::tail::rows(t);
-        if !rows.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n| {} |\n|---|--:|--:|--:|--:|",
-                crate::tail::HEADER.join(" | ")
-            );
-            for r in rows {
-                let shape = waterfall::one_line(&r[0], 120).replace('`', "'");
-                let _ = writeln!(
-                    out,
-                    "| `{shape}` | {} | {} | {} | {} |",
-                    r[1], r[2], r[3], r[4]
-                );
-            }
-        }
-        let attributes = crate::tail::attribute_rows(t);
-        if !attributes.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n| {} |\n|---|--:|--:|--:|",
-                crate::tail::ATTRIBUTE_HEADER.join(" | ")
-            );
-            for r in attributes {
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {} | {} |",
-                    r[0].replace('`', "'"),
-                    r[1],
-                    r[2],
-                    r[3]
-                );
-            }
-        }
-        if let Some(c) = &t.clustering {
-            let _ = writeln!(out, "\n{}", crate::tail::clustering(c));
-        }
+        why_slow(out, t);
     }
     if !s.outliers.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n| slowest | trace | total | network | queue | handler | cascade | db other |\n|--:|---|--:|--:|--:|--:|--:|--:|"
-        );
-        for (k, o) in s.outliers.iter().enumerate() {
-            let links: Vec<String> = o
-                .links
-                .iter()
-                .map(|l| format!("[{}]({})", l.label, l.url))
-                .collect();
-            let p = o.split;
-            let _ = writeln!(
-                out,
-                "| {} | `{}` {} | {} | {} |",
-                k + 1,
-                o.trace_id,
-                links.join(" "),
-                fmt_ms(p.total_ms),
-                crate::component_cells(&p, " | ")
-            );
-        }
-        let paths: Vec<(usize, String)> = s
-            .outliers
-            .iter()
-            .map(crate::tail::critical_path)
-            .enumerate()
-            .filter(|(_, p)| !p.is_empty())
-            .collect();
-        if !paths.is_empty() {
-            let _ = writeln!(out, "\nCritical paths (exclusive ms per span):\n");
-            for (k, p) in paths {
-                let _ = writeln!(out, "{}. `{}`", k + 1, p.replace('`', "'"));
-            }
-        }
+        outliers(out, &s.outliers);
     }
     if let Some(ex) = &s.exemplar {
         let _ = writeln!(
@@ -285,6 +215,85 @@ fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
         );
     }
     let _ = writeln!(out, "\n</details>");
+}
+
+/// "Why slow": the tail explanation's shapes and attributes, and the clustering.
+fn why_slow(out: &mut String, t: &tracesplit_model::tail::TailExplanation) {
+    let _ = writeln!(out, "\n**Why slow:** {}", crate::tail::intro(t));
+    let rows = crate::tail::rows(t);
+    if !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| {} |\n|---|--:|--:|--:|--:|",
+            crate::tail::HEADER.join(" | ")
+        );
+        for r in rows {
+            let shape = waterfall::one_line(&r[0], 120).replace('`', "'");
+            let _ = writeln!(
+                out,
+                "| `{shape}` | {} | {} | {} | {} |",
+                r[1], r[2], r[3], r[4]
+            );
+        }
+    }
+    let attributes = crate::tail::attribute_rows(t);
+    if !attributes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| {} |\n|---|--:|--:|--:|",
+            crate::tail::ATTRIBUTE_HEADER.join(" | ")
+        );
+        for r in attributes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                r[0].replace('`', "'"),
+                r[1],
+                r[2],
+                r[3]
+            );
+        }
+    }
+    if let Some(c) = &t.clustering {
+        let _ = writeln!(out, "\n{}", crate::tail::clustering(c));
+    }
+}
+
+/// The slowest requests with their links and splits, then their critical paths.
+fn outliers(out: &mut String, outliers: &[tracesplit_model::analysis::Outlier]) {
+    let _ = writeln!(
+        out,
+        "\n| slowest | trace | total | network | queue | handler | cascade | db other |\n|--:|---|--:|--:|--:|--:|--:|--:|"
+    );
+    for (k, o) in outliers.iter().enumerate() {
+        let links: Vec<String> = o
+            .links
+            .iter()
+            .map(|l| format!("[{}]({})", l.label, l.url))
+            .collect();
+        let p = o.split;
+        let _ = writeln!(
+            out,
+            "| {} | `{}` {} | {} | {} |",
+            k + 1,
+            o.trace_id,
+            links.join(" "),
+            fmt_ms(p.total_ms),
+            crate::component_cells(&p, " | ")
+        );
+    }
+    let paths: Vec<(usize, String)> = outliers
+        .iter()
+        .map(crate::tail::critical_path)
+        .enumerate()
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if !paths.is_empty() {
+        let _ = writeln!(out, "\nCritical paths (exclusive ms per span):\n");
+        for (k, p) in paths {
+            let _ = writeln!(out, "{}. `{}`", k + 1, p.replace('`', "'"));
+        }
+    }
 }
 
 impl Exporter for MarkdownExporter {

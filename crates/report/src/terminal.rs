@@ -81,40 +81,7 @@ fn row(out: &mut String, s: &ScenarioAnalysis, width: usize, open_model: bool) {
 impl Exporter for TerminalExporter {
     fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
         let mut out = String::new();
-        let h = [
-            "scenario",
-            "P95 ms",
-            "target",
-            "split",
-            "network",
-            "queue",
-            "handler",
-            "cascade",
-            "db other",
-            "n q h C d",
-            "spans",
-        ];
-        let corrected = if a.open_model {
-            format!(" {:>8}", "corr P95")
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "{:<34} {:>8}{corrected} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
-            h[0],
-            h[1],
-            h[2],
-            h[3],
-            h[4],
-            h[5],
-            h[6],
-            h[7],
-            h[8],
-            h[9],
-            h[10],
-            w = self.bar_width + 2
-        );
+        self.header(&mut out, a.open_model);
         for s in &a.scenarios {
             row(&mut out, s, self.bar_width, a.open_model);
         }
@@ -157,27 +124,72 @@ impl Exporter for TerminalExporter {
         for n in &a.notes {
             let _ = writeln!(out, "  {n}");
         }
-        let shown: Vec<_> = a
-            .findings
-            .iter()
-            .filter(|f| f.severity <= Severity::Warning)
-            .collect();
-        if !shown.is_empty() {
-            let _ = writeln!(out, "\nfindings:");
-        }
-        for f in shown {
-            let tag = match f.severity {
-                Severity::Critical => "CRITICAL",
-                Severity::Warning => "WARNING ",
-                Severity::Optimization => "OPTIMIZE",
-                Severity::Info => "INFO    ",
-            };
-            let _ = writeln!(out, "  {tag} {}", f.title);
-            let _ = writeln!(out, "           {}", f.detail);
-            if let Some(n) = &f.next_step {
-                let _ = writeln!(out, "           next: {n}");
-            }
-        }
+        findings(&mut out, a);
         Ok(out.into_bytes())
+    }
+}
+
+impl TerminalExporter {
+    /// The table's column names.
+    fn header(&self, out: &mut String, open_model: bool) {
+        let h = [
+            "scenario",
+            "P95 ms",
+            "target",
+            "split",
+            "network",
+            "queue",
+            "handler",
+            "cascade",
+            "db other",
+            "n q h C d",
+            "spans",
+        ];
+        let corrected = if open_model {
+            format!(" {:>8}", "corr P95")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{:<34} {:>8}{corrected} {:>7}       {:>7}   {:>7} {:>7} {:>7} {:>7} {:>7}  {:<w$}   {}",
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            h[4],
+            h[5],
+            h[6],
+            h[7],
+            h[8],
+            h[9],
+            h[10],
+            w = self.bar_width + 2
+        );
+    }
+}
+
+/// The findings a terminal shows (warnings and worse), with their next steps.
+fn findings(out: &mut String, a: &Analysis) {
+    let shown: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.severity <= Severity::Warning)
+        .collect();
+    if !shown.is_empty() {
+        let _ = writeln!(out, "\nfindings:");
+    }
+    for f in shown {
+        let tag = match f.severity {
+            Severity::Critical => "CRITICAL",
+            Severity::Warning => "WARNING ",
+            Severity::Optimization => "OPTIMIZE",
+            Severity::Info => "INFO    ",
+        };
+        let _ = writeln!(out, "  {tag} {}", f.title);
+        let _ = writeln!(out, "           {}", f.detail);
+        if let Some(n) = &f.next_step {
+            let _ = writeln!(out, "           next: {n}");
+        }
     }
 }

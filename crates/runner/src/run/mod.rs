@@ -170,18 +170,7 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
         spans.clone(),
         config.cancelled.clone(),
     );
-    state.relogin = (config.suite.auth.clone())
-        .filter(|_| !config.http2)
-        .map(|auth| {
-            let headers = config.headers.clone();
-            crate::auth::Relogin::new(
-                auth,
-                &config.base_url,
-                headers,
-                config.timeout,
-                config.tls.clone(),
-            )
-        });
+    state.relogin = relogin(&config);
     let state = Arc::new(state);
     let mut measured = measure_suite(&config, &state, kept.as_ref(), &mut watch).await?;
     let kept_ledger = kept.as_ref().map(|k| k.ledger.clone());
@@ -198,27 +187,11 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
             .check(&fixtures, "cleanup", "the cleanup's DELETE requests")
             .await;
     }
-    if let Some(n) = state
-        .relogin
-        .as_ref()
-        .map(|r| r.logins())
-        .filter(|n| *n > 0)
-    {
-        measured.notes.push(format!(
-            "the login's token expired {n} times during the run: each time, after a 401, the run logged in again (the requests answered 401 are counted as failed)"
-        ));
-    }
+    measured.notes.extend(relogin_note(&state));
     let ledger_failure = state.ledger_failure.lock().ok().and_then(|mut f| f.take());
     drop(state);
     let requests = recorder.finish()?;
-    let mut ended = end_spans(&config, &spans).await;
-    if let Some(sink) = config.collect.own_spans.clone() {
-        let (counts, error) = own_spans_from_records(&config, sink).await;
-        ended.client_spans = counts;
-        measured.notes.extend(error.map(|e| {
-            format!("the run's own spans (written from requests.parquet after the run) were not all stored: {e}")
-        }));
-    }
+    let ended = all_spans(&config, &spans, &mut measured.notes).await;
     measured.notes.extend(run_notes(
         &config,
         &measured,
@@ -309,6 +282,48 @@ struct SpansEnded {
     missing: Option<u64>,
     /// The wait could not read `requests.parquet` (a note says why).
     wait_error: Option<String>,
+}
+
+/// Renewing the login after a 401 (HTTP/1.1 only), when the suite logs in.
+fn relogin(config: &RunConfig) -> Option<crate::auth::Relogin> {
+    (config.suite.auth.clone())
+        .filter(|_| !config.http2)
+        .map(|auth| {
+            crate::auth::Relogin::new(
+                auth,
+                &config.base_url,
+                config.headers.clone(),
+                config.timeout,
+                config.tls.clone(),
+            )
+        })
+}
+
+/// How often the login was renewed, when it was.
+fn relogin_note(state: &RunState) -> Option<String> {
+    let n = state
+        .relogin
+        .as_ref()
+        .map(|r| r.logins())
+        .filter(|n| *n > 0)?;
+    Some(format!(
+        "the login's token expired {n} times during the run: each time, after a 401, the run logged in again (the requests answered 401 are counted as failed)"
+    ))
+}
+
+/// Ends the client span export and the wait for server spans; then, with
+/// the embedded collector, stores the run's own spans from its records
+/// (a note says when some were not).
+async fn all_spans(config: &RunConfig, spans: &ClientSpans, notes: &mut Vec<String>) -> SpansEnded {
+    let mut ended = end_spans(config, spans).await;
+    if let Some(sink) = config.collect.own_spans.clone() {
+        let (counts, error) = own_spans_from_records(config, sink).await;
+        ended.client_spans = counts;
+        notes.extend(error.map(|e| {
+            format!("the run's own spans (written from requests.parquet after the run) were not all stored: {e}")
+        }));
+    }
+    ended
 }
 
 /// The run's own spans, written from its records into `sink` (blocking, on

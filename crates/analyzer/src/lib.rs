@@ -7,6 +7,7 @@ mod aggregate;
 mod analyze;
 mod attributes;
 pub mod bootstrap;
+mod column;
 pub mod compare;
 mod dedup;
 mod error;

@@ -2,6 +2,7 @@
 //! model, warm-up, target host), and each run's per-request components from
 //! its `split.parquet`.
 
+use crate::column::ColumnError;
 use crate::compare::RunSide;
 use crate::error::AnalyzeError;
 use arrow_array::cast::AsArray;
@@ -172,21 +173,24 @@ const COMPONENTS: [&str; 5] = [
     "db_other_ns",
 ];
 
-fn add(batch: &RecordBatch, parts: &mut Parts) -> Result<(), String> {
-    let text = |name: &str| {
+fn add(batch: &RecordBatch, parts: &mut Parts) -> Result<(), ColumnError> {
+    let column = |name: &str| {
         batch
             .column_by_name(name)
-            .and_then(|c| c.as_string_opt::<i32>())
-            .ok_or_else(|| format!("column {name} is missing"))
+            .ok_or_else(|| ColumnError::Missing(name.to_owned()))
+    };
+    let text = |name: &str| {
+        let c = column(name)?;
+        c.as_string_opt::<i32>()
+            .ok_or_else(|| ColumnError::wrong_type(name, c.data_type(), "text"))
     };
     let (scenario, span) = (text("scenario")?, text("span_id")?);
     let ints = COMPONENTS
         .iter()
         .map(|n| {
-            batch
-                .column_by_name(n)
-                .and_then(|c| c.as_primitive_opt::<Int64Type>())
-                .ok_or_else(|| format!("column {n} is missing"))
+            let c = column(n)?;
+            c.as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| ColumnError::wrong_type(n, c.data_type(), "Int64"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     for i in 0..batch.num_rows() {

@@ -123,16 +123,15 @@ fn read_row_group(
     path: &std::path::Path,
     plain: &ArrowReaderMetadata,
     group: usize,
-) -> Result<RequestTable, String> {
+) -> Result<RequestTable, crate::column::BatchError> {
     // One reader a row group: a batch that ran into the next row group
     // would mix two dictionaries, which the reader merges by hashing every
     // value. The repeated texts are read as the dictionaries the runner's
     // writer encodes them with: each distinct value is interned once.
-    let metadata =
-        crate::scan::row_group_metadata(plain, group, &INTERNED).map_err(|e| e.to_string())?;
+    let metadata = crate::scan::row_group_metadata(plain, group, &INTERNED)?;
     // A handle of its own: a cloned one shares the file position, which
     // the reader seeks, with the other threads'.
-    let handle = File::open(path).map_err(|e| e.to_string())?;
+    let handle = File::open(path)?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata);
     // Files of older versions lack the connection columns (read as zeros).
     let mask = crate::scan::projection(builder.parquet_schema(), &USED);
@@ -140,11 +139,10 @@ fn read_row_group(
         .with_row_groups(vec![group])
         .with_projection(mask)
         .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     let mut table = RequestTable::default();
     for batch in reader {
-        table.append(&batch.map_err(|e| e.to_string())?)?;
+        table.append(&batch?)?;
     }
     Ok(table)
 }

@@ -2,6 +2,7 @@
 //! (scenario, route, method, error kind) interned. Ten million requests are
 //! ~1 GB here instead of ~3 GB of strings.
 
+use crate::column::ColumnError;
 use crate::scan::{FastMap, Labels, Texts, hex_word, hex128};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -189,7 +190,7 @@ impl<T: HexId> HexIds<T> {
 }
 
 /// An integer column of any width as `i64` (null: `None`; a missing column: all `None`).
-fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, String> {
+fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, ColumnError> {
     fn all<T: ArrowPrimitiveType>(
         col: &dyn Array,
         to: impl Fn(T::Native) -> i64,
@@ -213,11 +214,7 @@ fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, String> {
         DataType::UInt16 => all::<UInt16Type>(col, i64::from),
         DataType::UInt8 => all::<UInt8Type>(col, i64::from),
         DataType::Null => vec![None; batch.num_rows()],
-        other => {
-            return Err(format!(
-                "column {name} has type {other}, expected an integer"
-            ));
-        }
+        other => return Err(ColumnError::wrong_type(name, other, "an integer")),
     })
 }
 
@@ -228,7 +225,7 @@ fn zeros(v: Vec<Option<i64>>) -> impl Iterator<Item = i64> {
 impl RequestTable {
     /// Appends a batch of requests (read a batch at a time: a whole run's
     /// strings would be several times the table).
-    pub(crate) fn append(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    pub(crate) fn append(&mut self, batch: &RecordBatch) -> Result<(), ColumnError> {
         let n = batch.num_rows();
         let text = |name: &str| Texts::of(batch, name);
         let label = |name: &str| Labels::of(batch, name);
@@ -242,7 +239,15 @@ impl RequestTable {
         let expected = batch
             .column_by_name(rc::EXPECTED)
             .and_then(|c| c.as_boolean_opt())
-            .ok_or_else(|| format!("column {} is missing or not boolean", rc::EXPECTED))?;
+            .ok_or_else(|| {
+                let found = batch
+                    .column_by_name(rc::EXPECTED)
+                    .map(|c| c.data_type().clone());
+                match found {
+                    Some(t) => ColumnError::wrong_type(rc::EXPECTED, &t, "boolean"),
+                    None => ColumnError::Missing(rc::EXPECTED.into()),
+                }
+            })?;
         self.expected
             .extend((0..n).map(|i| expected.is_valid(i) && expected.value(i)));
         self.error.extend(&label(rc::ERROR)?, n);
@@ -326,7 +331,7 @@ impl RequestTable {
 
     /// Appends a batch's scenarios (each new one with the entity and
     /// operation of its first row).
-    fn append_scenarios(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    fn append_scenarios(&mut self, batch: &RecordBatch) -> Result<(), ColumnError> {
         let label = |name: &str| Labels::of(batch, name);
         let (entity, operation) = (label(rc::ENTITY_TYPE)?, label(rc::OPERATION)?);
         let n = batch.num_rows();

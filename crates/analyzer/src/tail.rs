@@ -34,7 +34,12 @@ fn sample(rows: &[usize]) -> Vec<usize> {
 }
 
 /// A scenario's slow and baseline rows, or why it has none.
-pub type TailSets = Result<(Vec<usize>, Vec<usize>), String>;
+pub type TailSets = Result<(Vec<usize>, Vec<usize>), TooFew>;
+
+/// Too few requests to compare a slow set with a baseline: the sentence says how many.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct TooFew(String);
 
 /// The slow and baseline rows among `matched_sorted` (matched requests by
 /// total, ascending), sampled; or why there are too few.
@@ -42,9 +47,9 @@ pub fn sets(matched_sorted: &[usize]) -> TailSets {
     let n = matched_sorted.len();
     let slow = n.saturating_sub(rank_of(n, 95.0).saturating_sub(1));
     if slow < MIN_SLOW || rank_of(n, 50.0) < MIN_BASELINE {
-        return Err(format!(
+        return Err(TooFew(format!(
             "{n} requests with server spans, {slow} at or above the P95: a fair comparison needs at least {MIN_SLOW} slow requests (about 100 in all)"
-        ));
+        )));
     }
     Ok((
         sample(&matched_sorted[n - slow..]),
@@ -170,7 +175,7 @@ pub fn explain(x: &TailInput<'_>) -> TailExplanation {
         Ok(sets) => sets,
         Err(why) => {
             return TailExplanation {
-                not_compared: Some(why.clone()),
+                not_compared: Some(why.to_string()),
                 clustering,
                 ..Default::default()
             };
@@ -375,6 +380,7 @@ mod tests {
         assert!(
             sets(&rows)
                 .unwrap_err()
+                .to_string()
                 .contains("at least 5 slow requests")
         );
         let rows: Vec<usize> = (0..200).collect();

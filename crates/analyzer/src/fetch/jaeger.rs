@@ -1,6 +1,7 @@
 //! Jaeger's query API (`GET /api/traces/{id}`) → OTLP messages, so that the
 //! span records come out of the same conversion as everything else.
 
+use super::{IdProblem, TraceFormatError};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -68,9 +69,9 @@ struct Tag {
 }
 
 /// Hex id of `bytes` length, left-padded: Jaeger drops leading zeros.
-fn id_bytes(hex_id: &str, bytes: usize) -> Result<Vec<u8>, String> {
+fn id_bytes(hex_id: &str, bytes: usize) -> Result<Vec<u8>, TraceFormatError> {
     let padded = format!("{:0>w$}", hex_id, w = bytes * 2);
-    hex::decode(&padded).map_err(|_| format!("{hex_id:?} is not a hex id"))
+    hex::decode(&padded).map_err(|_| TraceFormatError::id(hex_id, IdProblem::NotHex))
 }
 
 fn value(t: &Tag) -> any_value::Value {
@@ -105,7 +106,7 @@ fn kind(s: &str) -> span::SpanKind {
     }
 }
 
-fn convert(s: &JSpan) -> Result<(String, Span), String> {
+fn convert(s: &JSpan) -> Result<(String, Span), TraceFormatError> {
     let mut out = Span {
         trace_id: id_bytes(&s.trace_id, 16)?,
         span_id: id_bytes(&s.span_id, 8)?,
@@ -144,9 +145,8 @@ fn convert(s: &JSpan) -> Result<(String, Span), String> {
 }
 
 /// One Jaeger API response → one OTLP export request (one resource per process).
-pub fn to_export(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
-    let r: Response = serde_json::from_slice(body)
-        .map_err(|e| format!("not a Jaeger /api/traces response: {e}"))?;
+pub fn to_export(body: &[u8]) -> Result<ExportTraceServiceRequest, TraceFormatError> {
+    let r: Response = serde_json::from_slice(body).map_err(TraceFormatError::Jaeger)?;
     let mut out = ExportTraceServiceRequest::default();
     for trace in r.data.unwrap_or_default() {
         let mut by_process: HashMap<&str, Vec<(String, Span)>> = HashMap::new();

@@ -3,8 +3,11 @@
 //! backoff on 429/5xx and on 404 (a trace not flushed yet) until the span wait
 //! runs out; traces still missing then are reported, never silently dropped.
 
+mod format;
 mod jaeger;
 mod tempo;
+
+pub use format::{IdProblem, TraceFormatError};
 
 use crate::AnalyzeError;
 use std::sync::Mutex;

@@ -3,23 +3,25 @@
 //! both are protobuf JSON, so ids are base64 and enums may be names. Normalized
 //! here into the OTLP/JSON the proto types read (hex ids, numeric enums).
 
+use super::{IdProblem, TraceFormatError};
 use base64::Engine;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::{Map, Value};
 
 /// An id as Tempo returns it (base64, or already hex) → hex.
-fn hex_id(v: &str, bytes: usize) -> Result<String, String> {
+fn hex_id(v: &str, bytes: usize) -> Result<String, TraceFormatError> {
     if v.len() == bytes * 2 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(v.to_ascii_lowercase());
     }
     let raw = base64::engine::general_purpose::STANDARD
         .decode(v)
-        .map_err(|_| format!("id {v:?} is neither hex nor base64"))?;
+        .map_err(|_| TraceFormatError::id(v, IdProblem::NotHexNorBase64))?;
     if raw.len() != bytes {
-        return Err(format!(
-            "id {v:?} has {} bytes, expected {bytes}",
-            raw.len()
-        ));
+        let problem = IdProblem::Length {
+            found: raw.len(),
+            expected: bytes,
+        };
+        return Err(TraceFormatError::id(v, problem));
     }
     Ok(hex::encode(raw))
 }
@@ -41,7 +43,7 @@ const KINDS: [&str; 6] = [
 ];
 const CODES: [&str; 3] = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 
-fn span(s: &mut Map<String, Value>) -> Result<(), String> {
+fn span(s: &mut Map<String, Value>) -> Result<(), TraceFormatError> {
     for (key, bytes) in [("traceId", 16), ("spanId", 8), ("parentSpanId", 8)] {
         if let Some(Value::String(id)) = s.get(key) {
             let id = if id.is_empty() {
@@ -71,17 +73,19 @@ fn rename(m: &mut Map<String, Value>, from: &str, to: &str) {
 }
 
 /// One Tempo response (v1 or v2) → one OTLP export request.
-pub fn to_export(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
-    let mut v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn to_export(body: &[u8]) -> Result<ExportTraceServiceRequest, TraceFormatError> {
+    let mut v: Value = serde_json::from_slice(body).map_err(TraceFormatError::Json)?;
     let resource_spans = match v.get_mut("trace").unwrap_or(&mut Value::Null) {
         Value::Object(t) => t.remove("resourceSpans").or_else(|| t.remove("batches")),
         _ => None,
     }
     .or_else(|| v.get_mut("batches").map(Value::take))
     .or_else(|| v.get_mut("resourceSpans").map(Value::take))
-    .ok_or("not a Tempo trace response (no batches or resourceSpans)")?;
+    .ok_or(TraceFormatError::Tempo(
+        "not a Tempo trace response (no batches or resourceSpans)",
+    ))?;
     let Value::Array(mut batches) = resource_spans else {
-        return Err("batches is not an array".into());
+        return Err(TraceFormatError::Tempo("batches is not an array"));
     };
     for b in &mut batches {
         let Value::Object(b) = b else { continue };
@@ -103,5 +107,5 @@ pub fn to_export(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
         }
     }
     let request = serde_json::json!({ "resourceSpans": batches });
-    serde_json::from_value(request).map_err(|e| format!("not OTLP spans: {e}"))
+    serde_json::from_value(request).map_err(TraceFormatError::Otlp)
 }

@@ -2,6 +2,7 @@
 //! of the wanted traces, grouped by trace.
 
 use super::{FastMap, Ids, Labels, Store, TraceSlots, times};
+use crate::column::ColumnError;
 use crate::error::AnalyzeError;
 use crate::load::Variant;
 use crate::split::{Position, SpanColumns};
@@ -215,7 +216,7 @@ impl Scan<'_> {
         Ok(chunk)
     }
 
-    fn add(&self, batch: &RecordBatch, c: &mut Chunk) -> Result<(), String> {
+    fn add(&self, batch: &RecordBatch, c: &mut Chunk) -> Result<(), ColumnError> {
         let n = batch.num_rows();
         let (span, parent) = (
             Ids::of(batch, sc::SPAN_ID)?,

@@ -3,6 +3,7 @@
 //! of the few error spans is all that is decoded of the rest.
 
 use super::{Ids, Store, Texts, times};
+use crate::column::ColumnError;
 use crate::error::AnalyzeError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
@@ -41,8 +42,9 @@ fn http_status(batch: &RecordBatch) -> Option<&arrow_array::Int32Array> {
 
 /// Whether each row of `batch` is an error span.
 fn is_error(batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
-    let status = Texts::of(batch, sc::STATUS_CODE).map_err(ArrowError::SchemaError)?;
-    let kind = Texts::of(batch, sc::KIND).map_err(ArrowError::SchemaError)?;
+    let schema = |e: ColumnError| ArrowError::SchemaError(e.to_string());
+    let status = Texts::of(batch, sc::STATUS_CODE).map_err(schema)?;
+    let kind = Texts::of(batch, sc::KIND).map_err(schema)?;
     let http = http_status(batch);
     Ok((0..batch.num_rows())
         .map(|i| {
@@ -54,7 +56,7 @@ fn is_error(batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
 }
 
 /// The error spans of one batch (all of its rows passed the filter).
-fn read(batch: &RecordBatch, out: &mut Vec<ErrorSpan>) -> Result<(), String> {
+fn read(batch: &RecordBatch, out: &mut Vec<ErrorSpan>) -> Result<(), ColumnError> {
     let ids = Ids::of(batch, sc::TRACE_ID)?;
     let span = Ids::of(batch, sc::SPAN_ID)?;
     let name = Texts::of(batch, sc::NAME)?;

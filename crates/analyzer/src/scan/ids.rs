@@ -3,6 +3,7 @@
 //! hex text (segments of older versions, files written by other tools).
 
 use super::{Texts, hex_word};
+use crate::column::ColumnError;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
@@ -18,24 +19,21 @@ pub(crate) enum Ids<'a> {
 
 impl<'a> Ids<'a> {
     /// Column `name` of `batch` (a missing column: every id null).
-    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, ColumnError> {
         match batch.column_by_name(name) {
             Some(col) => Self::of_array(col, name),
             None => Ok(Self::Hex(Texts::Missing)),
         }
     }
 
-    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, String> {
+    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, ColumnError> {
         Ok(match col.data_type() {
             DataType::FixedSizeBinary(_) => Self::Fixed(col.as_fixed_size_binary()),
             DataType::Binary => Self::Binary(col.as_binary::<i32>()),
             DataType::LargeBinary => Self::LargeBinary(col.as_binary::<i64>()),
             DataType::BinaryView => Self::BinaryView(col.as_binary_view()),
             _ => Self::Hex(Texts::of_array(col, name).map_err(|_| {
-                format!(
-                    "column {name} has type {}, expected an id (bytes or hex text)",
-                    col.data_type()
-                )
+                ColumnError::wrong_type(name, col.data_type(), "an id (bytes or hex text)")
             })?),
         })
     }
@@ -175,10 +173,10 @@ mod tests {
             Arc::new(arrow_array::Int64Array::from(vec![1])) as ArrayRef,
         )])
         .unwrap_or_else(|e| panic!("{e}"));
-        let err = Ids::of(&batch, "n").err().unwrap_or_default();
-        assert!(
-            err.contains("column n has type Int64, expected an id"),
-            "{err}"
+        let err = Ids::of(&batch, "n").err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("column n has type Int64, expected an id (bytes or hex text)")
         );
         assert_eq!(Ids::of(&batch, "absent").map(|ids| ids.span(0)), Ok(0));
     }

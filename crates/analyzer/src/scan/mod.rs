@@ -27,6 +27,7 @@ pub(crate) use store::write_in_row_groups;
 pub(crate) use store::{count_rows, projection, row_group_metadata};
 pub(crate) use text::span_text_at;
 
+use crate::column::ColumnError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -118,20 +119,20 @@ pub(crate) enum Texts<'a> {
 }
 
 impl<'a> Texts<'a> {
-    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, ColumnError> {
         match batch.column_by_name(name) {
             Some(col) => Self::of_array(col, name),
             None => Ok(Self::Missing),
         }
     }
 
-    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, String> {
+    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, ColumnError> {
         Ok(match col.data_type() {
             DataType::Utf8 => Self::Utf8(col.as_string::<i32>()),
             DataType::LargeUtf8 => Self::Large(col.as_string::<i64>()),
             DataType::Utf8View => Self::View(col.as_string_view()),
             DataType::Null => Self::Missing,
-            other => return Err(format!("column {name} has type {other}, expected text")),
+            other => return Err(ColumnError::wrong_type(name, other, "text")),
         })
     }
 
@@ -165,7 +166,7 @@ pub(crate) enum Labels<'a> {
 }
 
 impl<'a> Labels<'a> {
-    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, String> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, ColumnError> {
         let Some(col) = batch.column_by_name(name) else {
             return Ok(Self::Plain(Texts::Missing));
         };
@@ -222,12 +223,15 @@ impl<'a> Labels<'a> {
     }
 }
 
-fn times<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::Int64Array, String> {
+fn times<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a arrow_array::Int64Array, ColumnError> {
     let col = batch
         .column_by_name(name)
-        .ok_or_else(|| format!("column {name} is missing"))?;
+        .ok_or_else(|| ColumnError::Missing(name.to_owned()))?;
     col.as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| format!("column {name} has type {}, expected Int64", col.data_type()))
+        .ok_or_else(|| ColumnError::wrong_type(name, col.data_type(), "Int64"))
 }
 
 #[cfg(test)]

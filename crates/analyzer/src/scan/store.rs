@@ -196,7 +196,8 @@ impl<'a> Store<'a> {
         let predicate = ArrowPredicateFn::new(
             ProjectionMask::leaves(schema, [trace]),
             move |batch: RecordBatch| -> Result<BooleanArray, ArrowError> {
-                let ids = Ids::of(&batch, sc::TRACE_ID).map_err(ArrowError::SchemaError)?;
+                let ids = Ids::of(&batch, sc::TRACE_ID)
+                    .map_err(|e| ArrowError::SchemaError(e.to_string()))?;
                 Ok(keep(&ids, batch.num_rows()))
             },
         );

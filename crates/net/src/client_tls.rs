@@ -188,10 +188,12 @@ pub fn client_config_for(
 }
 
 /// The name the API's certificate must carry (SNI and verification).
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+pub fn server_name(
+    host: &str,
+) -> Result<ServerName<'static>, rustls::pki_types::InvalidDnsNameError> {
     // `[::1]` in a URL is `::1` to TLS.
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())
+    ServerName::try_from(host.to_owned())
 }
 
 /// A handshake failure in the user's words, with what to do about it.

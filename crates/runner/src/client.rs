@@ -265,7 +265,7 @@ impl ApiClient {
             None => host.to_owned(),
         };
         let connector = if scheme == "https" {
-            let name = crate::tls::server_name(host).map_err(|e| bad(&e))?;
+            let name = crate::tls::server_name(host).map_err(|e| bad(&e.to_string()))?;
             let config = crate::tls::client_config(tls)?;
             Some((tokio_rustls::TlsConnector::from(config), name))
         } else {

@@ -13,10 +13,23 @@ pub struct Shard {
     pub count: u64,
 }
 
+/// Why a shard could not be named.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShardError {
+    /// Not `I/N` with 0 ≤ I < N.
+    #[error("--shard {0:?}: expected I/N with 0 ≤ I < N, e.g. 0/4")]
+    Malformed(String),
+    /// `--shards N` outside a Kubernetes Indexed Job.
+    #[error(
+        "--shards N needs JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job); use --shard I/N otherwise"
+    )]
+    NoJobIndex,
+}
+
 impl Shard {
     /// Parses `I/N` (0 ≤ I < N).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("--shard {text:?}: expected I/N with 0 ≤ I < N, e.g. 0/4");
+    pub fn parse(text: &str) -> Result<Self, ShardError> {
+        let bad = || ShardError::Malformed(text.to_owned());
         let (i, n) = text.split_once('/').ok_or_else(bad)?;
         let index: u64 = i.trim().parse().map_err(|_| bad())?;
         let count: u64 = n.trim().parse().map_err(|_| bad())?;
@@ -27,10 +40,8 @@ impl Shard {
     }
 
     /// `--shards N` with the index from `JOB_COMPLETION_INDEX` (a Kubernetes Indexed Job).
-    pub fn from_job_index(count: u64, job_index: Option<&str>) -> Result<Self, String> {
-        let index = job_index.ok_or_else(|| {
-            "--shards N needs JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job); use --shard I/N otherwise".to_owned()
-        })?;
+    pub fn from_job_index(count: u64, job_index: Option<&str>) -> Result<Self, ShardError> {
+        let index = job_index.ok_or(ShardError::NoJobIndex)?;
         Self::parse(&format!("{}/{count}", index.trim()))
     }
 

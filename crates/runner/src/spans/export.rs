@@ -257,7 +257,7 @@ impl Target {
         let transport = match config.protocol {
             ExportProtocol::Grpc => Transport::Grpc(Box::new(
                 super::grpc::GrpcTarget::new(&uri, headers, &tls, config.gzip, config.timeout)
-                    .map_err(bad)?,
+                    .map_err(|e| bad(e.to_string()))?,
             )),
             ExportProtocol::HttpProtobuf => {
                 if config.gzip {

@@ -30,6 +30,20 @@ fn retryable(code: u32, has_retry_info: bool) -> bool {
     matches!(code, 1 | 4 | 10 | 11 | 14 | 15) || (code == 8 && has_retry_info)
 }
 
+/// Why the OTLP/gRPC endpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum GrpcSetupError {
+    /// The URL names no host.
+    #[error("has no host")]
+    NoHost,
+    /// The host is no name a certificate can carry.
+    #[error("{0}")]
+    ServerName(#[from] rustls::pki_types::InvalidDnsNameError),
+    /// The TLS files could not be read.
+    #[error("{0}")]
+    Tls(#[from] tracesplit_net::client_tls::TlsError),
+}
+
 impl GrpcTarget {
     pub(super) fn new(
         endpoint: &Uri,
@@ -37,13 +51,13 @@ impl GrpcTarget {
         tls: &TlsOptions,
         gzip: bool,
         timeout: Duration,
-    ) -> Result<Self, String> {
-        let host = endpoint.host().ok_or("has no host")?.to_owned();
+    ) -> Result<Self, GrpcSetupError> {
+        let host = endpoint.host().ok_or(GrpcSetupError::NoHost)?.to_owned();
         let https = endpoint.scheme_str() == Some("https");
         let port = endpoint.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tls = if https {
             let name = crate::tls::server_name(&host)?;
-            let config = crate::tls::client_config_for(tls, &[b"h2"]).map_err(|e| e.to_string())?;
+            let config = crate::tls::client_config_for(tls, &[b"h2"])?;
             Some((tokio_rustls::TlsConnector::from(config), name))
         } else {
             None
@@ -83,12 +97,8 @@ impl GrpcTarget {
         Ok(c)
     }
 
-    fn request(&self) -> Result<Request<()>, String> {
-        let mut r = Request::builder()
-            .method("POST")
-            .uri(&self.uri)
-            .body(())
-            .map_err(|e| e.to_string())?;
+    fn request(&self) -> Result<Request<()>, http::Error> {
+        let mut r = Request::builder().method("POST").uri(&self.uri).body(())?;
         let h = r.headers_mut();
         h.extend(self.headers.clone());
         h.insert("content-type", HeaderValue::from_static("application/grpc"));

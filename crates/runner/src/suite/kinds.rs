@@ -142,7 +142,7 @@ pub(super) fn check_vars<'v>(
     vars: impl IntoIterator<Item = &'v str>,
     allowed: &Allowed,
     what: &str,
-) -> Result<(), String> {
+) -> Result<(), BodyError> {
     for v in vars {
         let ok = allowed.names.contains(&v)
             || (allowed.shared && shared_kind(v).is_some())
@@ -152,10 +152,11 @@ pub(super) fn check_vars<'v>(
             if allowed.shared {
                 known.push("{shared.KIND.id}".into());
             }
-            return Err(format!(
-                "{{{v}}} cannot be used in {what} (here: {})",
-                known.join(", ")
-            ));
+            return Err(BodyError::Placeholder {
+                var: v.to_owned(),
+                what: what.to_owned(),
+                known: known.join(", "),
+            });
         }
     }
     Ok(())
@@ -213,27 +214,87 @@ pub(super) fn body(
 }
 
 /// Checks that `body` carries the run's tag where `kind` says it does.
-pub(super) fn check_tag(kind: &FixtureKind, body: &Value, many: bool) -> Result<(), String> {
+pub(super) fn check_tag(kind: &FixtureKind, body: &Value, many: bool) -> Result<(), BodyError> {
+    let field = || (kind.name.clone(), kind.tag.clone());
     let Some(tag) = kind.tag_in(body) else {
-        return Err(format!(
-            "the {} create body has no string at the tag field {} (tracesplit finds its fixtures by it)",
-            kind.name, kind.tag
-        ));
+        let (kind, field) = field();
+        return Err(BodyError::NoTag { kind, field });
     };
     let t = Template::parse(tag)?;
+    let missing = |placeholder| {
+        let (kind, field) = field();
+        BodyError::TagLacks {
+            kind,
+            field,
+            tag: tag.to_owned(),
+            placeholder,
+        }
+    };
     if !t.uses("run_id") {
-        return Err(format!(
-            "the tag field {} of {} ({tag:?}) must contain {{run_id}}, so the run's fixtures can be found and removed",
-            kind.tag, kind.name
-        ));
+        return Err(missing(TagNeeds::RunId));
     }
     if many && !t.uses("n") {
-        return Err(format!(
-            "the tag field {} of {} ({tag:?}) must contain {{n}}: the kind is created many times per run and each needs its own tag",
-            kind.tag, kind.name
-        ));
+        return Err(missing(TagNeeds::N));
     }
     Ok(())
+}
+
+/// What is wrong with a create body or a template's placeholders.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BodyError {
+    /// A placeholder not allowed where it is.
+    #[error("{{{var}}} cannot be used in {what} (here: {known})")]
+    Placeholder {
+        /// The placeholder.
+        var: String,
+        /// Where it was used.
+        what: String,
+        /// The placeholders allowed there.
+        known: String,
+    },
+    /// No string where the kind keeps its tag.
+    #[error(
+        "the {kind} create body has no string at the tag field {field} (tracesplit finds its fixtures by it)"
+    )]
+    NoTag {
+        /// The kind.
+        kind: String,
+        /// Its tag field (a JSON pointer).
+        field: String,
+    },
+    /// A tag without a placeholder it needs.
+    #[error("the tag field {field} of {kind} ({tag:?}) must contain {placeholder}")]
+    TagLacks {
+        /// The kind.
+        kind: String,
+        /// Its tag field.
+        field: String,
+        /// The tag found.
+        tag: String,
+        /// What it lacks, and why it needs it.
+        placeholder: TagNeeds,
+    },
+    /// A placeholder that is not one.
+    #[error(transparent)]
+    Template(#[from] super::template::TemplateError),
+}
+
+/// A placeholder a tag must carry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TagNeeds {
+    /// `{run_id}`: the run's fixtures are found by it.
+    RunId,
+    /// `{n}`: each of many creates needs its own tag.
+    N,
+}
+
+impl std::fmt::Display for TagNeeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::RunId => "{run_id}, so the run's fixtures can be found and removed",
+            Self::N => "{n}: the kind is created many times per run and each needs its own tag",
+        })
+    }
 }
 
 fn kind(at: &Locator<'_>, k: RawKind) -> Result<FixtureKind, SuiteError> {

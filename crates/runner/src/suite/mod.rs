@@ -10,6 +10,48 @@ use crate::suite::template::Template;
 use serde_json::Value;
 use std::path::Path;
 
+/// Why the scenarios asked for on the command line cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    /// `--scenario` is not a glob.
+    #[error("invalid --scenario pattern {pattern:?}: {source}")]
+    Pattern {
+        /// The pattern given.
+        pattern: String,
+        /// What globset said.
+        source: globset::Error,
+    },
+    /// Nothing left after the selection.
+    #[error(
+        "no scenario matches (--scenario {glob}, --entity-type {entity}); `tracesplit suite show` lists them"
+    )]
+    NoMatch {
+        /// `--scenario` (`*` when not given).
+        glob: String,
+        /// `--entity-type` (`any` when not given).
+        entity: String,
+    },
+    /// A `--cascade-sweep` count that is not a number.
+    #[error("--cascade-sweep: {0:?} is not a listing count (e.g. 0,10,100,1000)")]
+    SweepCount(String),
+    /// `--cascade-sweep` without counts.
+    #[error("--cascade-sweep needs at least one listing count")]
+    SweepEmpty,
+    /// No scenario of the suite to model a sweep point on.
+    #[error(
+        "--cascade-sweep {listings}: the suite has no DELETE scenario with a fixture {needed} to model it on"
+    )]
+    SweepModel {
+        /// The count asked for.
+        listings: u64,
+        /// The fixture such a scenario needs.
+        needed: &'static str,
+    },
+    /// A count listed twice.
+    #[error("--cascade-sweep lists {0} twice")]
+    SweepTwice(u64),
+}
+
 pub use kinds::{ChildSpec, FixtureKind};
 pub use raw::parse;
 
@@ -222,12 +264,19 @@ impl Suite {
 
     /// Keeps the scenarios whose name matches `glob` (case-insensitive) and whose
     /// entity type matches `entity` (`cpu`, `ram-spec`, … or the seed's `RAM_SPEC`).
-    pub fn select(&mut self, glob: Option<&str>, entity: Option<&str>) -> Result<(), String> {
+    pub fn select(
+        &mut self,
+        glob: Option<&str>,
+        entity: Option<&str>,
+    ) -> Result<(), SelectionError> {
         if let Some(g) = glob {
             let matcher = globset::GlobBuilder::new(g)
                 .case_insensitive(true)
                 .build()
-                .map_err(|e| format!("invalid --scenario pattern {g:?}: {e}"))?
+                .map_err(|source| SelectionError::Pattern {
+                    pattern: g.to_owned(),
+                    source,
+                })?
                 .compile_matcher();
             self.scenarios.retain(|s| matcher.is_match(&s.name));
         }
@@ -237,11 +286,10 @@ impl Suite {
                 .retain(|s| s.entity_type.eq_ignore_ascii_case(&want));
         }
         if self.scenarios.is_empty() {
-            return Err(format!(
-                "no scenario matches (--scenario {}, --entity-type {}); `tracesplit suite show` lists them",
-                glob.unwrap_or("*"),
-                entity.unwrap_or("any")
-            ));
+            return Err(SelectionError::NoMatch {
+                glob: glob.unwrap_or("*").to_owned(),
+                entity: entity.unwrap_or("any").to_owned(),
+            });
         }
         Ok(())
     }

@@ -83,7 +83,7 @@ pub(super) struct Locator<'a> {
 
 impl Locator<'_> {
     /// An error at `span` of this file.
-    pub(super) fn err(&self, span: Range<usize>, message: impl Into<String>) -> SuiteError {
+    pub(super) fn err(&self, span: Range<usize>, message: impl std::fmt::Display) -> SuiteError {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -91,7 +91,7 @@ impl Locator<'_> {
             file: self.file.to_owned(),
             line,
             column,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 }

@@ -2,13 +2,13 @@
 //! repeated against CPUs used by each number of listings, so the reports can
 //! show how the usage check grows.
 
-use super::{Scenario, Suite};
+use super::{Scenario, SelectionError, Suite};
 use serde_json::Value;
 use tracesplit_model::sweep::sweep_scenario;
 
 impl Suite {
     /// `--cascade-sweep N,N,…` when given: parses the counts and adds the sweep.
-    pub fn add_cascade_sweep_arg(&mut self, arg: Option<&str>) -> Result<(), String> {
+    pub fn add_cascade_sweep_arg(&mut self, arg: Option<&str>) -> Result<(), SelectionError> {
         match arg {
             Some(text) => self.add_cascade_sweep(&parse_counts(text)?),
             None => Ok(()),
@@ -18,7 +18,7 @@ impl Suite {
     /// Adds one `CASCADE_SWEEP_<n>` scenario per listing count, modelled on the
     /// suite's DELETE scenarios: the per-iteration one for 0 listings (the delete
     /// succeeds), the one with listings for every other count (it answers 409).
-    pub fn add_cascade_sweep(&mut self, counts: &[u64]) -> Result<(), String> {
+    pub fn add_cascade_sweep(&mut self, counts: &[u64]) -> Result<(), SelectionError> {
         let deletes = || {
             self.scenarios
                 .iter()
@@ -35,17 +35,17 @@ impl Suite {
         for &n in counts {
             let template = if n == 0 { &unused } else { &used };
             let Some(template) = template else {
-                return Err(format!(
-                    "--cascade-sweep {n}: the suite has no DELETE scenario with a fixture {} to model it on",
-                    if n == 0 {
+                return Err(SelectionError::SweepModel {
+                    listings: n,
+                    needed: if n == 0 {
                         "created per iteration"
                     } else {
                         "used by listings"
-                    }
-                ));
+                    },
+                });
             };
             if added.iter().any(|s: &Scenario| s.name == sweep_scenario(n)) {
-                return Err(format!("--cascade-sweep lists {n} twice"));
+                return Err(SelectionError::SweepTwice(n));
             }
             added.push(point(template, n, &self.kinds));
         }
@@ -72,18 +72,13 @@ fn point(template: &Scenario, listings: u64, kinds: &[super::FixtureKind]) -> Sc
 }
 
 /// Parses `0,10,100,1000`.
-pub fn parse_counts(text: &str) -> Result<Vec<u64>, String> {
-    let counts: Result<Vec<u64>, String> = text
+pub fn parse_counts(text: &str) -> Result<Vec<u64>, SelectionError> {
+    let counts = text
         .split(',')
-        .map(|p| {
-            p.trim().parse::<u64>().map_err(|_| {
-                format!("--cascade-sweep: {p:?} is not a listing count (e.g. 0,10,100,1000)")
-            })
-        })
-        .collect();
-    let counts = counts?;
+        .map(|p| (p.trim().parse::<u64>()).map_err(|_| SelectionError::SweepCount(p.to_owned())))
+        .collect::<Result<Vec<u64>, _>>()?;
     if counts.is_empty() {
-        return Err("--cascade-sweep needs at least one listing count".into());
+        return Err(SelectionError::SweepEmpty);
     }
     Ok(counts)
 }
@@ -122,6 +117,6 @@ mod tests {
     fn listing_counts_parse_or_say_what_is_wrong() {
         assert_eq!(parse_counts("0, 10,100").ok(), Some(vec![0, 10, 100]));
         let e = parse_counts("0,ten").unwrap_err();
-        assert!(e.contains("\"ten\""), "{e}");
+        assert!(e.to_string().contains("\"ten\""), "{e}");
     }
 }

@@ -130,9 +130,29 @@ fn push_encoded(out: &mut String, value: &str) {
     }
 }
 
+/// A placeholder that is not one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// `{` without its `}`.
+    #[error("unclosed placeholder in {0:?}")]
+    Unclosed(String),
+    /// A name no placeholder has.
+    #[error(
+        "unknown placeholder {{{name}}} in {text:?} (known: {known}, {{shared.KIND.id}}, {{capture.NAME}})"
+    )]
+    Unknown {
+        /// The name inside the braces.
+        name: String,
+        /// The whole text.
+        text: String,
+        /// The placeholders there are.
+        known: String,
+    },
+}
+
 impl Template {
     /// Parses `text`; an unknown or unclosed placeholder is an error naming it.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
@@ -141,17 +161,18 @@ impl Template {
             }
             let close = rest[open..]
                 .find('}')
-                .ok_or_else(|| format!("unclosed placeholder in {text:?}"))?
+                .ok_or_else(|| TemplateError::Unclosed(text.to_owned()))?
                 + open;
             let name = rest[open + 1..close].trim();
             if !PLACEHOLDERS.contains(&name)
                 && shared_kind(name).is_none()
                 && capture_name(name).is_none()
             {
-                return Err(format!(
-                    "unknown placeholder {{{name}}} in {text:?} (known: {}, {{shared.KIND.id}}, {{capture.NAME}})",
-                    PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
-                ));
+                return Err(TemplateError::Unknown {
+                    name: name.to_owned(),
+                    text: text.to_owned(),
+                    known: PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", "),
+                });
             }
             parts.push(Part::Var(name.to_owned()));
             rest = &rest[close + 1..];
@@ -242,7 +263,7 @@ impl<'de> serde::Deserialize<'de> for Template {
 }
 
 /// Checks every string of a JSON template; returns the first problem.
-pub fn check_json(v: &Value) -> Result<(), String> {
+pub fn check_json(v: &Value) -> Result<(), TemplateError> {
     match v {
         Value::String(s) => Template::parse(s).map(|_| ()),
         Value::Array(a) => a.iter().try_for_each(check_json),

@@ -73,9 +73,9 @@ fn span(
     statement: Option<&str>,
 ) -> SpanRecord {
     SpanRecord {
-        trace_id: trace.to_owned(),
-        span_id: format!("{id:016x}"),
-        parent_span_id: Some(format!("{parent:016x}")),
+        trace_id: trace.parse().unwrap_or_default(),
+        span_id: tracesplit_model::SpanId(id.to_be_bytes()),
+        parent_span_id: Some(tracesplit_model::SpanId(parent.to_be_bytes())),
         name: name.to_owned(),
         kind,
         start_unix_nano: start,

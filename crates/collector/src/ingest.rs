@@ -59,7 +59,12 @@ pub(crate) struct Ingest {
     counters: Arc<Counters>,
     max_buffered: usize,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    server_parents: Option<Mutex<HashSet<String>>>,
+    server_parents: Option<Mutex<HashSet<tracesplit_model::SpanId>>>,
+}
+
+/// Whether the span `parent` (hex) has a SERVER child in `set`.
+fn has_child(set: &HashSet<tracesplit_model::SpanId>, parent: &str) -> bool {
+    tracesplit_model::SpanId::from_hex(parent).is_ok_and(|p| set.contains(&p))
 }
 
 fn store_err(path: &Path, e: impl std::fmt::Display) -> StartError {
@@ -257,21 +262,22 @@ impl Ingest {
             .iter()
             .filter(|r| r.kind == tracesplit_model::SpanKind::Server)
         {
-            if let Some(p) = &r.parent_span_id {
-                set.insert(p.clone());
+            if let Some(p) = r.parent_span_id {
+                set.insert(p);
             }
         }
     }
 
-    /// How many of `parents` have no SERVER child span yet (`None` when not tracking).
+    /// How many of `parents` (hex, as `requests.parquet` keeps them) have no
+    /// SERVER child span yet (`None` when not tracking); one that is no id has none.
     pub(crate) fn missing_server_children(&self, parents: &[String]) -> Option<usize> {
         let set = self.server_parents.as_ref()?.lock().ok()?;
-        Some(parents.iter().filter(|p| !set.contains(*p)).count())
+        Some(parents.iter().filter(|p| !has_child(&set, p)).count())
     }
 
     pub(crate) fn without_server_children(&self, mut parents: Vec<String>) -> Option<Vec<String>> {
         let set = self.server_parents.as_ref()?.lock().ok()?;
-        parents.retain(|p| !set.contains(p));
+        parents.retain(|p| !has_child(&set, p));
         Some(parents)
     }
 

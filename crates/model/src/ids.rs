@@ -97,6 +97,20 @@ macro_rules! define_id {
                 Self::from_hex(s)
             }
         }
+
+        // As hex text: JSON is an edge where ids are shown.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_hex())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::from_hex(&text).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 

@@ -98,9 +98,9 @@ fn span_to_record(
     let attrs = &span.attributes;
     let status = span.status.unwrap_or_default();
     Ok(SpanRecord {
-        trace_id: trace_id.to_hex(),
-        span_id: span_id.to_hex(),
-        parent_span_id: parent_span_id.map(|p| p.to_hex()),
+        trace_id,
+        span_id,
+        parent_span_id,
         kind: SpanKind::from_otlp(span.kind),
         start_unix_nano: clamp_time(span.start_time_unix_nano),
         end_unix_nano: clamp_time(span.end_time_unix_nano),

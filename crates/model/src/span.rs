@@ -129,16 +129,17 @@ impl SpanStatus {
     }
 }
 
-/// One span, flattened: ids as lowercase hex, a few attributes promoted to
-/// columns, the rest kept as JSON text so that nothing the producer sent is lost.
+/// One span, flattened: ids typed (hex only where they are shown or
+/// written as JSON), a few attributes promoted to columns, the rest kept as
+/// JSON text so that nothing the producer sent is lost.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SpanRecord {
-    /// 32 lowercase hex digits.
-    pub trace_id: String,
-    /// 16 lowercase hex digits.
-    pub span_id: String,
-    /// 16 lowercase hex digits; `None` for a root span.
-    pub parent_span_id: Option<String>,
+    /// Trace id.
+    pub trace_id: crate::ids::TraceId,
+    /// Span id.
+    pub span_id: crate::ids::SpanId,
+    /// Parent span id; `None` for a root span.
+    pub parent_span_id: Option<crate::ids::SpanId>,
     /// Span name, e.g. `DELETE /v1/catalog/cpus/{cpu_id}` or `SELECT catalog`.
     pub name: String,
     /// Span kind.

@@ -39,20 +39,17 @@ pub enum StoreError {
         /// What is wrong, e.g. "is missing" or "has type Utf8, expected Int64".
         problem: String,
     },
-    /// A span's id is not hex of its width (when a batch is built).
-    #[error(
-        "span {row}: {column} {text:?} is not {bytes} bytes of hex ({} hex digits)",
-        bytes * 2
-    )]
+    /// A stored id is not an id (a file written or rewritten by another tool).
+    #[error("{path}: span {row}: {column}: {source}")]
     Id {
-        /// The span's row in the batch.
+        /// The file.
+        path: PathBuf,
+        /// The span's row in its batch.
         row: usize,
         /// The id column.
         column: &'static str,
-        /// The id as given (at most 40 characters).
-        text: String,
-        /// The id's width in bytes.
-        bytes: usize,
+        /// What is wrong with it.
+        source: tracesplit_model::ids::IdError,
     },
     /// A journal line could not be decoded.
     #[error("{path}:{line}: unreadable journal entry: {message}")]

@@ -11,7 +11,6 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
 use std::path::Path;
-use tracesplit_model::ids::hex_lower;
 use tracesplit_model::{RequestRecord, SpanId, SpanKind, SpanRecord, SpanStatus, TraceId};
 
 fn is_text(t: &DataType) -> bool {
@@ -66,6 +65,15 @@ fn arrow_err<T>(path: &Path, r: Result<T, arrow_schema::ArrowError>) -> Result<T
     })
 }
 
+/// How an id is read from its bytes and from hex text.
+type IdParsers<T> = (
+    fn(&[u8]) -> Result<T, tracesplit_model::ids::IdError>,
+    fn(&str) -> Result<T, tracesplit_model::ids::IdError>,
+);
+
+const TRACE: IdParsers<TraceId> = (TraceId::from_bytes, TraceId::from_hex);
+const SPAN: IdParsers<SpanId> = (SpanId::from_bytes, SpanId::from_hex);
+
 /// Typed access to one batch's columns by name, with errors naming the file and column.
 struct Columns<'a> {
     batch: &'a RecordBatch,
@@ -92,40 +100,58 @@ impl<'a> Columns<'a> {
         Ok(col.as_ref())
     }
 
-    /// An id column as lowercase hex text: stored as bytes, or (segments of
-    /// older versions, files rewritten by other tools) as hex text.
-    fn opt_id(&self, name: &str, bytes: usize) -> Result<Vec<Option<String>>, StoreError> {
+    /// An id column, typed: stored as bytes, or (segments of older
+    /// versions, files rewritten by other tools) as hex text; null or empty: `None`.
+    fn opt_id<T>(
+        &self,
+        name: &'static str,
+        bytes: usize,
+        (of_bytes, of_hex): IdParsers<T>,
+    ) -> Result<Vec<Option<T>>, StoreError> {
         let col = self.column(name, &DataType::FixedSizeBinary(bytes as i32))?;
-        let hex = |value: &[u8]| Some(hex_lower(value));
-        Ok(match col.data_type() {
+        let bad = |row: usize, source| StoreError::Id {
+            path: self.path.to_owned(),
+            row,
+            column: name,
+            source,
+        };
+        let raw: Vec<Option<&[u8]>> = match col.data_type() {
             DataType::FixedSizeBinary(_) => {
                 let a = col.as_fixed_size_binary();
                 (0..a.len())
-                    .map(|i| a.is_valid(i).then(|| hex(a.value(i))).flatten())
+                    .map(|i| a.is_valid(i).then(|| a.value(i)))
                     .collect()
             }
-            DataType::Binary => col
-                .as_binary::<i32>()
-                .iter()
-                .map(|v| v.and_then(hex))
-                .collect(),
-            DataType::LargeBinary => col
-                .as_binary::<i64>()
-                .iter()
-                .map(|v| v.and_then(hex))
-                .collect(),
-            DataType::BinaryView => col
-                .as_binary_view()
-                .iter()
-                .map(|v| v.and_then(hex))
-                .collect(),
-            _ => return self.opt_str(name),
-        })
+            DataType::Binary => col.as_binary::<i32>().iter().collect(),
+            DataType::LargeBinary => col.as_binary::<i64>().iter().collect(),
+            DataType::BinaryView => col.as_binary_view().iter().collect(),
+            _ => {
+                let text = self.opt_str(name)?;
+                return (text.iter().enumerate())
+                    .map(|(row, t)| match t.as_deref().filter(|t| !t.is_empty()) {
+                        None => Ok(None),
+                        Some(t) => of_hex(t).map(Some).map_err(|e| bad(row, e)),
+                    })
+                    .collect();
+            }
+        };
+        (raw.into_iter().enumerate())
+            .map(|(row, b)| match b.filter(|b| !b.is_empty()) {
+                None => Ok(None),
+                Some(b) => of_bytes(b).map(Some).map_err(|e| bad(row, e)),
+            })
+            .collect()
     }
 
-    fn id(&self, name: &str, bytes: usize) -> Result<Vec<String>, StoreError> {
+    /// An id column without nulls (a null reads as the all-zero id).
+    fn id<T: Default>(
+        &self,
+        name: &'static str,
+        bytes: usize,
+        parsers: IdParsers<T>,
+    ) -> Result<Vec<T>, StoreError> {
         Ok(self
-            .opt_id(name, bytes)?
+            .opt_id(name, bytes, parsers)?
             .into_iter()
             .map(Option::unwrap_or_default)
             .collect())
@@ -208,9 +234,9 @@ pub fn read_span_file(path: &Path) -> Result<Vec<SpanRecord>, StoreError> {
             batch: &batch,
             path,
         };
-        let trace_id = cols.id(c::TRACE_ID, TraceId::LEN)?;
-        let span_id = cols.id(c::SPAN_ID, SpanId::LEN)?;
-        let parent = cols.opt_id(c::PARENT_SPAN_ID, SpanId::LEN)?;
+        let trace_id = cols.id(c::TRACE_ID, TraceId::LEN, TRACE)?;
+        let span_id = cols.id(c::SPAN_ID, SpanId::LEN, SPAN)?;
+        let parent = cols.opt_id(c::PARENT_SPAN_ID, SpanId::LEN, SPAN)?;
         let name = cols.str(c::NAME)?;
         let kind = cols.str(c::KIND)?;
         let start = cols.i64(c::START)?;
@@ -230,9 +256,9 @@ pub fn read_span_file(path: &Path) -> Result<Vec<SpanRecord>, StoreError> {
         let links = cols.opt_str(c::LINKS)?;
         for i in 0..batch.num_rows() {
             out.push(SpanRecord {
-                trace_id: trace_id[i].clone(),
-                span_id: span_id[i].clone(),
-                parent_span_id: parent[i].clone(),
+                trace_id: trace_id[i],
+                span_id: span_id[i],
+                parent_span_id: parent[i],
                 name: name[i].clone(),
                 kind: SpanKind::parse(&kind[i]),
                 start_unix_nano: start[i],

@@ -131,8 +131,8 @@ mod tests {
     fn segments_are_listed_in_generation_order_and_tmp_files_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let span = |i: u8| SpanRecord {
-            trace_id: format!("{i:032x}"),
-            span_id: format!("{i:016x}"),
+            trace_id: tracesplit_model::TraceId(u128::from(i).to_be_bytes()),
+            span_id: tracesplit_model::SpanId(u64::from(i).to_be_bytes()),
             name: format!("s{i}"),
             attributes_json: "{}".into(),
             resource_attributes_json: "{}".into(),

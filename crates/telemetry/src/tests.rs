@@ -55,7 +55,7 @@ async fn spans_of_one_component_reach_its_collector_and_are_counted() {
     assert!(
         spans
             .iter()
-            .all(|s| s.trace_id == trace_id.to_string() && s.service_name == "unit")
+            .all(|s| s.trace_id.to_string() == trace_id.to_string() && s.service_name == "unit")
     );
     collector.shutdown().await.unwrap();
 }

@@ -28,9 +28,15 @@ fn jaeger_traces_become_span_records() {
         .iter()
         .find(|r| r.kind == SpanKind::Server)
         .expect("server span");
-    assert_eq!(server.trace_id, "0af92f3577b34da6a3ce929d0e0e4736");
-    assert_eq!(server.span_id, "00f067aa0ba902b7");
-    assert_eq!(server.parent_span_id.as_deref(), Some("53995c3f42cd8ad8"));
+    assert_eq!(
+        server.trace_id.to_string(),
+        "0af92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(server.span_id.to_string(), "00f067aa0ba902b7");
+    assert_eq!(
+        server.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("53995c3f42cd8ad8")
+    );
     assert_eq!(server.end_unix_nano - server.start_unix_nano, 812_000_000);
     assert_eq!(server.http_route.as_deref(), Some("/v1/catalog/cpus/{id}"));
     assert_eq!(server.http_status_code, Some(409));
@@ -41,7 +47,10 @@ fn jaeger_traces_become_span_records() {
         .iter()
         .find(|r| r.kind == SpanKind::Client)
         .expect("db span");
-    assert_eq!(db.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    assert_eq!(
+        db.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("00f067aa0ba902b7")
+    );
     assert_eq!(db.db_system.as_deref(), Some("sqlite"));
     assert!(
         db.db_statement
@@ -65,9 +74,12 @@ fn tempo_v1_and_v2_answers_become_span_records() {
         .expect("converts");
     assert_eq!(records.len(), 1);
     let s = &records[0];
-    assert_eq!(s.trace_id, "0af92f3577b34da6a3ce929d0e0e4736");
-    assert_eq!(s.span_id, "00f067aa0ba902b7");
-    assert_eq!(s.parent_span_id.as_deref(), Some("53995c3f42cd8ad8"));
+    assert_eq!(s.trace_id.to_string(), "0af92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(s.span_id.to_string(), "00f067aa0ba902b7");
+    assert_eq!(
+        s.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("53995c3f42cd8ad8")
+    );
     assert_eq!(s.kind, SpanKind::Server);
     assert_eq!(s.status_code, SpanStatus::Error);
     assert_eq!(s.http_status_code, Some(409));

@@ -51,8 +51,8 @@ fn jaeger_body(spans: &[&SpanRecord]) -> Value {
             let t = if v.is_number() { "int64" } else { "string" };
             tags.push(json!({"key": k, "type": t, "value": v}));
         }
-        let refs: Vec<Value> = s.parent_span_id.iter().map(|p| json!({"refType": "CHILD_OF", "traceID": strip(&s.trace_id), "spanID": strip(p)})).collect();
-        json!({"traceID": strip(&s.trace_id), "spanID": strip(&s.span_id), "flags": 1, "operationName": s.name,
+        let refs: Vec<Value> = s.parent_span_id.iter().map(|p| json!({"refType": "CHILD_OF", "traceID": strip(&s.trace_id.to_string()), "spanID": strip(&p.to_string())})).collect();
+        json!({"traceID": strip(&s.trace_id.to_string()), "spanID": strip(&s.span_id.to_string()), "flags": 1, "operationName": s.name,
                "references": refs, "startTime": s.start_unix_nano / 1000, "duration": (s.end_unix_nano - s.start_unix_nano) / 1000,
                "tags": tags, "logs": [], "processID": "p1", "warnings": null})
     }).collect();
@@ -70,10 +70,10 @@ fn tempo_body(spans: &[&SpanRecord]) -> Value {
             Value::Number(n) => json!({"key": k, "value": {"intValue": n.to_string()}}),
             v => json!({"key": k, "value": {"stringValue": v}}),
         }).collect();
-        let mut span = json!({"traceId": b64(&s.trace_id), "spanId": b64(&s.span_id), "name": s.name, "kind": kind,
+        let mut span = json!({"traceId": b64(&s.trace_id.to_string()), "spanId": b64(&s.span_id.to_string()), "name": s.name, "kind": kind,
             "startTimeUnixNano": s.start_unix_nano.to_string(), "endTimeUnixNano": s.end_unix_nano.to_string(),
             "attributes": attributes, "status": {}});
-        if let Some(p) = &s.parent_span_id { span["parentSpanId"] = json!(b64(p)); }
+        if let Some(p) = &s.parent_span_id { span["parentSpanId"] = json!(b64(&p.to_string())); }
         span
     }).collect();
     json!({"trace": {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "catalog"}}]},
@@ -195,7 +195,7 @@ fn bodies(
         .iter()
         .filter(|s| s.kind != SpanKind::Client || s.db_system.is_some())
     {
-        by_trace.entry(s.trace_id.clone()).or_default().push(s);
+        by_trace.entry(s.trace_id.to_string()).or_default().push(s);
     }
     by_trace
         .into_iter()
@@ -287,7 +287,7 @@ fn jaeger_and_tempo_give_the_split_the_store_gives() {
 fn a_trace_never_found_is_reported_and_unmatched() {
     let dir = tempfile::tempdir().unwrap();
     let spans = run_with_spans(dir.path());
-    let lost = spans[0].trace_id.clone();
+    let lost = spans[0].trace_id.to_string();
     let replay = Arc::new(Replay {
         bodies: bodies(&spans, Some(&lost), jaeger_body),
         busy_first: false,

@@ -119,7 +119,7 @@ fn a_malformed_line_is_named_with_its_line_number() {
     let err = analyze(&cfg).err().unwrap().to_string();
     assert!(err.contains("traces.jsonl:2:"), "{err}");
     let mut bad = line(&s, false);
-    bad = bad.replacen(&s[0].trace_id, "abc", 1);
+    bad = bad.replacen(&s[0].trace_id.to_string(), "abc", 1);
     std::fs::write(dir.path().join("traces.jsonl"), bad).unwrap();
     let cfg = AnalyzeConfig {
         run_dirs: vec![dir.path().to_owned()],

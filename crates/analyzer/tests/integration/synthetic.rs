@@ -159,7 +159,7 @@ fn unmatched_clamped_and_multiple_server_spans_are_counted() {
             2 => {
                 // A second, shorter server span under the same client span (a retry inside a proxy).
                 let mut extra = s[0].clone();
-                extra.span_id = format!("{:016x}", 0x99);
+                extra.span_id = tracesplit_model::SpanId(0x99u64.to_be_bytes());
                 extra.end_unix_nano = extra.start_unix_nano + 20 * MS;
                 s.push(extra);
             }

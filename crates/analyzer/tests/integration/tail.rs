@@ -438,9 +438,8 @@ fn statements_and_calls_spanned_twice_are_one_call_in_the_tail() {
                 .iter()
                 .filter(|s| s.db_statement.is_some())
                 .map(|s| SpanRecord {
-                    span_id: format!(
-                        "{:016x}",
-                        u64::from_str_radix(&s.span_id, 16).unwrap() + 0x100
+                    span_id: tracesplit_model::SpanId(
+                        (u64::from_be_bytes(s.span_id.0) + 0x100).to_be_bytes(),
                     ),
                     name: "SELECT".into(),
                     start_unix_nano: s.start_unix_nano + 10_000,

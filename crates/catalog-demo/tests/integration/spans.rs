@@ -82,7 +82,7 @@ async fn server_and_db_spans_continue_the_callers_trace() {
     let spans = tracesplit_store::read_span_dir(dir.path()).unwrap();
     let trace: Vec<SpanRecord> = spans
         .iter()
-        .filter(|s| s.trace_id == TRACE)
+        .filter(|s| s.trace_id.to_string() == TRACE)
         .cloned()
         .collect();
 
@@ -90,7 +90,10 @@ async fn server_and_db_spans_continue_the_callers_trace() {
         .iter()
         .find(|s| s.kind == SpanKind::Server)
         .expect("server span");
-    assert_eq!(server.parent_span_id.as_deref(), Some(PARENT));
+    assert_eq!(
+        server.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some(PARENT)
+    );
     assert_eq!(server.name, "DELETE /v1/catalog/cpus/{cpu_id}");
     assert_eq!(
         server.http_route.as_deref(),
@@ -163,7 +166,7 @@ async fn server_and_db_spans_continue_the_callers_trace() {
         .iter()
         .find(|s| s.name == "GET /v1/catalog/gpus")
         .unwrap();
-    assert_ne!(gpus.trace_id, TRACE);
+    assert_ne!(gpus.trace_id.to_string(), TRACE);
     assert_eq!(gpus.parent_span_id, None);
     collector.shutdown().await.unwrap();
 }

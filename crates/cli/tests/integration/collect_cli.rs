@@ -69,7 +69,7 @@ fn acknowledged_exports_survive_sigkill() {
     );
     let spans = tracesplit_store::read_span_dir(dir.path()).unwrap();
     assert_eq!(spans.len(), 1000);
-    let mut ids: Vec<(String, String)> =
+    let mut ids: Vec<(tracesplit_model::TraceId, tracesplit_model::SpanId)> =
         spans.into_iter().map(|s| (s.trace_id, s.span_id)).collect();
     ids.sort();
     ids.dedup();
@@ -124,11 +124,14 @@ fn catalog_spans_reach_the_store_through_collect() {
     let spans = tracesplit_store::read_span_dir(dir.path()).unwrap();
     let server = spans
         .iter()
-        .find(|s| s.trace_id == trace && s.kind == tracesplit_model::SpanKind::Server)
+        .find(|s| s.trace_id.to_string() == trace && s.kind == tracesplit_model::SpanKind::Server)
         .expect("server span stored");
-    assert_eq!(server.parent_span_id.as_deref(), Some("b7ad6b7169203331"));
+    assert_eq!(
+        server.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("b7ad6b7169203331")
+    );
     assert!(spans.iter().any(|s| {
-        s.trace_id == trace
+        s.trace_id.to_string() == trace
             && s.db_statement
                 .as_deref()
                 .is_some_and(|q| q.contains("FROM cpus"))

@@ -64,10 +64,13 @@ fn check(expected: &[Value], stored: &[SpanRecord]) {
     for e in expected {
         let s = stored
             .iter()
-            .find(|s| s.span_id == e["span_id"].as_str().unwrap())
+            .find(|s| s.span_id.to_string() == e["span_id"].as_str().unwrap())
             .expect("span stored");
-        assert_eq!(s.trace_id, e["trace_id"].as_str().unwrap());
-        assert_eq!(s.parent_span_id.as_deref(), e["parent_span_id"].as_str());
+        assert_eq!(s.trace_id.to_string(), e["trace_id"].as_str().unwrap());
+        assert_eq!(
+            s.parent_span_id.map(|p| p.to_string()).as_deref(),
+            e["parent_span_id"].as_str()
+        );
         assert_eq!(s.name, e["name"].as_str().unwrap());
         assert_eq!(s.kind.as_str(), e["kind"].as_str().unwrap());
         assert_eq!(s.start_unix_nano, e["start_unix_nano"].as_i64().unwrap());

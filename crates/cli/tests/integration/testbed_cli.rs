@@ -282,11 +282,11 @@ fn per_iteration_fixtures_are_created_before_the_clock_starts() {
     // The runner's own spans, written from the rows after the run: each
     // request's CLIENT span with the row's times, under its iteration span,
     // and the API's SERVER span under it.
-    let by_id: std::collections::HashMap<&str, &tracesplit_model::SpanRecord> =
-        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let by_id: std::collections::HashMap<tracesplit_model::SpanId, &tracesplit_model::SpanRecord> =
+        spans.iter().map(|s| (s.span_id, s)).collect();
     for r in &requests {
         let c = by_id
-            .get(r.span_id.as_str())
+            .get(&r.span_id.parse().unwrap())
             .expect("the request's CLIENT span");
         assert_eq!(c.service_name, "tracesplit-runner");
         assert_eq!(c.kind, tracesplit_model::SpanKind::Client);
@@ -294,16 +294,16 @@ fn per_iteration_fixtures_are_created_before_the_clock_starts() {
             (c.start_unix_nano, c.end_unix_nano),
             (r.start_unix_nano, r.start_unix_nano + r.duration_ns)
         );
-        let parent = c.parent_span_id.as_deref().unwrap();
-        assert_eq!(by_id[parent].name, "ITEM_DELETE iteration");
+        let parent = c.parent_span_id.unwrap();
+        assert_eq!(by_id[&parent].name, "ITEM_DELETE iteration");
     }
     let served = spans
         .iter()
         .filter(|s| s.kind == tracesplit_model::SpanKind::Server)
         .filter(|s| {
-            s.parent_span_id.as_deref().is_some_and(|p| {
+            s.parent_span_id.is_some_and(|p| {
                 by_id
-                    .get(p)
+                    .get(&p)
                     .is_some_and(|c| c.service_name == "tracesplit-runner")
             })
         })

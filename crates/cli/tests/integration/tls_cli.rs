@@ -186,9 +186,9 @@ fn client_spans_reach_a_tls_collector_with_the_otlp_certificate_variable() {
     let stored = tracesplit_store::read_span_dir(&store).unwrap();
     for r in &requests {
         assert!(
-            stored
-                .iter()
-                .any(|s| s.span_id == r.span_id && s.service_name == "tracesplit-runner"),
+            stored.iter().any(
+                |s| s.span_id.to_string() == r.span_id && s.service_name == "tracesplit-runner"
+            ),
             "client span {} stored",
             r.span_id
         );
@@ -396,7 +396,7 @@ fn grpc_exports_from_the_catalog_and_the_runner_and_a_run_over_http2() {
     assert!(
         requests
             .iter()
-            .all(|r| stored.iter().any(|s| s.span_id == r.span_id)),
+            .all(|r| stored.iter().any(|s| s.span_id.to_string() == r.span_id)),
         "client spans missing"
     );
 }

@@ -215,7 +215,7 @@ async fn bad_http_bodies_are_refused_with_named_problems_and_nothing_is_lost() {
     assert_eq!(
         spans
             .iter()
-            .filter(|s| s.trace_id == "01".repeat(16))
+            .filter(|s| s.trace_id.to_string() == "01".repeat(16))
             .count(),
         5
     );

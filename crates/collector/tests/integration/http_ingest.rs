@@ -35,15 +35,18 @@ async fn protobuf_json_and_gzip_bodies_all_reach_the_store() {
     let by_trace = |t: u8| {
         spans
             .iter()
-            .filter(|s| s.trace_id == format!("{t:02x}").repeat(16))
+            .filter(|s| s.trace_id.to_string() == format!("{t:02x}").repeat(16))
             .count()
     };
     assert_eq!((by_trace(1), by_trace(2), by_trace(3)), (3, 2, 4));
     let second = spans
         .iter()
-        .find(|s| s.trace_id == "01".repeat(16) && s.name == "span-1")
+        .find(|s| s.trace_id.to_string() == "01".repeat(16) && s.name == "span-1")
         .unwrap();
-    assert_eq!(second.parent_span_id.as_deref(), Some("0000000000000001"));
+    assert_eq!(
+        second.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("0000000000000001")
+    );
     assert_eq!(second.service_name, "test");
 
     let stats = handle.shutdown().await.unwrap();

@@ -82,10 +82,10 @@ async fn check(
     for (name, span_id, parent) in &expected {
         let s = stored
             .iter()
-            .find(|s| &s.span_id == span_id)
+            .find(|s| &s.span_id.to_string() == span_id)
             .unwrap_or_else(|| panic!("span {name} missing"));
         assert_eq!(&s.name, name);
-        assert_eq!(&s.parent_span_id, parent);
+        assert_eq!(&s.parent_span_id.map(|p| p.to_string()), parent);
         assert_eq!(s.service_name, "interop-rust");
         assert_eq!(s.scope_name, "interop");
         assert!(

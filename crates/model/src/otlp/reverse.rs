@@ -51,23 +51,15 @@ fn json_to_any(v: serde_json::Value) -> AnyValue {
     AnyValue { value }
 }
 
-fn hex_bytes(text: &str) -> Vec<u8> {
-    hex::decode(text).unwrap_or_default()
-}
-
 /// Groups records by (resource attributes, scope) into one export request.
 /// Events and links are not reconstructed.
 pub fn to_export_request(records: &[SpanRecord]) -> ExportTraceServiceRequest {
     let mut groups: BTreeMap<(&str, &str), Vec<Span>> = BTreeMap::new();
     for r in records {
         let span = Span {
-            trace_id: hex_bytes(&r.trace_id),
-            span_id: hex_bytes(&r.span_id),
-            parent_span_id: r
-                .parent_span_id
-                .as_deref()
-                .map(hex_bytes)
-                .unwrap_or_default(),
+            trace_id: r.trace_id.0.to_vec(),
+            span_id: r.span_id.0.to_vec(),
+            parent_span_id: r.parent_span_id.map(|p| p.0.to_vec()).unwrap_or_default(),
             name: r.name.clone(),
             kind: r.kind.to_otlp(),
             start_time_unix_nano: r.start_unix_nano.max(0) as u64,

@@ -80,9 +80,12 @@ fn converts_ids_kinds_times_and_promoted_attributes_of_both_conventions() {
     let records = records_from_export(request(vec![server, db])).unwrap();
     assert_eq!(records.len(), 2);
     let s = &records[0];
-    assert_eq!(s.trace_id, "ab".repeat(16));
-    assert_eq!(s.span_id, "01".repeat(8));
-    assert_eq!(s.parent_span_id.as_deref(), Some("09".repeat(8).as_str()));
+    assert_eq!(s.trace_id.to_string(), "ab".repeat(16));
+    assert_eq!(s.span_id.to_string(), "01".repeat(8));
+    assert_eq!(
+        s.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("09".repeat(8).as_str())
+    );
     assert_eq!(s.kind, SpanKind::Server);
     assert_eq!((s.start_unix_nano, s.end_unix_nano), (1_000, 5_000));
     assert_eq!(s.http_status_code, Some(409));

@@ -352,10 +352,13 @@ async fn spans_reach_a_collector_with_their_attributes_and_are_counted() {
     let stored = tracesplit_store::read_span_dir(dir.path()).unwrap();
     let three = stored
         .iter()
-        .find(|r| r.span_id == hex_span_id(sent[3].span_id))
+        .find(|r| r.span_id.to_string() == hex_span_id(sent[3].span_id))
         .expect("span stored");
-    assert_eq!(three.trace_id, hex_trace_id(root.trace_id));
-    assert_eq!(three.parent_span_id, Some(hex_span_id(root.span_id)));
+    assert_eq!(three.trace_id.to_string(), hex_trace_id(root.trace_id));
+    assert_eq!(
+        three.parent_span_id.map(|p| p.to_string()),
+        Some(hex_span_id(root.span_id))
+    );
     assert_eq!(three.kind, SpanKind::Client);
     assert_eq!(three.status_code, SpanStatus::Error);
     assert_eq!(three.http_status_code, Some(203));

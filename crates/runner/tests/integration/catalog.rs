@@ -105,11 +105,11 @@ async fn every_request_carries_a_trace_context_the_server_continues() {
     for r in &requests {
         let client = spans
             .iter()
-            .find(|s| s.span_id == r.span_id)
+            .find(|s| s.span_id.to_string() == r.span_id)
             .expect("client span exported");
         assert_eq!(
-            (client.kind, client.trace_id.as_str()),
-            (SpanKind::Client, r.trace_id.as_str())
+            (client.kind, client.trace_id.to_string()),
+            (SpanKind::Client, r.trace_id.clone())
         );
         assert_eq!(client.service_name, "tracesplit-runner");
         let iteration = spans
@@ -128,16 +128,19 @@ async fn every_request_carries_a_trace_context_the_server_continues() {
         );
         let server = spans
             .iter()
-            .find(|s| s.kind == SpanKind::Server && s.parent_span_id.as_deref() == Some(&r.span_id))
+            .find(|s| {
+                s.kind == SpanKind::Server
+                    && s.parent_span_id.map(|p| p.to_string()).as_deref() == Some(&r.span_id)
+            })
             .expect("server span");
-        assert_eq!(server.trace_id, r.trace_id);
+        assert_eq!(server.trace_id.to_string(), r.trace_id);
         assert_eq!(server.http_status_code, Some(i32::from(r.status)));
     }
     let routes: Vec<&str> = requests.iter().map(|r| r.route.as_str()).collect();
     assert!(routes.contains(&"/v1/catalog/cpus/{id}/listings"));
     // Both steps of one iteration share its trace.
     let first: Vec<_> = requests.iter().filter(|r| r.iteration == 0).collect();
-    assert_eq!(first[0].trace_id, first[1].trace_id);
+    assert_eq!(first[0].trace_id.to_string(), first[1].trace_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,9 +10,11 @@ use std::sync::Arc;
 fn records() -> Vec<SpanRecord> {
     (1..=3u8)
         .map(|i| SpanRecord {
-            trace_id: format!("0af7651916cd43dd8448eb211c8031{i:02x}"),
-            span_id: format!("00f067aa0ba902{i:02x}"),
-            parent_span_id: (i > 1).then(|| "00f067aa0ba90201".to_owned()),
+            trace_id: format!("0af7651916cd43dd8448eb211c8031{i:02x}")
+                .parse()
+                .unwrap(),
+            span_id: format!("00f067aa0ba902{i:02x}").parse().unwrap(),
+            parent_span_id: (i > 1).then(|| "00f067aa0ba90201".parse().unwrap()),
             name: format!("s{i}"),
             attributes_json: "{}".into(),
             resource_attributes_json: "{}".into(),
@@ -59,7 +61,7 @@ fn segments_with_ids_as_bytes_as_hex_text_or_as_binary_read_alike() {
     let hex: &dyn Fn(&FixedSizeBinaryArray) -> ArrayRef = &|ids| {
         Arc::new(
             ids.iter()
-                .map(|v| v.map(hex_lower))
+                .map(|v| v.map(hex::encode))
                 .collect::<StringArray>(),
         )
     };
@@ -92,4 +94,26 @@ fn an_id_column_of_another_width_is_named_with_its_type() {
     );
     let err = read_span_file(&path).unwrap_err().to_string();
     assert!(err.contains("trace_id"), "{err}");
+}
+
+/// A hex-text id column of another tool with an id that is not one: the
+/// error names the file, the span's row and the column.
+#[test]
+fn a_stored_id_that_is_not_an_id_names_its_file_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = span_batch(&records()).unwrap();
+    let bad: &dyn Fn(&FixedSizeBinaryArray) -> ArrayRef = &|ids| {
+        let mut text: Vec<Option<String>> = ids.iter().map(|v| v.map(hex::encode)).collect();
+        if text[0].as_deref().is_some_and(|t| t.len() == 32) {
+            text[1] = Some("abc".into());
+        }
+        Arc::new(text.into_iter().collect::<StringArray>())
+    };
+    let path = dir.path().join("bad.parquet");
+    write(&path, &rewrite_ids(&batch, bad));
+    let err = read_span_file(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.parquet: span 1: trace_id: trace id must be 16 bytes"),
+        "{err}"
+    );
 }

@@ -20,9 +20,9 @@ pub fn span(
     end: i64,
 ) -> SpanRecord {
     SpanRecord {
-        trace_id: trace.into(),
-        span_id: format!("{id:016x}"),
-        parent_span_id: parent.map(|p| format!("{p:016x}")),
+        trace_id: trace.parse().expect("a trace id"),
+        span_id: tracesplit_model::SpanId(id.to_be_bytes()),
+        parent_span_id: parent.map(|p| tracesplit_model::SpanId(p.to_be_bytes())),
         name: name.into(),
         kind,
         start_unix_nano: start,

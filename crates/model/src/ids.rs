@@ -75,7 +75,7 @@ macro_rules! define_id {
 
             /// Lowercase hex text, as stored in Parquet and shown to users.
             pub fn to_hex(&self) -> String {
-                hex_lower(&self.0)
+                hex::encode(self.0)
             }
         }
 
@@ -116,19 +116,6 @@ macro_rules! define_id {
 
 define_id!(TraceId, 16, "trace id");
 define_id!(SpanId, 8, "span id");
-
-/// Lowercase hex of any byte string, with one allocation (the ingest path
-/// formats three ids per span, so this is measurably hot).
-pub fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
-    }
-    // Only ASCII hex digits were pushed.
-    String::from_utf8(out).unwrap_or_default()
-}
 
 #[cfg(test)]
 mod tests {

@@ -78,9 +78,12 @@ impl Builder {
             what,
             value: value.to_owned(),
         };
-        let trace =
-            u128::from_str_radix(&r.trace_id, 16).map_err(|_| bad("trace id", &r.trace_id))?;
-        let span = u64::from_str_radix(&r.span_id, 16).map_err(|_| bad("span id", &r.span_id))?;
+        let trace = (r.trace_id.parse::<tracesplit_model::TraceId>())
+            .map(|t| u128::from_be_bytes(t.0))
+            .map_err(|_| bad("trace id", &r.trace_id))?;
+        let span = (r.span_id.parse::<tracesplit_model::SpanId>())
+            .map(|s| u64::from_be_bytes(s.0))
+            .map_err(|_| bad("span id", &r.span_id))?;
         let (start, end) = (
             r.start_unix_nano.max(0) as u64,
             (r.start_unix_nano + r.duration_ns).max(0) as u64,

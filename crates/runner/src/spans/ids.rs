@@ -3,7 +3,7 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
-use tracesplit_model::ids::hex_lower;
+use tracesplit_model::{SpanId, TraceId};
 
 thread_local! {
     /// Ids need to be unique, not unpredictable: a fast generator per thread,
@@ -61,12 +61,12 @@ pub fn iteration_span_id(trace_id: u128) -> u64 {
 
 /// 32 lowercase hex digits (W3C trace-id).
 pub fn hex_trace_id(id: u128) -> String {
-    hex_lower(&id.to_be_bytes())
+    TraceId(id.to_be_bytes()).to_hex()
 }
 
 /// 16 lowercase hex digits (W3C parent-id).
 pub fn hex_span_id(id: u64) -> String {
-    hex_lower(&id.to_be_bytes())
+    SpanId(id.to_be_bytes()).to_hex()
 }
 
 /// A `traceparent` header value, on the stack (one per request: no allocation).

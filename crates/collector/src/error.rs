@@ -40,7 +40,7 @@ pub enum StartError {
 }
 
 /// Why one export was refused. Maps onto gRPC codes and HTTP statuses.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
     /// The payload is not valid OTLP (bad bytes, JSON, ids, compression, content type).
     #[error("{0}")]
@@ -72,8 +72,32 @@ pub enum IngestError {
     },
     /// The write-ahead log or the store failed; nothing was acknowledged.
     #[error("span store failure: {0}")]
-    Store(String),
+    Store(#[source] StoreFailure),
     /// The collector is shutting down.
     #[error("collector is shutting down")]
     ShuttingDown,
+}
+
+/// What failed in the collector's own storage (its sources kept; shared,
+/// because an ingest error is answered to the client and counted).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreFailure {
+    /// The spans could not be put into columns.
+    #[error("{0}")]
+    Columns(std::sync::Arc<tracesplit_store::StoreError>),
+    /// The write-ahead log could not be appended to.
+    #[error("write-ahead log: {0}")]
+    Log(std::sync::Arc<std::io::Error>),
+    /// A thread panicked holding this lock: an internal error.
+    #[error("{0} lock poisoned (a thread panicked holding it)")]
+    Poisoned(&'static str),
+    /// The segment writer thread has stopped.
+    #[error("segment writer stopped")]
+    WriterStopped,
+    /// The segment writer thread panicked.
+    #[error("segment writer panicked")]
+    WriterPanicked,
+    /// Waiting for the writer thread failed.
+    #[error("{0}")]
+    Join(std::sync::Arc<tokio::task::JoinError>),
 }

@@ -1,5 +1,6 @@
 //! The accept path shared by both transports: reserve buffer space, log, hand over.
 
+use crate::error::StoreFailure;
 use crate::payload::{Encoding, decode_export};
 use crate::wal::{self, WalFile};
 use crate::writer::{self, WriterMsg};
@@ -232,25 +233,26 @@ impl Ingest {
         self.note_server_parents(&records);
         // Columns are built here, on the accepting thread, so the single writer
         // thread only encodes: the expensive part scales with the workers.
-        let batch = span_batch(&records).map_err(|e| release(IngestError::Store(e.to_string())))?;
+        let batch = span_batch(&records)
+            .map_err(|e| release(IngestError::Store(StoreFailure::Columns(e.into()))))?;
         drop(records);
         // The log lock is held across append and send so that the writer sees
         // batches in log order; rotation markers rely on it.
         let mut slot = self
             .wal
             .lock()
-            .map_err(|_| release(IngestError::Store("log lock poisoned".into())))?;
+            .map_err(|_| release(IngestError::Store(StoreFailure::Poisoned("log"))))?;
         let Some(wal) = slot.as_mut() else {
             return Err(release(IngestError::ShuttingDown));
         };
         wal.append(encoding, payload)
-            .map_err(|e| release(IngestError::Store(format!("write-ahead log: {e}"))))?;
+            .map_err(|e| release(IngestError::Store(StoreFailure::Log(e.into()))))?;
         let tx = self
             .tx
             .lock()
-            .map_err(|_| release(IngestError::Store("writer lock poisoned".into())))?;
+            .map_err(|_| release(IngestError::Store(StoreFailure::Poisoned("writer"))))?;
         tx.send(WriterMsg::Batch(batch))
-            .map_err(|_| release(IngestError::Store("segment writer stopped".into())))
+            .map_err(|_| release(IngestError::Store(StoreFailure::WriterStopped)))
     }
 
     fn note_server_parents(&self, records: &[SpanRecord]) {
@@ -304,12 +306,12 @@ impl Ingest {
             let tx = self
                 .tx
                 .lock()
-                .map_err(|_| IngestError::Store("writer lock poisoned".into()))?;
+                .map_err(|_| IngestError::Store(StoreFailure::Poisoned("writer")))?;
             tx.send(make(reply))
-                .map_err(|_| IngestError::Store("segment writer stopped".into()))?;
+                .map_err(|_| IngestError::Store(StoreFailure::WriterStopped))?;
         }
         done.await
-            .map_err(|_| IngestError::Store("segment writer stopped".into()))
+            .map_err(|_| IngestError::Store(StoreFailure::WriterStopped))
     }
 
     /// Writes buffered spans as a segment and waits for it.
@@ -324,8 +326,8 @@ impl Ingest {
         self.request(WriterMsg::Close).await?;
         tokio::task::spawn_blocking(move || thread.join())
             .await
-            .map_err(|e| IngestError::Store(e.to_string()))?
-            .map_err(|_| IngestError::Store("segment writer panicked".into()))
+            .map_err(|e| IngestError::Store(StoreFailure::Join(e.into())))?
+            .map_err(|_| IngestError::Store(StoreFailure::WriterPanicked))
     }
 }
 

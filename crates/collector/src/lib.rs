@@ -21,7 +21,7 @@ mod wal;
 mod writer;
 
 pub use config::CollectorConfig;
-pub use error::{IngestError, StartError};
+pub use error::{IngestError, StartError, StoreFailure};
 pub use ingest::CollectorStats;
 pub use payload::{Encoding, decode_export};
 

@@ -263,7 +263,10 @@ pub fn fetch(cfg: &FetchConfig, trace_ids: &[String]) -> Result<Fetched, Analyze
     });
     let (mut fetched, unreachable, error) = out
         .into_inner()
-        .map_err(|_| AnalyzeError::Input("a fetch thread panicked".into()))?;
+        .map_err(|_| AnalyzeError::Internal {
+            run: "(fetching traces)".into(),
+            message: "a thread fetching traces panicked".into(),
+        })?;
     if let Some(e) = error {
         return Err(e);
     }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use tracesplit_export::{DrainQueue, Drainer};
 use tracesplit_store::{RequestFileWriter, StoreError};
-use tracesplit_telemetry::{DrainQueue, Drainer};
 
 /// Where workers put request rows: a queue the writer thread drains every
 /// 50 ms (no wake-up per request).

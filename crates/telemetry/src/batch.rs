@@ -7,13 +7,12 @@
 //! its interval (or on flush/shutdown) in batches. It also counts ended
 //! spans: a second processor for that would make the SDK clone every span's data.
 
-use crate::counting::Counters;
-use crate::queue::{DrainQueue, Drainer};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracesplit_export::{Counters, DrainQueue, Drainer};
 
 /// How long an ended span may wait for room before it is dropped (and counted).
 const BACKPRESSURE_WAIT: Duration = Duration::from_secs(30);

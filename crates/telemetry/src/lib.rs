@@ -11,10 +11,10 @@
 
 mod batch;
 mod counting;
-mod queue;
 
-pub use counting::{Counters, ExportCounts};
-pub use queue::{DrainQueue, Drainer};
+pub use tracesplit_export::{
+    Counters, DrainQueue, Drainer, ExportCounts, parse_header_list, traces_url,
+};
 
 use batch::PollingBatchProcessor;
 use counting::CountingExporter;
@@ -110,17 +110,6 @@ pub struct Telemetry {
     /// catalog's DB statement span, say — for the life of the process.
     _interest_guard: Dispatch,
     counters: Arc<Counters>,
-}
-
-/// The OTLP/HTTP traces URL for a base URL (`http://host:4318`), or the URL
-/// itself when it already ends in `/v1/traces`.
-pub fn traces_url(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
-        base.to_owned()
-    } else {
-        format!("{base}/v1/traces")
-    }
 }
 
 impl Telemetry {
@@ -307,17 +296,6 @@ fn grpc_exporter(
     builder
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))
-}
-
-/// Parses an `OTEL_EXPORTER_OTLP_HEADERS`-style `k=v,k2=v2` list.
-pub fn parse_header_list(text: &str) -> Vec<(String, String)> {
-    text.split(',')
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            Some((k.trim().to_owned(), v.trim().to_owned()))
-        })
-        .filter(|(k, _)| !k.is_empty())
-        .collect()
 }
 
 /// Reads the W3C trace context (`traceparent`, `tracestate`) of an incoming request.

@@ -261,9 +261,8 @@ pub fn fetch(cfg: &FetchConfig, trace_ids: &[String]) -> Result<Fetched, Analyze
             });
         }
     });
-    let (mut fetched, unreachable, error) = out
-        .into_inner()
-        .map_err(|_| AnalyzeError::Internal {
+    let (mut fetched, unreachable, error) =
+        out.into_inner().map_err(|_| AnalyzeError::Internal {
             run: "(fetching traces)".into(),
             message: "a thread fetching traces panicked".into(),
         })?;

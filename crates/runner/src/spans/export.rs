@@ -6,7 +6,7 @@ use super::{Shared, Span, Value};
 use crate::client::ApiClient;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use std::time::Duration;
-use tracesplit_telemetry::traces_url;
+use tracesplit_export::traces_url;
 
 /// Where and how spans are exported.
 #[derive(Debug, Clone)]
@@ -185,7 +185,7 @@ pub(super) fn envelope(service_name: &str) -> Envelope {
 
 /// `service.name` and the OTEL_RESOURCE_ATTRIBUTES pairs, as the SDKs do.
 fn resource(service_name: &str) -> Vec<(String, Value)> {
-    let mut attrs: Vec<(String, Value)> = tracesplit_telemetry::parse_header_list(
+    let mut attrs: Vec<(String, Value)> = tracesplit_export::parse_header_list(
         &std::env::var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default(),
     )
     .into_iter()

@@ -11,9 +11,9 @@ use super::otlp::encode;
 use super::{Attributes, Kind, Name, Span, Value, iteration_span_id};
 use std::collections::HashMap;
 use std::path::Path;
+use tracesplit_export::ExportCounts;
 use tracesplit_model::RequestRecord;
 use tracesplit_model::span::OwnSpanSink;
-use tracesplit_telemetry::ExportCounts;
 
 /// Rows read, and spans handed over, at a time.
 const BATCH_ROWS: usize = 4096;

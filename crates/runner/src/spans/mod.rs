@@ -21,10 +21,10 @@ mod tests;
 pub use export::{ExportConfig, ExportProtocol, ExportRetry, SpanExportError, gzip_from_env};
 pub use from_records::{OwnSpansError, store_from_requests};
 pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, iteration_span_id, traceparent};
-pub use tracesplit_telemetry::ExportCounts;
+pub use tracesplit_export::ExportCounts;
 
 use std::sync::{Arc, Mutex, RwLock};
-use tracesplit_telemetry::{Counters, DrainQueue, Drainer};
+use tracesplit_export::{Counters, DrainQueue, Drainer};
 
 /// OTLP span kinds used by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

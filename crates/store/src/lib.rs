@@ -5,8 +5,11 @@
 //! * [`RequestFileWriter`]: `requests.parquet`, written as the run goes, with a
 //!   journal beside it so that a crash loses nothing already measured.
 //! * Readers for both, used by tests, tools and the notebooks' checks.
+//! * [`IdColumn`]/[`TextColumn`]: their columns in any Arrow layout (the
+//!   analysis's scan reads through them too).
 
 mod batch;
+mod columns;
 mod error;
 mod journal;
 mod reader;
@@ -15,6 +18,7 @@ mod segment;
 mod split;
 
 pub use batch::{request_batch, span_batch};
+pub use columns::{ColumnError, IdColumn, TextColumn};
 pub use error::StoreError;
 pub use reader::{
     check_request_file, check_span_file, for_each_request_batch, read_answered_span_ids,

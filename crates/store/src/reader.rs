@@ -3,6 +3,7 @@
 //! The analyzer has its own scans (crates/analyzer/src/scan); these readers serve tests, `cleanup`,
 //! the span wait and tools that need a handful of rows as plain structs.
 
+use crate::IdColumn;
 use crate::{StoreError, segment::list_segments};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
@@ -115,29 +116,22 @@ impl<'a> Columns<'a> {
             column: name,
             source,
         };
-        let raw: Vec<Option<&[u8]>> = match col.data_type() {
-            DataType::FixedSizeBinary(_) => {
-                let a = col.as_fixed_size_binary();
-                (0..a.len())
-                    .map(|i| a.is_valid(i).then(|| a.value(i)))
-                    .collect()
-            }
-            DataType::Binary => col.as_binary::<i32>().iter().collect(),
-            DataType::LargeBinary => col.as_binary::<i64>().iter().collect(),
-            DataType::BinaryView => col.as_binary_view().iter().collect(),
-            _ => {
-                let text = self.opt_str(name)?;
-                return (text.iter().enumerate())
-                    .map(|(row, t)| match t.as_deref().filter(|t| !t.is_empty()) {
-                        None => Ok(None),
-                        Some(t) => of_hex(t).map(Some).map_err(|e| bad(row, e)),
-                    })
-                    .collect();
-            }
-        };
-        (raw.into_iter().enumerate())
-            .map(|(row, b)| match b.filter(|b| !b.is_empty()) {
+        let ids = IdColumn::of_array(col, name).map_err(|e| StoreError::Schema {
+            path: self.path.to_owned(),
+            column: name.to_owned(),
+            problem: e.to_string(),
+        })?;
+        (0..col.len())
+            .map(|row| match ids.stored(row).filter(|b| !b.is_empty()) {
                 None => Ok(None),
+                Some(b) if ids.is_hex() => std::str::from_utf8(b)
+                    .map_err(|_| tracesplit_model::ids::IdError::NotHex {
+                        kind: name,
+                        text: String::from_utf8_lossy(b).into_owned(),
+                    })
+                    .and_then(of_hex)
+                    .map(Some)
+                    .map_err(|e| bad(row, e)),
                 Some(b) => of_bytes(b).map(Some).map_err(|e| bad(row, e)),
             })
             .collect()

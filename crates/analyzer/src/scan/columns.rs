@@ -1,7 +1,7 @@
 //! What the split needs of the spans: ids, times and flags of every span
 //! of the wanted traces, grouped by trace.
 
-use super::{FastMap, Ids, Labels, Store, TraceSlots, times};
+use super::{FastMap, Ids, IdsExt, Labels, Store, TraceSlots, times};
 use crate::column::ColumnError;
 use crate::error::AnalyzeError;
 use crate::load::Variant;

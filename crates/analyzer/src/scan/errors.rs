@@ -2,7 +2,7 @@
 //! 5xx. A row filter on the two status columns decides first, so the text
 //! of the few error spans is all that is decoded of the rest.
 
-use super::{Ids, Store, Texts, times};
+use super::{Ids, IdsExt, Store, Texts, times};
 use crate::column::ColumnError;
 use crate::error::AnalyzeError;
 use arrow_array::cast::AsArray;

@@ -2,78 +2,42 @@
 //! store writes), another binary layout (a store rewritten by polars), or
 //! hex text (segments of older versions, files written by other tools).
 
-use super::{Texts, hex_word};
-use crate::column::ColumnError;
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use super::hex_word;
 
-/// One batch's id column.
-pub(crate) enum Ids<'a> {
-    Fixed(&'a arrow_array::FixedSizeBinaryArray),
-    Binary(&'a arrow_array::BinaryArray),
-    LargeBinary(&'a arrow_array::LargeBinaryArray),
-    BinaryView(&'a arrow_array::BinaryViewArray),
-    Hex(Texts<'a>),
-}
+/// One batch's id column (the store's adapter), read as integers here.
+pub(crate) use tracesplit_store::IdColumn as Ids;
 
-impl<'a> Ids<'a> {
-    /// Column `name` of `batch` (a missing column: every id null).
-    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, ColumnError> {
-        match batch.column_by_name(name) {
-            Some(col) => Self::of_array(col, name),
-            None => Ok(Self::Hex(Texts::Missing)),
-        }
-    }
-
-    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, ColumnError> {
-        Ok(match col.data_type() {
-            DataType::FixedSizeBinary(_) => Self::Fixed(col.as_fixed_size_binary()),
-            DataType::Binary => Self::Binary(col.as_binary::<i32>()),
-            DataType::LargeBinary => Self::LargeBinary(col.as_binary::<i64>()),
-            DataType::BinaryView => Self::BinaryView(col.as_binary_view()),
-            _ => Self::Hex(Texts::of_array(col, name).map_err(|_| {
-                ColumnError::wrong_type(name, col.data_type(), "an id (bytes or hex text)")
-            })?),
-        })
-    }
-
-    /// Row `i`'s id as stored (`None`: null): two rows hold the same id
-    /// when these are equal.
-    pub(crate) fn stored(&self, i: usize) -> Option<&'a [u8]> {
-        match self {
-            Self::Fixed(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::Binary(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::LargeBinary(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::BinaryView(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::Hex(t) => t.get(i).map(str::as_bytes),
-        }
-    }
-
+/// The integers the scan joins on.
+pub(crate) trait IdsExt {
     /// A stored trace id (from [`Ids::stored`]) as an integer: 16 bytes, or
     /// 32 hex digits (`None` for anything else, which no request names).
-    pub(crate) fn trace(&self, stored: &[u8]) -> Option<u128> {
-        match self {
-            Self::Hex(_) => hex128(stored),
-            _ => Some(u128::from_be_bytes(stored.try_into().ok()?)),
-        }
-    }
-
+    fn trace(&self, stored: &[u8]) -> Option<u128>;
     /// Row `i`'s span id as an integer: 1 to 8 bytes, or 1 to 16 hex
     /// digits (0 for a null or anything else: no span has id 0).
-    pub(crate) fn span(&self, i: usize) -> u64 {
+    fn span(&self, i: usize) -> u64;
+}
+
+impl IdsExt for Ids<'_> {
+    fn trace(&self, stored: &[u8]) -> Option<u128> {
+        if self.is_hex() {
+            return hex128(stored);
+        }
+        Some(u128::from_be_bytes(stored.try_into().ok()?))
+    }
+
+    fn span(&self, i: usize) -> u64 {
         let Some(stored) = self.stored(i) else {
             return 0;
         };
-        match self {
-            Self::Hex(_) => hex64(stored),
-            _ if stored.is_empty() || stored.len() > 8 => 0,
-            _ => {
-                let mut word = [0u8; 8];
-                word[8 - stored.len()..].copy_from_slice(stored);
-                u64::from_be_bytes(word)
-            }
+        if self.is_hex() {
+            return hex64(stored);
         }
+        if stored.is_empty() || stored.len() > 8 {
+            return 0;
+        }
+        let mut word = [0u8; 8];
+        word[8 - stored.len()..].copy_from_slice(stored);
+        u64::from_be_bytes(word)
     }
 }
 
@@ -96,7 +60,9 @@ pub(crate) fn hex64(digits: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{BinaryViewArray, FixedSizeBinaryArray, LargeBinaryArray, StringArray};
+    use arrow_array::{
+        ArrayRef, BinaryViewArray, FixedSizeBinaryArray, LargeBinaryArray, RecordBatch, StringArray,
+    };
     use std::sync::Arc;
 
     #[test]

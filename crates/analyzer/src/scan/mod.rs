@@ -19,8 +19,8 @@ mod text;
 
 pub(crate) use columns::scan_spans;
 pub(crate) use errors::{ErrorSpan, error_spans};
-use ids::Ids;
 pub(crate) use ids::hex128;
+use ids::{Ids, IdsExt};
 use store::Store;
 #[cfg(test)]
 pub(crate) use store::write_in_row_groups;
@@ -30,8 +30,7 @@ pub(crate) use text::span_text_at;
 use crate::column::ColumnError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::{Array, RecordBatch};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -110,50 +109,8 @@ pub(crate) fn hex_word(digits: &[u8]) -> Option<u64> {
     (bad < 16).then_some(v)
 }
 
-/// A text column of any of Arrow's string layouts, or a missing one (all null).
-pub(crate) enum Texts<'a> {
-    Utf8(&'a arrow_array::StringArray),
-    Large(&'a arrow_array::LargeStringArray),
-    View(&'a arrow_array::StringViewArray),
-    Missing,
-}
-
-impl<'a> Texts<'a> {
-    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self, ColumnError> {
-        match batch.column_by_name(name) {
-            Some(col) => Self::of_array(col, name),
-            None => Ok(Self::Missing),
-        }
-    }
-
-    fn of_array(col: &'a ArrayRef, name: &str) -> Result<Self, ColumnError> {
-        Ok(match col.data_type() {
-            DataType::Utf8 => Self::Utf8(col.as_string::<i32>()),
-            DataType::LargeUtf8 => Self::Large(col.as_string::<i64>()),
-            DataType::Utf8View => Self::View(col.as_string_view()),
-            DataType::Null => Self::Missing,
-            other => return Err(ColumnError::wrong_type(name, other, "text")),
-        })
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Self::Utf8(a) => a.len(),
-            Self::Large(a) => a.len(),
-            Self::View(a) => a.len(),
-            Self::Missing => 0,
-        }
-    }
-
-    pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
-        match self {
-            Self::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::View(a) => a.is_valid(i).then(|| a.value(i)),
-            Self::Missing => None,
-        }
-    }
-}
+/// A text column of any of Arrow's string layouts (the store's adapter).
+pub(crate) use tracesplit_store::TextColumn as Texts;
 
 /// A text column the scan classifies row by row: read as a dictionary, each
 /// distinct value is tested once; read plain, each row is.
@@ -173,9 +130,9 @@ impl<'a> Labels<'a> {
         match col.as_dictionary_opt::<Int32Type>() {
             Some(d) => Ok(Self::Dictionary {
                 keys: d.keys(),
-                values: Texts::of_array(d.values(), name)?,
+                values: Texts::of_array(d.values().as_ref(), name)?,
             }),
-            None => Texts::of_array(col, name).map(Self::Plain),
+            None => Texts::of_array(col.as_ref(), name).map(Self::Plain),
         }
     }
 

@@ -4,7 +4,7 @@ PostgreSQL, run under OpenTelemetry's zero-code `opentelemetry-instrument`.
 
 Shaped like full-stack-fastapi-template's items API: a login that hands out
 bearer tokens (OAuth2 password flow), UUID ids, `{"data": [...], "count": n}`
-lists, a health path that is not `/health`. Causes are planted by environment
+lists, a health path that is not `/health`, and its own /openapi.json. Causes are planted by environment
 variables, so the tests can check every number tracesplit reports against a
 value they set:
 
@@ -30,7 +30,8 @@ import secrets
 import time
 import uuid
 
-from fastapi import Depends, FastAPI, Form, Header, HTTPException
+from fastapi import Depends, FastAPI, Form, HTTPException
+from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy import create_engine, text
 
@@ -65,9 +66,13 @@ async def log_unhandled(request, call_next):
         raise
 
 
-def current_user(authorization: str = Header(default="")):
-    scheme, _, token = authorization.partition(" ")
-    expires = tokens.get(token) if scheme.lower() == "bearer" else None
+# Declared as FastAPI apps do, so /openapi.json names the login (an OAuth2
+# password flow); a missing token is the same 403 as a wrong one.
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/login/access-token", auto_error=False)
+
+
+def current_user(token: str | None = Depends(oauth2)):
+    expires = tokens.get(token) if token else None
     if expires is None:
         raise HTTPException(status_code=403, detail="Could not validate credentials")
     if expires < time.monotonic():
@@ -78,6 +83,18 @@ def current_user(authorization: str = Header(default="")):
 class ItemIn(BaseModel):
     title: str
     description: str | None = None
+
+
+class ItemOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str | None = None
+    owner_id: uuid.UUID
+
+
+class ItemsOut(BaseModel):
+    data: list[ItemOut]
+    count: int
 
 
 def item_json(row):
@@ -99,7 +116,7 @@ def login(username: str = Form(), password: str = Form()):
     return {"access_token": token, "token_type": "bearer"}
 
 
-@app.get("/api/v1/items/")
+@app.get("/api/v1/items/", response_model=ItemsOut)
 def list_items(skip: int = 0, limit: int = 100, user: str = Depends(current_user)):
     with engine.connect() as c:
         owner = c.execute(text("SELECT id FROM users WHERE email = :e"), {"e": user}).scalar_one()
@@ -112,7 +129,7 @@ def list_items(skip: int = 0, limit: int = 100, user: str = Depends(current_user
     return {"data": [item_json(r) for r in rows], "count": count}
 
 
-@app.post("/api/v1/items/")
+@app.post("/api/v1/items/", response_model=ItemOut)
 def create_item(item: ItemIn, user: str = Depends(current_user)):
     with engine.begin() as c:
         owner = c.execute(text("SELECT id FROM users WHERE email = :e"), {"e": user}).scalar_one()
@@ -132,7 +149,7 @@ def find_item(c, item_id: uuid.UUID):
     return row
 
 
-@app.get("/api/v1/items/{item_id}")
+@app.get("/api/v1/items/{item_id}", response_model=ItemOut)
 def read_item(item_id: uuid.UUID, user: str = Depends(current_user)):
     # Two statements: the item, then its owner.
     with engine.connect() as c:
@@ -144,7 +161,7 @@ def read_item(item_id: uuid.UUID, user: str = Depends(current_user)):
     return item_json(row)
 
 
-@app.put("/api/v1/items/{item_id}")
+@app.put("/api/v1/items/{item_id}", response_model=ItemOut)
 def update_item(item_id: uuid.UUID, item: ItemIn, user: str = Depends(current_user)):
     with engine.begin() as c:
         find_item(c, item_id)

@@ -242,6 +242,22 @@ pub enum SuiteAction {
         #[arg(long)]
         suite: Option<PathBuf>,
     },
+    /// Write a suite from the API's OpenAPI document (JSON): a fixture kind
+    /// and scenarios per resource with a create and a delete.
+    Init {
+        /// The document: a URL (`http://localhost:8000/openapi.json`) or a file.
+        #[arg(long, value_name = "URL|FILE")]
+        openapi: String,
+        /// Only these resources (`items,users`: the collection's last path segment).
+        #[arg(long, value_delimiter = ',')]
+        resources: Option<Vec<String>>,
+        /// Header for fetching the document, e.g. 'Authorization: Bearer …' (repeatable).
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
+        /// Write the suite here instead of standard output.
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `tracesplit cleanup`.

@@ -19,7 +19,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::ServeCatalog(args) => serve_catalog::run(args).await,
         Command::Collect(args) => collect::run(args).await,
         Command::Run(args) => run::run(*args).await,
-        Command::Suite(args) => suite::run(args),
+        Command::Suite(args) => suite::run(args).await,
         Command::Cleanup(args) => cleanup::run(args).await,
         // The analysis blocks (file reads; span sources fetched with a blocking
         // HTTP client, which must not be created or dropped on a runtime thread).

@@ -269,3 +269,69 @@ fn an_expired_token_is_renewed_after_a_401() {
         manifest["notes"]
     );
 }
+
+/// The test bed serves its own /openapi.json (FastAPI's): `suite init`
+/// makes a suite from it that logs in by the document's OAuth2 flow, runs
+/// every scenario with each request joined to its server span, and leaves
+/// the database as it found it.
+#[test]
+fn a_suite_from_the_apis_openapi_document_runs_with_its_login() {
+    let bed = Bed::start(&[]);
+    let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
+    let before = rows(db);
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("generated.toml");
+    let init = Command::new(bin())
+        .args([
+            "suite",
+            "init",
+            "--openapi",
+            &format!("{}/openapi.json", app.url),
+        ])
+        .args(["--out", suite.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(0), "{}", text(&init));
+    let generated = std::fs::read_to_string(&suite).unwrap();
+    assert!(
+        generated.contains("path = \"/api/v1/login/access-token\"")
+            && generated.contains("items = \"/data\""),
+        "{generated}"
+    );
+    let out = dir.path().join("run");
+    let o = crate::testbed::run_suite(
+        app,
+        collector,
+        &out,
+        &suite,
+        &["--runs", "10"],
+        &[
+            ("API_USER", "admin@example.com"),
+            ("API_PASSWORD", "changethis"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
+    let a = crate::testbed::analysis(&out);
+    let names: Vec<&str> = a["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ITEM_LIST",
+            "ITEM_GET",
+            "ITEM_UPDATE",
+            "ITEM_CREATE",
+            "ITEM_DELETE"
+        ]
+    );
+    for s in a["scenarios"].as_array().unwrap() {
+        assert_eq!(s["failed"].as_u64(), Some(0), "{s}");
+        let c = &s["coverage"];
+        assert_eq!(c["matched"], c["requests"], "{}: {c}", s["scenario"]);
+    }
+    assert_eq!(rows(db), before, "the database as it was found");
+}

@@ -2,6 +2,7 @@
 //! request is sent; every error names the file, line and what is wrong.
 
 pub mod kinds;
+pub mod openapi;
 mod raw;
 pub mod sweep;
 pub mod template;

@@ -1,0 +1,310 @@
+//! `tracesplit suite init --openapi`: a commented suite from an OpenAPI 3
+//! document (JSON, as FastAPI's `/openapi.json` and springdoc's
+//! `/v3/api-docs` serve it). Each resource with a create (a POST to a
+//! collection) and a delete (a DELETE of an item) becomes a fixture kind and
+//! its scenarios; what could not be made is listed as comments with why.
+
+mod schema;
+mod write;
+
+use schema::{Doc, Fill, object_for};
+use serde_json::Value;
+
+/// Why no suite could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenApiError {
+    /// The document is not JSON.
+    #[error(
+        "not JSON: {0} (tracesplit reads OpenAPI documents as JSON: FastAPI's /openapi.json, springdoc's /v3/api-docs, NestJS's -json)"
+    )]
+    NotJson(#[source] serde_json::Error),
+    /// JSON, but not an OpenAPI 3 document.
+    #[error("not an OpenAPI 3 document (no \"openapi\": \"3.…\" and \"paths\")")]
+    NotOpenApi,
+    /// Nothing to make fixtures of.
+    #[error(
+        "no resource has both a create (POST to a collection) and a delete (DELETE of one item){0}"
+    )]
+    NoResource(String),
+    /// The suite made does not validate: a bug in the generator.
+    #[error("the generated suite does not validate: {0} (please report it)")]
+    Invalid(#[source] super::SuiteError),
+}
+
+/// A generated suite.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The suite as TOML, with comments.
+    pub text: String,
+    /// Resources turned into kinds and scenarios.
+    pub resources: Vec<String>,
+    /// Resources left out, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// One resource: a collection with a create and an item with a delete.
+#[derive(Debug, Clone)]
+pub(super) struct Resource {
+    /// The collection's last segment (`items`).
+    pub name: String,
+    /// `/api/v1/items/`.
+    pub collection: String,
+    /// `/api/v1/items/{item_id}`.
+    pub item: String,
+    /// `item_id`.
+    pub param: String,
+}
+
+/// What the generator found out about one resource.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    pub resource: Resource,
+    pub body: Value,
+    pub tag_field: String,
+    pub id: String,
+    pub create_status: u16,
+    pub list: Option<(String, String)>,
+    pub read_status: Option<u16>,
+    pub update: Option<(&'static str, u16)>,
+    pub delete_status: u16,
+}
+
+/// The suite for the document `text`, limited to `only` resources when given.
+pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generated, OpenApiError> {
+    let doc: Value = serde_json::from_str(text).map_err(OpenApiError::NotJson)?;
+    let is_v3 = doc
+        .get("openapi")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.starts_with('3'));
+    let Some(paths) = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .filter(|_| is_v3)
+    else {
+        return Err(OpenApiError::NotOpenApi);
+    };
+    let d = Doc(&doc);
+    let mut plans = Vec::new();
+    let mut skipped = Vec::new();
+    for r in resources(paths) {
+        if only.is_some_and(|o| !o.iter().any(|n| n == &r.name)) {
+            continue;
+        }
+        match plan(&d, paths, &r) {
+            Ok(p) => plans.push(p),
+            Err(why) => skipped.push((r.name.clone(), why)),
+        }
+    }
+    if plans.is_empty() {
+        let why = skipped
+            .iter()
+            .map(|(n, w)| format!("; {n}: {w}"))
+            .collect::<String>();
+        return Err(OpenApiError::NoResource(why));
+    }
+    let text = write::suite(&doc, paths, &plans, &skipped);
+    super::parse(&text, "generated").map_err(OpenApiError::Invalid)?;
+    Ok(Generated {
+        text,
+        resources: plans.iter().map(|p| p.resource.name.clone()).collect(),
+        skipped,
+    })
+}
+
+/// Collections with a POST whose item (`COLLECTION/{param}`) has a DELETE.
+fn resources(paths: &serde_json::Map<String, Value>) -> Vec<Resource> {
+    let mut out = Vec::new();
+    for (collection, ops) in paths {
+        if ops.get("post").is_none() || collection.ends_with('}') {
+            continue;
+        }
+        let base = collection.trim_end_matches('/');
+        let item = paths.iter().find_map(|(p, o)| {
+            let rest = p.strip_prefix(base)?.strip_prefix("/{")?;
+            let param = rest.strip_suffix('}').or_else(|| rest.strip_suffix("}/"))?;
+            (!param.contains(['/', '{', '}']) && o.get("delete").is_some())
+                .then(|| (p.clone(), param.to_owned()))
+        });
+        let Some((item, param)) = item else { continue };
+        let name = base.rsplit('/').next().unwrap_or(base).to_owned();
+        if name.is_empty() || name.contains('{') {
+            continue;
+        }
+        out.push(Resource {
+            name,
+            collection: collection.clone(),
+            item,
+            param,
+        });
+    }
+    out
+}
+
+/// The first 2xx status an operation documents (`default` when none).
+fn ok_status(op: &Value, default: u16) -> u16 {
+    op.get("responses")
+        .and_then(Value::as_object)
+        .and_then(|r| {
+            r.keys()
+                .filter_map(|k| k.parse::<u16>().ok())
+                .filter(|s| (200..300).contains(s))
+                .min()
+        })
+        .unwrap_or(default)
+}
+
+/// The best string property to carry the run's tag.
+fn tag_field(props: &serde_json::Map<String, Value>, d: &Doc<'_>) -> Option<String> {
+    let is_text = |name: &str| {
+        let s = d.resolve(&props[name]);
+        s.get("type").and_then(Value::as_str) == Some("string")
+            && !matches!(
+                s.get("format").and_then(Value::as_str),
+                Some("uuid" | "date" | "date-time" | "uri" | "binary")
+            )
+            && s.get("enum").is_none()
+    };
+    [
+        "title",
+        "name",
+        "label",
+        "username",
+        "email",
+        "description",
+        "summary",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .find(|n| props.contains_key(n) && is_text(n))
+    .or_else(|| props.keys().find(|n| is_text(n)).cloned())
+}
+
+fn plan(d: &Doc<'_>, paths: &serde_json::Map<String, Value>, r: &Resource) -> Result<Plan, String> {
+    let (coll, item) = (&paths[&r.collection], &paths[&r.item]);
+    let post = &coll["post"];
+    let request = post
+        .get("requestBody")
+        .and_then(|b| d.json_schema(b))
+        .ok_or("its create takes no JSON body")?;
+    let props = request
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let tag_field =
+        tag_field(&props, d).ok_or("its create body has no text field to carry the run's tag")?;
+    let email = d.resolve(&props[&tag_field]).get("format") == Some(&Value::from("email"));
+    let tag = if email {
+        "tracesplit-{run_id}-{n}@example.com".to_owned()
+    } else {
+        format!("tracesplit {{run_id}} {} {{n}}", singular(&r.name))
+    };
+    let fill = Fill {
+        tag: Some((&tag_field, &tag)),
+    };
+    let body = object_for(d, &request, &fill, 1).ok_or_else(|| {
+        let refs: Vec<String> = schema::required(&request)
+            .into_iter()
+            .filter(|n| n.to_ascii_lowercase().ends_with("id"))
+            .collect();
+        format!(
+            "its create needs ids of other resources ({}), which tracesplit cannot make up yet",
+            refs.join(", ")
+        )
+    })?;
+    let created = post
+        .pointer("/responses")
+        .and_then(Value::as_object)
+        .and_then(|r| r.iter().find(|(k, _)| k.starts_with('2')).map(|(_, v)| v))
+        .and_then(|resp| d.json_schema(resp));
+    Ok(Plan {
+        id: id_pointer(created.as_ref(), d),
+        create_status: ok_status(post, 201),
+        list: coll.get("get").map(|get| list_paths(d, &r.collection, get)),
+        read_status: item.get("get").map(|g| ok_status(g, 200)),
+        update: ["put", "patch"]
+            .into_iter()
+            .find(|m| item.get(*m).is_some())
+            .map(|m| {
+                (
+                    if m == "put" { "PUT" } else { "PATCH" },
+                    ok_status(&item[m], 200),
+                )
+            }),
+        delete_status: ok_status(&item["delete"], 204),
+        resource: r.clone(),
+        body,
+        tag_field,
+    })
+}
+
+/// The id's pointer in a create answer.
+fn id_pointer(created: Option<&Value>, d: &Doc<'_>) -> String {
+    let props = created
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object);
+    let Some(props) = props else {
+        return "/id".into();
+    };
+    if props.contains_key("id") {
+        return "/id".into();
+    }
+    props
+        .iter()
+        .find(|(n, s)| {
+            let s = d.resolve(s);
+            n.to_ascii_lowercase().ends_with("id") || s.get("format") == Some(&Value::from("uuid"))
+        })
+        .map_or_else(|| "/id".into(), |(n, _)| format!("/{n}"))
+}
+
+/// The list path (paged by `{offset}` when the API takes an offset) and the
+/// pointer to the items in its answer.
+fn list_paths(d: &Doc<'_>, collection: &str, get: &Value) -> (String, String) {
+    let params: Vec<String> = get
+        .get("parameters")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .map(|p| d.resolve(p))
+                .filter(|p| p.get("in") == Some(&Value::from("query")))
+                .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |n: &str| params.iter().any(|p| p == n);
+    let offset = ["skip", "offset"].into_iter().find(|n| has(n));
+    let limit = ["limit", "size", "per_page", "pageSize"]
+        .into_iter()
+        .find(|n| has(n));
+    let path = match (offset, limit) {
+        (Some(o), Some(l)) => format!("{collection}?{o}={{offset}}&{l}=100"),
+        (Some(o), None) => format!("{collection}?{o}={{offset}}"),
+        (None, Some(l)) => format!("{collection}?{l}=100"),
+        (None, None) => collection.to_owned(),
+    };
+    let answer = get.pointer("/responses/200").and_then(|r| d.json_schema(r));
+    let items = match answer {
+        Some(s) if s.get("type") == Some(&Value::from("array")) => String::new(),
+        Some(s) => ["data", "items", "results", "content", "records"]
+            .into_iter()
+            .find(|k| s.pointer(&format!("/properties/{k}")).is_some())
+            .map_or_else(String::new, |k| format!("/{k}")),
+        None => String::new(),
+    };
+    (path, items)
+}
+
+/// `items` → `item`, `categories` → `category`.
+pub(super) fn singular(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = name.strip_suffix('s').filter(|s| !s.ends_with('s')) {
+        stem.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! Documents shaped like FastAPI's and springdoc's output.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use serde_json::json;
+
+/// FastAPI: UUID ids, a `{"data", "count"}` list with skip/limit, an OAuth2
+/// password flow, 200 on create and delete, a health path; and a resource
+/// whose create needs another one's id.
+fn fastapi() -> Value {
+    let item_out = json!({"$ref": "#/components/schemas/ItemPublic"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Full Stack FastAPI Project", "version": "0.1.0"},
+        "paths": {
+            "/api/v1/utils/health-check/": {"get": {"responses": {"200": {}}}},
+            "/api/v1/items/": {
+                "get": {
+                    "parameters": [
+                        {"name": "skip", "in": "query", "schema": {"type": "integer", "default": 0}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100}}
+                    ],
+                    "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemsPublic"}}}}}
+                },
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemCreate"}}}, "required": true},
+                    "responses": {"200": {"content": {"application/json": {"schema": item_out}}}, "422": {}}
+                }
+            },
+            "/api/v1/items/{id}": {
+                "get": {"responses": {"200": {}}},
+                "put": {"responses": {"200": {}}},
+                "delete": {"responses": {"200": {}}}
+            },
+            "/api/v1/notes/": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["text", "item_id"],
+                "properties": {"text": {"type": "string"}, "item_id": {"type": "string", "format": "uuid"}}}}}}}},
+            "/api/v1/notes/{note_id}": {"delete": {"responses": {"204": {}}}}
+        },
+        "components": {
+            "schemas": {
+                "ItemCreate": {"type": "object", "required": ["title"], "properties": {
+                    "title": {"type": "string", "maxLength": 255, "minLength": 1},
+                    "description": {"anyOf": [{"type": "string"}, {"type": "null"}]}}},
+                "ItemPublic": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}}},
+                "ItemsPublic": {"type": "object", "properties": {"data": {"type": "array", "items": item_out}, "count": {"type": "integer"}}}
+            },
+            "securitySchemes": {"OAuth2PasswordBearer": {"type": "oauth2", "flows": {"password": {"tokenUrl": "/api/v1/login/access-token", "scopes": {}}}}}
+        }
+    })
+}
+
+#[test]
+fn a_fastapi_document_becomes_a_suite_that_validates() {
+    let g = suite_from_openapi(&fastapi().to_string(), None).unwrap();
+    let t = &g.text;
+    assert_eq!(g.resources, ["items"]);
+    let suite = crate::suite::parse(t, "generated").unwrap();
+    assert_eq!(suite.health.as_deref(), Some("/api/v1/utils/health-check/"));
+    assert!(suite.auth.is_some(), "{t}");
+    for needle in [
+        "path = \"/api/v1/login/access-token\"",
+        "tag = \"/title\"",
+        "delete = \"/api/v1/items/{id}\"",
+        "list = \"/api/v1/items/?skip={offset}&limit=100\"",
+        "items = \"/data\"",
+        "body = { title = \"tracesplit {run_id} item {n}\" }",
+        "name = \"ITEM_UPDATE\"",
+        "{ method = \"PUT\", path = \"/api/v1/items/{fixture.id}\"",
+        "capture = { id = \"/id\" }",
+        "fixture = { kind = \"items\", per_iteration = true }",
+    ] {
+        assert!(t.contains(needle), "{needle} missing:\n{t}");
+    }
+    let names: Vec<&str> = suite.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ITEM_LIST",
+            "ITEM_GET",
+            "ITEM_UPDATE",
+            "ITEM_CREATE",
+            "ITEM_DELETE"
+        ]
+    );
+    // The resource whose create needs another's id is said, not dropped silently.
+    assert!(
+        t.contains("# Not generated: notes — its create needs ids of other resources (item_id)"),
+        "{t}"
+    );
+}
+
+/// springdoc (Spring Boot): integer ids, 201 on create, 204 on delete, a
+/// `Page` with `content`, page/size paging (no offset), a bearer scheme.
+#[test]
+fn a_springdoc_document_with_integer_ids_and_pages() {
+    let doc = json!({
+        "openapi": "3.0.1",
+        "info": {"title": "Petstore", "version": "v1"},
+        "paths": {
+            "/pets": {
+                "get": {"parameters": [{"name": "page", "in": "query"}, {"name": "size", "in": "query"}],
+                        "responses": {"200": {"content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"content": {"type": "array"}, "totalElements": {"type": "integer"}}}}}}}},
+                "post": {"requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                            "required": ["name", "species"],
+                            "properties": {"name": {"type": "string"}, "species": {"type": "string", "enum": ["cat", "dog"]},
+                                           "age": {"type": "integer", "format": "int32"}}}}}},
+                         "responses": {"201": {"content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"petId": {"type": "integer", "format": "int64"}, "name": {"type": "string"}}}}}}}}
+            },
+            "/pets/{petId}": {"get": {"responses": {"200": {}}}, "patch": {"responses": {"200": {}}},
+                              "delete": {"responses": {"204": {}}}}
+        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
+    });
+    let g = suite_from_openapi(&doc.to_string(), None).unwrap();
+    let t = &g.text;
+    for needle in [
+        "body = { name = \"tracesplit {run_id} pet {n}\", species = \"cat\" }",
+        "id = \"/petId\"",
+        "delete = \"/pets/{id}\"",
+        "list = \"/pets?size=100\"",
+        "items = \"/content\"",
+        "expect = [201], capture = { id = \"/petId\" }",
+        "{ method = \"DELETE\", path = \"/pets/{fixture.id}\", expect = [204] }",
+        "{ method = \"PATCH\"",
+        "-H 'Authorization: Bearer ${API_TOKEN}'",
+        "# No health path found",
+    ] {
+        assert!(t.contains(needle), "{needle} missing:\n{t}");
+    }
+}
+
+#[test]
+fn documents_that_are_not_openapi_or_have_nothing_to_create_say_so() {
+    let e = suite_from_openapi("openapi: 3.0.0", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("not JSON") && e.contains("/openapi.json"),
+        "{e}"
+    );
+    let e = suite_from_openapi(r#"{"swagger": "2.0", "paths": {}}"#, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not an OpenAPI 3 document"), "{e}");
+    let only = ["pets".to_owned()];
+    let e = suite_from_openapi(&fastapi().to_string(), Some(&only))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("no resource has both a create"), "{e}");
+}

@@ -86,15 +86,20 @@ pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generat
     let d = Doc(&doc);
     let mut plans = Vec::new();
     let mut skipped = Vec::new();
-    for r in resources(paths) {
+    let found = resources(paths);
+    let kinds: Vec<String> = found.iter().map(|r| r.name.clone()).collect();
+    for r in found {
         if only.is_some_and(|o| !o.iter().any(|n| n == &r.name)) {
             continue;
         }
-        match plan(&d, paths, &r) {
+        match plan(&d, paths, &r, &kinds) {
             Ok(p) => plans.push(p),
             Err(why) => skipped.push((r.name.clone(), why)),
         }
     }
+    // A kind before the kinds whose bodies refer to it (fixtures are
+    // removed in the reverse order).
+    plans.sort_by_key(|p| p.body.to_string().contains("{shared."));
     if plans.is_empty() {
         let why = skipped
             .iter()
@@ -179,7 +184,18 @@ fn tag_field(props: &serde_json::Map<String, Value>, d: &Doc<'_>) -> Option<Stri
     .or_else(|| props.keys().find(|n| is_text(n)).cloned())
 }
 
-fn plan(d: &Doc<'_>, paths: &serde_json::Map<String, Value>, r: &Resource) -> Result<Plan, String> {
+fn plan(
+    d: &Doc<'_>,
+    paths: &serde_json::Map<String, Value>,
+    r: &Resource,
+    kinds: &[String],
+) -> Result<Plan, String> {
+    if r.collection.contains('{') {
+        return Err(format!(
+            "its collection {} sits under another resource's id, which generated kinds do not take yet",
+            r.collection
+        ));
+    }
     let (coll, item) = (&paths[&r.collection], &paths[&r.item]);
     let post = &coll["post"];
     let request = post
@@ -201,14 +217,15 @@ fn plan(d: &Doc<'_>, paths: &serde_json::Map<String, Value>, r: &Resource) -> Re
     };
     let fill = Fill {
         tag: Some((&tag_field, &tag)),
+        kinds,
     };
     let body = object_for(d, &request, &fill, 1).ok_or_else(|| {
         let refs: Vec<String> = schema::required(&request)
             .into_iter()
-            .filter(|n| n.to_ascii_lowercase().ends_with("id"))
+            .filter(|n| schema::id_stem(n).is_some())
             .collect();
         format!(
-            "its create needs ids of other resources ({}), which tracesplit cannot make up yet",
+            "its create needs ids of resources the document has no create and delete for ({})",
             refs.join(", ")
         )
     })?;

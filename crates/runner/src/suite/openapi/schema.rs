@@ -67,6 +67,30 @@ impl<'a> Doc<'a> {
 pub(super) struct Fill<'t> {
     /// The property that carries the tag, and its text.
     pub tag: Option<(&'t str, &'t str)>,
+    /// The kinds an id field may refer to (`item_id` → `items`).
+    pub kinds: &'t [String],
+}
+
+impl Fill<'_> {
+    /// `{shared.KIND.id}` for a field that holds another resource's id
+    /// (`item_id`, `itemId` → the kind whose singular is `item`).
+    pub fn reference(&self, name: &str) -> Option<String> {
+        let stem = id_stem(name)?;
+        let kind = self
+            .kinds
+            .iter()
+            .find(|k| super::singular(k).eq_ignore_ascii_case(&stem))?;
+        Some(format!("{{shared.{kind}.id}}"))
+    }
+}
+
+/// `item` of `item_id` or `itemId` (`None` for `id` itself or any other name).
+pub(super) fn id_stem(name: &str) -> Option<String> {
+    let stem = name
+        .strip_suffix("_id")
+        .or_else(|| name.strip_suffix("Id"))
+        .filter(|s| !s.is_empty())?;
+    Some(stem.trim_end_matches('_').to_owned())
 }
 
 /// A value for `schema` (resolved), or `None` when none can be made (a
@@ -94,6 +118,11 @@ pub(super) fn value_for(
         .and_then(|e| e.first())
     {
         return Some(first.clone());
+    }
+    // Another resource's id: a shared fixture of its kind (a number when the
+    // id is one: a whole-string placeholder renders as the id came).
+    if depth == 1 && id_stem(name).is_some() {
+        return fill.reference(name).map(Value::String);
     }
     match schema
         .get("type")
@@ -191,11 +220,22 @@ mod tests {
         let s = d.resolve(&json!({"$ref": "#/components/schemas/In"}));
         let fill = Fill {
             tag: Some(("title", "tracesplit {run_id} x {n}")),
+            kinds: &[],
         };
         let v = object_for(&d, &s, &fill, 1).unwrap();
         assert_eq!(v, json!({"title": "tracesplit {run_id} x {n}", "n": 1}));
-        // A required reference to another resource cannot be made.
-        let owner = json!({"type": "object", "properties": {"owner_id": {"type": "string", "format": "uuid"}}, "required": ["owner_id"]});
+        // A required reference to another resource: that kind's shared fixture,
+        // or nothing when the document has no such kind.
+        let owner = json!({"type": "object", "properties": {"owner_id": {"type": "integer"}}, "required": ["owner_id"]});
         assert_eq!(object_for(&d, &owner, &fill, 1), None);
+        let kinds = ["owners".to_owned()];
+        let fill = Fill {
+            tag: None,
+            kinds: &kinds,
+        };
+        assert_eq!(
+            object_for(&d, &owner, &fill, 1),
+            Some(json!({"owner_id": "{shared.owners.id}"}))
+        );
     }
 }

@@ -335,3 +335,87 @@ fn a_suite_from_the_apis_openapi_document_runs_with_its_login() {
     }
     assert_eq!(rows(db), before, "the database as it was found");
 }
+
+/// An API shaped like a springdoc-documented Spring service, served by a
+/// small Python server (tests-support/python/springdoc_api.py): integer ids,
+/// 201 and 204, `Page` lists, a pet's create that names its owner, an API key
+/// header. The suite made from its /v3/api-docs runs clean and every fixture
+/// is removed — pets before the owners they belong to.
+#[test]
+fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
+    use std::io::BufRead;
+    let script = workspace_root().join("tests-support/python/springdoc_api.py");
+    let mut server = Command::new("python3")
+        .arg(&script)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = format!("http://127.0.0.1:{}", lines.next().unwrap().unwrap().trim());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("petclinic.toml");
+    let init = Command::new(bin())
+        .args(["suite", "init", "--openapi", &format!("{url}/v3/api-docs")])
+        .args(["-o", suite.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(0), "{}", text(&init));
+    let generated = std::fs::read_to_string(&suite).unwrap();
+    assert!(
+        generated.contains("ownerId = \"{shared.owners.id}\"")
+            && generated.contains("-H 'X-API-Key: ${API_KEY}'"),
+        "{generated}"
+    );
+    let out = dir.path().join("run");
+    let o = Command::new(bin())
+        .args([
+            "run",
+            "--base-url",
+            &url,
+            "--suite",
+            suite.to_str().unwrap(),
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--runs",
+            "10",
+            "--no-collect",
+        ])
+        .args(["-H", "X-API-Key: s3cret"])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let left: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let _ = server.wait();
+    assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let results = summary["results"].as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "OWNER_LIST",
+            "OWNER_GET",
+            "OWNER_CREATE",
+            "OWNER_DELETE",
+            "PET_GET",
+            "PET_UPDATE",
+            "PET_CREATE",
+            "PET_DELETE"
+        ],
+        "{generated}"
+    );
+    for r in results {
+        assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{generated}");
+    }
+    assert_eq!(
+        (left["owners"].as_u64(), left["pets"].as_u64()),
+        (Some(0), Some(0)),
+        "{left}"
+    );
+}

@@ -168,3 +168,44 @@ fn documents_that_are_not_openapi_or_have_nothing_to_create_say_so() {
         .to_string();
     assert!(e.starts_with("no resource has both a create"), "{e}");
 }
+
+/// NestJS (@nestjs/swagger): a list answering a plain array, 201 on create,
+/// DTOs with examples, a bearer scheme.
+#[test]
+fn a_nestjs_document_with_a_plain_array_list() {
+    let doc = json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Cats example", "version": "1.0"},
+        "paths": {
+            "/cats": {
+                "get": {"responses": {"200": {"content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Cat"}}}}}}},
+                "post": {"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateCatDto"}}}},
+                         "responses": {"201": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Cat"}}}}}}
+            },
+            "/cats/{id}": {"get": {"responses": {"200": {}}}, "delete": {"responses": {"200": {}}}}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {
+                "CreateCatDto": {"type": "object", "required": ["name", "age", "breed"], "properties": {
+                    "name": {"type": "string"}, "age": {"type": "integer", "example": 3}, "breed": {"type": "string", "example": "Maine Coon"}}},
+                "Cat": {"type": "object", "properties": {"id": {"type": "number"}, "name": {"type": "string"}}}
+            }
+        }
+    });
+    let g = suite_from_openapi(&doc.to_string(), None).unwrap();
+    let t = &g.text;
+    for needle in [
+        "body = { age = 3, breed = \"Maine Coon\", name = \"tracesplit {run_id} cat {n}\" }",
+        "list = \"/cats\"",
+        "expect = [201], capture = { id = \"/id\" }",
+        "name = \"CAT_LIST\"",
+        "-H 'Authorization: Bearer ${API_TOKEN}'",
+    ] {
+        assert!(t.contains(needle), "{needle} missing:\n{t}");
+    }
+    assert!(
+        !t.contains("items ="),
+        "a plain array: no items pointer\n{t}"
+    );
+}

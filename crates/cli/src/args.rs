@@ -257,6 +257,13 @@ pub enum SuiteAction {
         /// Write the suite here instead of standard output.
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
+        /// Then create one fixture of each kind through the API and delete
+        /// it again, showing what the API refused (exit 1 when it refused any).
+        #[arg(long)]
+        dry_run: bool,
+        /// The API for --dry-run (default: where the document was fetched from).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
     },
 }
 

@@ -24,9 +24,53 @@ pub async fn run(args: SuiteArgs) -> anyhow::Result<u8> {
             resources,
             headers,
             out,
-        } => init(&openapi, resources.as_deref(), &headers, out).await?,
+            dry_run,
+            base_url,
+        } => {
+            let text = init(&openapi, resources.as_deref(), &headers, out).await?;
+            if dry_run {
+                let base = base_url.or_else(|| origin(&openapi)).ok_or_else(|| {
+                    anyhow::anyhow!("--dry-run needs --base-url when the document is a file")
+                })?;
+                return dry_run_kinds(&text, &base, &headers).await;
+            }
+        }
     }
     Ok(exit::OK)
+}
+
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let at = rest.find('/').unwrap_or(rest.len());
+    Some(url[..url.len() - rest.len() + at].to_owned())
+}
+
+/// Creates and deletes one fixture of each kind of the suite `text`.
+async fn dry_run_kinds(text: &str, base: &str, headers: &[String]) -> anyhow::Result<u8> {
+    let parsed = suite::parse(text, "generated")?;
+    let headers = tracesplit_runner::client::parse_headers(headers)?;
+    let tls = tracesplit_runner::TlsOptions::default();
+    let trials = tracesplit_runner::fixtures::try_each_kind(&parsed, base, headers, &tls).await?;
+    let mut refused = 0;
+    eprintln!("dry run against {base}: one fixture of each kind, created and deleted");
+    for t in &trials {
+        match (&t.created, &t.deleted) {
+            (Ok(id), Some(Ok(()))) => eprintln!("  {}: created {id}, deleted", t.kind),
+            (Ok(id), Some(Err(e))) => {
+                refused += 1;
+                eprintln!("  {}: created {id}, NOT deleted: {e}", t.kind);
+            }
+            (Ok(id), None) => eprintln!("  {}: created {id}", t.kind),
+            (Err(why), _) => {
+                refused += 1;
+                eprintln!("  {}: the create was refused: {why}", t.kind);
+            }
+        }
+    }
+    Ok(if refused > 0 { exit::FAILED } else { exit::OK })
 }
 
 /// Fetches or reads the document, writes the suite, says what was left out.
@@ -35,7 +79,7 @@ async fn init(
     only: Option<&[String]>,
     headers: &[String],
     out: Option<PathBuf>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let text = document(source, headers).await?;
     let g = suite::openapi::suite_from_openapi(&text, only)
         .with_context(|| format!("{source}: no suite made"))?;
@@ -54,7 +98,7 @@ async fn init(
     for (name, why) in &g.skipped {
         eprintln!("  not generated: {name} — {why}");
     }
-    Ok(())
+    Ok(g.text)
 }
 
 /// The document at `source`: fetched when it is a URL, read otherwise.

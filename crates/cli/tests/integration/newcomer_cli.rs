@@ -366,6 +366,31 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
             && generated.contains("-H 'X-API-Key: ${API_KEY}'"),
         "{generated}"
     );
+    // A dry run first: one of each kind created and deleted (pets after the
+    // owner their create names), and what the API refuses, in its words.
+    let dry = |key: &str| {
+        Command::new(bin())
+            .args(["suite", "init", "--openapi", &format!("{url}/v3/api-docs")])
+            .args(["-o", dir.path().join("again.toml").to_str().unwrap()])
+            .args(["--dry-run", "-H", key])
+            .output()
+            .unwrap()
+    };
+    let ok = dry("X-API-Key: s3cret");
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("owners: created 1, deleted")
+            && text(&ok).contains("pets: created 2, deleted"),
+        "{}",
+        text(&ok)
+    );
+    let refused = dry("X-API-Key: wrong");
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("owners: the create was refused: 401"),
+        "{}",
+        text(&refused)
+    );
     let out = dir.path().join("run");
     let o = Command::new(bin())
         .args([

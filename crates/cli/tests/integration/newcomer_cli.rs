@@ -444,3 +444,114 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
         "{left}"
     );
 }
+
+/// A NestJS-shaped API on Node.js's http server: its document at /api-json
+/// as @nestjs/swagger writes it (a list answering a plain array, 201 on
+/// create, a bearer scheme). The suite made from it runs clean with the
+/// token passed as -H, and no cat is left.
+#[test]
+fn a_suite_from_a_nestjs_document_runs_and_removes_every_fixture() {
+    const NEST: &str = r#"
+const http = require('http');
+const doc = {openapi: '3.0.0', info: {title: 'Cats example', version: '1.0'},
+  paths: {
+    '/cats': {get: {responses: {200: {content: {'application/json': {schema: {type: 'array', items: {$ref: '#/components/schemas/Cat'}}}}}}},
+              post: {requestBody: {required: true, content: {'application/json': {schema: {$ref: '#/components/schemas/CreateCatDto'}}}},
+                     responses: {201: {content: {'application/json': {schema: {$ref: '#/components/schemas/Cat'}}}}}}},
+    '/cats/{id}': {get: {responses: {200: {}}}, delete: {responses: {200: {}}}}},
+  components: {securitySchemes: {bearer: {type: 'http', scheme: 'bearer', bearerFormat: 'JWT'}},
+    schemas: {CreateCatDto: {type: 'object', required: ['name', 'age', 'breed'], properties: {
+                name: {type: 'string'}, age: {type: 'integer', example: 3}, breed: {type: 'string', example: 'Maine Coon'}}},
+              Cat: {type: 'object', properties: {id: {type: 'number'}, name: {type: 'string'}}}}}};
+const cats = new Map(); let next = 1;
+const send = (res, status, body) => {
+  const data = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(data)});
+  res.end(data);
+};
+const server = http.createServer((req, res) => {
+  let raw = '';
+  req.on('data', (c) => raw += c);
+  req.on('end', () => {
+    const path = req.url.split('?')[0];
+    if (path === '/api-json') return send(res, 200, doc);
+    if (req.headers.authorization !== 'Bearer t0ken') return send(res, 401, {message: 'Unauthorized'});
+    const m = path.match(/^\/cats(?:\/(\d+))?$/);
+    if (!m) return send(res, 404, {message: 'Not Found'});
+    if (req.method === 'GET' && !m[1]) return send(res, 200, [...cats.values()]);
+    if (req.method === 'POST' && !m[1]) {
+      const b = JSON.parse(raw || '{}');
+      if (typeof b.name !== 'string' || !Number.isInteger(b.age) || typeof b.breed !== 'string')
+        return send(res, 400, {message: ['name, age and breed are required']});
+      const cat = {id: next++, name: b.name, age: b.age, breed: b.breed};
+      cats.set(cat.id, cat);
+      return send(res, 201, cat);
+    }
+    const cat = cats.get(Number(m[1]));
+    if (!cat) return send(res, 404, {message: 'Not Found'});
+    if (req.method === 'GET') return send(res, 200, cat);
+    if (req.method === 'DELETE') { cats.delete(cat.id); return send(res, 200, cat); }
+    send(res, 405, {message: 'Method Not Allowed'});
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+process.on('SIGTERM', () => {
+  require('fs').writeSync(1, JSON.stringify({cats: cats.size}) + '\n');
+  process.exit(0);
+});
+"#;
+    use std::io::BufRead;
+    let mut server = Command::new("node")
+        .args(["-e", NEST])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = format!("http://127.0.0.1:{}", lines.next().unwrap().unwrap().trim());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("cats.toml");
+    let init = Command::new(bin())
+        .args(["suite", "init", "--openapi", &format!("{url}/api-json")])
+        .args(["-o", suite.to_str().unwrap()])
+        .args(["--dry-run", "-H", "Authorization: Bearer t0ken"])
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(0), "{}", text(&init));
+    assert!(
+        text(&init).contains("cats: created 1, deleted"),
+        "{}",
+        text(&init)
+    );
+    let out = dir.path().join("run");
+    let o = Command::new(bin())
+        .args([
+            "run",
+            "--base-url",
+            &url,
+            "--suite",
+            suite.to_str().unwrap(),
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--runs",
+            "10",
+            "--no-collect",
+        ])
+        .args(["-H", "Authorization: Bearer t0ken"])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let left: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let _ = server.wait();
+    let generated = std::fs::read_to_string(&suite).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let results = summary["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{generated}");
+    for r in results {
+        assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{generated}");
+    }
+    assert_eq!(left["cats"].as_u64(), Some(0), "{left}");
+}

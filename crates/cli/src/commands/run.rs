@@ -5,7 +5,6 @@ use crate::args::RunArgs;
 use crate::commands::after_run::analyze_after_run;
 use crate::exit::{self, Unreachable};
 use crate::signal;
-use anyhow::bail;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,34 +32,77 @@ pub enum Spans {
     Elsewhere(Option<String>),
 }
 
+/// The largest `--rate` (iterations per second): beyond what one machine
+/// can send, and where the schedule's spacing is below a nanosecond.
+const MAX_RATE: f64 = 1_000_000.0;
+
+/// Why the arguments make no run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--concurrency 0`.
+    #[error("--concurrency must be at least 1")]
+    Concurrency,
+    /// `--runs 0` without `--duration`.
+    #[error("--runs must be at least 1")]
+    Runs,
+    /// `--max-concurrency 0`.
+    #[error("--max-concurrency must be at least 1")]
+    MaxConcurrency,
+    /// A rate no schedule can keep.
+    #[error(
+        "--rate must be a number of iterations per second of at least 0.001 and at most 1000000, got {0}"
+    )]
+    Rate(f64),
+    /// `--health-path` that is not a path.
+    #[error("--health-path {0:?}: a path starting with / (or none)")]
+    HealthPath(String),
+    /// `--otlp-endpoint` with the embedded collector.
+    #[error(
+        "--otlp-endpoint needs --no-collect (the embedded collector receives the client spans otherwise)"
+    )]
+    OtlpEndpoint,
+    /// `--shard`/`--shards`.
+    #[error(transparent)]
+    Shard(#[from] tracesplit_runner::shard::ShardError),
+    /// `--scenario`, `--entity-type`, `--cascade-sweep`.
+    #[error(transparent)]
+    Selection(#[from] tracesplit_runner::suite::SelectionError),
+}
+
+/// The checks of the numbers, before anything is read or created.
+fn check(args: &RunArgs) -> Result<(), ConfigError> {
+    if args.concurrency == 0 {
+        return Err(ConfigError::Concurrency);
+    }
+    if args.runs == 0 && args.duration.is_none() {
+        return Err(ConfigError::Runs);
+    }
+    if args.max_concurrency == Some(0) {
+        return Err(ConfigError::MaxConcurrency);
+    }
+    match args.rate {
+        Some(r) if !((0.001..=MAX_RATE).contains(&r)) => Err(ConfigError::Rate(r)),
+        _ => Ok(()),
+    }
+}
+
 /// Validates the arguments into a run configuration; nothing has run yet
 /// (and no directory exists yet).
 pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunConfig, Spans)> {
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
-    }
-    if args.runs == 0 && args.duration.is_none() {
-        bail!("--runs must be at least 1");
-    }
-    if args.max_concurrency == Some(0) {
-        bail!("--max-concurrency must be at least 1");
-    }
-    if let Some(r) = args.rate.filter(|r| !(*r >= 0.001 && r.is_finite())) {
-        bail!("--rate must be a number of iterations per second of at least 0.001, got {r}");
-    }
+    check(&args)?;
     let mut suite = suite::load(args.suite.as_deref())?;
     // Before the selection, so `--scenario 'CASCADE_SWEEP_*'` runs the sweep alone.
     suite
         .add_cascade_sweep_arg(args.cascade_sweep.as_deref())
-        .map_err(anyhow::Error::msg)?;
+        .map_err(ConfigError::from)?;
     suite
         .select(args.scenario.as_deref(), args.entity_type.as_deref())
-        .map_err(anyhow::Error::msg)?;
+        .map_err(ConfigError::from)?;
     match args.health_path.as_deref() {
         None => {}
         Some("none") => suite.health = None,
         Some(p) if p.starts_with('/') => suite.health = Some(p.to_owned()),
-        Some(p) => bail!("--health-path {p:?}: a path starting with / (or none)"),
+        Some(p) => return Err(ConfigError::HealthPath(p.to_owned()).into()),
     }
     let run_id = tracesplit_runner::new_run_id();
     let run_dir = args
@@ -71,9 +113,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
         Spans::Elsewhere(args.otlp_endpoint.clone())
     } else {
         if args.otlp_endpoint.is_some() {
-            bail!(
-                "--otlp-endpoint needs --no-collect (the embedded collector receives the client spans otherwise)"
-            );
+            return Err(ConfigError::OtlpEndpoint.into());
         }
         Spans::Embedded {
             grpc: args.collector_grpc,
@@ -81,10 +121,10 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
         }
     };
     let shard = match (&args.shard, args.shards) {
-        (Some(text), _) => Some(Shard::parse(text).map_err(anyhow::Error::msg)?),
+        (Some(text), _) => Some(Shard::parse(text).map_err(ConfigError::from)?),
         (None, Some(n)) => Some(
             Shard::from_job_index(n, std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())
-                .map_err(anyhow::Error::msg)?,
+                .map_err(ConfigError::from)?,
         ),
         (None, None) => None,
     };

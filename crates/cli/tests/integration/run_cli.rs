@@ -359,3 +359,53 @@ fn a_ledger_line_that_cannot_be_written_stops_the_run_and_names_the_ledger() {
     assert!(requests.contains("CPU_DELETE_NO_LISTINGS"));
     cleanup_restores(&ledger, &db, &before);
 }
+
+/// Arguments that make no run are refused before anything is read, sent or
+/// created: exit 2, the flag named, no run directory.
+#[test]
+fn arguments_that_make_no_run_are_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            &["--rate", "1e-20"][..],
+            "--rate must be a number of iterations per second",
+        ),
+        (&["--rate", "1e9"][..], "at most 1000000, got 1000000000"),
+        (&["--rate", "NaN"][..], "--rate must be"),
+        (
+            &["--concurrency", "0"][..],
+            "--concurrency must be at least 1",
+        ),
+        (
+            &["--max-concurrency", "0", "--rate", "5"][..],
+            "--max-concurrency must be at least 1",
+        ),
+        (
+            &["--health-path", "health"][..],
+            "--health-path \"health\": a path starting with /",
+        ),
+        (
+            &["--shard", "3/3"][..],
+            "--shard \"3/3\": expected I/N with 0 ≤ I < N",
+        ),
+        (
+            &["--scenario", "NOPE*"][..],
+            "no scenario matches (--scenario NOPE*",
+        ),
+        (
+            &["--otlp-endpoint", "http://127.0.0.1:1"][..],
+            "--otlp-endpoint needs --no-collect",
+        ),
+    ] {
+        let out = dir.path().join("never");
+        let o = Command::new(bin())
+            .args(["run", "--base-url", "http://127.0.0.1:9", "--out"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+}

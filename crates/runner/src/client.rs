@@ -1,7 +1,7 @@
 //! The HTTP client: one request → one [`Outcome`], failures as data.
 //!
 //! Connections are kept in a small pool and used by one request at a time;
-//! the wire format is in [`crate::http1`].
+//! the wire format is in `http1.rs`.
 
 use crate::http1::{Conn, Opening, Response, Target, WireError};
 use crate::tls::{TlsError, TlsOptions};
@@ -322,7 +322,7 @@ impl ApiClient {
 
     /// Opens a new connection (name resolution, TCP, TLS) and sends `GET
     /// path` on it: what a run checks before anything else. A TLS or name
-    /// failure comes back as the [`WireError`] that says it in words.
+    /// failure comes back as the wire error that says it in words.
     pub async fn probe(&self, path: &str) -> Result<(u16, Opening), WireError> {
         if let Some(side) = &self.inner.h2 {
             return self.probe_h2(side, path).await;

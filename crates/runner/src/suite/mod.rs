@@ -178,7 +178,7 @@ pub struct Capture {
 pub enum CaptureFrom {
     /// A JSON pointer into the body (`""`: the whole body).
     Json(String),
-    /// A header ([`crate::http1::CAPTURED_HEADERS`]).
+    /// A header (one of the headers an answer may be captured from: `etag`, `location`).
     Header(&'static str),
 }
 

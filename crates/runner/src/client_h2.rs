@@ -168,7 +168,12 @@ impl ApiClient {
             if !(result.as_ref()).is_err_and(|e| send_again(e, method, attempt, reused)) {
                 return (result, opened);
             }
-            side.retire(conn.id);
+            // A GOAWAY retires the connection; a stream refused on a live
+            // one (more streams than the server's limit, sent before its
+            // SETTINGS arrived) leaves it in the pool.
+            if !conn.is_open() {
+                side.retire(conn.id);
+            }
         }
         (Err(WireError::NotProcessed), opened)
     }

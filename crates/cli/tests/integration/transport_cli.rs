@@ -210,7 +210,8 @@ process.on('SIGTERM', () => {
     eprintln!("Node.js http2 server, 2 streams a connection: {counts}\n{r}");
     let connections = counts["connections"].as_u64().unwrap();
     // 8 concurrent requests, 2 streams each: 4 connections (and the health
-    // check's, which joins them); never one per request and more.
+    // check's, which joins them); a few more when requests pile onto a new
+    // connection before its SETTINGS arrive — never one per request.
     assert!((4..=8).contains(&connections), "{counts}");
     assert!(counts["most"].as_u64().unwrap() <= 2, "{counts}");
     // Each request waited for its 20 ms answer, not for a stream as well.

@@ -6,6 +6,12 @@ pub enum AnalyzeError {
     /// A run directory, span source or file is missing or malformed.
     #[error("{0}")]
     Input(String),
+    /// A run's or a span store's file could not be read or written (its own words, with the file).
+    #[error(transparent)]
+    Store(#[from] tracesplit_store::StoreError),
+    /// The TLS files for a span source could not be used.
+    #[error(transparent)]
+    Tls(#[from] tracesplit_net::client_tls::TlsError),
     /// A span source (Jaeger, Tempo) could not be reached.
     #[error("{0}")]
     Unreachable(String),

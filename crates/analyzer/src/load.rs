@@ -101,7 +101,7 @@ fn mark_duplicates(c: &mut SpanColumns) {
 /// Checks every span file's schema (once, before the partitions read them).
 pub fn check_span_files(span_files: &[PathBuf]) -> Result<(), AnalyzeError> {
     for f in span_files {
-        tracesplit_store::check_span_file(f).map_err(|e| AnalyzeError::Input(e.to_string()))?;
+        tracesplit_store::check_span_file(f)?;
     }
     Ok(())
 }

@@ -19,8 +19,7 @@ fn request_files(
     let mut files = Vec::new();
     for dir in run_dirs {
         let file = dir.join(tracesplit_model::manifest::REQUESTS_FILE);
-        let recovered = tracesplit_store::recover_requests(&file)
-            .map_err(|e| AnalyzeError::Input(e.to_string()))?;
+        let recovered = tracesplit_store::recover_requests(&file)?;
         if let Some(r) = recovered {
             notes.push(format!(
                 "{} was rebuilt from its journal ({} requests{}): the run did not finish writing it",
@@ -39,8 +38,7 @@ fn request_files(
                 dir.display()
             )));
         }
-        tracesplit_store::check_request_file(&file)
-            .map_err(|e| AnalyzeError::Input(e.to_string()))?;
+        tracesplit_store::check_request_file(&file)?;
         files.push(file);
     }
     Ok(files)

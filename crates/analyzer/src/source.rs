@@ -80,8 +80,7 @@ pub fn span_files(
                         dir.display()
                     )));
                 }
-                let segments =
-                    list_segments(dir).map_err(|e| AnalyzeError::Input(e.to_string()))?;
+                let segments = list_segments(dir)?;
                 files.extend(segments.into_iter().map(|(_, p)| p));
             }
             SpanSource::OtlpJson(path) => {
@@ -119,8 +118,7 @@ fn segment(
     i: usize,
     records: &[tracesplit_model::SpanRecord],
 ) -> Result<Option<PathBuf>, AnalyzeError> {
-    write_span_segment(scratch, i as u64 + 1, records)
-        .map_err(|e| AnalyzeError::Input(e.to_string()))
+    Ok(write_span_segment(scratch, i as u64 + 1, records)?)
 }
 
 /// Reads newline-delimited OTLP JSON (the OpenTelemetry Collector file exporter's format).

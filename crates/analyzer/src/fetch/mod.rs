@@ -67,8 +67,7 @@ impl SourceAccess {
             .timeout(Duration::from_secs(30))
             .default_headers(headers);
         if base_url.starts_with("https://") {
-            let tls = tracesplit_net::client_tls::client_config(&self.tls)
-                .map_err(|e| AnalyzeError::Input(e.to_string()))?;
+            let tls = tracesplit_net::client_tls::client_config(&self.tls)?;
             builder = builder.tls_backend_preconfigured((*tls).clone());
         }
         builder

@@ -38,6 +38,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What came back, as a message says it: the status and the start of
+    /// the body, or the failure kind.
+    pub fn answer_text(&self) -> String {
+        match &self.error {
+            Some(e) => e.clone(),
+            None => format!(
+                "{} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        }
+    }
+
     /// Whether the failure means the API could not be reached at all.
     pub fn is_connection_failure(&self) -> bool {
         matches!(

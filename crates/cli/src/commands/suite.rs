@@ -27,33 +27,39 @@ pub async fn run(args: SuiteArgs) -> anyhow::Result<u8> {
             dry_run,
             base_url,
         } => {
-            let text = init(&openapi, resources.as_deref(), &headers, out).await?;
+            let generated = init(&openapi, resources.as_deref(), &headers, out).await?;
             if dry_run {
-                let base = base_url.or_else(|| origin(&openapi)).ok_or_else(|| {
+                let origin = split_url(&openapi).map(|(base, _)| base.to_owned());
+                let base = base_url.or(origin).ok_or_else(|| {
                     anyhow::anyhow!("--dry-run needs --base-url when the document is a file")
                 })?;
-                return dry_run_kinds(&text, &base, &headers).await;
+                return dry_run_kinds(&generated.suite, &base, &headers).await;
             }
         }
     }
     Ok(exit::OK)
 }
 
-/// `scheme://host:port` of a URL.
-fn origin(url: &str) -> Option<String> {
+/// An http(s) URL as its `scheme://host:port` and its path (`/` when none);
+/// `None` for anything else (a file).
+fn split_url(url: &str) -> Option<(&str, &str)> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))?;
     let at = rest.find('/').unwrap_or(rest.len());
-    Some(url[..url.len() - rest.len() + at].to_owned())
+    let (base, path) = url.split_at(url.len() - rest.len() + at);
+    Some((base, if path.is_empty() { "/" } else { path }))
 }
 
 /// Creates and deletes one fixture of each kind of the suite `text`.
-async fn dry_run_kinds(text: &str, base: &str, headers: &[String]) -> anyhow::Result<u8> {
-    let parsed = suite::parse(text, "generated")?;
+async fn dry_run_kinds(
+    parsed: &suite::Suite,
+    base: &str,
+    headers: &[String],
+) -> anyhow::Result<u8> {
     let headers = tracesplit_runner::client::parse_headers(headers)?;
     let tls = tracesplit_runner::TlsOptions::default();
-    let trials = tracesplit_runner::fixtures::try_each_kind(&parsed, base, headers, &tls).await?;
+    let trials = tracesplit_runner::fixtures::try_each_kind(parsed, base, headers, &tls).await?;
     let mut refused = 0;
     eprintln!("dry run against {base}: one fixture of each kind, created and deleted");
     for t in &trials {
@@ -79,7 +85,7 @@ async fn init(
     only: Option<&[String]>,
     headers: &[String],
     out: Option<PathBuf>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<suite::openapi::Generated> {
     let text = document(source, headers).await?;
     let g = suite::openapi::suite_from_openapi(&text, only)
         .with_context(|| format!("{source}: no suite made"))?;
@@ -98,20 +104,14 @@ async fn init(
     for (name, why) in &g.skipped {
         eprintln!("  not generated: {name} — {why}");
     }
-    Ok(g.text)
+    Ok(g)
 }
 
 /// The document at `source`: fetched when it is a URL, read otherwise.
 async fn document(source: &str, headers: &[String]) -> anyhow::Result<String> {
-    let Some(rest) = source
-        .strip_prefix("http://")
-        .or_else(|| source.strip_prefix("https://"))
-    else {
+    let Some((base, path)) = split_url(source) else {
         return std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"));
     };
-    let at = rest.find('/').unwrap_or(rest.len());
-    let (base, path) = source.split_at(source.len() - rest.len() + at);
-    let path = if path.is_empty() { "/" } else { path };
     let client = tracesplit_runner::client::ApiClient::new(
         base,
         tracesplit_runner::client::parse_headers(headers)?,
@@ -124,12 +124,8 @@ async fn document(source: &str, headers: &[String]) -> anyhow::Result<String> {
     }
     if !(200..300).contains(&o.status) {
         bail!(
-            "{source} answered {}: {} (the document may need -H 'Authorization: …')",
-            o.status,
-            String::from_utf8_lossy(&o.body)
-                .chars()
-                .take(200)
-                .collect::<String>()
+            "{source} answered {} (the document may need -H 'Authorization: …')",
+            o.answer_text()
         );
     }
     Ok(String::from_utf8_lossy(&o.body).into_owned())

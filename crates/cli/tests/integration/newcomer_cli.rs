@@ -3,7 +3,7 @@
 //! credentials stop the run at once with what the API answered.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{bin, text, workspace_root};
+use crate::support::{PortServer, bin, summary_of, text, workspace_root};
 use crate::testbed::{App, Bed, Postgres};
 use std::process::{Command, Output};
 
@@ -336,6 +336,34 @@ fn a_suite_from_the_apis_openapi_document_runs_with_its_login() {
     assert_eq!(rows(db), before, "the database as it was found");
 }
 
+/// A run of the generated `suite` against `url` (no collector: these APIs
+/// export no spans), sending `header`: its output and summary.json's rows.
+fn run_generated(
+    url: &str,
+    suite: &std::path::Path,
+    dir: &std::path::Path,
+    header: &str,
+) -> (Output, Vec<serde_json::Value>) {
+    let out = dir.join("run");
+    let o = Command::new(bin())
+        .args(["run", "--base-url", url, "--suite", suite.to_str().unwrap()])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--runs",
+            "10",
+            "--no-collect",
+        ])
+        .args(["-H", header])
+        .output()
+        .unwrap();
+    let results = summary_of(&out, &o)["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (o, results)
+}
+
 /// An API shaped like a springdoc-documented Spring service, served by a
 /// small Python server (tests-support/python/springdoc_api.py): integer ids,
 /// 201 and 204, `Page` lists, a pet's create that names its owner, an API key
@@ -343,15 +371,11 @@ fn a_suite_from_the_apis_openapi_document_runs_with_its_login() {
 /// is removed — pets before the owners they belong to.
 #[test]
 fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
-    use std::io::BufRead;
     let script = workspace_root().join("tests-support/python/springdoc_api.py");
-    let mut server = Command::new("python3")
-        .arg(&script)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = format!("http://127.0.0.1:{}", lines.next().unwrap().unwrap().trim());
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script);
+    let server = PortServer::start(cmd);
+    let url = server.url();
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("petclinic.toml");
     let init = Command::new(bin())
@@ -391,32 +415,9 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
         "{}",
         text(&refused)
     );
-    let out = dir.path().join("run");
-    let o = Command::new(bin())
-        .args([
-            "run",
-            "--base-url",
-            &url,
-            "--suite",
-            suite.to_str().unwrap(),
-        ])
-        .args([
-            "--out",
-            out.to_str().unwrap(),
-            "--runs",
-            "10",
-            "--no-collect",
-        ])
-        .args(["-H", "X-API-Key: s3cret"])
-        .output()
-        .unwrap();
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
-    let left: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let _ = server.wait();
+    let (o, results) = run_generated(&url, &suite, dir.path(), "X-API-Key: s3cret");
+    let left = server.stop();
     assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    let results = summary["results"].as_array().unwrap();
     let names: Vec<&str> = results
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
@@ -500,14 +501,10 @@ process.on('SIGTERM', () => {
   process.exit(0);
 });
 "#;
-    use std::io::BufRead;
-    let mut server = Command::new("node")
-        .args(["-e", NEST])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = format!("http://127.0.0.1:{}", lines.next().unwrap().unwrap().trim());
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", NEST]);
+    let server = PortServer::start(cmd);
+    let url = server.url();
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("cats.toml");
     let init = Command::new(bin())
@@ -522,33 +519,10 @@ process.on('SIGTERM', () => {
         "{}",
         text(&init)
     );
-    let out = dir.path().join("run");
-    let o = Command::new(bin())
-        .args([
-            "run",
-            "--base-url",
-            &url,
-            "--suite",
-            suite.to_str().unwrap(),
-        ])
-        .args([
-            "--out",
-            out.to_str().unwrap(),
-            "--runs",
-            "10",
-            "--no-collect",
-        ])
-        .args(["-H", "Authorization: Bearer t0ken"])
-        .output()
-        .unwrap();
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
-    let left: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let _ = server.wait();
+    let (o, results) = run_generated(&url, &suite, dir.path(), "Authorization: Bearer t0ken");
+    let left = server.stop();
     let generated = std::fs::read_to_string(&suite).unwrap();
     assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    let results = summary["results"].as_array().unwrap();
     assert_eq!(results.len(), 4, "{generated}");
     for r in results {
         assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{generated}");

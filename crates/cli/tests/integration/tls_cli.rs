@@ -471,21 +471,12 @@ fn openssl_self_signed(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// `python3 -c SCRIPT ARGS…`, which prints its port first; (child, port).
-fn python_server(script: &str, args: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
+fn python_server(script: &str, args: &[&str]) -> PortServer {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script])
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut port,
-    )
-    .unwrap();
-    (child, port.trim().to_owned())
+        .stderr(std::process::Stdio::null());
+    PortServer::start(cmd)
 }
 
 /// The most common self-signed certificate — `openssl req -x509`, which says
@@ -549,18 +540,17 @@ srv.serve_forever()
         } else {
             Vec::new()
         };
-        let (mut child, port) = python_server(server, &args);
+        let python = python_server(server, &args);
         let url = format!(
             "{}://localhost:{}",
             if tls { "https" } else { "http" },
-            port
+            python.port
         );
         let o = run_command(&url, &tmp.path().join(format!("run-{tls}")))
             .args(["--http2", "--runs", "1", "--cacert", arg(&cert)])
             .output()
             .unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(python);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         let want = if tls {
             "does not speak HTTP/2 over TLS"
@@ -613,12 +603,7 @@ fn http2_rides_through_nginx_goaways() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let suite = d.join("suite.toml");
-    std::fs::write(
-        &suite,
-        "name = \"nginx\"\n[[scenario]]\nname = \"GET_OK\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/ok\", expect = [200] }]\n",
-    )
-    .unwrap();
+    let suite = one_get_suite(d, "/ok");
     let out = d.join("run");
     let o = run_command(&format!("https://localhost:{port}"), &out)
         .args(["--suite", arg(&suite), "--cacert", arg(&cert)])
@@ -681,15 +666,10 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
-    let (mut child, port) = python_server(server, &[arg(&cert), arg(&key)]);
-    let suite = tmp.path().join("s.toml");
-    std::fs::write(
-        &suite,
-        "name = \"eof\"\n[[scenario]]\nname = \"GET_X\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/x\", expect = [200] }]\n",
-    )
-    .unwrap();
+    let python = python_server(server, &[arg(&cert), arg(&key)]);
+    let suite = one_get_suite(tmp.path(), "/x");
     let out = tmp.path().join("run");
-    let o = run_command(&format!("https://localhost:{}", port), &out)
+    let o = run_command(&format!("https://localhost:{}", python.port), &out)
         .args([
             "--suite",
             arg(&suite),
@@ -700,8 +680,7 @@ while True:
         ])
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(python);
     let r = &summary(&out)["results"][0];
     assert_eq!(
         r["errors"]["truncated"].as_u64(),

@@ -5,9 +5,9 @@
 //! TCP_NODELAY: no such finding.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{run_command, text};
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use crate::support::{PortServer, one_get_suite, run_command, summary_of, text};
+
+use std::process::Command;
 
 const SERVER: &str = r#"
 import socket, sys, threading
@@ -38,33 +38,18 @@ while True:
 
 /// The run's findings against the server, with or without TCP_NODELAY.
 fn findings(nodelay: bool) -> Vec<serde_json::Value> {
-    let mut server = Command::new("python3")
-        .args(["-c", SERVER, if nodelay { "1" } else { "0" }])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", SERVER, if nodelay { "1" } else { "0" }]);
+    let server = PortServer::start(cmd);
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(
-        &suite,
-        "name = \"nagle\"\n[[scenario]]\nname = \"GET_X\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/x\", expect = [200] }]\n",
-    )
-    .unwrap();
+    let suite = one_get_suite(dir.path(), "/x");
     let out = dir.path().join("run");
-    let o = run_command(&format!("http://127.0.0.1:{}", port.trim()), &out)
+    let o = run_command(&server.url(), &out)
         .args(["--suite", suite.to_str().unwrap(), "--runs", "40"])
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
-    summary["analysis"]["findings"]
+    drop(server);
+    summary_of(&out, &o)["analysis"]["findings"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -98,29 +83,18 @@ fn nagles_stall_is_named_with_its_size_and_gone_with_tcp_nodelay() {
 /// 300 GETs over h2c (`--http2 --concurrency 8`) against the server `cmd`
 /// starts (it prints its port, and a JSON line of counts on SIGTERM): the
 /// result row of summary.json, and the server's counts.
-fn over_h2c(mut cmd: Command) -> (serde_json::Value, serde_json::Value) {
-    let mut server = cmd.stdout(Stdio::piped()).spawn().unwrap();
-    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let port = lines.next().unwrap().unwrap();
+fn over_h2c(cmd: Command) -> (serde_json::Value, serde_json::Value) {
+    let server = PortServer::start(cmd);
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(
-        &suite,
-        "name = \"goaway\"\n[[scenario]]\nname = \"GET_OK\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/ok\", expect = [200] }]\n",
-    )
-    .unwrap();
+    let suite = one_get_suite(dir.path(), "/ok");
     let out = dir.path().join("run");
-    let o = run_command(&format!("http://127.0.0.1:{}", port.trim()), &out)
+    let o = run_command(&server.url(), &out)
         .args(["--suite", suite.to_str().unwrap(), "--runs", "300"])
         .args(["--http2", "--concurrency", "8"])
         .output()
         .unwrap();
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
-    let counts: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let _ = server.wait();
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let counts = server.stop();
+    let summary = summary_of(&out, &o);
     let r = summary["results"][0].clone();
     assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{}", text(&o));
     (r, counts)

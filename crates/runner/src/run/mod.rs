@@ -336,9 +336,8 @@ async fn own_spans_from_records(
     let steps: std::collections::HashMap<String, usize> = (config.suite.scenarios.iter())
         .map(|s| (s.name.clone(), s.steps.len()))
         .collect();
-    let service = ExportConfig::new(None).service_name;
     tokio::task::spawn_blocking(move || {
-        crate::spans::store_from_requests(&requests, sink.as_ref(), &steps, &service)
+        crate::spans::store_from_requests(&requests, sink.as_ref(), &steps, crate::spans::RUNNER)
     })
     .await
     .unwrap_or_else(|e| {

@@ -8,6 +8,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use std::time::Duration;
 use tracesplit_export::traces_url;
 
+/// The runner's `service.name` (unless OTEL_SERVICE_NAME says otherwise)
+/// and its instrumentation scope.
+pub const RUNNER: &str = "tracesplit-runner";
+
 /// Where and how spans are exported.
 #[derive(Debug, Clone)]
 pub struct ExportConfig {
@@ -120,7 +124,7 @@ impl ExportConfig {
         Self {
             endpoint,
             headers: Vec::new(),
-            service_name: "tracesplit-runner".into(),
+            service_name: RUNNER.into(),
             max_queue: 1 << 20,
             // Frequent: a short queue stays within its first allocation (no regrowth).
             interval: Duration::from_millis(50),
@@ -178,7 +182,7 @@ fn resolve_url(endpoint: Option<&str>, protocol: ExportProtocol) -> String {
 pub(super) fn envelope(service_name: &str) -> Envelope {
     Envelope {
         resource: resource(service_name),
-        scope_name: "tracesplit-runner".into(),
+        scope_name: RUNNER.into(),
         scope_version: env!("CARGO_PKG_VERSION").into(),
     }
 }

@@ -18,7 +18,9 @@ mod otlp;
 #[cfg(test)]
 mod tests;
 
-pub use export::{ExportConfig, ExportProtocol, ExportRetry, SpanExportError, gzip_from_env};
+pub use export::{
+    ExportConfig, ExportProtocol, ExportRetry, RUNNER, SpanExportError, gzip_from_env,
+};
 pub use from_records::{OwnSpansError, store_from_requests};
 pub use ids::{SpanIds, TraceParent, hex_span_id, hex_trace_id, iteration_span_id, traceparent};
 pub use tracesplit_export::ExportCounts;

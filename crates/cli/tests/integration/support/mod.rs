@@ -230,3 +230,68 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A test API of another stack (Python, Node.js): it prints its port as its
+/// first stdout line and, on SIGTERM, may print one JSON line of what it
+/// counted. Killed when dropped.
+pub struct PortServer {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    /// Its loopback port.
+    pub port: u16,
+}
+
+impl PortServer {
+    /// Starts `cmd` and reads its port.
+    pub fn start(mut cmd: Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = lines
+            .next()
+            .and_then(Result::ok)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{cmd:?} printed no port"));
+        Self { child, lines, port }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGTERM, then the JSON line it printed of what it counted.
+    pub fn stop(mut self) -> serde_json::Value {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let line = self.lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = self.child.wait();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+}
+
+impl Drop for PortServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A suite of one scenario `GET_OK`: a GET of `path` expecting 200.
+pub fn one_get_suite(dir: &std::path::Path, path: &str) -> PathBuf {
+    let suite = dir.join("one-get.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "name = \"one-get\"\n[[scenario]]\nname = \"GET_OK\"\nentity_type = \"x\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{{ method = \"GET\", path = \"{path}\", expect = [200] }}]\n"
+        ),
+    )
+    .unwrap();
+    suite
+}
+
+/// summary.json of the run in `out` (panics with `o`'s output when there is none).
+pub fn summary_of(out: &std::path::Path, o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}

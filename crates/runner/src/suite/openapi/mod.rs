@@ -40,6 +40,8 @@ pub struct Generated {
     pub resources: Vec<String>,
     /// Resources left out, with why.
     pub skipped: Vec<(String, String)>,
+    /// The suite as parsed (the validation of `text`).
+    pub suite: super::Suite,
 }
 
 /// One resource: a collection with a create and an item with a delete.
@@ -108,8 +110,9 @@ pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generat
         return Err(OpenApiError::NoResource(why));
     }
     let text = write::suite(&doc, paths, &plans, &skipped);
-    super::parse(&text, "generated").map_err(OpenApiError::Invalid)?;
+    let suite = super::parse(&text, "generated").map_err(OpenApiError::Invalid)?;
     Ok(Generated {
+        suite,
         text,
         resources: plans.iter().map(|p| p.resource.name.clone()).collect(),
         skipped,

@@ -63,10 +63,7 @@ pub fn compare_runs(
     let (b, h) = (read(base)?, read(head)?);
     let differences = crate::like::differences(&b, &h);
     if !differences.is_empty() && !options.force {
-        return Err(AnalyzeError::Input(format!(
-            "the runs differ in what the comparison depends on: {} (compare like with like, or pass --force)",
-            differences.join("; ")
-        )));
+        return Err(AnalyzeError::Unlike(differences));
     }
     let mut c = compare(&b, &h, &options.gate);
     c.differences = differences;
@@ -143,11 +140,10 @@ fn explained(dir: &Path) -> Result<HashMap<String, Explained>, AnalyzeError> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(HashMap::new());
     };
-    let bad = |e: serde_json::Error| {
-        AnalyzeError::Input(format!(
-            "{} is not a tracesplit summary: {e}",
-            path.display()
-        ))
+    let bad = |source| AnalyzeError::Json {
+        path: path.clone(),
+        what: "tracesplit summary",
+        source,
     };
     let summary: Summary = serde_json::from_str(&text).map_err(bad)?;
     let Some(value) = summary.analysis else {

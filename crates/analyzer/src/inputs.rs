@@ -51,7 +51,7 @@ pub(crate) fn read(
     timer: &Timer,
 ) -> Result<Inputs, AnalyzeError> {
     if config.run_dirs.is_empty() {
-        return Err(AnalyzeError::Input("no run directory given".into()));
+        return Err(AnalyzeError::NoRun);
     }
     let manifests = manifests(&config.run_dirs)?;
     let sources = sources(config);
@@ -114,15 +114,15 @@ pub(crate) fn manifests(dirs: &[PathBuf]) -> Result<Vec<RunManifest>, AnalyzeErr
 /// The manifest of the run in `dir`.
 pub(crate) fn manifest(dir: &std::path::Path) -> Result<RunManifest, AnalyzeError> {
     let path = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        AnalyzeError::Input(format!(
-            "{}: {e} (is {} a tracesplit run directory?)",
-            path.display(),
-            dir.display()
-        ))
+    let text = std::fs::read_to_string(&path).map_err(|source| AnalyzeError::NoManifest {
+        dir: dir.to_owned(),
+        source,
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| AnalyzeError::Input(format!("{}: not a run manifest: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|source| AnalyzeError::Json {
+        path,
+        what: "run manifest",
+        source,
+    })
 }
 
 fn check(regex: &str) -> Result<String, AnalyzeError> {

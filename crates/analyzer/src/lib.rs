@@ -40,7 +40,7 @@ mod waterfall;
 
 pub use aggregate::p95_window;
 pub use analyze::{AnalyzeConfig, AnalyzeOutput, DEFAULT_SPAN, DEFAULT_STATEMENT, analyze};
-pub use error::AnalyzeError;
+pub use error::{AnalyzeError, Cause};
 pub use findings::filtered_column;
 pub use links::LinkConfig;
 pub use source::SpanSource;

@@ -152,15 +152,15 @@ pub fn split_parts(dir: &Path) -> Result<Parts, AnalyzeError> {
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(Parts::default());
     };
-    let bad = |e: &dyn std::fmt::Display| AnalyzeError::Input(format!("{}: {e}", path.display()));
+    let bad = |e: crate::error::Cause| AnalyzeError::unreadable(&path, e, "split.parquet");
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| bad(&e))?
+        .map_err(|e| bad(e.into()))?
         .build()
-        .map_err(|e| bad(&e))?;
+        .map_err(|e| bad(e.into()))?;
     let mut parts = Parts::default();
     for batch in reader {
-        let batch = batch.map_err(|e| bad(&e))?;
-        add(&batch, &mut parts).map_err(|e| bad(&e))?;
+        let batch = batch.map_err(|e| bad(e.into()))?;
+        add(&batch, &mut parts).map_err(|e| bad(e.into()))?;
     }
     Ok(parts)
 }

@@ -1,7 +1,7 @@
 //! The requests: `requests.parquet` of each run (recovered from its journal
 //! when the run crashed), their traces, and their partitions.
 
-use crate::error::AnalyzeError;
+use crate::error::{AnalyzeError, Cause};
 use crate::table::RequestTable;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -33,10 +33,7 @@ fn request_files(
             ));
         }
         if !file.exists() {
-            return Err(AnalyzeError::Input(format!(
-                "{} has no requests.parquet: is it a tracesplit run directory?",
-                dir.display()
-            )));
+            return Err(AnalyzeError::NoRequests(dir.clone()));
         }
         tracesplit_store::check_request_file(&file)?;
         files.push(file);
@@ -98,18 +95,17 @@ fn load_requests_on(
 ) -> Result<RequestTable, AnalyzeError> {
     let mut table = RequestTable::default();
     for path in request_files(run_dirs, notes)? {
-        let fail =
-            |e: &dyn std::fmt::Display| AnalyzeError::unreadable(&path, e, "requests.parquet");
-        let file = File::open(&path).map_err(|e| fail(&e))?;
+        let fail = |e: Cause| AnalyzeError::unreadable(&path, e, "requests.parquet");
+        let file = File::open(&path).map_err(|e| AnalyzeError::file(&path, e))?;
         let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| fail(e.into()))?;
         let groups: Vec<usize> = (0..plain.metadata().num_row_groups()).collect();
         let rows = plain.metadata().file_metadata().num_rows();
         table.reserve(usize::try_from(rows).unwrap_or_default());
         for window in groups.chunks(threads.max(1) * 2) {
             let read = |&group: &usize| read_row_group(&path, &plain, group);
             for part in crate::parallel::map_in_order(window, threads, &read) {
-                table.append_table(part.map_err(|e| fail(&e))?);
+                table.append_table(part.map_err(|e| fail(e.into()))?);
             }
         }
     }

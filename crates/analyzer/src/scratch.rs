@@ -14,8 +14,7 @@ impl Scratch {
             .unwrap_or(0);
         let dir =
             std::env::temp_dir().join(format!("tracesplit-analyze-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| AnalyzeError::Input(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| AnalyzeError::file(&dir, e))?;
         Ok(Self(dir))
     }
 }

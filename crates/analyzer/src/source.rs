@@ -2,6 +2,7 @@
 //! OTLP JSON an OpenTelemetry Collector's file exporter writes.
 
 use crate::AnalyzeError;
+use crate::error::Cause;
 use crate::fetch::{FetchConfig, SourceAccess, TraceApi, fetch};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use std::io::{BufRead, BufReader};
@@ -75,10 +76,7 @@ pub fn span_files(
         match source {
             SpanSource::Store(dir) => {
                 if !dir.is_dir() {
-                    return Err(AnalyzeError::Input(format!(
-                        "span store {} does not exist (use --spans DIR or --otlp-json FILE to name where the spans are)",
-                        dir.display()
-                    )));
+                    return Err(AnalyzeError::NoSpanStore(dir.clone()));
                 }
                 let segments = list_segments(dir)?;
                 files.extend(segments.into_iter().map(|(_, p)| p));
@@ -123,26 +121,26 @@ fn segment(
 
 /// Reads newline-delimited OTLP JSON (the OpenTelemetry Collector file exporter's format).
 pub fn read_otlp_json(path: &Path) -> Result<Vec<tracesplit_model::SpanRecord>, AnalyzeError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| AnalyzeError::Input(format!("{}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|e| AnalyzeError::file(path, e))?;
     let mut out = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line =
-            line.map_err(|e| AnalyzeError::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        let bad = |source: Cause| AnalyzeError::OtlpJson {
+            path: path.to_owned(),
+            line: i + 1,
+            source,
+        };
+        let line = line.map_err(|e| bad(e.into()))?;
         if line.trim().is_empty() {
             continue;
         }
         let request: ExportTraceServiceRequest = serde_json::from_str(&line).map_err(|e| {
-            AnalyzeError::Input(format!(
-                "{}:{}: not an OTLP JSON export request (column {}): {e}",
-                path.display(),
-                i + 1,
+            bad(format!(
+                "not an OTLP JSON export request (column {}): {e}",
                 e.column()
-            ))
+            )
+            .into())
         })?;
-        let records = records_from_export(request)
-            .map_err(|e| AnalyzeError::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
-        out.extend(records);
+        out.extend(records_from_export(request).map_err(|e| bad(e.into()))?);
     }
     Ok(out)
 }

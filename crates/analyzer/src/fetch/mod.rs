@@ -10,6 +10,7 @@ mod tempo;
 pub use format::{IdProblem, TraceFormatError};
 
 use crate::AnalyzeError;
+use crate::error::Cause;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -52,11 +53,7 @@ impl SourceAccess {
     fn client(&self, base_url: &str) -> Result<reqwest::blocking::Client, AnalyzeError> {
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &self.headers {
-            let bad = || {
-                AnalyzeError::Input(format!(
-                    "span source header {k:?} is not a valid HTTP header"
-                ))
-            };
+            let bad = || AnalyzeError::SourceHeader(k.clone());
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad())?;
             let mut value = reqwest::header::HeaderValue::from_str(v).map_err(|_| bad())?;
             value.set_sensitive(true);
@@ -70,9 +67,7 @@ impl SourceAccess {
             let tls = tracesplit_net::client_tls::client_config(&self.tls)?;
             builder = builder.tls_backend_preconfigured((*tls).clone());
         }
-        builder
-            .build()
-            .map_err(|e| AnalyzeError::Input(format!("HTTP client: {e}")))
+        builder.build().map_err(AnalyzeError::HttpClient)
     }
 }
 
@@ -166,8 +161,8 @@ impl FetchConfig {
             TraceApi::Jaeger => jaeger::to_export(body),
             TraceApi::TempoV1 | TraceApi::TempoV2 => tempo::to_export(body),
         }
-        .map_err(|e| AnalyzeError::Input(format!("{url}: {e}")))?;
-        records_from_export(export).map_err(|e| AnalyzeError::Input(format!("{url}: {e}")))
+        .map_err(|e| answer(url, e.into()))?;
+        records_from_export(export).map_err(|e| answer(url, e.into()))
     }
 }
 
@@ -198,9 +193,7 @@ fn fetch_one(
                 continue;
             }
             Ok(r) if r.status().is_success() => {
-                let body = r
-                    .bytes()
-                    .map_err(|e| AnalyzeError::Input(format!("{url}: {e}")))?;
+                let body = r.bytes().map_err(|e| answer(&url, e.into()))?;
                 return cfg.parse(&url, &body).map(Outcome::Found);
             }
             Ok(r) => {
@@ -280,3 +273,11 @@ pub fn fetch(cfg: &FetchConfig, trace_ids: &[String]) -> Result<Fetched, Analyze
 
 #[cfg(test)]
 mod tests;
+
+/// A span source's answer from `url` that could not be read.
+fn answer(url: &str, source: Cause) -> AnalyzeError {
+    AnalyzeError::SourceAnswer {
+        url: url.to_owned(),
+        source,
+    }
+}

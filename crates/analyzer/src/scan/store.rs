@@ -2,7 +2,7 @@
 //! once, row groups as the units of work, row filters and row selections.
 
 use super::Ids;
-use crate::error::AnalyzeError;
+use crate::error::{AnalyzeError, Cause};
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
@@ -122,11 +122,9 @@ impl<'a> Store<'a> {
         let metadata = files
             .iter()
             .map(|f| {
-                let handle = File::open(f)
-                    .map_err(|e| AnalyzeError::Input(format!("{}: {e}", f.display())))?;
-                ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default()).map_err(|e| {
-                    AnalyzeError::Input(format!("{}: not a Parquet file: {e}", f.display()))
-                })
+                let handle = File::open(f).map_err(|e| AnalyzeError::file(f, e))?;
+                ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default())
+                    .map_err(|e| AnalyzeError::unreadable(f, e, "span store"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let units = metadata
@@ -152,7 +150,7 @@ impl<'a> Store<'a> {
             .map_err(|e| self.error(file, e))
     }
 
-    pub(super) fn error(&self, file: usize, message: impl std::fmt::Display) -> AnalyzeError {
+    pub(super) fn error(&self, file: usize, message: impl Into<Cause>) -> AnalyzeError {
         AnalyzeError::unreadable(&self.files[file], message, "span store")
     }
 

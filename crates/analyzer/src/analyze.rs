@@ -23,6 +23,7 @@ use crate::waterfall::SpanText;
 use std::path::PathBuf;
 use tracesplit_model::RunManifest;
 use tracesplit_model::analysis::{Analysis, Classifier, ClockCheck, Coverage, ScenarioAnalysis};
+use tracesplit_model::internal::Locked;
 
 /// Default statement regex of the cascade classifier: a `SELECT count(` read.
 pub const DEFAULT_STATEMENT: &str = r"(?i)select\s+count\s*\(";
@@ -263,7 +264,7 @@ impl Built<'_> {
             .collect();
         let ks: Vec<usize> = (0..self.inputs.table.scenarios.len()).collect();
         crate::parallel::map_in_order(&ks, threads, &|k: &usize| {
-            let n = numbers[*k].lock().ok()?.take()?;
+            let n = numbers[*k].locked().take()?;
             Some(self.scenario(*k, n))
         })
     }

@@ -26,13 +26,19 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    match runtime.block_on(commands::dispatch(cli.command)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match runtime.block_on(commands::dispatch(cli.command)) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit::code_of(&e))
+            exit::code_of(&e)
         }
+    };
+    // A poisoned lock or a worker's panic was logged when it happened (once);
+    // the work went on with what it had, and the exit code says it.
+    if tracesplit_model::internal::first().is_some() {
+        return ExitCode::from(exit::INTERNAL);
     }
+    ExitCode::from(code)
 }
 
 /// Log lines of the binary itself go to stderr; `RUST_LOG` refines them.

@@ -88,9 +88,6 @@ pub enum StoreFailure {
     /// The write-ahead log could not be appended to.
     #[error("write-ahead log: {0}")]
     Log(std::sync::Arc<std::io::Error>),
-    /// A thread panicked holding this lock: an internal error.
-    #[error("{0} lock poisoned (a thread panicked holding it)")]
-    Poisoned(&'static str),
     /// The segment writer thread has stopped.
     #[error("segment writer stopped")]
     WriterStopped,

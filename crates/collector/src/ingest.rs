@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, mpsc};
 use tracesplit_model::SpanRecord;
+use tracesplit_model::internal::Locked;
 use tracesplit_model::otlp::records_from_export;
 use tracesplit_store::{list_segments, span_batch, write_span_segment};
 
@@ -238,19 +239,13 @@ impl Ingest {
         drop(records);
         // The log lock is held across append and send so that the writer sees
         // batches in log order; rotation markers rely on it.
-        let mut slot = self
-            .wal
-            .lock()
-            .map_err(|_| release(IngestError::Store(StoreFailure::Poisoned("log"))))?;
+        let mut slot = self.wal.locked();
         let Some(wal) = slot.as_mut() else {
             return Err(release(IngestError::ShuttingDown));
         };
         wal.append(encoding, payload)
             .map_err(|e| release(IngestError::Store(StoreFailure::Log(e.into()))))?;
-        let tx = self
-            .tx
-            .lock()
-            .map_err(|_| release(IngestError::Store(StoreFailure::Poisoned("writer"))))?;
+        let tx = self.tx.locked();
         tx.send(WriterMsg::Batch(batch))
             .map_err(|_| release(IngestError::Store(StoreFailure::WriterStopped)))
     }
@@ -259,7 +254,7 @@ impl Ingest {
         let Some(set) = &self.server_parents else {
             return;
         };
-        let Ok(mut set) = set.lock() else { return };
+        let mut set = set.locked();
         for r in records
             .iter()
             .filter(|r| r.kind == tracesplit_model::SpanKind::Server)
@@ -273,12 +268,12 @@ impl Ingest {
     /// How many of `parents` (hex, as `requests.parquet` keeps them) have no
     /// SERVER child span yet (`None` when not tracking); one that is no id has none.
     pub(crate) fn missing_server_children(&self, parents: &[String]) -> Option<usize> {
-        let set = self.server_parents.as_ref()?.lock().ok()?;
+        let set = self.server_parents.as_ref()?.locked();
         Some(parents.iter().filter(|p| !has_child(&set, p)).count())
     }
 
     pub(crate) fn without_server_children(&self, mut parents: Vec<String>) -> Option<Vec<String>> {
-        let set = self.server_parents.as_ref()?.lock().ok()?;
+        let set = self.server_parents.as_ref()?.locked();
         parents.retain(|p| !has_child(&set, p));
         Some(parents)
     }
@@ -303,10 +298,7 @@ impl Ingest {
     ) -> Result<(), IngestError> {
         let (reply, done) = tokio::sync::oneshot::channel();
         {
-            let tx = self
-                .tx
-                .lock()
-                .map_err(|_| IngestError::Store(StoreFailure::Poisoned("writer")))?;
+            let tx = self.tx.locked();
             tx.send(make(reply))
                 .map_err(|_| IngestError::Store(StoreFailure::WriterStopped))?;
         }
@@ -321,13 +313,16 @@ impl Ingest {
 
     /// Writes the last segment, removes the log and stops the writer thread.
     pub(crate) async fn close(&self) -> Result<(), IngestError> {
-        let thread = self.writer.lock().ok().and_then(|mut t| t.take());
+        let thread = self.writer.locked().take();
         let Some(thread) = thread else { return Ok(()) };
         self.request(WriterMsg::Close).await?;
         tokio::task::spawn_blocking(move || thread.join())
             .await
             .map_err(|e| IngestError::Store(StoreFailure::Join(e.into())))?
-            .map_err(|_| IngestError::Store(StoreFailure::WriterPanicked))
+            .map_err(|_| {
+                tracesplit_model::internal::report("the segment writer thread panicked");
+                IngestError::Store(StoreFailure::WriterPanicked)
+            })
     }
 }
 

@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use tracesplit_model::internal::Locked;
 use tracesplit_store::SpanSegmentWriter;
 
 pub(crate) enum WriterMsg {
@@ -80,9 +81,7 @@ impl Writer {
 
     /// Swaps the log (or closes it when `last`) and queues the marker.
     fn rotate(&mut self, reply: Option<oneshot::Sender<()>>, last: bool) {
-        let Ok(mut slot) = self.wal.lock() else {
-            return;
-        };
+        let mut slot = self.wal.locked();
         let Some(old) = slot.take() else {
             // Already closed: answer at once.
             if let Some(r) = reply {

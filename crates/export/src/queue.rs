@@ -10,6 +10,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tracesplit_model::internal::{Locked, unpoisoned};
 
 #[derive(Debug, Default)]
 struct Control {
@@ -65,20 +66,15 @@ impl<T> DrainQueue<T> {
     /// waiting for room, with back-pressure). Returns how many were dropped.
     /// The draining thread is woken early once the queue is half full.
     pub fn push<const N: usize>(&self, items: [T; N]) -> usize {
-        let Ok(mut q) = self.items.lock() else {
-            return N;
-        };
+        let mut q = self.items.locked();
         if let Some(wait) = self.backpressure
             && q.len() + N > self.limit
         {
             self.drain_soon();
-            match self
-                .room
-                .wait_timeout_while(q, wait, |q| q.len() + N > self.limit)
-            {
-                Ok((guard, _)) => q = guard,
-                Err(_) => return N,
-            }
+            (q, _) = unpoisoned(
+                self.room
+                    .wait_timeout_while(q, wait, |q| q.len() + N > self.limit),
+            );
         }
         let before = q.len();
         let mut dropped = 0;
@@ -99,35 +95,27 @@ impl<T> DrainQueue<T> {
 
     /// Wakes the draining thread before its interval.
     fn drain_soon(&self) {
-        if let Ok(mut c) = self.control.lock() {
-            c.drain_now = true;
-        }
+        self.control.locked().drain_now = true;
         self.wake.notify_all();
     }
 
     /// Asks for a drain now and waits until it is done (or the queue stopped)
     /// for at most `timeout`; `false` when the time ran out.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let Ok(mut c) = self.control.lock() else {
-            return false;
-        };
+        let mut c = self.control.locked();
         c.flush_requested += 1;
         let mine = c.flush_requested;
         self.wake.notify_all();
-        match self
-            .wake
-            .wait_timeout_while(c, timeout, |c| c.flush_done < mine && !c.stopped)
-        {
-            Ok((_, t)) => !t.timed_out(),
-            Err(_) => false,
-        }
+        let (_guard, t) = unpoisoned(
+            self.wake
+                .wait_timeout_while(c, timeout, |c| c.flush_done < mine && !c.stopped),
+        );
+        !t.timed_out()
     }
 
     /// Asks the draining thread for a last drain, after which its loop returns.
     pub fn stop(&self) {
-        if let Ok(mut c) = self.control.lock() {
-            c.stopped = true;
-        }
+        self.control.locked().stopped = true;
         self.wake.notify_all();
     }
 
@@ -139,24 +127,20 @@ impl<T> DrainQueue<T> {
     pub fn drain_loop(&self, interval: Duration, mut drain: impl FnMut(&mut Vec<T>)) {
         let mut spare = Vec::with_capacity(self.capacity);
         loop {
-            let Ok(control) = self.control.lock() else {
-                return;
-            };
-            let Ok((mut control, _)) = self.wake.wait_timeout_while(control, interval, |c| {
-                c.flush_requested == c.flush_done && !c.stopped && !c.drain_now
-            }) else {
-                return;
-            };
+            let control = self.control.locked();
+            let (mut control, _) =
+                unpoisoned(self.wake.wait_timeout_while(control, interval, |c| {
+                    c.flush_requested == c.flush_done && !c.stopped && !c.drain_now
+                }));
             control.drain_now = false;
             let (flush, stopped) = (control.flush_requested, control.stopped);
             drop(control);
-            if let Ok(mut q) = self.items.lock() {
-                std::mem::swap(&mut *q, &mut spare);
-            }
+            std::mem::swap(&mut *self.items.locked(), &mut spare);
             self.room.notify_all();
             drain(&mut spare);
             spare.clear();
-            if let Ok(mut c) = self.control.lock() {
+            {
+                let mut c = self.control.locked();
                 c.flush_done = c.flush_done.max(flush);
             }
             self.wake.notify_all();
@@ -198,7 +182,7 @@ impl<T, R> Drainer<T, R> {
     /// result (`Err` when it panicked) the first time, `None` after.
     pub fn finish(&self) -> Option<std::thread::Result<R>> {
         self.queue.stop();
-        let thread = self.thread.lock().ok()?.take()?;
+        let thread = self.thread.locked().take()?;
         Some(thread.join())
     }
 }

@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod compare;
 pub mod ids;
+pub mod internal;
 pub mod manifest;
 pub mod request;
 pub mod schema;

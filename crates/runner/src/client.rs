@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracesplit_model::internal::{Locked, RwLocked};
 
 /// What happened to one request. A failure is a value, not an error.
 #[derive(Debug, Clone)]
@@ -394,10 +395,10 @@ impl ApiClient {
     /// this client has none to replace.
     pub fn replace_auth(&self, name: &HeaderName, value: &HeaderValue) -> bool {
         match &self.inner.auth_header {
-            Some(slot) => slot
-                .write()
-                .map(|mut line| *line = header_line(name, value))
-                .is_ok(),
+            Some(slot) => {
+                *slot.writing() = header_line(name, value);
+                true
+            }
             None => false,
         }
     }
@@ -524,10 +525,8 @@ impl ApiClient {
             w.extend_from_slice(r.path.as_bytes());
             w.extend_from_slice(b" HTTP/1.1\r\n");
             w.extend_from_slice(&self.inner.fixed_headers);
-            if let Some(auth) = &self.inner.auth_header
-                && let Ok(line) = auth.read()
-            {
-                w.extend_from_slice(&line);
+            if let Some(auth) = &self.inner.auth_header {
+                w.extend_from_slice(&auth.reading());
             }
             if let Some(tp) = r.traceparent {
                 w.extend_from_slice(b"traceparent: ");
@@ -542,7 +541,7 @@ impl ApiClient {
     }
 
     fn checkout(&self) -> Option<Box<Conn>> {
-        let mut idle = self.inner.idle.lock().ok()?;
+        let mut idle = self.inner.idle.locked();
         while let Some(mut conn) = idle.pop() {
             if conn.is_open() {
                 return Some(conn);
@@ -552,9 +551,8 @@ impl ApiClient {
     }
 
     fn checkin(&self, conn: Box<Conn>) {
-        if let Ok(mut idle) = self.inner.idle.lock()
-            && idle.len() < self.inner.max_idle
-        {
+        let mut idle = self.inner.idle.locked();
+        if idle.len() < self.inner.max_idle {
             idle.push(conn);
         }
     }

@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderValue, Method, Request};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
+use tracesplit_model::internal::Locked;
 
 /// The HTTP/2 side of a client.
 pub(super) struct H2Side {
@@ -74,9 +75,7 @@ impl H2Side {
             return Ok((conn, None));
         }
         let conn = H2Conn::connect(&self.target).await?;
-        if let Ok(mut conns) = self.conns.lock() {
-            conns.push(conn.clone());
-        }
+        self.conns.locked().push(conn.clone());
         let opening = conn.opening;
         Ok((conn, Some(opening)))
     }
@@ -85,7 +84,7 @@ impl H2Side {
     /// one used (the first has room unless the server allows few streams);
     /// closed ones are dropped. At the connection limit, any open one.
     fn pick(&self) -> Option<H2Conn> {
-        let mut conns = self.conns.lock().ok()?;
+        let mut conns = self.conns.locked();
         let start = self.next.load(Relaxed);
         let mut k = 0;
         while k < conns.len() {
@@ -109,9 +108,7 @@ impl H2Side {
 
     /// Takes connection `id` out of the pool (a GOAWAY retired it).
     fn retire(&self, id: u64) {
-        if let Ok(mut conns) = self.conns.lock() {
-            conns.retain(|c| c.id != id);
-        }
+        self.conns.locked().retain(|c| c.id != id);
     }
 
     fn request(
@@ -256,9 +253,7 @@ impl ApiClient {
                     _ => e,
                 })?;
             let opening = conn.opening;
-            if let Ok(mut conns) = side.conns.lock() {
-                conns.push(conn);
-            }
+            side.conns.locked().push(conn);
             Ok((response.status, opening))
         };
         tokio::time::timeout(self.inner.timeout, attempt)

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tracesplit_export::{DrainQueue, Drainer};
+use tracesplit_model::internal::{Locked, RwLocked};
 use tracesplit_store::{RequestFileWriter, StoreError};
 
 /// Where workers put request rows: a queue the writer thread drains every
@@ -35,14 +36,16 @@ impl Default for RecordSink {
 }
 
 impl RecordSink {
-    /// Registers the strings of a step's rows. Fails loudly rather than let
-    /// rows go out without their scenario's name.
+    /// Registers the strings of a step's rows.
     pub fn register(&self, names: StepNames) -> Result<StepRef, StoreError> {
-        let mut steps = self.steps.write().map_err(|_| lock_poisoned())?;
+        let mut steps = self.steps.writing();
         steps.push(names);
         u32::try_from(steps.len() - 1)
             .map(StepRef)
-            .map_err(|_| lock_poisoned())
+            .map_err(|_| StoreError::Io {
+                path: "requests.parquet".into(),
+                source: std::io::Error::other("more than 2^32 steps"),
+            })
     }
 
     /// Poisons the step names' lock, as a thread panicking while holding it would.
@@ -64,7 +67,7 @@ impl RecordSink {
     /// Writes `rows` and flushes the journal.
     fn write(&self, rows: &mut Vec<Row>, writer: &mut RequestFileWriter) -> Result<(), StoreError> {
         if !rows.is_empty() {
-            let steps = self.steps.read().map_err(|_| lock_poisoned())?;
+            let steps = self.steps.reading();
             for r in rows.drain(..) {
                 let names = steps.get(r.step.0 as usize).ok_or_else(|| StoreError::Io {
                     path: "requests.parquet".into(),
@@ -125,18 +128,8 @@ impl Recorder {
     }
 }
 
-/// The step names' lock was poisoned (a thread panicked holding it): no row
-/// may be written without its names.
-fn lock_poisoned() -> StoreError {
-    StoreError::Io {
-        path: "requests.parquet".into(),
-        source: std::io::Error::other(
-            "the step names' lock was poisoned by a panic; no row is written without its scenario",
-        ),
-    }
-}
-
 fn writer_panicked() -> StoreError {
+    tracesplit_model::internal::report("the requests.parquet writer thread panicked");
     StoreError::Io {
         path: "requests.parquet".into(),
         source: std::io::Error::other("writer thread panicked"),
@@ -196,7 +189,7 @@ pub struct TallySnapshot {
 impl Tally {
     /// Counts one request.
     pub fn add(&self, r: &Row) {
-        let Ok(mut t) = self.inner.lock() else { return };
+        let mut t = self.inner.locked();
         t.started.get_or_insert_with(std::time::Instant::now);
         if r.expected {
             t.measured += 1;
@@ -219,7 +212,7 @@ impl Tally {
 
     /// `1234 requests  412/s  p95 3.4 ms  errors 0` of what was measured so far.
     pub fn live_line(&self) -> Option<String> {
-        let t = self.inner.lock().ok()?;
+        let t = self.inner.locked();
         let h = t.live.as_ref()?;
         let secs = t.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
         let done = t.measured + t.failed;
@@ -233,9 +226,7 @@ impl Tally {
 
     /// The live figures.
     pub fn snapshot(&self) -> TallySnapshot {
-        let Ok(t) = self.inner.lock() else {
-            return TallySnapshot::default();
-        };
+        let t = self.inner.locked();
         let q = |q: f64| {
             t.live
                 .as_ref()

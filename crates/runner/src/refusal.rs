@@ -8,6 +8,7 @@ use crate::suite::Step;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use tracesplit_model::internal::Locked;
 
 /// Refusals in a row, before any expected answer, that stop a scenario.
 pub const REFUSALS: u64 = 3;
@@ -58,9 +59,7 @@ impl Refusals {
         if self.answered.load(Relaxed) {
             return false;
         }
-        if let Ok(mut r) = self.reason.lock() {
-            r.get_or_insert(what);
-        }
+        self.reason.locked().get_or_insert(what);
         let stop = self.count.fetch_add(1, Relaxed) + 1 >= REFUSALS;
         if stop {
             self.halted.store(true, Relaxed);
@@ -73,6 +72,6 @@ impl Refusals {
         if !self.halted.load(Relaxed) {
             return None;
         }
-        self.reason.lock().ok().and_then(|r| r.clone())
+        self.reason.locked().clone()
     }
 }

@@ -201,10 +201,21 @@ mod tests {
         sink.push(row(StepRef(7), 0));
         let e = recorder.finish().unwrap_err().to_string();
         assert!(e.contains("never registered"), "{e}");
-        let (_dir, _path, recorder) = recording();
+    }
+
+    #[test]
+    fn a_poisoned_step_lock_is_an_internal_error_and_loses_no_row() {
+        let (_dir, path, recorder) = recording();
         let sink = recorder.sink();
+        let get = sink.register(step("GET", 0)).unwrap();
         sink.poison_for_test();
-        let e = sink.register(step("GET", 0)).unwrap_err().to_string();
-        assert!(e.contains("poisoned"), "{e}");
+        let put = sink.register(step("PUT", 0)).unwrap();
+        sink.push(row(get, 0));
+        sink.push(row(put, 1));
+        assert_eq!(recorder.finish().unwrap(), 2);
+        let back = tracesplit_store::read_requests(&path).unwrap();
+        assert_eq!(back[1], row(put, 1).into_record(&step("PUT", 0)));
+        let fault = tracesplit_model::internal::first().expect("reported");
+        assert!(fault.contains("record.rs"), "{fault}");
     }
 }

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tracesplit_model::internal::Locked;
 
 /// Consecutive connection failures after which the API counts as down: the
 /// remaining requests are recorded as `api_unreachable` without being sent.
@@ -45,7 +46,7 @@ pub fn keep_fixtures_ahead(
     let run = run.clone();
     Some(tokio::spawn(async move {
         loop {
-            let have = run.pool.lock().map(|p| p.len()).unwrap_or(target);
+            let have = run.pool.locked().len();
             if have >= target || run.state.stop.load(Relaxed) {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 continue;
@@ -59,9 +60,7 @@ pub fn keep_fixtures_ahead(
                 Ok(Some(id)) => {
                     // Made while the scenario is measured: the report says so.
                     run.setup.made_during_measuring();
-                    if let Ok(mut p) = run.pool.lock() {
-                        p.push_back(id);
-                    }
+                    run.pool.locked().push_back(id);
                 }
                 Ok(None) => return,
                 Err(crate::fixtures::FixtureError::Ledger(e)) => {
@@ -219,9 +218,7 @@ impl RunState {
 
     /// Records a ledger failure and stops the run.
     pub fn ledger_failed(&self, error: String) {
-        if let Ok(mut f) = self.ledger_failure.lock() {
-            f.get_or_insert(error);
-        }
+        self.ledger_failure.locked().get_or_insert(error);
         self.stop.store(true, Relaxed);
     }
 
@@ -246,7 +243,7 @@ impl ScenarioRun {
         if !per_iteration {
             return self.fixture_id.clone();
         }
-        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop_front());
+        let pooled = self.pool.locked().pop_front();
         match pooled {
             Some(id) => Some(id),
             // The pool ran dry (the producer fell behind): create it here,
@@ -322,11 +319,8 @@ impl ScenarioRun {
                 .filter(|o| crate::refusal::is_refusal(step, o))
             {
                 let what = crate::refusal::describe(step, &step.path.render(&cx), outcome);
-                if self.refusals.refused(what.clone())
-                    && matches!(outcome.status, 401 | 403)
-                    && let Ok(mut r) = self.state.refused.lock()
-                {
-                    r.get_or_insert(what);
+                if self.refusals.refused(what.clone()) && matches!(outcome.status, 401 | 403) {
+                    self.state.refused.locked().get_or_insert(what);
                 }
             }
             if let Some(outcome) = answer.filter(|_| crate::chain::reads_answer(step)) {

@@ -219,7 +219,7 @@ where
     let mut driven = Driven::default();
     let failed = |r: Result<(), tokio::task::JoinError>| {
         if let Err(e) = r {
-            tracing::error!("an iteration task failed: {e}");
+            tracesplit_model::internal::report(format!("an iteration task failed: {e}"));
         }
     };
     while let Some(ticket) = dispenser.take() {

@@ -13,6 +13,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracesplit_export::{Counters, DrainQueue, Drainer};
+use tracesplit_model::internal::Locked;
 
 /// How long an ended span may wait for room before it is dropped (and counted).
 const BACKPRESSURE_WAIT: Duration = Duration::from_secs(30);
@@ -76,13 +77,12 @@ fn export_loop<E: SpanExporter>(s: &Shared<E>) {
         return;
     };
     s.queue.drain_loop(s.interval, |spans| {
-        if let Ok(exporter) = s.exporter.lock() {
-            let mut spans = spans.drain(..).peekable();
-            while spans.peek().is_some() {
-                let chunk: Vec<SpanData> = spans.by_ref().take(s.batch).collect();
-                // Failures are counted by the exporter wrapper; nothing more to do here.
-                let _ = rt.block_on(exporter.export(chunk));
-            }
+        let exporter = s.exporter.locked();
+        let mut spans = spans.drain(..).peekable();
+        while spans.peek().is_some() {
+            let chunk: Vec<SpanData> = spans.by_ref().take(s.batch).collect();
+            // Failures are counted by the exporter wrapper; nothing more to do here.
+            let _ = rt.block_on(exporter.export(chunk));
         }
     });
 }
@@ -109,15 +109,10 @@ impl<E: SpanExporter + 'static> SpanProcessor for PollingBatchProcessor<E> {
             // A panicked export thread leaves nothing more to export.
             let _ = drainer.finish();
         }
-        match self.shared.exporter.lock() {
-            Ok(e) => e.shutdown_with_timeout(timeout),
-            Err(_) => Err(OTelSdkError::InternalFailure("lock poisoned".into())),
-        }
+        self.shared.exporter.locked().shutdown_with_timeout(timeout)
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        if let Ok(mut e) = self.shared.exporter.lock() {
-            e.set_resource(resource);
-        }
+        self.shared.exporter.locked().set_resource(resource);
     }
 }

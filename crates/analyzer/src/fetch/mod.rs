@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tracesplit_model::SpanRecord;
+use tracesplit_model::internal::Locked;
 use tracesplit_model::otlp::records_from_export;
 
 /// Which query API.
@@ -232,7 +233,7 @@ pub fn fetch(cfg: &FetchConfig, trace_ids: &[String]) -> Result<Fetched, Analyze
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(id) = trace_ids.get(i) else { break };
                     let result = fetch_one(cfg, &client, id, deadline);
-                    let Ok(mut guard) = out.lock() else { break };
+                    let mut guard = out.locked();
                     let (fetched, unreachable, error) = &mut *guard;
                     match result {
                         Ok(Outcome::Found(spans)) => {

@@ -9,6 +9,7 @@ use crate::split::{Position, SpanColumns};
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use tracesplit_model::internal::Locked;
 use tracesplit_model::schema::span_columns as sc;
 
 /// The spans of one row group that belong to wanted traces, as read.
@@ -183,18 +184,14 @@ impl Scan<'_> {
                 .collect::<Vec<bool>>();
             first += n as u32;
             // One lock a batch, not one a row.
-            if let Ok(mut sink) = sink.lock() {
-                sink.0.extend(batch_slots);
-                sink.1.extend(batch_rows);
-            }
+            let mut sink = sink.locked();
+            sink.0.extend(batch_slots);
+            sink.1.extend(batch_rows);
             BooleanArray::from(keep)
         })?;
         // Building the reader ran the filter over the whole row group: the
         // kept rows are known, and the columns are sized for them.
-        let (slot, row) = kept
-            .lock()
-            .map(|mut k| std::mem::take(&mut *k))
-            .unwrap_or_default();
+        let (slot, row) = std::mem::take(&mut *kept.locked());
         let mut chunk = Chunk::with_capacity(unit, slot.len(), &self.classifiers);
         for batch in reader {
             let batch = batch.map_err(|e| self.store.error(unit.0, e))?;
@@ -203,11 +200,11 @@ impl Scan<'_> {
         }
         // Rows the filter kept while the batches were read (none: the
         // reader runs it when built; a reader running it lazily loses nothing).
-        if let Ok(mut k) = kept.lock() {
-            (chunk.slot, chunk.row) = (slot, row);
-            chunk.slot.append(&mut k.0);
-            chunk.row.append(&mut k.1);
-        }
+        (chunk.slot, chunk.row) = (slot, row);
+        let mut late = kept.locked();
+        chunk.slot.append(&mut late.0);
+        chunk.row.append(&mut late.1);
+        drop(late);
         if chunk.slot.len() != chunk.span_id.len() {
             return Err(self
                 .store

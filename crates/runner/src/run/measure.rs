@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracesplit_model::internal::Locked;
 use tracesplit_model::manifest::{ScheduleSummary, SetupSummary};
 
 /// What the scenarios gave, before cleanup and the span wait.
@@ -33,13 +34,13 @@ pub(super) struct Measured {
 
 /// Why the scenarios after `stop` did not run.
 fn stopped_because(config: &RunConfig, state: &RunState) -> Option<&'static str> {
-    if state.ledger_failure.lock().is_ok_and(|f| f.is_some()) {
+    if state.ledger_failure.locked().is_some() {
         Some("the run stopped before it: the fixture ledger could not be written")
     } else if state.api_down.load(Relaxed) {
         Some("the API stopped answering before it")
     } else if config.cancelled.load(Relaxed) {
         Some("the run was interrupted (Ctrl-C) before it")
-    } else if state.refused.lock().is_ok_and(|r| r.is_some()) {
+    } else if state.refused.locked().is_some() {
         Some("the run stopped before it: the API refused the run's credentials (401/403)")
     } else {
         None
@@ -98,8 +99,7 @@ pub(super) async fn measure_suite(
         }
     }
     m.api_down = state.api_down.load(Relaxed);
-    m.interrupted =
-        config.cancelled.load(Relaxed) && state.ledger_failure.lock().is_ok_and(|f| f.is_none());
+    m.interrupted = config.cancelled.load(Relaxed) && state.ledger_failure.locked().is_none();
     Ok(m)
 }
 
@@ -169,10 +169,8 @@ async fn measure(
                         .next()
                         .and_then(|s| s.parse().ok())
                         .unwrap_or(0);
-                    if matches!(status, 401 | 403)
-                        && let Ok(mut r) = state.refused.lock()
-                    {
-                        r.get_or_insert(e.to_string());
+                    if matches!(status, 401 | 403) {
+                        state.refused.locked().get_or_insert(e.to_string());
                     }
                     (400..500).contains(&status)
                 }

@@ -20,6 +20,7 @@ use crate::spans::{ClientSpans, ExportConfig, ExportCounts};
 use measure::{Measured, measure_suite};
 use std::path::Path;
 use std::sync::Arc;
+use tracesplit_model::internal::Locked;
 use tracesplit_model::manifest::{LEDGER_FILE, MANIFEST_FILE, REQUESTS_FILE};
 use written::{estimate_line, manifest, run_notes, write_json};
 
@@ -188,7 +189,7 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
             .await;
     }
     measured.notes.extend(relogin_note(&state));
-    let ledger_failure = state.ledger_failure.lock().ok().and_then(|mut f| f.take());
+    let ledger_failure = state.ledger_failure.locked().take();
     drop(state);
     let requests = recorder.finish()?;
     let ended = all_spans(&config, &spans, &mut measured.notes).await;

@@ -10,6 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Request, Uri};
 use std::sync::Mutex;
 use std::time::Duration;
+use tracesplit_model::internal::Locked;
 
 /// The method every OTLP trace receiver serves.
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -81,19 +82,12 @@ impl GrpcTarget {
     }
 
     async fn connection(&self) -> Result<H2Conn, crate::http1::WireError> {
-        let open = self
-            .conn
-            .lock()
-            .ok()
-            .and_then(|c| c.clone())
-            .filter(H2Conn::is_open);
+        let open = self.conn.locked().clone().filter(H2Conn::is_open);
         if let Some(c) = open {
             return Ok(c);
         }
         let c = H2Conn::connect(&self.target).await?;
-        if let Ok(mut slot) = self.conn.lock() {
-            *slot = Some(c.clone());
-        }
+        *self.conn.locked() = Some(c.clone());
         Ok(c)
     }
 
@@ -131,9 +125,7 @@ impl GrpcTarget {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 // Drop the connection: the next attempt opens a new one.
-                if let Ok(mut slot) = self.conn.lock() {
-                    *slot = None;
-                }
+                *self.conn.locked() = None;
                 return Err(fail(
                     Retry::Connection,
                     format!("{}: {}", self.uri, crate::client::classify(&e)),

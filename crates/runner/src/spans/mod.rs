@@ -27,6 +27,7 @@ pub use tracesplit_export::ExportCounts;
 
 use std::sync::{Arc, Mutex, RwLock};
 use tracesplit_export::{Counters, DrainQueue, Drainer};
+use tracesplit_model::internal::{Locked, RwLocked};
 
 /// OTLP span kinds used by the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,9 +114,7 @@ pub struct ClientSpans {
 impl Shared {
     /// Keeps `error` as the last export failure.
     fn note_error(&self, error: String) {
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(error);
-        }
+        *self.last_error.locked() = Some(error);
     }
 }
 
@@ -163,9 +162,7 @@ impl ClientSpans {
 
     /// Registers `text` (once; the same text gives the same name).
     pub fn name(&self, text: &str) -> Name {
-        let Ok(mut names) = self.shared.names.write() else {
-            return Name(u32::MAX);
-        };
+        let mut names = self.shared.names.writing();
         let index = match names.iter().position(|n| n == text) {
             Some(i) => i,
             None => {
@@ -199,7 +196,7 @@ impl ClientSpans {
 
     /// The last export failure (endpoint and what happened), if any.
     pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error.lock().ok().and_then(|e| e.clone())
+        self.shared.last_error.locked().clone()
     }
 
     /// Exports what is queued, stops the export thread and returns the final counts (blocking).

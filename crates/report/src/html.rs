@@ -1,11 +1,13 @@
 //! One self-contained HTML file: inline CSS and SVG, no scripts, no network
 //! fetch — it can be attached to a CI run and opened anywhere.
 
+use crate::markup::{Cell, Markup};
 use crate::svg::{self, COLORS, NAMES};
-use crate::{Exporter, ReportError, component_cells, esc, fmt_ms, split_sentence, sweep_sentence};
+use crate::{Exporter, ReportError, component_cells, esc, fmt_ms, sweep_sentence};
 use std::fmt::Write;
 use tracesplit_model::Analysis;
-use tracesplit_model::analysis::{ScenarioAnalysis, Severity};
+use tracesplit_model::analysis::{Finding, ScenarioAnalysis, Severity};
+use tracesplit_model::sweep::CascadeSweep;
 
 /// Renders `report.html`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,87 +89,157 @@ fn table(out: &mut String, a: &Analysis) {
     }
 }
 
-fn notes(out: &mut String, a: &Analysis) {
-    if a.notes.is_empty() {
-        return;
-    }
-    out.push_str("<h2>Notes</h2><ul class=\"notes\">");
-    for n in &a.notes {
-        let _ = write!(out, "<li>{}</li>", esc(n));
-    }
-    out.push_str("</ul>");
-}
+/// The HTML of one report, section by section ([`crate::markup::walk`]).
+struct Html(String);
 
-fn findings(out: &mut String, a: &Analysis) {
-    if a.findings.is_empty() {
-        return;
-    }
-    out.push_str("<h2>Findings</h2>");
-    for f in &a.findings {
-        let class = match f.severity {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Optimization => "optimization",
-            Severity::Info => "info",
-        };
+impl Markup for Html {
+    fn begin(&mut self, a: &Analysis, passed: usize) {
         let _ = write!(
-            out,
-            "<div class=\"finding {class}\"><b>{class}</b> — {}<br>{}",
-            esc(&f.title),
-            esc(&f.detail)
+            self.0,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>tracesplit {}</title><style>{STYLE}</style></head><body>",
+            esc(&a.run_ids.join(", "))
         );
-        if let Some(n) = &f.next_step {
-            let _ = write!(out, "<br><i>Next:</i> {}", esc(n));
+        let _ = write!(
+            self.0,
+            "<h1>tracesplit report</h1><p><b>{passed} of {} scenarios met their targets</b> · run <code>{}</code> against <code>{}</code> · {} of {} requests matched a server span ({})</p>",
+            a.scenarios.len(),
+            esc(&a.run_ids.join(", ")),
+            esc(&a.base_url),
+            a.coverage.matched,
+            a.coverage.requests,
+            esc(&a.span_source)
+        );
+    }
+
+    fn overview(&mut self, a: &Analysis) {
+        self.0.push_str("<h2>Where the P95 goes</h2>");
+        legend(&mut self.0);
+        self.0.push_str(&svg::split_bars(&a.scenarios));
+        table(&mut self.0, a);
+    }
+
+    fn notes(&mut self, notes: &[String]) {
+        self.0.push_str("<h2>Notes</h2><ul class=\"notes\">");
+        for n in notes {
+            let _ = write!(self.0, "<li>{}</li>", esc(n));
         }
-        out.push_str("</div>");
+        self.0.push_str("</ul>");
     }
-}
 
-fn scenario(out: &mut String, s: &ScenarioAnalysis) {
-    let _ = write!(
-        out,
-        "<details id=\"{0}\"{4}><summary>{0} — {1} (target {2} ms) {3}</summary>",
-        esc(&s.scenario),
-        crate::p95_phrase(s),
-        fmt_ms(s.target_ms),
-        verdict(s),
-        // Failing scenarios open, so their waterfall is on screen.
-        if s.passed { "" } else { " open" }
-    );
-    let _ = write!(out, "<p>{}</p>", esc(&s.verdict));
-    if s.not_measured.is_some() {
-        out.push_str("</details>");
-        return;
-    }
-    let _ = write!(
-        out,
-        "<p>{} · {:.1} DB statements per request</p>",
-        esc(&crate::stats_sentence(s)),
-        s.db_spans.mean
-    );
-    if let Some(p) = &s.p95_split {
-        let _ = write!(out, "<p><b>P95 split:</b> {}</p>", esc(&split_sentence(p)));
-    }
-    for (label, line) in crate::scenario_extras(s) {
-        let _ = write!(out, "<p><b>{label}:</b> {}</p>", esc(&line));
-    }
-    if let Some(setup) = &s.setup {
-        let _ = write!(
-            out,
-            "<p><b>Fixture setup:</b> {}</p>",
-            esc(&setup.describe())
-        );
-        for row in &setup.existing_rows {
-            let _ = write!(out, "<p>{}</p>", esc(row));
+    fn findings(&mut self, findings: &[Finding]) {
+        self.0.push_str("<h2>Findings</h2>");
+        for f in findings {
+            let class = match f.severity {
+                Severity::Critical => "critical",
+                Severity::Warning => "warning",
+                Severity::Optimization => "optimization",
+                Severity::Info => "info",
+            };
+            let _ = write!(
+                self.0,
+                "<div class=\"finding {class}\"><b>{class}</b> — {}<br>{}",
+                esc(&f.title),
+                esc(&f.detail)
+            );
+            if let Some(n) = &f.next_step {
+                let _ = write!(self.0, "<br><i>Next:</i> {}", esc(n));
+            }
+            self.0.push_str("</div>");
         }
     }
-    if let Some(q) = &s.cascade_statement {
-        let _ = write!(out, "<p><b>Cascade check:</b> <code>{}</code></p>", esc(q));
+
+    fn sweep(&mut self, sw: &CascadeSweep) {
+        self.0.push_str("<h2>Cascade sweep</h2>");
+        self.0.push_str(&svg::sweep(sw));
+        let _ = write!(self.0, "<p>{}</p>", esc(&sweep_sentence(sw)));
     }
-    if let Some(t) = &s.tail {
-        why_slow(out, t);
+
+    fn heading(&mut self, text: &str) {
+        let _ = write!(self.0, "<h2>{}</h2>", esc(text));
     }
-    out.push_str(&svg::cdf(s));
+
+    fn scenario_begin(&mut self, s: &ScenarioAnalysis) {
+        let _ = write!(
+            self.0,
+            "<details id=\"{0}\"{4}><summary>{0} — {1} (target {2} ms) {3}</summary>",
+            esc(&s.scenario),
+            crate::p95_phrase(s),
+            fmt_ms(s.target_ms),
+            verdict(s),
+            // Failing scenarios open, so their waterfall is on screen.
+            if s.passed { "" } else { " open" }
+        );
+    }
+
+    fn scenario_end(&mut self) {
+        self.0.push_str("</details>");
+    }
+
+    fn paragraph(&mut self, text: &str) {
+        let _ = write!(self.0, "<p>{}</p>", esc(text));
+    }
+
+    fn labelled(&mut self, label: &str, text: &str) {
+        let _ = write!(self.0, "<p><b>{}:</b> {}</p>", esc(label), esc(text));
+    }
+
+    fn labelled_code(&mut self, label: &str, code: &str) {
+        let _ = write!(
+            self.0,
+            "<p><b>{}:</b> <code>{}</code></p>",
+            esc(label),
+            esc(code)
+        );
+    }
+
+    fn lines(&mut self, lines: &[String]) {
+        for l in lines {
+            self.paragraph(l);
+        }
+    }
+
+    fn table(&mut self, class: &str, header: &[&str], rows: &[Vec<Cell<'_>>]) {
+        let _ = write!(self.0, "<table class=\"{}\"><tr>", esc(class));
+        for h in header {
+            let _ = write!(self.0, "<th>{}</th>", esc(h));
+        }
+        self.0.push_str("</tr>");
+        for row in rows {
+            self.0.push_str("<tr>");
+            for c in row {
+                match c {
+                    Cell::Text(t) => {
+                        let _ = write!(self.0, "<td>{}</td>", esc(t));
+                    }
+                    Cell::Code { text, .. } => {
+                        let _ = write!(self.0, "<td><code>{}</code></td>", esc(text));
+                    }
+                }
+            }
+            self.0.push_str("</tr>");
+        }
+        self.0.push_str("</table>");
+    }
+
+    fn charts(&mut self, s: &ScenarioAnalysis) {
+        self.0.push_str(&svg::cdf(s));
+    }
+
+    fn slowest(&mut self, s: &ScenarioAnalysis) {
+        slowest(&mut self.0, s);
+    }
+
+    fn end(&mut self, _a: &Analysis) {
+        let _ = writeln!(
+            self.0,
+            "<p><small>tracesplit {} · server spans placed on the client timeline where they started when the clocks agree, else with the outside time split evenly.</small></p></body></html>",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+}
+
+/// The P95 exemplar's waterfall and the slowest traces with their splits.
+fn slowest(out: &mut String, s: &ScenarioAnalysis) {
     if let Some(ex) = &s.exemplar {
         let _ = write!(
             out,
@@ -193,7 +265,6 @@ fn scenario(out: &mut String, s: &ScenarioAnalysis) {
         }
         out.push_str("</table>");
     }
-    out.push_str("</details>");
 }
 
 fn links(links: &[tracesplit_model::analysis::TraceLink]) -> String {
@@ -205,94 +276,8 @@ fn links(links: &[tracesplit_model::analysis::TraceLink]) -> String {
 
 impl Exporter for HtmlExporter {
     fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
-        let passed = a.scenarios.iter().filter(|s| s.passed).count();
-        let mut out = String::new();
-        let _ = write!(
-            out,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>tracesplit {}</title><style>{STYLE}</style></head><body>",
-            esc(&a.run_ids.join(", "))
-        );
-        let _ = write!(
-            out,
-            "<h1>tracesplit report</h1><p><b>{passed} of {} scenarios met their targets</b> · run <code>{}</code> against <code>{}</code> · {} of {} requests matched a server span ({})</p>",
-            a.scenarios.len(),
-            esc(&a.run_ids.join(", ")),
-            esc(&a.base_url),
-            a.coverage.matched,
-            a.coverage.requests,
-            esc(&a.span_source)
-        );
-        out.push_str("<h2>Where the P95 goes</h2>");
-        legend(&mut out);
-        out.push_str(&svg::split_bars(&a.scenarios));
-        table(&mut out, a);
-        notes(&mut out, a);
-        findings(&mut out, a);
-        if let Some(sw) = &a.cascade_sweep {
-            out.push_str("<h2>Cascade sweep</h2>");
-            out.push_str(&svg::sweep(sw));
-            let _ = write!(out, "<p>{}</p>", esc(&sweep_sentence(sw)));
-        }
-        out.push_str("<h2>Scenarios</h2>");
-        for s in &a.scenarios {
-            scenario(&mut out, s);
-        }
-        let _ = writeln!(
-            out,
-            "<p><small>tracesplit {} · server spans placed on the client timeline where they started when the clocks agree, else with the outside time split evenly.</small></p></body></html>",
-            env!("CARGO_PKG_VERSION")
-        );
-        Ok(out.into_bytes())
-    }
-}
-
-/// The "why slow" section: what was compared, the shapes, the clustering.
-fn why_slow(out: &mut String, t: &tracesplit_model::tail::TailExplanation) {
-    let _ = write!(
-        out,
-        "<p class=\"why-slow\"><b>Why slow:</b> {}</p>",
-        esc(&crate::tail::intro(t))
-    );
-    let rows = crate::tail::rows(t);
-    if !rows.is_empty() {
-        out.push_str("<table class=\"why-slow\"><tr>");
-        for h in crate::tail::HEADER {
-            let _ = write!(out, "<th>{}</th>", esc(h));
-        }
-        out.push_str("</tr>");
-        for r in rows {
-            let _ = write!(
-                out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r[0]),
-                esc(&r[1]),
-                esc(&r[2]),
-                esc(&r[3]),
-                esc(&r[4])
-            );
-        }
-        out.push_str("</table>");
-    }
-    let attributes = crate::tail::attribute_rows(t);
-    if !attributes.is_empty() {
-        out.push_str("<table class=\"why-slow\"><tr>");
-        for h in crate::tail::ATTRIBUTE_HEADER {
-            let _ = write!(out, "<th>{}</th>", esc(h));
-        }
-        out.push_str("</tr>");
-        for r in attributes {
-            let _ = write!(
-                out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r[0]),
-                esc(&r[1]),
-                esc(&r[2]),
-                esc(&r[3])
-            );
-        }
-        out.push_str("</table>");
-    }
-    if let Some(c) = &t.clustering {
-        let _ = write!(out, "<p>{}</p>", esc(&crate::tail::clustering(c)));
+        let mut m = Html(String::new());
+        crate::markup::walk(a, &mut m);
+        Ok(m.0.into_bytes())
     }
 }

@@ -7,6 +7,7 @@ mod html;
 mod json;
 mod junit;
 mod markdown;
+mod markup;
 mod svg;
 mod tail;
 mod terminal;

@@ -2,10 +2,11 @@
 //! table with the P95 split, findings, the cascade sweep, and per scenario the
 //! outliers and the P95 exemplar's span waterfall.
 
-use crate::{Exporter, ReportError, fmt_ms, split_sentence, waterfall};
+use crate::markup::{Cell, Markup};
+use crate::{Exporter, ReportError, fmt_ms, waterfall};
 use std::fmt::Write;
 use tracesplit_model::Analysis;
-use tracesplit_model::analysis::{ScenarioAnalysis, Severity, Split};
+use tracesplit_model::analysis::{Finding, ScenarioAnalysis, Severity, Split};
 use tracesplit_model::sweep::CascadeSweep;
 
 /// Renders `report.md`.
@@ -111,33 +112,137 @@ fn table(out: &mut String, a: &Analysis) {
     }
 }
 
-fn notes(out: &mut String, a: &Analysis) {
-    if a.notes.is_empty() {
-        return;
+/// The Markdown of one report, section by section ([`crate::markup::walk`]).
+struct Markdown(String);
+
+impl Markup for Markdown {
+    fn begin(&mut self, a: &Analysis, passed: usize) {
+        let _ = writeln!(self.0, "# tracesplit report\n");
+        let _ = writeln!(
+            self.0,
+            "**{passed} of {} scenarios met their targets** · run `{}` against `{}` · {} of {} requests matched a server span ({})\n",
+            a.scenarios.len(),
+            a.run_ids.join(", "),
+            a.base_url,
+            a.coverage.matched,
+            a.coverage.requests,
+            a.span_source
+        );
     }
-    let _ = writeln!(out, "\n## Notes\n");
-    for n in &a.notes {
-        let _ = writeln!(out, "- {}", cell(n));
+
+    fn overview(&mut self, a: &Analysis) {
+        table(&mut self.0, a);
+    }
+
+    fn notes(&mut self, notes: &[String]) {
+        let _ = writeln!(self.0, "\n## Notes\n");
+        for n in notes {
+            let _ = writeln!(self.0, "- {}", cell(n));
+        }
+    }
+
+    fn findings(&mut self, findings: &[Finding]) {
+        let _ = writeln!(self.0, "\n## Findings\n");
+        for f in findings {
+            let tag = match f.severity {
+                Severity::Critical => "🔴 **critical**",
+                Severity::Warning => "🟠 **warning**",
+                Severity::Optimization => "🔵 optimization",
+                Severity::Info => "⚪ info",
+            };
+            let _ = writeln!(
+                self.0,
+                "- {tag} — {}  \n  {}",
+                cell(&f.title),
+                cell(&f.detail)
+            );
+            if let Some(n) = &f.next_step {
+                let _ = writeln!(self.0, "  *Next:* {}", cell(n));
+            }
+        }
+    }
+
+    fn sweep(&mut self, sw: &CascadeSweep) {
+        sweep(&mut self.0, sw);
+    }
+
+    fn heading(&mut self, text: &str) {
+        let _ = writeln!(self.0, "\n## {text}");
+    }
+
+    fn scenario_begin(&mut self, s: &ScenarioAnalysis) {
+        let _ = writeln!(
+            self.0,
+            "\n<details><summary><b>{}</b> — {} (target {} ms) {}</summary>",
+            s.scenario,
+            crate::p95_phrase(s),
+            fmt_ms(s.target_ms),
+            verdict(s)
+        );
+    }
+
+    fn scenario_end(&mut self) {
+        let _ = writeln!(self.0, "\n</details>");
+    }
+
+    fn paragraph(&mut self, text: &str) {
+        let _ = writeln!(self.0, "\n{}", cell(text));
+    }
+
+    fn labelled(&mut self, label: &str, text: &str) {
+        let _ = writeln!(self.0, "\n**{label}:** {}", cell(text));
+    }
+
+    fn labelled_code(&mut self, label: &str, code: &str) {
+        let _ = writeln!(self.0, "\n**{label}:** {}", inline_code(code, 160));
+    }
+
+    fn lines(&mut self, lines: &[String]) {
+        for l in lines {
+            let _ = writeln!(self.0, "- {}", cell(l));
+        }
+    }
+
+    fn table(&mut self, _class: &str, header: &[&str], rows: &[Vec<Cell<'_>>]) {
+        let rule: Vec<&str> = (0..header.len())
+            .map(|k| if k == 0 { "---" } else { "--:" })
+            .collect();
+        let _ = writeln!(self.0, "\n| {} |\n|{}|", header.join(" | "), rule.join("|"));
+        for row in rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| match c {
+                    Cell::Text(t) => cell(t),
+                    Cell::Code { text, max } => inline_code(text, max.unwrap_or(usize::MAX)),
+                })
+                .collect();
+            let _ = writeln!(self.0, "| {} |", cells.join(" | "));
+        }
+    }
+
+    fn slowest(&mut self, s: &ScenarioAnalysis) {
+        if !s.outliers.is_empty() {
+            outliers(&mut self.0, &s.outliers);
+        }
+        if let Some(ex) = &s.exemplar {
+            let _ = writeln!(
+                self.0,
+                "\n**P95 exemplar** `{}` (server spans where they started when the clocks agree, else with the outside time split evenly before and after; `*` marks the critical path):\n\n```text\n{}```",
+                ex.request.trace_id,
+                waterfall::text(ex)
+            );
+        }
     }
 }
 
-fn findings(out: &mut String, a: &Analysis) {
-    if a.findings.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "\n## Findings\n");
-    for f in &a.findings {
-        let tag = match f.severity {
-            Severity::Critical => "🔴 **critical**",
-            Severity::Warning => "🟠 **warning**",
-            Severity::Optimization => "🔵 optimization",
-            Severity::Info => "⚪ info",
-        };
-        let _ = writeln!(out, "- {tag} — {}  \n  {}", cell(&f.title), cell(&f.detail));
-        if let Some(n) = &f.next_step {
-            let _ = writeln!(out, "  *Next:* {}", cell(n));
-        }
-    }
+/// `text` as inline code on one line, at most `max` characters.
+fn inline_code(text: &str, max: usize) -> String {
+    let line = if max == usize::MAX {
+        text.to_owned()
+    } else {
+        waterfall::one_line(text, max)
+    };
+    format!("`{}`", line.replace('`', "'"))
 }
 
 /// The sweep as a table, one row per listing count, with the fitted growth.
@@ -158,105 +263,6 @@ pub fn sweep(out: &mut String, sw: &CascadeSweep) {
         );
     }
     let _ = writeln!(out, "\n{}", crate::sweep_sentence(sw));
-}
-
-fn scenario_details(out: &mut String, s: &ScenarioAnalysis) {
-    let _ = writeln!(
-        out,
-        "\n<details><summary><b>{}</b> — {} (target {} ms) {}</summary>\n",
-        s.scenario,
-        crate::p95_phrase(s),
-        fmt_ms(s.target_ms),
-        verdict(s)
-    );
-    let _ = writeln!(out, "{}\n", cell(&s.verdict));
-    if s.not_measured.is_some() {
-        let _ = writeln!(out, "</details>");
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "{} · {:.1} DB statements per request (max {})",
-        crate::stats_sentence(s),
-        s.db_spans.mean,
-        s.db_spans.max
-    );
-    if let Some(p) = &s.p95_split {
-        let _ = writeln!(out, "\n**P95 split:** {}", split_sentence(p));
-    }
-    for (label, line) in crate::scenario_extras(s) {
-        let _ = writeln!(out, "\n**{label}:** {line}");
-    }
-    if let Some(setup) = &s.setup {
-        let _ = writeln!(out, "\n**Fixture setup:** {}", setup.describe());
-        for row in &setup.existing_rows {
-            let _ = writeln!(out, "- {row}");
-        }
-    }
-    if let Some(q) = &s.cascade_statement {
-        let _ = writeln!(
-            out,
-            "\n**Cascade check:** `{}`",
-            waterfall::one_line(q, 160).replace('`', "'")
-        );
-    }
-    if let Some(t) = &s.tail {
-        why_slow(out, t);
-    }
-    if !s.outliers.is_empty() {
-        outliers(out, &s.outliers);
-    }
-    if let Some(ex) = &s.exemplar {
-        let _ = writeln!(
-            out,
-            "\n**P95 exemplar** `{}` (server spans where they started when the clocks agree, else with the outside time split evenly before and after; `*` marks the critical path):\n\n```text\n{}```",
-            ex.request.trace_id,
-            waterfall::text(ex)
-        );
-    }
-    let _ = writeln!(out, "\n</details>");
-}
-
-/// "Why slow": the tail explanation's shapes and attributes, and the clustering.
-fn why_slow(out: &mut String, t: &tracesplit_model::tail::TailExplanation) {
-    let _ = writeln!(out, "\n**Why slow:** {}", crate::tail::intro(t));
-    let rows = crate::tail::rows(t);
-    if !rows.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n| {} |\n|---|--:|--:|--:|--:|",
-            crate::tail::HEADER.join(" | ")
-        );
-        for r in rows {
-            let shape = waterfall::one_line(&r[0], 120).replace('`', "'");
-            let _ = writeln!(
-                out,
-                "| `{shape}` | {} | {} | {} | {} |",
-                r[1], r[2], r[3], r[4]
-            );
-        }
-    }
-    let attributes = crate::tail::attribute_rows(t);
-    if !attributes.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n| {} |\n|---|--:|--:|--:|",
-            crate::tail::ATTRIBUTE_HEADER.join(" | ")
-        );
-        for r in attributes {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} |",
-                r[0].replace('`', "'"),
-                r[1],
-                r[2],
-                r[3]
-            );
-        }
-    }
-    if let Some(c) = &t.clustering {
-        let _ = writeln!(out, "\n{}", crate::tail::clustering(c));
-    }
 }
 
 /// The slowest requests with their links and splits, then their critical paths.
@@ -298,29 +304,8 @@ fn outliers(out: &mut String, outliers: &[tracesplit_model::analysis::Outlier]) 
 
 impl Exporter for MarkdownExporter {
     fn render(&self, a: &Analysis) -> Result<Vec<u8>, ReportError> {
-        let mut out = String::new();
-        let passed = a.scenarios.iter().filter(|s| s.passed).count();
-        let _ = writeln!(out, "# tracesplit report\n");
-        let _ = writeln!(
-            out,
-            "**{passed} of {} scenarios met their targets** · run `{}` against `{}` · {} of {} requests matched a server span ({})\n",
-            a.scenarios.len(),
-            a.run_ids.join(", "),
-            a.base_url,
-            a.coverage.matched,
-            a.coverage.requests,
-            a.span_source
-        );
-        table(&mut out, a);
-        notes(&mut out, a);
-        findings(&mut out, a);
-        if let Some(sw) = &a.cascade_sweep {
-            sweep(&mut out, sw);
-        }
-        let _ = writeln!(out, "\n## Scenarios");
-        for s in &a.scenarios {
-            scenario_details(&mut out, s);
-        }
-        Ok(out.into_bytes())
+        let mut m = Markdown(String::new());
+        crate::markup::walk(a, &mut m);
+        Ok(m.0.into_bytes())
     }
 }

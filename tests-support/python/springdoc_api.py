@@ -1,11 +1,13 @@
 """A small API shaped like a Spring Boot service documented by springdoc:
 integer ids, 201 on create with the entity, 204 on delete, `Page` lists
 (`{"content": [...], "totalElements": n}`, `page`/`size` paging), owners
-and pets where a pet's create names its owner (`ownerId`), an API key header,
-and its OpenAPI document at /v3/api-docs. State is in memory.
+and pets where a pet's create names its owner (`ownerId`), visits nested under
+their owner (`/api/owners/{ownerId}/visits/{visitId}`), an API key header,
+and its OpenAPI document at /v3/api-docs. An owner with pets or visits cannot
+be deleted (409), as a foreign key would refuse it. State is in memory.
 
 Usage: springdoc_api.py. Prints its port; on SIGTERM a JSON line with what is
-left: {"owners": N, "pets": M, "requests": R}.
+left: {"owners": N, "pets": M, "visits": V, "requests": R}.
 """
 
 import json
@@ -16,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KEY = "s3cret"
 lock = threading.Lock()
-state = {"owners": {}, "pets": {}, "next": 1, "requests": 0}
+state = {"owners": {}, "pets": {}, "visits": {}, "next": 1, "requests": 0}
 
 DOC = {
     "openapi": "3.0.1",
@@ -31,6 +33,19 @@ DOC = {
         },
         "/api/owners/{ownerId}": {
             "get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Owner"}}}}}},
+            "delete": {"responses": {"204": {"description": "deleted"}}},
+        },
+        "/api/owners/{ownerId}/visits": {
+            "get": {"parameters": [{"name": "ownerId", "in": "path", "required": True, "schema": {"type": "integer"}},
+                                   {"name": "page", "in": "query", "schema": {"type": "integer"}},
+                                   {"name": "size", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/PageVisit"}}}}}},
+            "post": {"parameters": [{"name": "ownerId", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                     "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/VisitRequest"}}}},
+                     "responses": {"201": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Visit"}}}}}},
+        },
+        "/api/owners/{ownerId}/visits/{visitId}": {
+            "get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Visit"}}}}}},
             "delete": {"responses": {"204": {"description": "deleted"}}},
         },
         "/api/pets": {
@@ -57,6 +72,13 @@ DOC = {
                            "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["cat", "dog"]},
                                           "ownerId": {"type": "integer", "format": "int64"},
                                           "birthDate": {"type": "string", "format": "date"}}},
+            "VisitRequest": {"type": "object", "required": ["description", "date"],
+                             "properties": {"description": {"type": "string", "maxLength": 255},
+                                            "date": {"type": "string", "format": "date"}}},
+            "Visit": {"type": "object", "properties": {"id": {"type": "integer"}, "description": {"type": "string"},
+                                                       "date": {"type": "string"}, "ownerId": {"type": "integer"}}},
+            "PageVisit": {"type": "object", "properties": {"content": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}},
+                                                           "totalElements": {"type": "integer"}}},
             "Pet": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
                                                      "type": {"type": "string"}, "ownerId": {"type": "integer"}}},
         },
@@ -104,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         parts, query = self.route()
         if parts == ["v3", "api-docs"]:
             return self.send(200, DOC)
+        if len(parts) in (4, 5) and parts[:2] == ["api", "owners"] and parts[3] == "visits":
+            return self.get_visits(parts, query)
         if parts[:2] != ["api", "owners"] and parts[:2] != ["api", "pets"]:
             return self.send(404, {"error": "Not Found"})
         table = state[parts[1]]
@@ -113,6 +137,26 @@ class Handler(BaseHTTPRequestHandler):
                 rows = sorted(table.values(), key=lambda r: r["id"])
                 return self.send(200, {"content": rows[page * size:(page + 1) * size], "totalElements": len(rows)})
             row = table.get(int(parts[2])) if parts[2].isdigit() else None
+        return self.send(200, row) if row else self.send(404, {"error": "Not Found"})
+
+    def owner_of(self, parts):
+        """The owner id of a nested path, or None (and a 404 sent)."""
+        owner = int(parts[2]) if parts[2].isdigit() else None
+        if owner not in state["owners"]:
+            self.send(404, {"error": f"no owner {parts[2]}"})
+            return None
+        return owner
+
+    def get_visits(self, parts, query):
+        with lock:
+            owner = self.owner_of(parts)
+            if owner is None:
+                return None
+            mine = sorted((v for v in state["visits"].values() if v["ownerId"] == owner), key=lambda r: r["id"])
+            if len(parts) == 4:
+                page, size = int(query.get("page", 0)), int(query.get("size", 20))
+                return self.send(200, {"content": mine[page * size:(page + 1) * size], "totalElements": len(mine)})
+            row = next((v for v in mine if str(v["id"]) == parts[4]), None)
         return self.send(200, row) if row else self.send(404, {"error": "Not Found"})
 
     def do_POST(self):
@@ -125,6 +169,17 @@ class Handler(BaseHTTPRequestHandler):
                 if not b.get("lastName") or not b.get("city"):
                     return self.send(400, {"error": "lastName and city are required"})
                 row = {"lastName": b["lastName"], "city": b["city"]}
+            elif len(parts) == 4 and parts[:2] == ["api", "owners"] and parts[3] == "visits":
+                owner = self.owner_of(parts)
+                if owner is None:
+                    return None
+                if not b.get("description") or len(b.get("date", "")) != 10:
+                    return self.send(400, {"error": "description and date (YYYY-MM-DD) are required"})
+                row = {"description": b["description"], "date": b["date"], "ownerId": owner}
+                row["id"] = state["next"]
+                state["next"] += 1
+                state["visits"][row["id"]] = row
+                return self.send(201, row)
             elif parts == ["api", "pets"]:
                 if b.get("ownerId") not in state["owners"] or b.get("type") not in ("cat", "dog"):
                     return self.send(400, {"error": f"no owner {b.get('ownerId')!r} or bad type"})
@@ -153,10 +208,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         parts, _ = self.route()
         with lock:
-            if parts[:2] == ["api", "owners"] and parts[2].isdigit():
+            if len(parts) == 5 and parts[:2] == ["api", "owners"] and parts[3] == "visits":
+                if self.owner_of(parts) is None:
+                    return None
+                row = state["visits"].get(int(parts[4])) if parts[4].isdigit() else None
+                if row is None or str(row["ownerId"]) != parts[2]:
+                    return self.send(404, {"error": "Not Found"})
+                del state["visits"][row["id"]]
+                return self.send(204)
+            if len(parts) == 3 and parts[:2] == ["api", "owners"] and parts[2].isdigit():
                 owner = int(parts[2])
-                if any(p["ownerId"] == owner for p in state["pets"].values()):
-                    return self.send(409, {"error": "the owner has pets"})
+                if any(p["ownerId"] == owner for t in ("pets", "visits") for p in state[t].values()):
+                    return self.send(409, {"error": "the owner has pets or visits"})
             table = state.get(parts[1]) if len(parts) == 3 else None
             if table is None or not parts[2].isdigit() or table.pop(int(parts[2]), None) is None:
                 return self.send(404, {"error": "Not Found"})
@@ -166,7 +229,7 @@ class Handler(BaseHTTPRequestHandler):
 def report(*_):
     with lock:
         print(json.dumps({"owners": len(state["owners"]), "pets": len(state["pets"]),
-                          "requests": state["requests"]}), flush=True)
+                          "visits": len(state["visits"]), "requests": state["requests"]}), flush=True)
     sys.exit(0)
 
 

@@ -366,9 +366,11 @@ fn run_generated(
 
 /// An API shaped like a springdoc-documented Spring service, served by a
 /// small Python server (tests-support/python/springdoc_api.py): integer ids,
-/// 201 and 204, `Page` lists, a pet's create that names its owner, an API key
-/// header. The suite made from its /v3/api-docs runs clean and every fixture
-/// is removed — pets before the owners they belong to.
+/// 201 and 204, `Page` lists, a pet's create that names its owner, visits
+/// nested under their owner's id (`/api/owners/{ownerId}/visits/{visitId}`),
+/// an API key header. The suite made from its /v3/api-docs runs clean and
+/// every fixture is removed — pets and visits before the owners they belong
+/// to (the server refuses to delete an owner that has either).
 #[test]
 fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     let script = workspace_root().join("tests-support/python/springdoc_api.py");
@@ -387,6 +389,7 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     let generated = std::fs::read_to_string(&suite).unwrap();
     assert!(
         generated.contains("ownerId = \"{shared.owners.id}\"")
+            && generated.contains("delete = \"/api/owners/{shared.owners.id}/visits/{id}\"")
             && generated.contains("-H 'X-API-Key: ${API_KEY}'"),
         "{generated}"
     );
@@ -404,7 +407,8 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(
         text(&ok).contains("owners: created 1, deleted")
-            && text(&ok).contains("pets: created 2, deleted"),
+            && text(&ok).contains("visits: created 2, deleted")
+            && text(&ok).contains("pets: created 3, deleted"),
         "{}",
         text(&ok)
     );
@@ -429,6 +433,10 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
             "OWNER_GET",
             "OWNER_CREATE",
             "OWNER_DELETE",
+            "VISIT_LIST",
+            "VISIT_GET",
+            "VISIT_CREATE",
+            "VISIT_DELETE",
             "PET_GET",
             "PET_UPDATE",
             "PET_CREATE",
@@ -439,11 +447,8 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     for r in results {
         assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{generated}");
     }
-    assert_eq!(
-        (left["owners"].as_u64(), left["pets"].as_u64()),
-        (Some(0), Some(0)),
-        "{left}"
-    );
+    let left_over = ["owners", "pets", "visits"].map(|t| left[t].as_u64());
+    assert_eq!(left_over, [Some(0); 3], "{left}");
 }
 
 /// A NestJS-shaped API on Node.js's http server: its document at /api-json

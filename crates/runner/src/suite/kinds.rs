@@ -4,7 +4,7 @@
 
 use super::SuiteError;
 use super::raw::Locator;
-use super::template::{Template, check_json, json_vars, shared_kind};
+use super::template::{SharedIds, Template, check_json, json_vars, shared_kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -72,6 +72,33 @@ impl FixtureKind {
     /// The tag template in a create body, if the body has one at the tag pointer.
     pub fn tag_in<'a>(&self, body: &'a Value) -> Option<&'a str> {
         body.pointer(&self.tag).and_then(Value::as_str)
+    }
+
+    /// The kinds whose shared fixture this kind needs (`{shared.KIND.id}`
+    /// in its create body or path, its delete path or its lists): a
+    /// resource nested under another's id (`/owners/{shared.owners.id}/pets`).
+    pub fn shared_uses(&self) -> Vec<String> {
+        let templates = [Some(&self.create), Some(&self.delete)]
+            .into_iter()
+            .chain([self.list.as_ref(), self.search.as_ref()])
+            .flatten();
+        let mut out = shared_uses(&self.body);
+        for v in templates.flat_map(Template::vars) {
+            if let Some(k) = shared_kind(v)
+                && !out.iter().any(|o| o == k)
+            {
+                out.push(k.to_owned());
+            }
+        }
+        out
+    }
+
+    /// The shared kinds `template` needs whose id `shared` does not have.
+    pub fn missing_shared<'t>(template: &'t Template, shared: &SharedIds) -> Option<&'t str> {
+        template
+            .vars()
+            .filter_map(shared_kind)
+            .find(|k| !shared.contains_key(*k))
     }
 
     /// The child spec for children of `kind` through `field` (any field when `None`).
@@ -327,12 +354,12 @@ fn kind(at: &Locator<'_>, k: RawKind) -> Result<FixtureKind, SuiteError> {
     }
     let list_vars = Allowed {
         names: &["run_id", "offset"],
-        shared: false,
+        shared: true,
         captures: false,
     };
     let search_vars = Allowed {
         names: &["run_id", "offset", "tag"],
-        shared: false,
+        shared: true,
         captures: false,
     };
     let child_vars = Allowed {
@@ -342,7 +369,7 @@ fn kind(at: &Locator<'_>, k: RawKind) -> Result<FixtureKind, SuiteError> {
     };
     let delete_vars = Allowed {
         names: &["run_id", "id"],
-        shared: false,
+        shared: true,
         captures: false,
     };
     let children = k
@@ -415,7 +442,7 @@ pub(super) fn kinds(
             };
             check_tag(child, &child.body, true).map_err(|e| at.err(span.clone(), e))?;
         }
-        for s in shared_uses(&k.body) {
+        for s in k.shared_uses() {
             if !names.contains(s.as_str()) {
                 return Err(at.err(
                     span.clone(),
@@ -437,7 +464,7 @@ pub(super) fn kinds(
 fn shared_cycle(kinds: &[FixtureKind]) -> Option<String> {
     let uses: HashMap<&str, Vec<String>> = kinds
         .iter()
-        .map(|k| (k.name.as_str(), shared_uses(&k.body)))
+        .map(|k| (k.name.as_str(), k.shared_uses()))
         .collect();
     fn visit<'a>(
         k: &'a str,

@@ -241,11 +241,26 @@ impl Suite {
         if let Some(k) = scenario.volume_entity.as_deref().and_then(|v| self.kind(v)) {
             bodies.push(&k.body);
         }
+        // The kinds made for it, whose paths may sit under a shared one's id.
+        let made = [
+            scenario.fixture.as_ref().map(|f| f.kind.as_str()),
+            (scenario.fixture.as_ref())
+                .and_then(|f| f.child.as_ref())
+                .map(|c| c.kind.as_str()),
+            scenario.volume_entity.as_deref(),
+        ];
+        let from_paths = made
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.kind(k))
+            .flat_map(FixtureKind::shared_uses);
         let mut out = Vec::new();
-        for b in bodies {
-            for k in kinds::shared_uses(b) {
-                self.push_shared(&k, &mut out);
-            }
+        for k in bodies
+            .into_iter()
+            .flat_map(kinds::shared_uses)
+            .chain(from_paths)
+        {
+            self.push_shared(&k, &mut out);
         }
         out
     }
@@ -256,7 +271,7 @@ impl Suite {
         }
         // Validation refused cycles, so this terminates.
         if let Some(k) = self.kind(kind) {
-            for dep in kinds::shared_uses(&k.body) {
+            for dep in k.shared_uses() {
                 self.push_shared(&dep, out);
             }
         }

@@ -221,6 +221,29 @@ fn fixture_kinds_are_data_and_checked_where_they_are_written() {
         .replace("bit {n}\" }", "bit {n}\", t = \"{shared.things.id}\" }");
     let e = parse(&cycle, "k.toml").unwrap_err();
     assert!(e.message.contains("cycle"), "{e}");
+    // A kind nested under another's id: its paths take the shared fixture,
+    // which its scenarios then need; an undeclared one or its own is refused.
+    let nested = KINDS
+        .replace("path = \"/bits\"", "path = \"/things/{shared.things.id}/bits\"")
+        .replace("delete = \"/bits/{id}\"", "delete = \"/things/{shared.things.id}/bits/{id}\"\nlist = \"/things/{shared.things.id}/bits\"")
+        .replace("fixture = { kind = \"things\", children = 3 }", "fixture = { kind = \"bits\" }");
+    let s = parse(&nested, "k.toml").unwrap();
+    assert_eq!(s.kinds[1].shared_uses(), ["things"]);
+    assert_eq!(s.shared_needs(&s.scenarios[0]), ["things"]);
+    for (to, message) in [
+        (
+            "{shared.gadgets.id}",
+            "{shared.gadgets.id} names no declared kind",
+        ),
+        ("{shared.bits.id}", "cycle"),
+    ] {
+        let text = nested.replace(
+            "delete = \"/things/{shared.things.id}",
+            &format!("delete = \"/things/{to}"),
+        );
+        let e = parse(&text, "k.toml").unwrap_err();
+        assert!(e.message.contains(message), "{to}: {e}");
+    }
 }
 
 #[test]

@@ -61,6 +61,12 @@ pub(super) struct Resource {
 #[derive(Debug, Clone)]
 pub(super) struct Plan {
     pub resource: Resource,
+    /// The create path as a template: a parent resource's id in it
+    /// (`/owners/{ownerId}/pets`) is that kind's shared fixture
+    /// (`/owners/{shared.owners.id}/pets`).
+    pub collection: String,
+    /// The item path likewise, its own id left as `{PARAM}`.
+    pub item: String,
     pub body: Value,
     pub tag_field: String,
     pub id: String,
@@ -89,19 +95,24 @@ pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generat
     let mut plans = Vec::new();
     let mut skipped = Vec::new();
     let found = resources(paths);
-    let kinds: Vec<String> = found.iter().map(|r| r.name.clone()).collect();
-    for r in found {
+    for r in &found {
         if only.is_some_and(|o| !o.iter().any(|n| n == &r.name)) {
             continue;
         }
-        match plan(&d, paths, &r, &kinds) {
+        if let Some(first) = plans.iter().find(|p: &&Plan| p.resource.name == r.name) {
+            let why = format!(
+                "{} makes the {} kind already (one kind per name; write a second by hand)",
+                first.resource.collection, r.name
+            );
+            skipped.push((format!("{} ({})", r.name, r.collection), why));
+            continue;
+        }
+        match plan(&d, paths, r, &found) {
             Ok(p) => plans.push(p),
             Err(why) => skipped.push((r.name.clone(), why)),
         }
     }
-    // A kind before the kinds whose bodies refer to it (fixtures are
-    // removed in the reverse order).
-    plans.sort_by_key(|p| p.body.to_string().contains("{shared."));
+    let plans = parents_first(plans, &mut skipped);
     if plans.is_empty() {
         let why = skipped
             .iter()
@@ -187,18 +198,91 @@ fn tag_field(props: &serde_json::Map<String, Value>, d: &Doc<'_>) -> Option<Stri
     .or_else(|| props.keys().find(|n| is_text(n)).cloned())
 }
 
+/// The kinds in an order where each comes after the kinds it needs (a
+/// shared fixture in its body or its paths): fixtures are created in that
+/// order and removed in the reverse. A kind that needs one not generated is
+/// left out, with why.
+fn parents_first(mut plans: Vec<Plan>, skipped: &mut Vec<(String, String)>) -> Vec<Plan> {
+    let needs = |p: &Plan| -> Vec<String> {
+        let text = format!("{} {}", p.body, p.collection);
+        text.split("{shared.")
+            .skip(1)
+            .filter_map(|rest| rest.split_once(".id}").map(|(k, _)| k.to_owned()))
+            .collect()
+    };
+    let mut out: Vec<Plan> = Vec::new();
+    while !plans.is_empty() {
+        let ready = plans.iter().position(|p| {
+            needs(p)
+                .iter()
+                .all(|k| out.iter().any(|o| &o.resource.name == k))
+        });
+        match ready {
+            Some(i) => out.push(plans.remove(i)),
+            None => {
+                for p in plans.drain(..) {
+                    let missing: Vec<String> = needs(&p)
+                        .into_iter()
+                        .filter(|k| !out.iter().any(|o| &o.resource.name == k))
+                        .collect();
+                    let why = format!(
+                        "it needs a {} fixture, which is not generated (add it to --resources, or see why it is left out)",
+                        missing.join(", ")
+                    );
+                    skipped.push((p.resource.name, why));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `collection` and `item` with each parent resource's id (a path parameter
+/// before the resource's own) as that kind's shared fixture: the parent is
+/// the resource whose item path the collection starts with
+/// (`/owners/{ownerId}` of `/owners/{ownerId}/pets`), else the one its
+/// name names (`ownerId` → `owners`).
+fn nested_templates(r: &Resource, found: &[Resource]) -> Result<(String, String), String> {
+    let (mut collection, mut item) = (r.collection.clone(), r.item.clone());
+    let mut rest = r.collection.as_str();
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            break;
+        };
+        let param = &rest[open + 1..close];
+        let prefix = &r.collection[..r.collection.len() - rest.len() + close + 1];
+        let by_path = found
+            .iter()
+            .find(|p| shape(p.item.trim_end_matches('/')) == shape(prefix) && p.name != r.name);
+        let by_name = || {
+            let stem = schema::id_stem(param)?;
+            found
+                .iter()
+                .find(|p| singular(&p.name) == stem || p.name == stem)
+        };
+        let Some(parent) = by_path.or_else(by_name) else {
+            return Err(format!(
+                "its collection {} sits under {{{param}}}, which names no resource the document can create and delete",
+                r.collection
+            ));
+        };
+        let shared = format!("{{shared.{}.id}}", parent.name);
+        collection = collection.replacen(&format!("{{{param}}}"), &shared, 1);
+        item = item.replacen(&format!("{{{param}}}"), &shared, 1);
+        rest = &rest[close + 1..];
+    }
+    Ok((collection, item))
+}
+
 fn plan(
     d: &Doc<'_>,
     paths: &serde_json::Map<String, Value>,
     r: &Resource,
-    kinds: &[String],
+    found: &[Resource],
 ) -> Result<Plan, String> {
-    if r.collection.contains('{') {
-        return Err(format!(
-            "its collection {} sits under another resource's id, which generated kinds do not take yet",
-            r.collection
-        ));
-    }
+    let kinds: Vec<String> = found.iter().map(|r| r.name.clone()).collect();
+    let kinds = kinds.as_slice();
+    let (collection, item_path) = nested_templates(r, found)?;
     let (coll, item) = (&paths[&r.collection], &paths[&r.item]);
     let post = &coll["post"];
     let request = post
@@ -240,7 +324,7 @@ fn plan(
     Ok(Plan {
         id: id_pointer(created.as_ref(), d),
         create_status: ok_status(post, 201),
-        list: coll.get("get").map(|get| list_paths(d, &r.collection, get)),
+        list: coll.get("get").map(|get| list_paths(d, &collection, get)),
         read_status: item.get("get").map(|g| ok_status(g, 200)),
         update: ["put", "patch"]
             .into_iter()
@@ -253,6 +337,8 @@ fn plan(
             }),
         delete_status: ok_status(&item["delete"], 204),
         resource: r.clone(),
+        collection,
+        item: item_path,
         body,
         tag_field,
     })
@@ -313,6 +399,24 @@ fn list_paths(d: &Doc<'_>, collection: &str, get: &Value) -> (String, String) {
         None => String::new(),
     };
     (path, items)
+}
+
+/// A path with its parameters' names left out (`/owners/{}`).
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `items` → `item`, `categories` → `category`.

@@ -42,7 +42,10 @@ fn fastapi() -> Value {
             "/api/v1/comments/{id}": {"delete": {"responses": {"204": {}}}},
             "/api/v1/items/{item_id}/tags/": {"post": {"requestBody": {"content": {"application/json": {"schema": {
                 "type": "object", "required": ["label"], "properties": {"label": {"type": "string"}}}}}}}},
-            "/api/v1/items/{item_id}/tags/{tag_id}": {"delete": {"responses": {"204": {}}}}
+            "/api/v1/items/{item_id}/tags/{tag_id}": {"delete": {"responses": {"204": {}}}},
+            "/api/v1/boards/{board_id}/cards/": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}}}}}}},
+            "/api/v1/boards/{board_id}/cards/{card_id}": {"delete": {"responses": {"204": {}}}}
         },
         "components": {
             "schemas": {
@@ -61,7 +64,7 @@ fn fastapi() -> Value {
 fn a_fastapi_document_becomes_a_suite_that_validates() {
     let g = suite_from_openapi(&fastapi().to_string(), None).unwrap();
     let t = &g.text;
-    assert_eq!(g.resources, ["items", "notes"]);
+    assert_eq!(g.resources, ["items", "tags", "notes"]);
     let suite = crate::suite::parse(t, "generated").unwrap();
     assert_eq!(suite.health.as_deref(), Some("/api/v1/utils/health-check/"));
     assert!(suite.auth.is_some(), "{t}");
@@ -88,6 +91,8 @@ fn a_fastapi_document_becomes_a_suite_that_validates() {
             "ITEM_UPDATE",
             "ITEM_CREATE",
             "ITEM_DELETE",
+            "TAG_CREATE",
+            "TAG_DELETE",
             "NOTE_CREATE",
             "NOTE_DELETE"
         ]
@@ -98,10 +103,25 @@ fn a_fastapi_document_becomes_a_suite_that_validates() {
             && t.find("name = \"items\"") < t.find("name = \"notes\""),
         "{t}"
     );
+    // A collection under an item's id: the item is the tags' shared
+    // fixture, in their create and delete paths and in the scenarios' steps.
+    for needle in [
+        "create = { path = \"/api/v1/items/{shared.items.id}/tags/\", body = { label = \"tracesplit {run_id} tag {n}\" } }",
+        "delete = \"/api/v1/items/{shared.items.id}/tags/{id}\"",
+        "{ method = \"DELETE\", path = \"/api/v1/items/{shared.items.id}/tags/{fixture.id}\", expect = [204] }",
+    ] {
+        assert!(t.contains(needle), "{needle} missing:\n{t}");
+    }
+    let tag_delete = suite
+        .scenarios
+        .iter()
+        .find(|s| s.name == "TAG_DELETE")
+        .unwrap();
+    assert_eq!(suite.shared_needs(tag_delete), ["items"]);
     // What could not be made is said, not dropped silently.
     for why in [
         "# Not generated: comments — its create needs ids of resources the document has no create and delete for (user_id)",
-        "# Not generated: tags — its collection /api/v1/items/{item_id}/tags/ sits under another resource's id",
+        "# Not generated: cards — its collection /api/v1/boards/{board_id}/cards/ sits under {board_id}, which names no resource the document can create and delete",
     ] {
         assert!(t.contains(why), "{why}:\n{t}");
     }

@@ -153,12 +153,12 @@ fn auth(out: &mut String, doc: &Value) {
 
 fn kind(out: &mut String, p: &Plan) {
     let r = &p.resource;
-    let delete = r.item.replace(&format!("{{{}}}", r.param), "{id}");
+    let delete = p.item.replace(&format!("{{{}}}", r.param), "{id}");
     let _ = write!(
         out,
         "\n[[kind]]\nname = {}\ncreate = {{ path = {}, body = {} }}\ntag = {}\n",
         inline(&Value::from(r.name.as_str())),
-        inline(&Value::from(r.collection.as_str())),
+        inline(&Value::from(p.collection.as_str())),
         inline(&p.body),
         inline(&Value::from(format!("/{}", p.tag_field)))
     );
@@ -199,7 +199,7 @@ fn step(method: &str, path: &str, body: Option<&Value>, expect: u16, extra: &str
 fn scenarios(out: &mut String, p: &Plan) {
     let r = &p.resource;
     let entity = singular(&r.name);
-    let item = r.item.replace(&format!("{{{}}}", r.param), "{fixture.id}");
+    let item = p.item.replace(&format!("{{{}}}", r.param), "{fixture.id}");
     let kind = format!("{{ kind = {} }}", inline(&Value::from(r.name.as_str())));
     let per_iteration = format!(
         "{{ kind = {}, per_iteration = true }}",
@@ -236,7 +236,7 @@ fn scenarios(out: &mut String, p: &Plan) {
     );
     let create = step(
         "POST",
-        &r.collection,
+        &p.collection,
         Some(&body),
         p.create_status,
         &capture,

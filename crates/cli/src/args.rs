@@ -242,8 +242,8 @@ pub enum SuiteAction {
         #[arg(long)]
         suite: Option<PathBuf>,
     },
-    /// Write a suite from the API's OpenAPI document (JSON): a fixture kind
-    /// and scenarios per resource with a create and a delete.
+    /// Write a suite from the API's OpenAPI 3 document (JSON or YAML): a
+    /// fixture kind and scenarios per resource with a create and a delete.
     Init {
         /// The document: a URL (`http://localhost:8000/openapi.json`) or a file.
         #[arg(long, value_name = "URL|FILE")]

@@ -1,6 +1,6 @@
 //! `tracesplit suite init --openapi`: a commented suite from an OpenAPI 3
 //! document (JSON, as FastAPI's `/openapi.json` and springdoc's
-//! `/v3/api-docs` serve it). Each resource with a create (a POST to a
+//! `/v3/api-docs` serve it, or YAML, as specifications are often written). Each resource with a create (a POST to a
 //! collection) and a delete (a DELETE of an item) becomes a fixture kind and
 //! its scenarios; what could not be made is listed as comments with why.
 
@@ -13,11 +13,17 @@ use serde_json::Value;
 /// Why no suite could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenApiError {
-    /// The document is not JSON.
+    /// The document is neither JSON nor YAML.
     #[error(
-        "not JSON: {0} (tracesplit reads OpenAPI documents as JSON: FastAPI's /openapi.json, springdoc's /v3/api-docs, NestJS's -json)"
+        "neither JSON ({json}) nor YAML ({yaml}): an OpenAPI document is read as either (FastAPI's /openapi.json, springdoc's /v3/api-docs or /v3/api-docs.yaml, NestJS's -json)"
     )]
-    NotJson(#[source] serde_json::Error),
+    Unreadable {
+        /// Why it is not JSON.
+        json: serde_json::Error,
+        /// Why it is not YAML.
+        #[source]
+        yaml: serde_yaml::Error,
+    },
     /// JSON, but not an OpenAPI 3 document.
     #[error("not an OpenAPI 3 document (no \"openapi\": \"3.…\" and \"paths\")")]
     NotOpenApi,
@@ -79,7 +85,7 @@ pub(super) struct Plan {
 
 /// The suite for the document `text`, limited to `only` resources when given.
 pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generated, OpenApiError> {
-    let doc: Value = serde_json::from_str(text).map_err(OpenApiError::NotJson)?;
+    let doc = document(text)?;
     let is_v3 = doc
         .get("openapi")
         .and_then(Value::as_str)
@@ -128,6 +134,45 @@ pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generat
         resources: plans.iter().map(|p| p.resource.name.clone()).collect(),
         skipped,
     })
+}
+
+/// The document as JSON, whether it was written as JSON or as YAML.
+fn document(text: &str) -> Result<Value, OpenApiError> {
+    let json = match serde_json::from_str(text) {
+        Ok(doc) => return Ok(doc),
+        Err(e) => e,
+    };
+    serde_yaml::from_str::<serde_yaml::Value>(text)
+        .map(from_yaml)
+        .map_err(|yaml| OpenApiError::Unreadable { json, yaml })
+}
+
+/// A YAML value as JSON: mapping keys become strings (YAML's `200:` is a
+/// number, a JSON object's key is text); tags are dropped.
+fn from_yaml(v: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(from_yaml).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        other => serde_yaml::to_string(&other)
+                            .unwrap_or_default()
+                            .trim_end()
+                            .to_owned(),
+                    };
+                    (key, from_yaml(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(t) => from_yaml(t.value),
+    }
 }
 
 /// Collections with a POST whose item (`COLLECTION/{param}`) has a DELETE.

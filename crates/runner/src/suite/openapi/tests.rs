@@ -171,13 +171,17 @@ fn a_springdoc_document_with_integer_ids_and_pages() {
 
 #[test]
 fn documents_that_are_not_openapi_or_have_nothing_to_create_say_so() {
-    let e = suite_from_openapi("openapi: 3.0.0", None)
+    let e = suite_from_openapi("{\"openapi\": [", None)
         .unwrap_err()
         .to_string();
     assert!(
-        e.starts_with("not JSON") && e.contains("/openapi.json"),
+        e.starts_with("neither JSON (") && e.contains("nor YAML (") && e.contains("/openapi.json"),
         "{e}"
     );
+    let e = suite_from_openapi("openapi: 3.0.0", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not an OpenAPI 3 document"), "{e}");
     let e = suite_from_openapi(r#"{"swagger": "2.0", "paths": {}}"#, None)
         .unwrap_err()
         .to_string();
@@ -228,4 +232,84 @@ fn a_nestjs_document_with_a_plain_array_list() {
         !t.contains("items ="),
         "a plain array: no items pointer\n{t}"
     );
+}
+
+/// A document written in YAML, as specifications often are (the OpenAPI
+/// Initiative's petstore-expanded): unquoted status codes, `$ref`s, a list
+/// answering a plain array paged by `limit`, 200 on create, 204 on delete.
+#[test]
+fn a_yaml_document_reads_as_its_json_would() {
+    let yaml = r#"
+openapi: "3.0.0"
+info:
+  title: Swagger Petstore
+  version: 1.0.0
+paths:
+  /pets:
+    get:
+      parameters:
+        - name: limit
+          in: query
+          schema: { type: integer, format: int32 }
+      responses:
+        200:
+          description: pet response
+          content:
+            application/json:
+              schema:
+                type: array
+                items:
+                  $ref: '#/components/schemas/Pet'
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/NewPet'
+      responses:
+        200:
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Pet'
+  /pets/{id}:
+    get:
+      responses:
+        200: { description: pet response }
+    delete:
+      responses:
+        204: { description: pet deleted }
+components:
+  schemas:
+    Pet:
+      allOf:
+        - $ref: '#/components/schemas/NewPet'
+        - type: object
+          required: [id]
+          properties:
+            id: { type: integer, format: int64 }
+    NewPet:
+      type: object
+      required: [name]
+      properties:
+        name: { type: string }
+        tag: { type: string }
+"#;
+    let from_yaml = suite_from_openapi(yaml, None).unwrap();
+    let json = serde_json::to_string(&document(yaml).unwrap()).unwrap();
+    assert_eq!(
+        suite_from_openapi(&json, None).unwrap().text,
+        from_yaml.text
+    );
+    let t = &from_yaml.text;
+    for needle in [
+        "body = { name = \"tracesplit {run_id} pet {n}\" }",
+        "delete = \"/pets/{id}\"",
+        "list = \"/pets?limit=100\"",
+        "expect = [200], capture = { id = \"/id\" }",
+        "{ method = \"DELETE\", path = \"/pets/{fixture.id}\", expect = [204] }",
+    ] {
+        assert!(t.contains(needle), "{needle} missing:\n{t}");
+    }
 }

@@ -341,27 +341,32 @@ impl ApiClient {
     /// path` on it: what a run checks before anything else. A TLS or name
     /// failure comes back as the wire error that says it in words.
     pub async fn probe(&self, path: &str) -> Result<(u16, Opening), WireError> {
-        if let Some(side) = &self.inner.h2 {
-            return self.probe_h2(side, path).await;
-        }
+        let attempt = async {
+            match &self.inner.h2 {
+                Some(side) => self.probe_h2(side, path).await,
+                None => self.probe_h1(path).await,
+            }
+        };
+        tokio::time::timeout(self.inner.timeout, attempt)
+            .await
+            .unwrap_or_else(|_| Err(self.no_answer()))
+    }
+
+    /// [`ApiClient::probe`] over HTTP/1.1.
+    async fn probe_h1(&self, path: &str) -> Result<(u16, Opening), WireError> {
         let request = Request {
             method: &Method::GET,
             path,
             body: &Bytes::new(),
             traceparent: None,
         };
-        let attempt = async {
-            let mut conn = Box::new(Conn::connect(&self.inner.target).await?);
-            let opening = conn.opening;
-            let response = self.exchange_on(&mut conn, &request).await?;
-            if response.keep_alive {
-                self.checkin(conn);
-            }
-            Ok((response.status, opening))
-        };
-        tokio::time::timeout(self.inner.timeout, attempt)
-            .await
-            .unwrap_or_else(|_| Err(self.no_answer()))
+        let mut conn = Box::new(Conn::connect(&self.inner.target).await?);
+        let opening = conn.opening;
+        let response = self.exchange_on(&mut conn, &request).await?;
+        if response.keep_alive {
+            self.checkin(conn);
+        }
+        Ok((response.status, opening))
     }
 
     /// Opens a connection to the API (TCP, and TLS for https://) without
@@ -427,7 +432,8 @@ impl ApiClient {
         format!("{}{}", self.inner.scheme_authority, self.inner.prefix)
     }
 
-    /// Sends one request and reads the whole body.
+    /// Sends one request and reads the whole body, over either HTTP
+    /// version: one timeout, one outcome (failures as data).
     pub async fn send(
         &self,
         method: Method,
@@ -459,19 +465,19 @@ impl ApiClient {
             );
         }
         let body = body.unwrap_or_default();
-        if let Some(side) = &self.inner.h2 {
-            return self
-                .send_h2(side, &method, path, body, traceparent, started)
-                .await;
-        }
         let request = Request {
             method: &method,
             path,
             body: &body,
             traceparent,
         };
-        let result =
-            tokio::time::timeout(self.inner.timeout, self.exchange(&request, &mut via)).await;
+        let exchange = async {
+            match &self.inner.h2 {
+                Some(side) => self.exchange_h2(side, &request, &mut via).await,
+                None => self.exchange(&request, &mut via).await,
+            }
+        };
+        let result = tokio::time::timeout(self.inner.timeout, exchange).await;
         match result {
             Ok(Ok(response)) => Outcome {
                 status: response.status,

@@ -3,15 +3,14 @@
 //! (SETTINGS_MAX_CONCURRENT_STREAMS): one connection while it has room,
 //! another only when every open one is full.
 
-use super::{ATTEMPTS, ApiClient, Outcome, classify, send_again};
+use super::{ATTEMPTS, ApiClient, Request as ApiRequest, Via, send_again};
 use crate::h2::{H2Conn, H2Response};
-use crate::http1::{Opening, Target, WireError};
+use crate::http1::{Opening, Response, Target, WireError};
 use crate::tls::TlsOptions;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::time::Instant;
 use tracesplit_model::internal::Locked;
 
 /// The HTTP/2 side of a client.
@@ -139,125 +138,92 @@ impl H2Side {
 }
 
 impl ApiClient {
-    /// One exchange; sent once more on another connection when the server
-    /// said it did not process it (any method), or when a kept-alive
-    /// connection closed under an idempotent one — as the HTTP/1.1 path
-    /// retries a closed kept-alive connection.
-    async fn exchange_h2(
+    /// One exchange over HTTP/2; sent once more on another connection when
+    /// the server said it did not process it (any method), or when a
+    /// kept-alive connection closed under an idempotent one — the HTTP/1.1
+    /// path's rule ([`send_again`]). `via` learns the connection it went out on.
+    pub(super) async fn exchange_h2(
         &self,
         side: &H2Side,
-        (method, target, traceparent): (&Method, &str, Option<&str>),
-        body: Bytes,
-    ) -> (Result<H2Response, WireError>, Option<Opening>) {
-        let mut opened = None;
+        r: &ApiRequest<'_>,
+        via: &mut Via,
+    ) -> Result<Response, WireError> {
+        let target = format!("{}{}", self.inner.prefix, r.path);
         for attempt in 0..ATTEMPTS {
-            let request = match side.request(method, target, !body.is_empty(), traceparent) {
-                Ok(r) => r,
-                Err(e) => return (Err(e), opened),
-            };
-            let (conn, opening) = match side.conn().await {
-                Ok(c) => c,
-                Err(e) => return (Err(e), opened),
-            };
-            opened = opened.or(opening);
-            let result = conn.exchange(request, body.clone()).await;
+            let request = side.request(r.method, &target, !r.body.is_empty(), r.traceparent)?;
+            let (conn, opening) = side.conn().await?;
+            match opening {
+                Some(o) => {
+                    via.opening = via.opening.or(Some(o));
+                    via.reused = false;
+                }
+                None => via.reused = via.opening.is_none(),
+            }
+            let result = conn.exchange(request, r.body.clone()).await;
             let reused = opening.is_none();
-            if !(result.as_ref()).is_err_and(|e| send_again(e, method, attempt, reused)) {
-                return (result, opened);
-            }
-            // A GOAWAY retires the connection; a stream refused on a live
-            // one (more streams than the server's limit, sent before its
-            // SETTINGS arrived) leaves it in the pool.
-            if !conn.is_open() {
-                side.retire(conn.id);
+            match result {
+                Err(e) if send_again(&e, r.method, attempt, reused) => {
+                    // A GOAWAY retires the connection; a stream refused on a
+                    // live one (more streams than the server's limit, sent
+                    // before its SETTINGS arrived) leaves it in the pool.
+                    if !conn.is_open() {
+                        side.retire(conn.id);
+                    }
+                }
+                other => return other.map(response),
             }
         }
-        (Err(WireError::NotProcessed), opened)
+        Err(WireError::NotProcessed)
     }
 
-    /// One request over HTTP/2; failures are data, as over HTTP/1.1.
-    pub(super) async fn send_h2(
-        &self,
-        side: &H2Side,
-        method: &Method,
-        path: &str,
-        body: Bytes,
-        traceparent: Option<&str>,
-        started: Instant,
-    ) -> Outcome {
-        let target = format!("{}{path}", self.inner.prefix);
-        let fail = |error: String, opening: Option<Opening>| Outcome {
-            status: 0,
-            started,
-            ttfb: None,
-            duration: started.elapsed(),
-            body: Bytes::new(),
-            error: Some(error),
-            opening,
-            reused: false,
-            retry_after: None,
-            captured: Vec::new(),
-            stall: std::time::Duration::ZERO,
-        };
-        let exchange = self.exchange_h2(side, (method, &target, traceparent), body);
-        match tokio::time::timeout(self.inner.timeout, exchange).await {
-            Ok((Ok(r), opening)) => Outcome {
-                status: r.status,
-                started,
-                ttfb: Some(r.first_byte.saturating_duration_since(started)),
-                duration: started.elapsed(),
-                body: r.body,
-                error: None,
-                opening,
-                reused: opening.is_none(),
-                retry_after: r
-                    .headers
-                    .get(http::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
-                captured: crate::http1::CAPTURED_HEADERS
-                    .iter()
-                    .filter_map(|name| {
-                        let v = r.headers.get(*name)?.to_str().ok()?;
-                        Some((*name, v.trim().to_owned()))
-                    })
-                    .collect(),
-                stall: std::time::Duration::ZERO,
-            },
-            Ok((Err(e), opening)) => fail(classify(&e), opening),
-            Err(_) => fail("timeout".into(), None),
-        }
-    }
-
-    /// The health check over HTTP/2 on a new connection.
+    /// [`ApiClient::probe`] over HTTP/2, on a new connection.
     pub(super) async fn probe_h2(
         &self,
         side: &H2Side,
         path: &str,
     ) -> Result<(u16, Opening), WireError> {
-        let attempt = async {
-            let conn = H2Conn::connect(&side.target).await?;
-            let target = format!("{}{path}", self.inner.prefix);
-            let request = side.request(&Method::GET, &target, false, None)?;
-            // Without TLS nothing negotiates HTTP/2: an HTTP/1.1 server
-            // answers the preface with an error and closes.
-            let response = conn
-                .exchange(request, Bytes::new())
-                .await
-                .map_err(|e| match (&side.target.tls, &e) {
-                    (None, WireError::ClosedEarly | WireError::Malformed(_) | WireError::Io(_)) => {
-                        crate::h2::no_http2(
-                            &side.target.host,
-                            "without TLS (it closed the connection on the HTTP/2 preface; h2c needs prior knowledge)",
-                        )
-                    }
-                    _ => e,
-                })?;
-            let opening = conn.opening;
-            side.conns.locked().push(conn);
-            Ok((response.status, opening))
-        };
-        tokio::time::timeout(self.inner.timeout, attempt)
+        let conn = H2Conn::connect(&side.target).await?;
+        let target = format!("{}{path}", self.inner.prefix);
+        let request = side.request(&Method::GET, &target, false, None)?;
+        // Without TLS nothing negotiates HTTP/2: an HTTP/1.1 server
+        // answers the preface with an error and closes.
+        let answer = conn
+            .exchange(request, Bytes::new())
             .await
-            .unwrap_or_else(|_| Err(self.no_answer()))
+            .map_err(|e| match (&side.target.tls, &e) {
+                (None, WireError::ClosedEarly | WireError::Malformed(_) | WireError::Io(_)) => {
+                    crate::h2::no_http2(
+                        &side.target.host,
+                        "without TLS (it closed the connection on the HTTP/2 preface; h2c needs prior knowledge)",
+                    )
+                }
+                _ => e,
+            })?;
+        let opening = conn.opening;
+        side.conns.locked().push(conn);
+        Ok((answer.status, opening))
+    }
+}
+
+/// An HTTP/2 answer as the HTTP/1.1 path gives it: the one shape an
+/// [`Outcome`] is made from.
+fn response(r: H2Response) -> Response {
+    Response {
+        status: r.status,
+        first_byte: r.first_byte,
+        keep_alive: true,
+        retry_after: r
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+        captured: crate::http1::CAPTURED_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let v = r.headers.get(*name)?.to_str().ok()?;
+                Some((*name, v.trim().to_owned()))
+            })
+            .collect(),
+        stall: std::time::Duration::ZERO,
+        body: r.body,
     }
 }

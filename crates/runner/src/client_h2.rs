@@ -16,7 +16,10 @@ use tracesplit_model::internal::Locked;
 /// The HTTP/2 side of a client.
 pub(super) struct H2Side {
     target: Target,
-    scheme_authority: String,
+    /// The URI's scheme and authority, parsed once (each request's URI is
+    /// built from them and its path).
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
     headers: HeaderMap,
     conns: Mutex<Vec<H2Conn>>,
     /// At most one connection per concurrent request.
@@ -50,9 +53,19 @@ impl H2Side {
         ] {
             headers.remove(h);
         }
+        let bad = |reason: String| super::ClientError::BaseUrl {
+            url: scheme_authority.to_owned(),
+            reason,
+        };
+        let uri: http::Uri = scheme_authority.parse().map_err(|e| bad(format!("{e}")))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(bad("no scheme or host".into()));
+        };
         Ok(Self {
             target,
-            scheme_authority: scheme_authority.to_owned(),
+            scheme,
+            authority,
             headers,
             conns: Mutex::new(Vec::new()),
             max_conns: pool.max(1),
@@ -88,7 +101,7 @@ impl H2Side {
         let mut k = 0;
         while k < conns.len() {
             let i = (start + k) % conns.len();
-            if !conns[i].is_open() {
+            if !conns[i].is_running() {
                 conns.swap_remove(i);
                 continue;
             }
@@ -117,13 +130,19 @@ impl H2Side {
         has_body: bool,
         traceparent: Option<&str>,
     ) -> Result<Request<()>, WireError> {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(format!("{}{path_and_query}", self.scheme_authority))
-            .body(())
+        let path = http::uri::PathAndQuery::try_from(path_and_query)
             .map_err(|e| WireError::Malformed(format!("request: {e}")))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path);
+        let uri = http::Uri::from_parts(parts)
+            .map_err(|e| WireError::Malformed(format!("request: {e}")))?;
+        let mut request = Request::new(());
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = self.headers.clone();
         let headers = request.headers_mut();
-        headers.extend(self.headers.clone());
         if let Some(tp) = traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
             headers.insert("traceparent", tp);
         }
@@ -148,7 +167,11 @@ impl ApiClient {
         r: &ApiRequest<'_>,
         via: &mut Via,
     ) -> Result<Response, WireError> {
-        let target = format!("{}{}", self.inner.prefix, r.path);
+        let target: std::borrow::Cow<'_, str> = if self.inner.prefix.is_empty() {
+            r.path.into()
+        } else {
+            format!("{}{}", self.inner.prefix, r.path).into()
+        };
         for attempt in 0..ATTEMPTS {
             let request = side.request(r.method, &target, !r.body.is_empty(), r.traceparent)?;
             let (conn, opening) = side.conn().await?;

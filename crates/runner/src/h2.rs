@@ -39,6 +39,14 @@ pub struct H2Conn {
     pub opening: Opening,
     /// Requests on it now (clones share it).
     in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The server's stream limit as last read by [`H2Conn::has_room`].
+    max_streams: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// An answer came back on it: the server's SETTINGS (sent first) are
+    /// in, and its stream limit with them.
+    settled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set when the connection's task ends (closed, GOAWAY done, failed):
+    /// asking h2 instead takes its stream lock on every pick.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Counts a request on its connection while it lives.
@@ -111,9 +119,12 @@ impl H2Conn {
             .handshake(stream)
             .await
             .map_err(|e| wire(&target.host, e))?;
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ended = closed.clone();
         tokio::spawn(async move {
             // Ends when the connection closes; its error surfaces on the streams.
             let _ = connection.await;
+            ended.store(true, std::sync::atomic::Ordering::Relaxed);
         });
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
@@ -122,20 +133,43 @@ impl H2Conn {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             opening,
             in_flight: Default::default(),
+            max_streams: Default::default(),
+            settled: Default::default(),
+            closed,
         })
     }
 
-    /// Whether the connection still takes requests.
+    /// Whether the connection still takes requests: its task runs, and no
+    /// GOAWAY has been received (h2 then refuses new streams at once).
     pub fn is_open(&self) -> bool {
-        !matches!(self.send.clone().ready().now_or_never(), Some(Err(_)))
+        !self.closed.load(std::sync::atomic::Ordering::Relaxed)
+            && !matches!(self.send.clone().ready().now_or_never(), Some(Err(_)))
+    }
+
+    /// [`H2Conn::is_open`] without asking h2 (its stream lock): `false`
+    /// once the connection's task ended; a GOAWAY still pending shows as a
+    /// refused stream, which the retry rule sends again elsewhere.
+    pub fn is_running(&self) -> bool {
+        !self.closed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether another request would get a stream at once: fewer requests
     /// on it than the server's SETTINGS_MAX_CONCURRENT_STREAMS (100 until
     /// its settings arrive).
     pub fn has_room(&self) -> bool {
-        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
-            < self.send.current_max_send_streams()
+        use std::sync::atomic::Ordering::Relaxed;
+        let busy = self.in_flight.load(Relaxed);
+        // The limit as last read: asking h2 takes its stream lock, so once
+        // the server's SETTINGS are in (an answer came back) it is asked
+        // again only when the connection looks full by it (a server that
+        // raises its limit is seen then; one that lowers it mid-connection
+        // has the extra requests wait in h2 for a stream).
+        if self.settled.load(Relaxed) && busy < self.max_streams.load(Relaxed) {
+            return true;
+        }
+        let now = self.send.current_max_send_streams();
+        self.max_streams.store(now, Relaxed);
+        busy < now
     }
 
     /// Sends `request` with `body` and reads the whole answer, trailers included.
@@ -164,19 +198,39 @@ impl H2Conn {
         }
         let response = response.await.map_err(|e| wire(&self.host, e))?;
         let first_byte = Instant::now();
+        if !self.settled.load(std::sync::atomic::Ordering::Relaxed) {
+            let limit = self.send.current_max_send_streams();
+            self.max_streams
+                .store(limit, std::sync::atomic::Ordering::Relaxed);
+            self.settled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let (parts, mut recv) = response.into_parts();
-        let mut out = BytesMut::new();
+        // One DATA frame (most answers) is the body as it came, uncopied.
+        let (mut body, mut more) = (Bytes::new(), None::<BytesMut>);
         while let Some(chunk) = recv.data().await {
             let chunk = chunk.map_err(|e| wire(&self.host, e))?;
             let _ = recv.flow_control().release_capacity(chunk.len());
-            out.extend_from_slice(&chunk);
+            match &mut more {
+                None if body.is_empty() => body = chunk,
+                None => {
+                    let mut joined = BytesMut::from(&body[..]);
+                    joined.extend_from_slice(&chunk);
+                    more = Some(joined);
+                }
+                Some(joined) => joined.extend_from_slice(&chunk),
+            }
         }
-        let trailers = recv.trailers().await.map_err(|e| wire(&self.host, e))?;
+        let trailers = if recv.is_end_stream() {
+            None
+        } else {
+            recv.trailers().await.map_err(|e| wire(&self.host, e))?
+        };
         Ok(H2Response {
             status: parts.status.as_u16(),
             headers: parts.headers,
             first_byte,
-            body: out.freeze(),
+            body: more.map_or(body, BytesMut::freeze),
             trailers,
         })
     }

@@ -335,8 +335,28 @@ impl Target {
 
     /// Sends one encoded request, retrying what the collector could not take
     /// now (when `retry`); `Err` names what went wrong the last time.
+    /// Bytes left free at the front of an encoded batch: a gRPC message's
+    /// frame prefix (its compressed flag and length), filled in by `post`
+    /// instead of copying the message behind it.
+    fn headroom(&self) -> usize {
+        match self.transport {
+            Transport::Grpc(_) => GRPC_PREFIX,
+            Transport::Http { .. } => 0,
+        }
+    }
+
     async fn post(&self, body: Vec<u8>, retry: bool) -> Result<(), Failure> {
-        let body = if self.gzip { gzip(&body) } else { body };
+        let skip = self.headroom();
+        let mut body = if self.gzip {
+            gzip(&body[skip..], skip)
+        } else {
+            body
+        };
+        if skip == GRPC_PREFIX {
+            let len = u32::try_from(body.len() - skip).unwrap_or(u32::MAX);
+            body[0] = u8::from(self.gzip);
+            body[1..GRPC_PREFIX].copy_from_slice(&len.to_be_bytes());
+        }
         let body = bytes::Bytes::from(body);
         let mut wait = self.retry.first;
         let mut attempt = 0;
@@ -385,7 +405,7 @@ impl Target {
         let names = s.names.reading();
         use std::sync::atomic::Ordering::Relaxed;
         for chunk in spans.chunks(self.batch) {
-            let mut body = Vec::new();
+            let mut body = vec![0; self.headroom()];
             encode(&self.envelope, &names, chunk, lens, &mut body);
             let n = chunk.len() as u64;
             match rt.block_on(self.post(body, self.healthy.load(Relaxed))) {
@@ -428,9 +448,13 @@ pub(super) struct Refused {
     pub(super) retry_after: Option<u64>,
 }
 
-fn gzip(body: &[u8]) -> Vec<u8> {
+/// A gRPC message's frame prefix: compressed flag (1 byte), length (4).
+const GRPC_PREFIX: usize = 5;
+
+/// `body` gzipped, after `headroom` zero bytes.
+fn gzip(body: &[u8], headroom: usize) -> Vec<u8> {
     use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut e = flate2::write::GzEncoder::new(vec![0; headroom], flate2::Compression::fast());
     // Writing into a Vec cannot fail.
     let _ = e.write_all(body);
     e.finish().unwrap_or_default()

@@ -6,7 +6,7 @@ use super::export::{Refused, Retry};
 use crate::h2::H2Conn;
 use crate::http1::Target;
 use crate::tls::TlsOptions;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Uri};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -103,8 +103,9 @@ impl GrpcTarget {
         Ok(r)
     }
 
-    /// One unary call with `message` (already gzipped when configured).
-    pub(super) async fn export(&self, message: &Bytes) -> Result<(), Refused> {
+    /// One unary call with `framed`: the message (gzipped when configured)
+    /// behind its gRPC frame prefix.
+    pub(super) async fn export(&self, framed: &Bytes) -> Result<(), Refused> {
         let fail = |retry, message: String| Refused {
             retry,
             message,
@@ -113,13 +114,9 @@ impl GrpcTarget {
         let request = self
             .request()
             .map_err(|e| fail(Retry::No, format!("{}: {e}", self.uri)))?;
-        let mut framed = BytesMut::with_capacity(5 + message.len());
-        framed.put_u8(u8::from(self.gzip));
-        framed.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
-        framed.extend_from_slice(message);
         let call = async {
             let conn = self.connection().await?;
-            conn.exchange(request, framed.freeze()).await
+            conn.exchange(request, framed.clone()).await
         };
         let response = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(r)) => r,

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
-use tracesplit_runner::client::ApiClient;
+use tracesplit_runner::ApiClient;
 use tracesplit_runner::spans::{
     ClientSpans, ExportConfig, ExportProtocol, Kind, Span, Value, iteration_span_id,
 };
@@ -183,10 +183,7 @@ fn hyper_h2(rt: &tokio::runtime::Runtime, addr: SocketAddr, secs: u64, c: usize)
         async move {
             // The same header the runner's client sends.
             let request = hyper::Request::get(uri)
-                .header(
-                    http::header::USER_AGENT,
-                    tracesplit_runner::client::USER_AGENT,
-                )
+                .header(http::header::USER_AGENT, tracesplit_runner::USER_AGENT)
                 .body(Empty::<Bytes>::new())
                 .unwrap();
             // A per-request timeout, as the runner's client has.

@@ -23,9 +23,9 @@
 use http::Method;
 use std::process::Command;
 use std::time::Duration;
-use tracesplit_runner::client::ApiClient;
-use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::ApiClient;
 use tracesplit_runner::{Collect, RunConfig, run, suite};
+use tracesplit_runner::{Schedule, Stop};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

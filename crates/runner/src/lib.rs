@@ -1,20 +1,25 @@
 //! Runs a suite of CRUD scenarios against a catalog API with a W3C trace
 //! context on every request, writing `requests.parquet` as it goes.
+//!
+//! One entry point, [`run`] with a [`RunConfig`]; what else other crates use
+//! is re-exported here. Public modules: [`suite`] (the suite format and
+//! `suite init`), [`spans`] (the runner's own spans) and [`ledger`] (the
+//! fixture ledger's format).
 
-pub mod auth;
+mod auth;
 mod chain;
-pub mod client;
-pub mod fixtures;
+mod client;
+mod fixtures;
 mod h2;
 mod http1;
-pub mod progress;
+mod progress;
 mod record;
 mod refusal;
 mod row;
 mod run;
 mod scenario;
-pub mod schedule;
-pub mod shard;
+mod schedule;
+mod shard;
 pub mod spans;
 mod spanwait;
 mod stream;
@@ -22,7 +27,16 @@ pub mod suite;
 /// Client TLS (shared with the span sources).
 pub use tracesplit_net::client_tls as tls;
 
+pub use auth::AuthError;
+pub use client::{ApiClient, ClientError, Outcome, USER_AGENT, parse_headers};
+pub use fixtures::ledger;
+pub use fixtures::{
+    FixtureId, KindTrial, Retry as FixtureRetry, TrialError, cleanup, try_each_kind,
+};
+pub use progress::Progress;
 pub use run::{Collect, RunConfig, RunError, RunOutcome, open_run_dir, preflight, run};
+pub use schedule::{DEFAULT_MAX_CONCURRENCY, Schedule, Stop};
+pub use shard::{Shard, ShardError};
 pub use spanwait::ServerSpanIndex;
 pub use tls::TlsOptions;
 

@@ -84,12 +84,8 @@ pub struct Dispenser {
 }
 
 impl Dispenser {
-    /// Starts the clock now.
-    pub fn new(schedule: Schedule, cancelled: Arc<AtomicBool>) -> Self {
-        Self::halting(schedule, cancelled, Arc::default())
-    }
-
-    /// As [`Dispenser::new`], also stopping once `halted` is set.
+    /// Starts the clock now; stops handing out tickets once `cancelled` or
+    /// `halted` is set.
     pub fn halting(
         schedule: Schedule,
         cancelled: Arc<AtomicBool>,
@@ -160,17 +156,9 @@ impl Dispenser {
 }
 
 /// Runs `iteration` for every ticket of `schedule`: on `concurrency`
-/// workers (closed model), or each at its intended start (open model).
-/// Every run goes through here: closed, open, counted and timed.
-pub async fn drive<F, Fut>(schedule: Schedule, cancelled: Arc<AtomicBool>, iteration: F) -> Driven
-where
-    F: Fn(Ticket) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    drive_until(schedule, cancelled, Arc::default(), iteration).await
-}
-
-/// As [`drive`], stopping early (no new iteration starts) once `halted` is set.
+/// workers (closed model), or each at its intended start (open model);
+/// no new iteration starts once `cancelled` or `halted` is set. Every run
+/// goes through here: closed, open, counted and timed.
 pub async fn drive_until<F, Fut>(
     schedule: Schedule,
     cancelled: Arc<AtomicBool>,
@@ -262,7 +250,7 @@ mod tests {
     async fn tickets(schedule: Schedule) -> Vec<Ticket> {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
-        drive(schedule, Arc::new(AtomicBool::new(false)), move |t| {
+        drive_until(schedule, Arc::default(), Arc::default(), move |t| {
             let s = s.clone();
             async move { s.lock().unwrap().push(t) }
         })
@@ -318,7 +306,7 @@ mod tests {
             rate: Some(200.0),
             warmup: 0,
         };
-        drive(schedule, Arc::new(AtomicBool::new(false)), |_| {
+        drive_until(schedule, Arc::default(), Arc::default(), |_| {
             tokio::time::sleep(Duration::from_millis(50))
         })
         .await
@@ -336,13 +324,14 @@ mod tests {
 
     #[test]
     fn a_rate_too_small_to_schedule_ends_the_schedule_instead_of_overflowing() {
-        let d = Dispenser::new(
+        let d = Dispenser::halting(
             Schedule {
                 stop: Stop::Iterations(5),
                 rate: Some(1e-20),
                 ..Schedule::default()
             },
             Arc::new(AtomicBool::new(false)),
+            Arc::default(),
         );
         assert!(d.take().is_some(), "the first start is now");
         assert_eq!(d.take(), None);
@@ -360,7 +349,7 @@ mod tests {
         .await;
         assert_eq!(t.len(), 10, "100 ms at 100/s");
         let cancelled = Arc::new(AtomicBool::new(true));
-        let d = Dispenser::new(Schedule::default(), cancelled);
+        let d = Dispenser::halting(Schedule::default(), cancelled, Arc::default());
         assert_eq!(d.take(), None);
     }
 }

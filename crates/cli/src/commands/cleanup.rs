@@ -5,9 +5,9 @@ use crate::exit::{self, Unreachable};
 use anyhow::Context;
 use std::time::Duration;
 use tracesplit_model::RunManifest;
-use tracesplit_runner::auth::AuthError;
-use tracesplit_runner::client::{ApiClient, parse_headers};
-use tracesplit_runner::fixtures::{self, ledger::Ledger};
+use tracesplit_runner::AuthError;
+use tracesplit_runner::ledger::Ledger;
+use tracesplit_runner::{ApiClient, parse_headers};
 
 fn base_url_of(args: &CleanupArgs) -> String {
     if let Some(url) = &args.base_url {
@@ -59,7 +59,7 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
     }
     let ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("cannot open the ledger {}", args.ledger.display()))?;
-    let report = fixtures::cleanup(&client, &ledger, false, 8, "cleanup").await?;
+    let report = tracesplit_runner::cleanup(&client, &ledger, false, 8, "cleanup").await?;
     println!(
         "removed {} fixtures listed in {}, and {} more carrying the run's tag that the ledger never saw",
         report.deleted,

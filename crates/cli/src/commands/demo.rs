@@ -10,9 +10,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogServer};
 use tracesplit_collector::{Collector, CollectorConfig};
-use tracesplit_runner::progress::Progress;
-use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::Progress;
 use tracesplit_runner::{Collect, RunConfig, suite};
+use tracesplit_runner::{Schedule, Stop};
 
 use tracesplit_telemetry::TelemetryConfig;
 

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracesplit_collector::{Collector, CollectorConfig, CollectorHandle};
-use tracesplit_runner::client::parse_headers;
-use tracesplit_runner::progress::Progress;
-use tracesplit_runner::schedule::{DEFAULT_MAX_CONCURRENCY, Schedule, Stop};
-use tracesplit_runner::shard::Shard;
+use tracesplit_runner::Progress;
+use tracesplit_runner::Shard;
+use tracesplit_runner::parse_headers;
 use tracesplit_runner::{Collect, RunConfig, RunError, RunOutcome, suite};
+use tracesplit_runner::{DEFAULT_MAX_CONCURRENCY, Schedule, Stop};
 
 /// Where the API's spans go: the embedded collector (on these addresses), a
 /// collector a caller already started (the demo), or elsewhere.
@@ -63,7 +63,7 @@ pub enum ConfigError {
     OtlpEndpoint,
     /// `--shard`/`--shards`.
     #[error(transparent)]
-    Shard(#[from] tracesplit_runner::shard::ShardError),
+    Shard(#[from] tracesplit_runner::ShardError),
     /// `--scenario`, `--entity-type`, `--cascade-sweep`.
     #[error(transparent)]
     Selection(#[from] tracesplit_runner::suite::SelectionError),
@@ -153,7 +153,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
         run_id,
         list_volume: args.list_volume,
         setup_concurrency: args.setup_concurrency.max(1),
-        setup_retry: tracesplit_runner::fixtures::Retry {
+        setup_retry: tracesplit_runner::FixtureRetry {
             max: args.setup_retries,
             ..Default::default()
         },
@@ -206,7 +206,7 @@ fn runner_error(e: RunError) -> anyhow::Error {
     match e {
         e @ (RunError::Unreachable { .. }
         | RunError::Connect { .. }
-        | RunError::Auth(tracesplit_runner::auth::AuthError::Unreachable { .. })) => {
+        | RunError::Auth(tracesplit_runner::AuthError::Unreachable { .. })) => {
             Unreachable(e.to_string()).into()
         }
         e => e.into(),

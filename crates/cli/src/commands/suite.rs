@@ -57,9 +57,9 @@ async fn dry_run_kinds(
     base: &str,
     headers: &[String],
 ) -> anyhow::Result<u8> {
-    let headers = tracesplit_runner::client::parse_headers(headers)?;
+    let headers = tracesplit_runner::parse_headers(headers)?;
     let tls = tracesplit_runner::TlsOptions::default();
-    let trials = tracesplit_runner::fixtures::try_each_kind(parsed, base, headers, &tls).await?;
+    let trials = tracesplit_runner::try_each_kind(parsed, base, headers, &tls).await?;
     let mut refused = 0;
     eprintln!("dry run against {base}: one fixture of each kind, created and deleted");
     for t in &trials {
@@ -112,9 +112,9 @@ async fn document(source: &str, headers: &[String]) -> anyhow::Result<String> {
     let Some((base, path)) = split_url(source) else {
         return std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"));
     };
-    let client = tracesplit_runner::client::ApiClient::new(
+    let client = tracesplit_runner::ApiClient::new(
         base,
-        tracesplit_runner::client::parse_headers(headers)?,
+        tracesplit_runner::parse_headers(headers)?,
         std::time::Duration::from_secs(30),
         1,
     )?;

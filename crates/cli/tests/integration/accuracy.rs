@@ -9,8 +9,8 @@ use tracesplit_analyzer::{AnalyzeConfig, analyze};
 use tracesplit_catalog_demo::{CatalogConfig, CatalogServer, TlsFiles};
 use tracesplit_collector::{Collector, CollectorConfig};
 use tracesplit_model::analysis::{ScenarioAnalysis, Split};
-use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, TlsOptions, run, suite};
+use tracesplit_runner::{Schedule, Stop};
 use tracesplit_telemetry::TelemetryConfig;
 
 #[derive(Clone, Copy, Default)]

@@ -7,9 +7,9 @@ use rusqlite::Connection;
 use std::path::Path;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer};
 use tracesplit_model::SpanKind;
-use tracesplit_runner::fixtures::FixtureId;
-use tracesplit_runner::fixtures::ledger::{Ledger, Role, live};
-use tracesplit_runner::schedule::{Schedule, Stop};
+use tracesplit_runner::FixtureId;
+use tracesplit_runner::ledger::{Ledger, Role, live};
+use tracesplit_runner::{Schedule, Stop};
 use tracesplit_runner::{run, suite};
 use tracesplit_telemetry::TelemetryConfig;
 
@@ -212,8 +212,8 @@ async fn a_kept_fixture_set_is_reused_topped_up_and_cleaned() {
         .unwrap();
     assert_eq!(count, 100, "topped up to 100 listings");
 
-    let report = tracesplit_runner::fixtures::cleanup(
-        &tracesplit_runner::client::ApiClient::new(
+    let report = tracesplit_runner::cleanup(
+        &tracesplit_runner::ApiClient::new(
             &api.base_url(),
             Default::default(),
             std::time::Duration::from_secs(5),
@@ -249,7 +249,7 @@ async fn open_model_runs_record_intended_starts_and_timed_runs_stop() {
     cfg.schedule = Schedule {
         stop: Stop::Duration(std::time::Duration::from_millis(500)),
         concurrency: 2,
-        max_concurrency: tracesplit_runner::schedule::DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: tracesplit_runner::DEFAULT_MAX_CONCURRENCY,
         rate: Some(100.0),
         warmup: 5,
     };
@@ -304,7 +304,7 @@ async fn a_timed_open_model_run_keeps_its_per_iteration_fixtures_ahead() {
     cfg.schedule = Schedule {
         stop: Stop::Duration(std::time::Duration::from_secs(2)),
         concurrency: 2,
-        max_concurrency: tracesplit_runner::schedule::DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: tracesplit_runner::DEFAULT_MAX_CONCURRENCY,
         rate: Some(40.0),
         warmup: 0,
     };

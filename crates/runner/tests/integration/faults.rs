@@ -4,7 +4,7 @@
 use crate::support::*;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
-use tracesplit_runner::fixtures::ledger::{Ledger, live};
+use tracesplit_runner::ledger::{Ledger, live};
 use tracesplit_runner::{Collect, RunError, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

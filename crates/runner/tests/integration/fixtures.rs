@@ -10,9 +10,9 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer};
-use tracesplit_runner::client::ApiClient;
-use tracesplit_runner::fixtures::ledger::{Action, Ledger};
-use tracesplit_runner::fixtures::{self, Retry};
+use tracesplit_runner::ApiClient;
+use tracesplit_runner::FixtureRetry as Retry;
+use tracesplit_runner::ledger::{Action, Ledger};
 use tracesplit_runner::{RunConfig, run, suite};
 
 /// The reference catalog on `db`, seeded with 5 CPUs and 50 listings.
@@ -241,9 +241,10 @@ async fn cleanup_sweeps_what_the_ledger_never_recorded() {
         4,
     )
     .unwrap();
-    let report = fixtures::cleanup(&client, &Ledger::open(&path).unwrap(), false, 4, "cleanup")
-        .await
-        .unwrap();
+    let report =
+        tracesplit_runner::cleanup(&client, &Ledger::open(&path).unwrap(), false, 4, "cleanup")
+            .await
+            .unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert!(report.swept > 50, "{report:?}");
     assert_eq!(report.deleted + report.swept, 103, "{report:?}");

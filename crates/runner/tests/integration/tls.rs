@@ -7,8 +7,8 @@ use http::{HeaderMap, Method};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracesplit_catalog_demo::{CatalogConfig, CatalogHandle, CatalogServer, TlsFiles};
+use tracesplit_runner::ApiClient;
 use tracesplit_runner::TlsOptions;
-use tracesplit_runner::client::ApiClient;
 
 /// A test CA and what it signed, as PEM files in a temporary directory.
 struct Pki {

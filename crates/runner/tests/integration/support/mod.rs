@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use tracesplit_runner::schedule::{Schedule, Stop};
 use tracesplit_runner::{Collect, RunConfig, suite};
+use tracesplit_runner::{Schedule, Stop};
 
 /// What the fake API does; shared with the test.
 #[derive(Default)]

@@ -193,6 +193,7 @@ fn statistics(inputs: &Inputs, splits: &[RequestSplit], threads: usize) -> Vec<S
     }
     let open_model = inputs.manifests.iter().any(RunManifest::open_model);
     crate::parallel::map_in_order(&rows_of, threads, &|rows| {
+        crate::hooks::panic_a_worker_when_asked();
         numbers(table, splits, rows, open_model)
     })
 }

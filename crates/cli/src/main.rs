@@ -26,12 +26,22 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let code = match runtime.block_on(commands::dispatch(cli.command)) {
-        Ok(code) => code,
-        Err(e) => {
+    // A panic anywhere (a worker thread, a task, this thread) is an
+    // internal error: said once, with where, and exit 4 — not Rust's
+    // backtrace hint and exit 101.
+    std::panic::set_hook(Box::new(|info| {
+        tracesplit_model::internal::report(format!("a thread panicked: {info}"));
+    }));
+    let dispatched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(commands::dispatch(cli.command))
+    }));
+    let code = match dispatched {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
             exit::code_of(&e)
         }
+        Err(_) => exit::INTERNAL,
     };
     // A poisoned lock or a worker's panic was logged when it happened (once);
     // the work went on with what it had, and the exit code says it.

@@ -199,6 +199,22 @@ fn run_analyzes_at_its_end_when_its_collector_ran() {
         "{stderr}"
     );
 
+    // A panicking worker thread is an internal error too: said once, exit 4.
+    let panicked = Command::new(bin())
+        .args(["analyze", out.to_str().unwrap()])
+        .env("TRACESPLIT_FAULT_INJECT", "worker-panic")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&panicked.stderr);
+    assert_eq!(panicked.status.code(), Some(4), "{stderr}");
+    assert_eq!(stderr.matches("internal error").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("planted by TRACESPLIT_FAULT_INJECT=worker-panic")
+            && stderr.contains("please report")
+            && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+
     // A span source that finds no trace does not replace the analysis that
     // had every span: it goes beside it, unless --force.
     let jaeger = not_found_server();

@@ -309,6 +309,12 @@ fn assemble(inputs: Inputs, split: Split, scenarios: Vec<ScenarioAnalysis>) -> A
         split.server_errors.abandoned.as_ref(),
         &manifests[0].words,
     );
+    if inputs.sources.is_empty() {
+        // Without any span source, one finding says why nothing is split;
+        // one more per scenario ("no request has a server span", with five
+        // causes to check) would only repeat it.
+        findings.retain(|f| f.rule != "unmatched_requests");
+    }
     findings.extend(crate::findings::source_findings(
         inputs.source_notes,
         inputs.sources.is_empty(),

@@ -422,6 +422,14 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     let (o, results) = run_generated(&url, &suite, dir.path(), "X-API-Key: s3cret");
     let left = server.stop();
     assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
+    // No span source (--no-collect): said once, not once per scenario.
+    assert_eq!(
+        text(&o).matches("no span source").count(),
+        1,
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("have no server span"), "{}", text(&o));
     let names: Vec<&str> = results
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())

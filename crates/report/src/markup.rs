@@ -117,37 +117,26 @@ fn why_slow(t: &TailExplanation, m: &mut impl Markup) {
     m.labelled("Why slow", &crate::tail::intro(t));
     let rows = crate::tail::rows(t);
     if !rows.is_empty() {
-        let cells: Vec<Vec<Cell<'_>>> = rows
-            .iter()
-            .map(|r| {
-                let shape = Cell::Code {
-                    text: &r[0],
-                    max: Some(120),
-                };
-                std::iter::once(shape)
-                    .chain(r[1..].iter().map(|c| Cell::Text(c)))
-                    .collect()
-            })
-            .collect();
+        let cells: Vec<Vec<Cell<'_>>> = rows.iter().map(|r| code_first(r, Some(120))).collect();
         m.table("why-slow", &crate::tail::HEADER, &cells);
     }
     let attributes = crate::tail::attribute_rows(t);
     if !attributes.is_empty() {
-        let cells: Vec<Vec<Cell<'_>>> = attributes
-            .iter()
-            .map(|r| {
-                let pair = Cell::Code {
-                    text: &r[0],
-                    max: None,
-                };
-                std::iter::once(pair)
-                    .chain(r[1..].iter().map(|c| Cell::Text(c)))
-                    .collect()
-            })
-            .collect();
+        let cells: Vec<Vec<Cell<'_>>> = attributes.iter().map(|r| code_first(r, None)).collect();
         m.table("why-slow", &crate::tail::ATTRIBUTE_HEADER, &cells);
     }
     if let Some(c) = &t.clustering {
         m.paragraph(&crate::tail::clustering(c));
     }
+}
+
+/// A row whose first cell is code (a span shape, an attribute) shortened to
+/// `max` where the format is narrow, the rest text.
+fn code_first(row: &[String], max: Option<usize>) -> Vec<Cell<'_>> {
+    let Some((first, rest)) = row.split_first() else {
+        return Vec::new();
+    };
+    std::iter::once(Cell::Code { text: first, max })
+        .chain(rest.iter().map(|c| Cell::Text(c)))
+        .collect()
 }

@@ -445,9 +445,10 @@ fn step(
     })
 }
 
-/// A path with every placeholder as `{}`: a step's path and a kind's
-/// create or delete path name the same resource when these are equal.
-fn shape(path: &str) -> String {
+/// A path with every placeholder as `{}`, without its query and trailing
+/// slash: a step's path and a kind's create or delete path (or an OpenAPI
+/// document's paths) name the same resource when these are equal.
+pub(super) fn shape(path: &str) -> String {
     let mut out = String::new();
     let mut inside = false;
     for c in path.split('?').next().unwrap_or("").chars() {

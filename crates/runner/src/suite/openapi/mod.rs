@@ -7,6 +7,7 @@
 mod schema;
 mod write;
 
+use super::raw::shape;
 use schema::{Doc, Fill, object_for};
 use serde_json::Value;
 
@@ -298,7 +299,7 @@ fn nested_templates(r: &Resource, found: &[Resource]) -> Result<(String, String)
         let prefix = &r.collection[..r.collection.len() - rest.len() + close + 1];
         let by_path = found
             .iter()
-            .find(|p| shape(p.item.trim_end_matches('/')) == shape(prefix) && p.name != r.name);
+            .find(|p| shape(&p.item) == shape(prefix) && p.name != r.name);
         let by_name = || {
             let stem = schema::id_stem(param)?;
             found
@@ -444,24 +445,6 @@ fn list_paths(d: &Doc<'_>, collection: &str, get: &Value) -> (String, String) {
         None => String::new(),
     };
     (path, items)
-}
-
-/// A path with its parameters' names left out (`/owners/{}`).
-fn shape(path: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                inside = true;
-                out.push_str("{}");
-            }
-            '}' => inside = false,
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// `items` → `item`, `categories` → `category`.

@@ -105,11 +105,7 @@ fn run_runner(
         .unwrap()
     });
     let collect = match &collector {
-        Some(c) => Collect {
-            endpoint: Some(c.http_endpoint()),
-            server_spans: Some(c.span_index()),
-            own_spans: Some(c.own_span_sink()),
-        },
+        Some(c) => Collect::embedded(c.span_index(), c.own_span_sink()),
         None => Collect::external(Some(sink.to_owned())),
     };
     let text = "name = \"bench\"\n[[scenario]]\nname = \"NOOP\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\nsteps = [{ method = \"GET\", path = \"/noop\", expect = [200] }]\n";

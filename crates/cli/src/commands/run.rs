@@ -255,11 +255,7 @@ pub async fn execute(mut config: RunConfig, spans: Spans) -> anyhow::Result<Exec
         }
     };
     if let Some(c) = &collector {
-        config.collect = Collect {
-            endpoint: Some(c.http_endpoint()),
-            server_spans: Some(c.span_index()),
-            own_spans: Some(c.own_span_sink()),
-        };
+        config.collect = Collect::embedded(c.span_index(), c.own_span_sink());
     }
     let outcome = tracesplit_runner::run(config).await;
     let stored_spans = match collector {

@@ -84,11 +84,7 @@ async fn measure(s: Setup) -> Vec<ScenarioAnalysis> {
             },
             suite,
             run_dir.clone(),
-            Collect {
-                endpoint: Some(collector.http_endpoint()),
-                server_spans: Some(collector.span_index()),
-                own_spans: Some(collector.own_span_sink()),
-            },
+            Collect::embedded(collector.span_index(), collector.own_span_sink()),
         )
     };
     let outcome = run(config).await.unwrap();

@@ -33,6 +33,20 @@ pub struct Collect {
 }
 
 impl Collect {
+    /// The embedded collector in this process: the run waits for the API's
+    /// spans on `server_spans`, and its own spans go into `own_spans` from
+    /// its records after the run (none are exported while it measures).
+    pub fn embedded(
+        server_spans: Arc<dyn crate::spanwait::ServerSpanIndex>,
+        own_spans: Arc<dyn tracesplit_model::span::OwnSpanSink>,
+    ) -> Self {
+        Self {
+            endpoint: None,
+            server_spans: Some(server_spans),
+            own_spans: Some(own_spans),
+        }
+    }
+
     /// Client spans to `endpoint`, no wait for server spans.
     pub fn external(endpoint: Option<String>) -> Self {
         Self {

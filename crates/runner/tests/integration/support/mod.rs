@@ -253,11 +253,7 @@ pub async fn with_collector(cfg: &mut RunConfig) -> tracesplit_collector::Collec
     })
     .await
     .unwrap();
-    cfg.collect = Collect {
-        endpoint: Some(collector.http_endpoint()),
-        server_spans: Some(collector.span_index()),
-        own_spans: Some(collector.own_span_sink()),
-    };
+    cfg.collect = Collect::embedded(collector.span_index(), collector.own_span_sink());
     collector
 }
 

@@ -22,7 +22,7 @@ use crate::table::RequestTable;
 use crate::waterfall::SpanText;
 use std::path::PathBuf;
 use tracesplit_model::RunManifest;
-use tracesplit_model::analysis::{Analysis, Classifier, ClockCheck, Coverage, ScenarioAnalysis};
+use tracesplit_model::analysis::{Analysis, ClockCheck, Coverage, ScenarioAnalysis};
 use tracesplit_model::internal::Locked;
 
 /// Default statement regex of the cascade classifier: a `SELECT count(` read.
@@ -338,10 +338,7 @@ fn assemble(inputs: Inputs, split: Split, scenarios: Vec<ScenarioAnalysis>) -> A
         coverage,
         scenarios,
         findings,
-        cascade_defaults: Classifier {
-            statement: DEFAULT_STATEMENT.into(),
-            span: DEFAULT_SPAN.into(),
-        },
+        cascade_defaults: inputs.fallback.clone(),
         cascade_sweep,
     };
     AnalyzeOutput {

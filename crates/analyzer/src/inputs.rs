@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tracesplit_model::RunManifest;
 use tracesplit_model::analysis::Classifier;
-use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR};
+use tracesplit_model::manifest::{MANIFEST_FILE, SPANS_DIR, ScenarioManifest};
 
 /// The inputs of one analysis.
 pub(crate) struct Inputs {
@@ -31,6 +31,9 @@ pub(crate) struct Inputs {
     pub notes: Vec<String>,
     /// Per scenario (in `table.scenarios` order), its classifier.
     pub classifiers: Vec<Classifier>,
+    /// The classifier given to scenarios whose run recorded none (runs made
+    /// before suites declared their own); empty when none fell back to it.
+    pub fallback: Classifier,
     /// The distinct classifiers.
     pub variants: Vec<Variant>,
     /// Scenario name → its variant.
@@ -72,6 +75,7 @@ pub(crate) fn read(
     }
     let (files, source_notes) = span_files(&sources, &scratch.0, &scope)?;
     let classifiers = classifiers(config, &manifests, &table.scenarios)?;
+    let fallback = fallback(config, &manifests, &table.scenarios);
     let (variants, variant_of_scenario) = variants(&table.scenarios, &classifiers);
     Ok(Inputs {
         manifests,
@@ -81,6 +85,7 @@ pub(crate) fn read(
         source_notes,
         notes,
         classifiers,
+        fallback,
         variants,
         variant_of_scenario,
     })
@@ -159,6 +164,33 @@ fn classifiers(
             })
         })
         .collect()
+}
+
+/// The built-in classifier, when some scenario's statement or span pattern
+/// came from it (neither the command line nor its run named one); else empty.
+fn fallback(config: &AnalyzeConfig, manifests: &[RunManifest], names: &[String]) -> Classifier {
+    let recorded = |name: &String, pick: fn(&ScenarioManifest) -> &Option<String>| {
+        manifests
+            .iter()
+            .find_map(|m| m.scenarios.get(name))
+            .is_some_and(|m| pick(m).is_some())
+    };
+    let statement = config.cascade_statement.is_none()
+        && names.iter().any(|n| !recorded(n, |m| &m.cascade_statement));
+    let span =
+        config.cascade_span.is_none() && names.iter().any(|n| !recorded(n, |m| &m.cascade_span));
+    Classifier {
+        statement: if statement {
+            DEFAULT_STATEMENT.into()
+        } else {
+            String::new()
+        },
+        span: if span {
+            DEFAULT_SPAN.into()
+        } else {
+            String::new()
+        },
+    }
 }
 
 fn sources(config: &AnalyzeConfig) -> Vec<SpanSource> {

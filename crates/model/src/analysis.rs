@@ -20,7 +20,10 @@ pub struct Analysis {
     pub scenarios: Vec<ScenarioAnalysis>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
-    /// Cascade classifier in effect by default.
+    /// The cascade classifier given to scenarios whose run recorded none
+    /// and for which the command line named none (runs made before suites
+    /// declared their own): the catalog's patterns then; empty strings when
+    /// every scenario had its own (a suite that declares none has none).
     pub cascade_defaults: Classifier,
     /// The cascade sweep (`run --cascade-sweep`), when the run had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -209,12 +209,21 @@ fn classifier_overrides_from_the_command_line() {
     let mut cfg = config(dir.path());
     cfg.cascade_statement = Some("LEFT OUTER JOIN".into());
     cfg.cascade_span = Some("^nothing$".into());
+    let default = analyze(&config(dir.path()))
+        .unwrap()
+        .analysis
+        .cascade_defaults;
     let out = analyze(&cfg).unwrap();
     let p = out.analysis.scenarios[0].p95_split.unwrap();
     assert!(
         (p.cascade_ms - 5.0).abs() < 1e-9 && (p.db_other_ms - 50.0).abs() < 1e-9,
         "{p:?}"
     );
+    // The built-in classifier is named as the default only where it applied:
+    // this run recorded none, so without the command line's it did.
+    assert_eq!(default.statement, tracesplit_analyzer::DEFAULT_STATEMENT);
+    assert_eq!(out.analysis.cascade_defaults.statement, "");
+    assert_eq!(out.analysis.cascade_defaults.span, "");
     cfg.cascade_statement = Some("(unclosed".into());
     let err = analyze(&cfg).err().unwrap().to_string();
     assert!(err.contains("invalid cascade regex"), "{err}");

@@ -422,6 +422,16 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     let (o, results) = run_generated(&url, &suite, dir.path(), "X-API-Key: s3cret");
     let left = server.stop();
     assert_eq!(o.status.code(), Some(0), "{}\n{generated}", text(&o));
+    // A suite that declares no dependency check has none, also by default.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary["analysis"]["cascade_defaults"],
+        serde_json::json!({"statement": "", "span": ""}),
+        "{summary}"
+    );
     // No span source (--no-collect): said once, not once per scenario.
     assert_eq!(
         text(&o).matches("no span source").count(),

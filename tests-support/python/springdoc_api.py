@@ -3,7 +3,8 @@ integer ids, 201 on create with the entity, 204 on delete, `Page` lists
 (`{"content": [...], "totalElements": n}`, `page`/`size` paging), owners
 and pets where a pet's create names its owner (`ownerId`), visits nested under
 their owner (`/api/owners/{ownerId}/visits/{visitId}`), an API key header,
-and its OpenAPI document at /v3/api-docs. An owner with pets or visits cannot
+and its OpenAPI document at /v3/api-docs (JSON) and /v3/api-docs.yaml (YAML,
+block style, unquoted status codes, as springdoc writes it). An owner with pets or visits cannot
 be deleted (409), as a foreign key would refuse it. State is in memory.
 
 Usage: springdoc_api.py. Prints its port; on SIGTERM a JSON line with what is
@@ -87,6 +88,41 @@ DOC = {
 }
 
 
+def yaml(value, indent=0):
+    """`value` as block-style YAML (what springdoc's .yaml endpoint serves):
+    mappings and sequences on their own lines, status codes unquoted."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        lines = []
+        for k, v in value.items():
+            key = k if k.isdigit() or k.replace("_", "").isalnum() else json.dumps(k)
+            if isinstance(v, (dict, list)) and v:
+                lines.append(f"{pad}{key}:\n{yaml(v, indent + 1)}")
+            else:
+                lines.append(f"{pad}{key}: {scalar(v)}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        out = []
+        for v in value:
+            if isinstance(v, (dict, list)) and v:
+                body = yaml(v, indent + 1).lstrip()
+                out.append(f"{pad}- {body}")
+            else:
+                out.append(f"{pad}- {scalar(v)}")
+        return "\n".join(out)
+    return pad + scalar(value)
+
+
+def scalar(v):
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (dict, list)):
+        return "{}" if isinstance(v, dict) else "[]"
+    return json.dumps(v)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -126,6 +162,13 @@ class Handler(BaseHTTPRequestHandler):
         parts, query = self.route()
         if parts == ["v3", "api-docs"]:
             return self.send(200, DOC)
+        if parts == ["v3", "api-docs.yaml"]:
+            data = yaml(DOC).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oai.openapi")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         if len(parts) in (4, 5) and parts[:2] == ["api", "owners"] and parts[3] == "visits":
             return self.get_visits(parts, query)
         if parts[:2] != ["api", "owners"] and parts[:2] != ["api", "pets"]:

@@ -393,6 +393,20 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
             && generated.contains("-H 'X-API-Key: ${API_KEY}'"),
         "{generated}"
     );
+    // Its YAML document (springdoc's /v3/api-docs.yaml) gives the same suite.
+    let from_yaml = dir.path().join("from-yaml.toml");
+    let init = Command::new(bin())
+        .args([
+            "suite",
+            "init",
+            "--openapi",
+            &format!("{url}/v3/api-docs.yaml"),
+        ])
+        .args(["-o", from_yaml.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(0), "{}", text(&init));
+    assert_eq!(std::fs::read_to_string(&from_yaml).unwrap(), generated);
     // A dry run first: one of each kind created and deleted (pets after the
     // owner their create names), and what the API refuses, in its words.
     let dry = |key: &str| {

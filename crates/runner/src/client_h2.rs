@@ -238,7 +238,7 @@ fn response(r: H2Response) -> Response {
         retry_after: r
             .headers
             .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+            .and_then(|v| crate::http1::retry_after_secs(v.to_str().ok()?)),
         captured: crate::http1::CAPTURED_HEADERS
             .iter()
             .filter_map(|name| {

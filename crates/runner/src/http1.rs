@@ -85,6 +85,12 @@ pub struct Response {
     pub stall: std::time::Duration,
 }
 
+/// A `Retry-After` value in seconds, over either HTTP version. Delay-seconds
+/// only: an HTTP date falls back to the caller's backoff.
+pub(crate) fn retry_after_secs(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
+}
+
 /// Response headers a step may capture (`capture = { v = "header:etag" }`):
 /// kept as text when present; every other header is read and dropped.
 pub const CAPTURED_HEADERS: [&str; 2] = ["etag", "location"];
@@ -416,8 +422,7 @@ fn head_of(response: &httparse::Response<'_, '_>, len: usize) -> Result<Option<H
                 .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         } else if h.name.eq_ignore_ascii_case("retry-after") {
-            // Delay-seconds only; an HTTP date falls back to the caller's backoff.
-            head.retry_after = value.parse().ok();
+            head.retry_after = retry_after_secs(value);
         } else if let Some(name) = CAPTURED_HEADERS
             .iter()
             .find(|c| h.name.eq_ignore_ascii_case(c))

@@ -11,58 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracesplit_model::internal::{Locked, RwLocked};
 
-/// What happened to one request. A failure is a value, not an error.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// HTTP status, 0 when no response arrived.
-    pub status: u16,
-    /// When the send started (the clock reading the durations count from).
-    pub started: Instant,
-    /// Send start → first byte of the response.
-    pub ttfb: Option<Duration>,
-    /// Send start → body fully read (or failure).
-    pub duration: Duration,
-    /// Response body.
-    pub body: Bytes,
-    /// Failure kind when there was no usable response: `timeout`, `refused`, `reset`, `io`, …
-    pub error: Option<String>,
-    /// The connection it went out on, when it opened one (part of `duration`).
-    pub opening: Option<Opening>,
-    /// It went out on a kept-alive connection an earlier request opened.
-    pub reused: bool,
-    /// The answer's `Retry-After` (seconds), when it had one.
-    pub retry_after: Option<u64>,
-    /// The answer's headers a step can capture (`etag`, `location`).
-    pub captured: Vec<(&'static str, String)>,
-    /// The wait between the answer's head and its body (HTTP/1.1).
-    pub stall: Duration,
-}
-
-impl Outcome {
-    /// What came back, as a message says it: the status and the start of
-    /// the body, or the failure kind.
-    pub fn answer_text(&self) -> String {
-        match &self.error {
-            Some(e) => e.clone(),
-            None => format!(
-                "{} {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-            ),
-        }
-    }
-
-    /// Whether the failure means the API could not be reached at all.
-    pub fn is_connection_failure(&self) -> bool {
-        matches!(
-            self.error.as_deref(),
-            Some("refused" | "connect" | "unreachable" | "resolve" | "tls")
-        )
-    }
-}
+#[path = "client_outcome.rs"]
+mod outcome;
+use outcome::{ATTEMPTS, send_again, valid_target};
+pub use outcome::{Outcome, classify};
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -138,59 +90,6 @@ fn redact(h: &str) -> String {
         Some((n, _)) => format!("{n}: <hidden>"),
         None => "<hidden>".into(),
     }
-}
-
-/// The failure kind of a request that got no usable response.
-pub fn classify(e: &WireError) -> String {
-    use std::io::ErrorKind::*;
-    match e {
-        WireError::ClosedEarly => "reset",
-        WireError::Malformed(_) => "malformed",
-        WireError::Resolve { .. } => "resolve",
-        WireError::Tls { .. } => "tls",
-        WireError::NoHttp2(_) => "no_http2",
-        WireError::NotProcessed => "refused_stream",
-        WireError::Truncated(_) => "truncated",
-        WireError::Io(io) => match io.kind() {
-            ConnectionRefused => "refused",
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => "reset",
-            TimedOut => "timeout",
-            HostUnreachable | NetworkUnreachable | AddrNotAvailable => "unreachable",
-            _ => "io",
-        },
-    }
-    .to_owned()
-}
-
-/// Times one request is sent at most: a server retiring connections every
-/// few requests (nginx's keepalive_requests 10 at concurrency 8) can refuse
-/// a stream on the replacement too.
-const ATTEMPTS: usize = 4;
-
-/// Whether an exchange that failed with `e` on attempt `attempt` (0-based)
-/// is sent again on another connection — one rule for HTTP/1.1 and HTTP/2:
-/// a request the server said it never processed (above a GOAWAY's last
-/// stream id, REFUSED_STREAM), whatever its method; or an idempotent one on
-/// a kept-alive connection (`reused`) the server had closed meanwhile, once.
-fn send_again(e: &WireError, method: &Method, attempt: usize, reused: bool) -> bool {
-    match e {
-        WireError::NotProcessed => attempt + 1 < ATTEMPTS,
-        WireError::ClosedEarly => attempt == 0 && reused && idempotent(method),
-        _ => false,
-    }
-}
-
-/// Methods that may be sent again when a kept-alive connection turns out closed.
-fn idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-    )
-}
-
-/// A request target must be visible ASCII without spaces (RFC 9112 §3.2).
-fn valid_target(path: &str) -> bool {
-    path.starts_with('/') && path.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
 impl ApiClient {

@@ -25,8 +25,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::Frame;
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +38,10 @@ use tracesplit_runner::spans::{
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[path = "support/noop.rs"]
+mod noop;
+use noop::start_h2_server;
 
 /// Spans per export measurement.
 const SPANS: usize = 1_000_000;
@@ -57,61 +60,6 @@ fn cpu() -> Duration {
     // utime and stime are fields 14 and 15 of the line: 12 and 13 here.
     let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
     Duration::from_millis(ticks * 10)
-}
-
-/// An h2c server: `GET` → `{}`; `POST` (a gRPC export) → its body read, an
-/// empty `ExportTraceServiceResponse` and `grpc-status: 0`.
-fn start_h2_server() -> (SocketAddr, tokio::runtime::Runtime) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(answer);
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .max_concurrent_streams(1024)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, rt)
-}
-
-type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
-
-async fn answer(
-    req: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<Body>, std::convert::Infallible> {
-    if req.method() != hyper::Method::POST {
-        return Ok(hyper::Response::new(
-            Full::new(Bytes::from_static(b"{}")).boxed(),
-        ));
-    }
-    let _ = req.into_body().collect().await;
-    let mut trailers = http::HeaderMap::new();
-    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
-    let frames = [
-        Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 0]))),
-        Ok(Frame::trailers(trailers)),
-    ];
-    let mut response = hyper::Response::new(StreamBody::new(futures::stream::iter(frames)).boxed());
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/grpc"),
-    );
-    Ok(response)
 }
 
 /// (requests/s, CPU µs per request) of `concurrency` tasks calling `one`

@@ -26,9 +26,68 @@ pub fn start_tls_server(
     start_server_with(Arc::new(AtomicU64::new(0)), Some(acceptor))
 }
 
+/// The no-op API over h2c (HTTP/2 with prior knowledge): `GET` → `{}`, and
+/// a gRPC sink (`POST` with `application/grpc` → its body read, an empty
+/// `ExportTraceServiceResponse` and `grpc-status: 0`).
+pub fn start_h2_server() -> (SocketAddr, tokio::runtime::Runtime) {
+    serve(Arc::new(AtomicU64::new(0)), None, true)
+}
+
 fn start_server_with(
     served: Arc<AtomicU64>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (SocketAddr, tokio::runtime::Runtime) {
+    serve(served, tls, false)
+}
+
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// The answer to one request (see [`start_server`] and [`start_h2_server`]).
+async fn answer(
+    req: hyper::Request<hyper::body::Incoming>,
+    served: &AtomicU64,
+) -> Result<hyper::Response<Body>, std::convert::Infallible> {
+    use http_body_util::BodyExt;
+    if req.method() != hyper::Method::POST {
+        served.fetch_add(1, Relaxed);
+        return Ok(hyper::Response::new(
+            Full::new(Bytes::from_static(b"{}")).boxed(),
+        ));
+    }
+    let grpc = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    // A sink: read the export, answer an empty ExportTraceServiceResponse.
+    let _ = req.into_body().collect().await;
+    let (body, content_type) = if grpc {
+        let mut trailers = hyper::HeaderMap::new();
+        trailers.insert("grpc-status", hyper::header::HeaderValue::from_static("0"));
+        let frames = [
+            Ok(hyper::body::Frame::data(Bytes::from_static(&[
+                0, 0, 0, 0, 0,
+            ]))),
+            Ok(hyper::body::Frame::trailers(trailers)),
+        ];
+        let body = http_body_util::StreamBody::new(futures::stream::iter(frames)).boxed();
+        (body, "application/grpc")
+    } else {
+        (Full::new(Bytes::new()).boxed(), "application/x-protobuf")
+    };
+    let mut response = hyper::Response::new(body);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    Ok(response)
+}
+
+/// Serves [`answer`] on a free loopback port, on its own two-thread
+/// runtime: HTTP/1.1 (behind `tls` when given) or h2c.
+fn serve(
+    served: Arc<AtomicU64>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    http2: bool,
 ) -> (SocketAddr, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -50,21 +109,17 @@ fn start_server_with(
             tokio::spawn(async move {
                 let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let served = served.clone();
-                    async move {
-                        if req.method() == hyper::Method::POST {
-                            // The OTLP sink: read the export, answer an empty ExportTraceServiceResponse.
-                            let _ = http_body_util::BodyExt::collect(req.into_body()).await;
-                            let mut response = hyper::Response::new(Full::new(Bytes::new()));
-                            response.headers_mut().insert(
-                                hyper::header::CONTENT_TYPE,
-                                hyper::header::HeaderValue::from_static("application/x-protobuf"),
-                            );
-                            return Ok::<_, std::convert::Infallible>(response);
-                        }
-                        served.fetch_add(1, Relaxed);
-                        Ok(hyper::Response::new(Full::new(Bytes::from_static(b"{}"))))
-                    }
+                    async move { answer(req, &served).await }
                 });
+                if http2 {
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .max_concurrent_streams(1024)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                    return;
+                }
                 let http1 = hyper::server::conn::http1::Builder::new();
                 match tls {
                     None => {

@@ -98,6 +98,14 @@ pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generat
     else {
         return Err(OpenApiError::NotOpenApi);
     };
+    // Paths are relative to the document's server: its path prefix
+    // (`/api/v3`) goes in front of every one the suite sends.
+    let prefix = server_path(&doc);
+    let paths: serde_json::Map<String, Value> = paths
+        .iter()
+        .map(|(p, ops)| (format!("{prefix}{p}"), ops.clone()))
+        .collect();
+    let paths = &paths;
     let d = Doc(&doc);
     let mut plans = Vec::new();
     let mut skipped = Vec::new();
@@ -135,6 +143,31 @@ pub fn suite_from_openapi(text: &str, only: Option<&[String]>) -> Result<Generat
         resources: plans.iter().map(|p| p.resource.name.clone()).collect(),
         skipped,
     })
+}
+
+/// The path of the document's first server (`/api/v3` of `/api/v3` or of
+/// `https://{host}/api/v3` with its variables' defaults), without a
+/// trailing slash; empty when it has none.
+pub(super) fn server_path(doc: &Value) -> String {
+    let Some(server) = doc.pointer("/servers/0") else {
+        return String::new();
+    };
+    let mut url = server
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+        for (name, v) in vars {
+            let default = v.get("default").and_then(Value::as_str).unwrap_or("");
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+    }
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => url.as_str(),
+    };
+    path.trim_end_matches('/').to_owned()
 }
 
 /// The document as JSON, whether it was written as JSON or as YAML.
@@ -222,7 +255,7 @@ fn ok_status(op: &Value, default: u16) -> u16 {
 fn tag_field(props: &serde_json::Map<String, Value>, d: &Doc<'_>) -> Option<String> {
     let is_text = |name: &str| {
         let s = d.resolve(&props[name]);
-        s.get("type").and_then(Value::as_str) == Some("string")
+        schema::type_of(&s) == "string"
             && !matches!(
                 s.get("format").and_then(Value::as_str),
                 Some("uuid" | "date" | "date-time" | "uri" | "binary")
@@ -437,7 +470,7 @@ fn list_paths(d: &Doc<'_>, collection: &str, get: &Value) -> (String, String) {
     };
     let answer = get.pointer("/responses/200").and_then(|r| d.json_schema(r));
     let items = match answer {
-        Some(s) if s.get("type") == Some(&Value::from("array")) => String::new(),
+        Some(s) if schema::type_of(&s) == "array" => String::new(),
         Some(s) => ["data", "items", "results", "content", "records"]
             .into_iter()
             .find(|k| s.pointer(&format!("/properties/{k}")).is_some())

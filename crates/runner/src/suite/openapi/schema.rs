@@ -124,11 +124,7 @@ pub(super) fn value_for(
     if depth == 1 && id_stem(name).is_some() {
         return fill.reference(name).map(Value::String);
     }
-    match schema
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("object")
-    {
+    match type_of(&schema) {
         "string" => string_for(name, &schema).map(Value::String),
         "integer" => Some(json!(
             schema
@@ -166,6 +162,20 @@ pub(super) fn object_for(
             .or_insert_with(|| Value::String(text.to_owned()));
     }
     Some(Value::Object(out))
+}
+
+/// A schema's type: OpenAPI 3.1 may give a list (`["string", "null"]`),
+/// whose first type that is not null counts; `object` when none is given.
+pub(super) fn type_of(schema: &Value) -> &str {
+    match schema.get("type") {
+        Some(Value::String(t)) => t,
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("object"),
+        _ => "object",
+    }
 }
 
 /// The names of the required properties.

@@ -313,3 +313,50 @@ components:
         assert!(t.contains(needle), "{needle} missing:\n{t}");
     }
 }
+
+/// Paths relative to the document's server (`servers: [{url: /api/v3}]`,
+/// as the Swagger petstore's), and OpenAPI 3.1's type lists
+/// (`["string", "null"]`).
+#[test]
+fn a_servers_path_prefixes_every_path_and_type_lists_read_as_their_type() {
+    let doc = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Shop", "version": "1"},
+        "servers": [{"url": "https://{host}/api/{version}",
+                     "variables": {"host": {"default": "shop.example"}, "version": {"default": "v3"}}}],
+        "paths": {
+            "/health": {"get": {"responses": {"200": {}}}},
+            "/orders": {
+                "get": {"responses": {"200": {"content": {"application/json": {"schema": {"type": ["array", "null"]}}}}}},
+                "post": {"requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                    "required": ["reference", "quantity", "note"],
+                    "properties": {"reference": {"type": ["string", "null"]},
+                                   "quantity": {"type": ["integer", "null"], "minimum": 2},
+                                   "note": {"type": ["null", "string"]}}}}}},
+                         "responses": {"201": {}}}
+            },
+            "/orders/{orderId}": {"delete": {"responses": {"204": {}}}}
+        }
+    });
+    let g = suite_from_openapi(&doc.to_string(), None).unwrap();
+    let t = &g.text;
+    for needle in [
+        "health = \"/api/v3/health\"",
+        "# Its paths include the document's server path /api/v3: --base-url is the",
+        "create = { path = \"/api/v3/orders\"",
+        "note = \"tracesplit {run_id} order {n}\"",
+        "quantity = 2",
+        "reference = \"tracesplit reference\"",
+        "delete = \"/api/v3/orders/{id}\"",
+        "list = \"/api/v3/orders\"",
+    ] {
+        assert!(t.contains(needle), "{needle} missing:\n{t}");
+    }
+    assert!(!t.contains("items ="), "a list answering an array\n{t}");
+    // A server given as a bare origin adds nothing.
+    let mut origin = doc.clone();
+    origin["servers"] = json!([{"url": "http://localhost:8080/"}]);
+    let t = suite_from_openapi(&origin.to_string(), None).unwrap().text;
+    assert!(t.contains("create = { path = \"/orders\""), "{t}");
+    assert!(!t.contains("server path"), "{t}");
+}

@@ -69,6 +69,14 @@ pub(super) fn suite(
          # targets are guesses from the document. Then:\n\
          #   tracesplit run --suite THIS_FILE --base-url URL\n\n"
     );
+    let prefix = super::server_path(doc);
+    if !prefix.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Its paths include the document's server path {prefix}: --base-url is the\n\
+             # API's origin (scheme, host and port) alone.\n"
+        );
+    }
     let name: String = title
         .to_ascii_lowercase()
         .chars()

@@ -55,10 +55,19 @@ impl<'a> Doc<'a> {
         schema.clone()
     }
 
-    /// The JSON schema of a request body or a response (`application/json`).
+    /// The JSON schema of a request body or a response: `application/json`,
+    /// else the first JSON media type (`application/vnd.api+json`,
+    /// `text/json`, `application/json; charset=utf-8`).
     pub fn json_schema(&self, holder: &'a Value) -> Option<Value> {
         let holder = self.resolve(holder);
-        let schema = holder.pointer("/content/application~1json/schema")?.clone();
+        let content = holder.get("content").and_then(Value::as_object)?;
+        let media = content.get("application/json").or_else(|| {
+            content
+                .iter()
+                .find(|(t, _)| t.contains("json"))
+                .map(|(_, m)| m)
+        })?;
+        let schema = media.get("schema")?.clone();
         Some(self.resolve(&schema))
     }
 }

@@ -315,8 +315,8 @@ components:
 }
 
 /// Paths relative to the document's server (`servers: [{url: /api/v3}]`,
-/// as the Swagger petstore's), and OpenAPI 3.1's type lists
-/// (`["string", "null"]`).
+/// as the Swagger petstore's), OpenAPI 3.1's type lists (`["string",
+/// "null"]`) and a JSON media type with parameters.
 #[test]
 fn a_servers_path_prefixes_every_path_and_type_lists_read_as_their_type() {
     let doc = json!({
@@ -328,7 +328,7 @@ fn a_servers_path_prefixes_every_path_and_type_lists_read_as_their_type() {
             "/health": {"get": {"responses": {"200": {}}}},
             "/orders": {
                 "get": {"responses": {"200": {"content": {"application/json": {"schema": {"type": ["array", "null"]}}}}}},
-                "post": {"requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                "post": {"requestBody": {"content": {"application/json; charset=utf-8": {"schema": {"type": "object",
                     "required": ["reference", "quantity", "note"],
                     "properties": {"reference": {"type": ["string", "null"]},
                                    "quantity": {"type": ["integer", "null"], "minimum": 2},

@@ -205,13 +205,22 @@ impl Auth {
         headers: &HeaderMap,
         timeout: Duration,
         tls: &TlsOptions,
+        http2: bool,
     ) -> Result<(HeaderName, HeaderValue), AuthError> {
         if !self.replayable() {
             return Err(AuthError::NotRecorded);
         }
         let (body, content_type) = self.body(&environment)?;
-        let client =
-            ApiClient::with_content_type(base_url, headers.clone(), timeout, 1, content_type, tls)?;
+        // Over the run's HTTP version: an h2c-only API takes no HTTP/1.1.
+        let client = ApiClient::with_options(
+            base_url,
+            headers.clone(),
+            timeout,
+            1,
+            content_type,
+            tls,
+            http2,
+        )?;
         let method =
             Method::from_bytes(self.method.to_ascii_uppercase().as_bytes()).unwrap_or(Method::POST);
         let url = client.url(&self.path);
@@ -267,6 +276,7 @@ pub struct Relogin {
     headers: HeaderMap,
     timeout: Duration,
     tls: TlsOptions,
+    http2: bool,
     accepted: std::sync::atomic::AtomicBool,
     logins: std::sync::atomic::AtomicU64,
 }
@@ -279,6 +289,7 @@ impl Relogin {
         headers: HeaderMap,
         timeout: Duration,
         tls: TlsOptions,
+        http2: bool,
     ) -> Self {
         Self {
             auth,
@@ -286,6 +297,7 @@ impl Relogin {
             headers,
             timeout,
             tls,
+            http2,
             accepted: Default::default(),
             logins: Default::default(),
         }
@@ -310,7 +322,13 @@ impl Relogin {
         }
         let login = self
             .auth
-            .log_in(&self.base_url, &self.headers, self.timeout, &self.tls)
+            .log_in(
+                &self.base_url,
+                &self.headers,
+                self.timeout,
+                &self.tls,
+                self.http2,
+            )
             .await;
         Some(login.map(|(name, value)| {
             client.replace_auth(&name, &value);

@@ -154,7 +154,8 @@ impl ApiClient {
         Self::with_options(base_url, headers, timeout, pool, content_type, tls, false)
     }
 
-    fn with_options(
+    /// The one constructor: `http2` sends over HTTP/2 connections.
+    pub(crate) fn with_options(
         base_url: &str,
         headers: HeaderMap,
         timeout: Duration,
@@ -285,12 +286,15 @@ impl ApiClient {
             .unwrap_or_else(|_| Err(self.no_answer()))
     }
 
-    /// This client, sending the login's header on every request; the header
-    /// can be replaced later ([`ApiClient::replace_auth`]). Over HTTP/2 the
-    /// header is not replaceable: give it with the others instead.
+    /// This client, sending the login's header on every request (over
+    /// either HTTP version); the header can be replaced later
+    /// ([`ApiClient::replace_auth`]).
     pub fn authenticated(mut self, name: &HeaderName, value: &HeaderValue) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.auth_header = Some(std::sync::RwLock::new(header_line(name, value)));
+            if let Some(h2) = inner.h2.as_mut() {
+                h2.authenticate(name, value);
+            }
         }
         self
     }
@@ -301,6 +305,9 @@ impl ApiClient {
         match &self.inner.auth_header {
             Some(slot) => {
                 *slot.writing() = header_line(name, value);
+                if let Some(h2) = &self.inner.h2 {
+                    h2.replace_auth(value);
+                }
                 true
             }
             None => false,

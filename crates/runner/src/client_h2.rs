@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use tracesplit_model::internal::Locked;
+use tracesplit_model::internal::{Locked, RwLocked};
 
 /// The HTTP/2 side of a client.
 pub(super) struct H2Side {
@@ -28,6 +28,8 @@ pub(super) struct H2Side {
     /// Held while a connection is opened: requests waiting for one share
     /// it, so a GOAWAY is replaced by one connection, not one per stream.
     opening: tokio::sync::Mutex<()>,
+    /// The login's header, replaced when the run logs in again.
+    auth: Option<(http::HeaderName, std::sync::RwLock<HeaderValue>)>,
 }
 
 impl H2Side {
@@ -71,6 +73,7 @@ impl H2Side {
             max_conns: pool.max(1),
             next: AtomicUsize::new(0),
             opening: tokio::sync::Mutex::new(()),
+            auth: None,
         })
     }
 
@@ -118,6 +121,18 @@ impl H2Side {
         None
     }
 
+    /// Sends `name: value` (the login's header) on every request from now.
+    pub(super) fn authenticate(&mut self, name: &http::HeaderName, value: &HeaderValue) {
+        self.auth = Some((name.clone(), std::sync::RwLock::new(value.clone())));
+    }
+
+    /// Replaces the login's header value (the run logged in again).
+    pub(super) fn replace_auth(&self, value: &HeaderValue) {
+        if let Some((_, slot)) = &self.auth {
+            *slot.writing() = value.clone();
+        }
+    }
+
     /// Takes connection `id` out of the pool (a GOAWAY retired it).
     fn retire(&self, id: u64) {
         self.conns.locked().retain(|c| c.id != id);
@@ -143,6 +158,9 @@ impl H2Side {
         *request.uri_mut() = uri;
         *request.headers_mut() = self.headers.clone();
         let headers = request.headers_mut();
+        if let Some((name, value)) = &self.auth {
+            headers.insert(name.clone(), value.reading().clone());
+        }
         if let Some(tp) = traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
             headers.insert("traceparent", tp);
         }

@@ -39,7 +39,7 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
     let mut headers = parse_headers(&args.headers)?;
     let tls = args.tls.options();
     if let Some(auth) = access.auth.as_ref().filter(|_| args.headers.is_empty()) {
-        match auth.log_in(&base_url, &headers, timeout, &tls).await {
+        match auth.log_in(&base_url, &headers, timeout, &tls, false).await {
             Ok((name, value)) => {
                 headers.insert(name, value);
             }

@@ -195,3 +195,80 @@ process.on('SIGTERM', () => {
         "P50 {p50} ms: requests queued for a stream\n{r}"
     );
 }
+
+/// A Node.js http2 API whose tokens last 0.6 s: over `--http2` the run logs
+/// in as its suite says, logs in again after the first 401, and the new
+/// token rides on the requests after it (it used to be fixed for the run).
+#[test]
+fn http2_renews_an_expired_login() {
+    const NODE: &str = r#"
+const http2 = require('http2');
+const tokens = new Map(); let logins = 0, ok = 0, unauthorized = 0, next = 1;
+const server = http2.createServer();
+server.on('stream', (stream, headers) => {
+  const send = (status, body) => {
+    const data = JSON.stringify(body);
+    stream.respond({ ':status': status, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+    stream.end(data);
+  };
+  if (headers[':method'] === 'POST' && headers[':path'] === '/login') {
+    let body = '';
+    stream.on('data', (c) => body += c);
+    stream.on('end', () => {
+      if (JSON.parse(body || '{}').password !== 's3cret') return send(401, { detail: 'bad password' });
+      logins++;
+      const token = 't' + next++;
+      tokens.set(token, Date.now() + 600);
+      send(200, { access_token: token });
+    });
+    return;
+  }
+  const auth = headers['authorization'] || '';
+  const expires = tokens.get(auth.replace('Bearer ', ''));
+  if (!expires || expires < Date.now()) { unauthorized++; return send(401, { detail: 'expired' }); }
+  ok++;
+  send(200, { ok: true });
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+process.on('SIGTERM', () => {
+  require('fs').writeSync(1, JSON.stringify({ logins, ok, unauthorized }) + '\n');
+  process.exit(0);
+});
+"#;
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", NODE]);
+    let server = PortServer::start(cmd);
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("login.toml");
+    std::fs::write(
+        &suite,
+        "name = \"login\"\n\
+         [auth]\npath = \"/login\"\njson = { user = \"me\", password = \"${H2_PASSWORD}\" }\n\
+         [[scenario]]\nname = \"GET_OK\"\nentity_type = \"X\"\noperation = \"GET\"\ntarget_p95_ms = 1000\n\
+         steps = [{ method = \"GET\", path = \"/ok\", expect = [200] }]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = run_command(&server.url(), &out)
+        .args(["--suite", suite.to_str().unwrap(), "--http2"])
+        .args(["--rate", "40", "--duration", "3s"])
+        .env("H2_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
+    let counts = server.stop();
+    assert!(out.join("summary.json").exists(), "{}", text(&o));
+    // 120 GETs over 3 s: the token expired (a 401) and was renewed each time,
+    // so nearly all were answered.
+    let logins = counts["logins"].as_u64().unwrap();
+    let ok = counts["ok"].as_u64().unwrap();
+    let unauthorized = counts["unauthorized"].as_u64().unwrap();
+    assert!(logins >= 3, "{counts}\n{}", text(&o));
+    assert!(ok >= 100 && unauthorized <= 20, "{counts}\n{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["notes"].to_string().contains("logged in again"),
+        "{}",
+        manifest["notes"]
+    );
+}

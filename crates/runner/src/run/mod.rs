@@ -86,19 +86,21 @@ pub async fn preflight(config: &RunConfig) -> Result<ApiClient, RunError> {
     } else {
         ApiClient::with_tls
     };
-    let mut headers = config.headers.clone();
+    let headers = config.headers.clone();
     let mut login = None;
     if let Some(auth) = &config.suite.auth {
-        // Logged in once; the token rides on every request as a header
-        // (replaceable over HTTP/1.1: the run logs in again after a 401).
-        let (name, value) = auth
-            .log_in(&config.base_url, &headers, config.timeout, &config.tls)
-            .await?;
-        if config.http2 {
-            headers.insert(name, value);
-        } else {
-            login = Some((name, value));
-        }
+        // Logged in once; the token rides on every request as a header,
+        // replaced when the run logs in again after a 401.
+        login = Some(
+            auth.log_in(
+                &config.base_url,
+                &headers,
+                config.timeout,
+                &config.tls,
+                config.http2,
+            )
+            .await?,
+        );
     }
     let mut client = build(
         &config.base_url,
@@ -285,19 +287,18 @@ struct SpansEnded {
     wait_error: Option<String>,
 }
 
-/// Renewing the login after a 401 (HTTP/1.1 only), when the suite logs in.
+/// Renewing the login after a 401, when the suite logs in.
 fn relogin(config: &RunConfig) -> Option<crate::auth::Relogin> {
-    (config.suite.auth.clone())
-        .filter(|_| !config.http2)
-        .map(|auth| {
-            crate::auth::Relogin::new(
-                auth,
-                &config.base_url,
-                config.headers.clone(),
-                config.timeout,
-                config.tls.clone(),
-            )
-        })
+    (config.suite.auth.clone()).map(|auth| {
+        crate::auth::Relogin::new(
+            auth,
+            &config.base_url,
+            config.headers.clone(),
+            config.timeout,
+            config.tls.clone(),
+            config.http2,
+        )
+    })
 }
 
 /// How often the login was renewed, when it was.

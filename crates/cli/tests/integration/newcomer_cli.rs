@@ -53,8 +53,7 @@ fn a_newcomers_suite_runs_clean_against_a_real_api() {
     ] {
         assert!(!all.contains(unwanted), "{unwanted:?} in:\n{all}");
     }
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = crate::support::manifest_of(&out);
     assert_eq!(
         manifest["notes"].as_array().map(Vec::len),
         Some(0),
@@ -261,8 +260,7 @@ fn an_expired_token_is_renewed_after_a_401() {
         unauthorized * 5 <= by_start.len() && ok >= 50,
         "{unauthorized} × 401, {ok} × 200"
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = crate::support::manifest_of(&out);
     assert!(
         manifest["notes"].to_string().contains("logged in again"),
         "{}",

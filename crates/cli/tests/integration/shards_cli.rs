@@ -60,7 +60,7 @@ fn shards_run_disjoint_shares_and_analyze_merges_them() {
 
     let manifests: Vec<serde_json::Value> = dirs
         .iter()
-        .map(|d| serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap())
+        .map(|d| crate::support::manifest_of(d))
         .collect();
     let shards: Vec<&str> = manifests
         .iter()

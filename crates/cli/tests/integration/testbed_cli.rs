@@ -181,8 +181,7 @@ fn the_open_model_keeps_its_rate_and_the_schedule_wait_is_a_component() {
     let seconds = (starts[starts.len() - 1] - starts[0]) as f64 / 1e9;
     let achieved = (starts.len() - 1) as f64 / seconds;
     assert!((achieved - 100.0).abs() <= 5.0, "{achieved:.1}/s of 100/s");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = crate::support::manifest_of(&out);
     let schedule = &manifest["scenarios"]["ITEM_GET"]["schedule"];
     assert!(
         schedule["peak_concurrency"].as_u64().unwrap() >= 2,
@@ -208,8 +207,7 @@ fn the_open_model_keeps_its_rate_and_the_schedule_wait_is_a_component() {
         ],
     );
     let a = analysis(&late);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(late.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = crate::support::manifest_of(&late);
     let schedule = &manifest["scenarios"]["ITEM_GET"]["schedule"];
     assert!(
         schedule["late_starts"].as_u64().unwrap() > 50,
@@ -309,8 +307,7 @@ fn per_iteration_fixtures_are_created_before_the_clock_starts() {
         })
         .count();
     assert_eq!(served, requests.len(), "SERVER spans under the runner's");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = crate::support::manifest_of(&out);
     let setup = &manifest["scenarios"]["ITEM_DELETE"]["setup"];
     assert_eq!(
         setup["created"].as_u64(),

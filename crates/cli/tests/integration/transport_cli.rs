@@ -264,8 +264,7 @@ process.on('SIGTERM', () => {
     let unauthorized = counts["unauthorized"].as_u64().unwrap();
     assert!(logins >= 3, "{counts}\n{}", text(&o));
     assert!(ok >= 100 && unauthorized <= 20, "{counts}\n{}", text(&o));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = crate::support::manifest_of(&out);
     assert!(
         manifest["notes"].to_string().contains("logged in again"),
         "{}",

@@ -291,6 +291,11 @@ pub fn one_get_suite(dir: &std::path::Path, path: &str) -> PathBuf {
 }
 
 /// summary.json of the run in `out` (panics with `o`'s output when there is none).
+/// The run's `manifest.json` in `out`.
+pub fn manifest_of(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+}
+
 pub fn summary_of(out: &std::path::Path, o: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}: {}", text(o)))

@@ -2,13 +2,15 @@
 integer ids, 201 on create with the entity, 204 on delete, `Page` lists
 (`{"content": [...], "totalElements": n}`, `page`/`size` paging), owners
 and pets where a pet's create names its owner (`ownerId`), visits nested under
-their owner (`/api/owners/{ownerId}/visits/{visitId}`), an API key header,
+their owner (`/api/owners/{ownerId}/visits/{visitId}`), vets created with a
+bare `201 Created` and a `Location` header (ResponseEntity.created(uri)
+.build(), no body), an API key header,
 and its OpenAPI document at /v3/api-docs (JSON) and /v3/api-docs.yaml (YAML,
 block style, unquoted status codes, as springdoc writes it). An owner with pets or visits cannot
 be deleted (409), as a foreign key would refuse it. State is in memory.
 
 Usage: springdoc_api.py. Prints its port; on SIGTERM a JSON line with what is
-left: {"owners": N, "pets": M, "visits": V, "requests": R}.
+left: {"owners": N, "pets": M, "visits": V, "vets": W, "requests": R}.
 """
 
 import json
@@ -19,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KEY = "s3cret"
 lock = threading.Lock()
-state = {"owners": {}, "pets": {}, "visits": {}, "next": 1, "requests": 0}
+state = {"owners": {}, "pets": {}, "visits": {}, "vets": {}, "next": 1, "requests": 0}
 
 DOC = {
     "openapi": "3.0.1",
@@ -47,6 +49,15 @@ DOC = {
         },
         "/api/owners/{ownerId}/visits/{visitId}": {
             "get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Visit"}}}}}},
+            "delete": {"responses": {"204": {"description": "deleted"}}},
+        },
+        "/api/vets": {
+            "post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/VetRequest"}}}},
+                     "responses": {"201": {"description": "created",
+                                           "headers": {"Location": {"schema": {"type": "string"}}}}}},
+        },
+        "/api/vets/{vetId}": {
+            "get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Vet"}}}}}},
             "delete": {"responses": {"204": {"description": "deleted"}}},
         },
         "/api/pets": {
@@ -80,6 +91,9 @@ DOC = {
                                                        "date": {"type": "string"}, "ownerId": {"type": "integer"}}},
             "PageVisit": {"type": "object", "properties": {"content": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}},
                                                            "totalElements": {"type": "integer"}}},
+            "VetRequest": {"type": "object", "required": ["lastName"],
+                           "properties": {"lastName": {"type": "string"}, "specialty": {"type": "string", "enum": ["surgery", "dentistry"]}}},
+            "Vet": {"type": "object", "properties": {"id": {"type": "integer"}, "lastName": {"type": "string"}}},
             "Pet": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
                                                      "type": {"type": "string"}, "ownerId": {"type": "integer"}}},
         },
@@ -171,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.wfile.write(data)
         if len(parts) in (4, 5) and parts[:2] == ["api", "owners"] and parts[3] == "visits":
             return self.get_visits(parts, query)
-        if parts[:2] != ["api", "owners"] and parts[:2] != ["api", "pets"]:
+        if parts[:2] not in (["api", "owners"], ["api", "pets"], ["api", "vets"]):
             return self.send(404, {"error": "Not Found"})
         table = state[parts[1]]
         with lock:
@@ -223,6 +237,17 @@ class Handler(BaseHTTPRequestHandler):
                 state["next"] += 1
                 state["visits"][row["id"]] = row
                 return self.send(201, row)
+            elif parts == ["api", "vets"]:
+                if not b.get("lastName"):
+                    return self.send(400, {"error": "lastName is required"})
+                vet = state["next"]
+                state["next"] += 1
+                state["vets"][vet] = {"id": vet, "lastName": b["lastName"]}
+                self.send_response(201)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/api/vets/{vet}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             elif parts == ["api", "pets"]:
                 if b.get("ownerId") not in state["owners"] or b.get("type") not in ("cat", "dog"):
                     return self.send(400, {"error": f"no owner {b.get('ownerId')!r} or bad type"})
@@ -272,7 +297,8 @@ class Handler(BaseHTTPRequestHandler):
 def report(*_):
     with lock:
         print(json.dumps({"owners": len(state["owners"]), "pets": len(state["pets"]),
-                          "visits": len(state["visits"]), "requests": state["requests"]}), flush=True)
+                          "visits": len(state["visits"]), "vets": len(state["vets"]),
+                          "requests": state["requests"]}), flush=True)
     sys.exit(0)
 
 

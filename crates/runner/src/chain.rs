@@ -14,8 +14,12 @@ pub fn reads_answer(step: &Step) -> bool {
 }
 
 /// The answer's body as JSON, parsed once, when it is JSON.
+/// The answer as JSON; a `201 Created` without a body as `{"id": …}` from
+/// its `Location` ([`Outcome::location_answer`]).
 fn json(outcome: &Outcome) -> Option<serde_json::Value> {
-    serde_json::from_slice(&outcome.body).ok()
+    serde_json::from_slice(&outcome.body)
+        .ok()
+        .or_else(|| outcome.location_answer())
 }
 
 /// Adds what `step` captures from `outcome` to `captures` (a value the

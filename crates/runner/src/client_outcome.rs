@@ -50,6 +50,35 @@ impl Outcome {
         }
     }
 
+    /// A `201 Created` without a body that names its new resource in a
+    /// `Location` header (`/api/vets/7`), read as the answer `{"id": 7}`:
+    /// the last path segment, a number when it is one. `None` for any other
+    /// answer.
+    pub fn location_answer(&self) -> Option<serde_json::Value> {
+        if self.status != 201 || !self.body.trim_ascii().is_empty() {
+            return None;
+        }
+        let location = self
+            .captured
+            .iter()
+            .find(|(h, _)| *h == "location")
+            .map(|(_, v)| v.as_str())?;
+        let location = match location.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => location,
+        };
+        let path = location.split(['?', '#']).next().unwrap_or("");
+        let last = path.trim_end_matches('/').rsplit('/').next()?;
+        if last.is_empty() || last.contains(':') {
+            return None;
+        }
+        let id = match last.parse::<i64>() {
+            Ok(n) => serde_json::Value::from(n),
+            Err(_) => serde_json::Value::from(last),
+        };
+        Some(serde_json::json!({ "id": id }))
+    }
+
     /// Whether the failure means the API could not be reached at all.
     pub fn is_connection_failure(&self) -> bool {
         matches!(
@@ -110,4 +139,46 @@ fn idempotent(method: &Method) -> bool {
 /// A request target must be visible ASCII without spaces (RFC 9112 §3.2).
 pub(super) fn valid_target(path: &str) -> bool {
     path.starts_with('/') && path.bytes().all(|b| (0x21..0x7f).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn created(status: u16, body: &'static [u8], location: Option<&str>) -> Outcome {
+        Outcome {
+            status,
+            started: Instant::now(),
+            ttfb: None,
+            duration: Duration::ZERO,
+            body: Bytes::from_static(body),
+            error: None,
+            opening: None,
+            reused: false,
+            retry_after: None,
+            captured: location
+                .map(|l| vec![("location", l.to_owned())])
+                .unwrap_or_default(),
+            stall: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_created_answer_without_a_body_is_read_from_its_location() {
+        let answer = |o: Outcome| o.location_answer();
+        assert_eq!(
+            answer(created(201, b"", Some("/api/vets/7"))),
+            Some(json!({"id": 7}))
+        );
+        assert_eq!(
+            answer(created(201, b" ", Some("http://h/api/vets/3f2a-b9/?x=1"))),
+            Some(json!({"id": "3f2a-b9"}))
+        );
+        // Only a bodiless 201 naming a resource.
+        assert_eq!(answer(created(200, b"", Some("/api/vets/7"))), None);
+        assert_eq!(answer(created(201, b"{}", Some("/api/vets/7"))), None);
+        assert_eq!(answer(created(201, b"", None)), None);
+        assert_eq!(answer(created(201, b"", Some("http://h/"))), None);
+    }
 }

@@ -366,7 +366,8 @@ fn run_generated(
 /// small Python server (tests-support/python/springdoc_api.py): integer ids,
 /// 201 and 204, `Page` lists, a pet's create that names its owner, visits
 /// nested under their owner's id (`/api/owners/{ownerId}/visits/{visitId}`),
-/// an API key header. The suite made from its /v3/api-docs runs clean and
+/// vets created by a bare `201 Created` with a `Location` (no body), an API
+/// key header. The suite made from its /v3/api-docs runs clean and
 /// every fixture is removed — pets and visits before the owners they belong
 /// to (the server refuses to delete an owner that has either).
 #[test]
@@ -420,7 +421,8 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
     assert!(
         text(&ok).contains("owners: created 1, deleted")
             && text(&ok).contains("visits: created 2, deleted")
-            && text(&ok).contains("pets: created 3, deleted"),
+            && text(&ok).contains("pets: created 3, deleted")
+            && text(&ok).contains("vets: created 4, deleted"),
         "{}",
         text(&ok)
     );
@@ -470,15 +472,18 @@ fn a_suite_from_a_springdoc_document_runs_and_removes_every_fixture() {
             "PET_GET",
             "PET_UPDATE",
             "PET_CREATE",
-            "PET_DELETE"
+            "PET_DELETE",
+            "VET_GET",
+            "VET_CREATE",
+            "VET_DELETE"
         ],
         "{generated}"
     );
     for r in results {
         assert_eq!(r["failed_runs"].as_u64(), Some(0), "{r}\n{generated}");
     }
-    let left_over = ["owners", "pets", "visits"].map(|t| left[t].as_u64());
-    assert_eq!(left_over, [Some(0); 3], "{left}");
+    let left_over = ["owners", "pets", "visits", "vets"].map(|t| left[t].as_u64());
+    assert_eq!(left_over, [Some(0); 4], "{left}");
 }
 
 /// A NestJS-shaped API on Node.js's http server: its document at /api-json

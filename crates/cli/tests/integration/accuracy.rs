@@ -312,8 +312,11 @@ async fn a_tls_handshake_per_request_is_network_and_named_connection_setup() {
     })
     .await;
     let s = split_of(&scenarios, SCENARIO);
+    // One round trip through the proxy (20 ms), not two (40): a loaded
+    // machine only adds to it (a full test run measured 23.2 ms at the P95
+    // request), so the bound above is half a round trip.
     assert!(
-        close(s.connection_setup_ms, 20.0),
+        (18.0..30.0).contains(&s.connection_setup_ms),
         "setup {:.2} ms ≈ the handshake's 2 × 10 ms: {s:?}",
         s.connection_setup_ms
     );

@@ -125,10 +125,14 @@ fn split_of<'a>(scenarios: &'a [ScenarioAnalysis], name: &str) -> &'a Split {
         .unwrap()
 }
 
-/// Within 15 % or 2 ms: a P95 on a shared 2-core machine carries scheduler noise
-/// (timer overshoot, a descheduled server thread), so tighter bounds are flaky.
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= (0.15 * b.abs()).max(2.0)
+/// A delay the test planted (`expected` ms) comes back: at least 2 ms short
+/// of it (clock granularity) and at most 10 ms over. A P95 request on a
+/// shared 2-core machine is woken late while other tests run (a 30 ms sleep
+/// measured 39.3 ms, a 20 ms handshake 23.2 ms in full runs): load only
+/// adds. The mistakes these tests catch — a delay in the wrong component,
+/// or counted twice — move 20 ms or more.
+fn planted(a: f64, expected: f64) -> bool {
+    (expected - 2.0..=expected + 10.0).contains(&a)
 }
 
 /// The two tests take turns: the listing sweep keeps both cores busy, and a
@@ -156,7 +160,7 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
     let net = measure(setup(20, 0)).await;
     let n = split_of(&net, SCENARIO);
     assert!(
-        close(n.network_ms, 40.0 + loopback),
+        planted(n.network_ms, 40.0 + loopback),
         "network {:.2} ms ≈ 2 × 20 ms + loopback {loopback:.2}",
         n.network_ms
     );
@@ -171,7 +175,7 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
     let handler = measure(setup(0, 30)).await;
     let h = split_of(&handler, SCENARIO);
     assert!(
-        h.handler_ms >= 30.0 && close(h.handler_ms, 30.0 + base_handler),
+        h.handler_ms >= 30.0 && planted(h.handler_ms, 30.0 + base_handler),
         "handler {:.2} ms ≥ the 30 ms injected (+{base_handler:.2} ms without it)",
         h.handler_ms
     );
@@ -185,14 +189,14 @@ async fn network_and_handler_delays_come_back_out_of_the_split() {
     let both = measure(setup(20, 30)).await;
     let b = split_of(&both, SCENARIO);
     assert!(
-        close(b.network_ms, n.network_ms),
-        "network {:.2} vs {:.2}",
+        planted(b.network_ms, 40.0 + loopback),
+        "network {:.2} (alone: {:.2})",
         b.network_ms,
         n.network_ms
     );
     assert!(
-        close(b.handler_ms, h.handler_ms),
-        "handler {:.2} vs {:.2}",
+        planted(b.handler_ms, 30.0 + base_handler),
+        "handler {:.2} (alone: {:.2})",
         b.handler_ms,
         h.handler_ms
     );
@@ -248,11 +252,6 @@ async fn an_unindexed_usage_check_dominates_and_grows_with_the_listings() {
     }
 }
 
-/// Within 10 % or 1 ms (what the split promises for the wire and the wait).
-fn within(a: f64, b: f64) -> bool {
-    (a - b).abs() <= (0.10 * b.abs()).max(1.0)
-}
-
 /// A server that makes requests wait before its span starts (a busy worker):
 /// the wait is the server's, not the network's — alone, and beside a wire
 /// delay, each comes back where it belongs.
@@ -284,12 +283,12 @@ async fn a_wait_before_the_server_span_is_queue_and_the_wire_stays_network() {
     let both = measure(setup(20, 30)).await;
     let b = split_of(&both, SCENARIO);
     assert!(
-        within(b.network_ms, 40.0),
+        planted(b.network_ms, 40.0),
         "network {:.2} ≈ 2 × 20 ms: {b:?}",
         b.network_ms
     );
     assert!(
-        within(b.queue_ms, 30.0),
+        planted(b.queue_ms, 30.0),
         "queue {:.2} ≈ the 30 ms wait: {b:?}",
         b.queue_ms
     );
@@ -312,16 +311,14 @@ async fn a_tls_handshake_per_request_is_network_and_named_connection_setup() {
     })
     .await;
     let s = split_of(&scenarios, SCENARIO);
-    // One round trip through the proxy (20 ms), not two (40): a loaded
-    // machine only adds to it (a full test run measured 23.2 ms at the P95
-    // request), so the bound above is half a round trip.
+    // One round trip through the proxy (20 ms), not two (40).
     assert!(
-        (18.0..30.0).contains(&s.connection_setup_ms),
+        planted(s.connection_setup_ms, 20.0),
         "setup {:.2} ms ≈ the handshake's 2 × 10 ms: {s:?}",
         s.connection_setup_ms
     );
     assert!(
-        close(s.network_ms, 40.0),
+        planted(s.network_ms, 40.0),
         "network {:.2} ms ≈ handshake 20 + request 20: {s:?}",
         s.network_ms
     );

@@ -135,7 +135,10 @@ fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
         .unwrap();
     assert_eq!(grew["component"], "handler", "{s}");
     let ms = grew["mean_change_ms"].as_f64().unwrap();
-    assert!((4.0..8.0).contains(&ms), "handler grew {ms} ms: {s}");
+    // The planted 5 ms, give or take what other tests' load adds to one
+    // run's mean and not the other's; the mistake this catches (the growth
+    // in another component) leaves the handler's near 0.
+    assert!((3.0..10.0).contains(&ms), "handler grew {ms} ms: {s}");
     assert!(text(&o).contains("handler +"), "{}", text(&o));
     // The planted sleep is in the server span's own time (no child spans it):
     // that shape grew most, by the planted 5 ms.
@@ -148,7 +151,7 @@ fn identical_runs_compare_clean_and_a_slower_handler_is_named() {
         "{shape}"
     );
     let grew = shape["head_ms"].as_f64().unwrap() - shape["base_ms"].as_f64().unwrap();
-    assert!((4.0..8.0).contains(&grew), "{shape}");
+    assert!((3.0..10.0).contains(&grew), "{shape}");
     assert!(
         text(&o).contains("most grown span: PATCH /v1/catalog/gpus"),
         "{}",

@@ -24,21 +24,18 @@ pub fn first() -> Option<&'static str> {
     FIRST.get().map(String::as_str)
 }
 
-fn poisoned(at: &std::panic::Location<'_>) {
-    report(format!(
-        "a lock at {}:{} was poisoned (a thread panicked while holding it)",
-        at.file(),
-        at.line()
-    ));
-}
-
 /// What a lock operation returned (a guard, or a condition variable's guard
-/// and timeout), poisoned or not: a poisoned one is reported ([`report`]).
+/// and timeout), poisoned or not: a poisoned one is reported ([`report`])
+/// with the caller's file and line (the lock methods below pass theirs on).
 #[track_caller]
 pub fn unpoisoned<G>(result: std::sync::LockResult<G>) -> G {
     let at = std::panic::Location::caller();
     result.unwrap_or_else(|p| {
-        poisoned(at);
+        report(format!(
+            "a lock at {}:{} was poisoned (a thread panicked while holding it)",
+            at.file(),
+            at.line()
+        ));
         p.into_inner()
     })
 }
@@ -53,11 +50,7 @@ pub trait Locked<T: ?Sized> {
 impl<T: ?Sized> Locked<T> for Mutex<T> {
     #[track_caller]
     fn locked(&self) -> MutexGuard<'_, T> {
-        let at = std::panic::Location::caller();
-        self.lock().unwrap_or_else(|p| {
-            poisoned(at);
-            p.into_inner()
-        })
+        unpoisoned(self.lock())
     }
 }
 
@@ -72,20 +65,12 @@ pub trait RwLocked<T: ?Sized> {
 impl<T: ?Sized> RwLocked<T> for RwLock<T> {
     #[track_caller]
     fn reading(&self) -> RwLockReadGuard<'_, T> {
-        let at = std::panic::Location::caller();
-        self.read().unwrap_or_else(|p| {
-            poisoned(at);
-            p.into_inner()
-        })
+        unpoisoned(self.read())
     }
 
     #[track_caller]
     fn writing(&self) -> RwLockWriteGuard<'_, T> {
-        let at = std::panic::Location::caller();
-        self.write().unwrap_or_else(|p| {
-            poisoned(at);
-            p.into_inner()
-        })
+        unpoisoned(self.write())
     }
 }
 

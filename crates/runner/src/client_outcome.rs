@@ -63,11 +63,7 @@ impl Outcome {
             .iter()
             .find(|(h, _)| *h == "location")
             .map(|(_, v)| v.as_str())?;
-        let location = match location.split_once("://") {
-            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
-            None => location,
-        };
-        let path = location.split(['?', '#']).next().unwrap_or("");
+        let path = url_path(location).split(['?', '#']).next().unwrap_or("");
         let last = path.trim_end_matches('/').rsplit('/').next()?;
         if last.is_empty() || last.contains(':') {
             return None;
@@ -85,6 +81,16 @@ impl Outcome {
             self.error.as_deref(),
             Some("refused" | "connect" | "unreachable" | "resolve" | "tls")
         )
+    }
+}
+
+/// The path of `url`: from the first `/` after `scheme://authority` (empty
+/// when there is none), or `url` itself when it has no scheme (a path
+/// already, as a `Location` or an OpenAPI server may give).
+pub fn url_path(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => url,
     }
 }
 

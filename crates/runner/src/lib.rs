@@ -28,7 +28,7 @@ pub mod suite;
 pub use tracesplit_net::client_tls as tls;
 
 pub use auth::AuthError;
-pub use client::{ApiClient, ClientError, Outcome, USER_AGENT, parse_headers};
+pub use client::{ApiClient, ClientError, Outcome, USER_AGENT, parse_headers, url_path};
 pub use fixtures::ledger;
 pub use fixtures::{
     FixtureId, KindTrial, Retry as FixtureRetry, TrialError, cleanup, try_each_kind,

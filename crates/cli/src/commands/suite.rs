@@ -43,11 +43,11 @@ pub async fn run(args: SuiteArgs) -> anyhow::Result<u8> {
 /// An http(s) URL as its `scheme://host:port` and its path (`/` when none);
 /// `None` for anything else (a file).
 fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))?;
-    let at = rest.find('/').unwrap_or(rest.len());
-    let (base, path) = url.split_at(url.len() - rest.len() + at);
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return None;
+    }
+    let path = tracesplit_runner::url_path(url);
+    let base = &url[..url.len() - path.len()];
     Some((base, if path.is_empty() { "/" } else { path }))
 }
 

@@ -44,16 +44,21 @@ impl FixtureKind {
     /// One of the kind in words, with its article: `an item`, `a cpu`,
     /// `a category` (kinds are named in the plural, as their collections).
     pub fn one(&self) -> String {
-        let n = &self.name;
-        let singular = if let Some(stem) = n.strip_suffix("ies") {
-            format!("{stem}y")
-        } else if n.ends_with("ss") {
-            n.clone()
-        } else {
-            n.strip_suffix('s').unwrap_or(n).to_owned()
-        };
+        let singular = singular(&self.name);
         let vowel = singular.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']);
         format!("{} {singular}", if vowel { "an" } else { "a" })
+    }
+}
+
+/// A collection's name in the singular: `items` → `item`, `categories` →
+/// `category`, `address` stays.
+pub(crate) fn singular(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if name.ends_with("ss") {
+        name.to_owned()
+    } else {
+        name.strip_suffix('s').unwrap_or(name).to_owned()
     }
 }
 

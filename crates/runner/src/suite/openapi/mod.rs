@@ -1,12 +1,14 @@
 //! `tracesplit suite init --openapi`: a commented suite from an OpenAPI 3
 //! document (JSON, as FastAPI's `/openapi.json` and springdoc's
-//! `/v3/api-docs` serve it, or YAML, as specifications are often written). Each resource with a create (a POST to a
-//! collection) and a delete (a DELETE of an item) becomes a fixture kind and
-//! its scenarios; what could not be made is listed as comments with why.
+//! `/v3/api-docs` serve it, or YAML, as specifications are often written).
+//! Each resource with a create (a POST to a collection) and a delete (a
+//! DELETE of an item) becomes a fixture kind and its scenarios; what could
+//! not be made is listed as comments with why.
 
 mod schema;
 mod write;
 
+use super::kinds::singular;
 use super::raw::shape;
 use schema::{Doc, Fill, object_for};
 use serde_json::Value;
@@ -163,11 +165,9 @@ pub(super) fn server_path(doc: &Value) -> String {
             url = url.replace(&format!("{{{name}}}"), default);
         }
     }
-    let path = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
-        None => url.as_str(),
-    };
-    path.trim_end_matches('/').to_owned()
+    crate::client::url_path(&url)
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// The document as JSON, whether it was written as JSON or as YAML.
@@ -478,17 +478,6 @@ fn list_paths(d: &Doc<'_>, collection: &str, get: &Value) -> (String, String) {
         None => String::new(),
     };
     (path, items)
-}
-
-/// `items` → `item`, `categories` → `category`.
-pub(super) fn singular(name: &str) -> String {
-    if let Some(stem) = name.strip_suffix("ies") {
-        format!("{stem}y")
-    } else if let Some(stem) = name.strip_suffix('s').filter(|s| !s.ends_with('s')) {
-        stem.to_owned()
-    } else {
-        name.to_owned()
-    }
 }
 
 #[cfg(test)]

@@ -68,8 +68,10 @@ pub fn after_step(
         && let Some(kind) = step.creates.as_deref().and_then(|k| fixtures.kind_named(k))
         && let Some(id) = body
             .as_ref()
-            .and_then(|b| b.pointer(&kind.answer))
-            .and_then(|e| e.pointer(&kind.id))
+            .and_then(|b| b.pointer(&kind.answer)?.pointer(&kind.id).cloned())
+            // A bodiless 201: the Location's id, whatever the kind's pointer.
+            .or_else(|| outcome.location_id())
+            .as_ref()
             .and_then(FixtureId::from_json)
     {
         fixtures.record_created(&kind.name, &id, scenario)?;

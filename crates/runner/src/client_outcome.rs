@@ -55,6 +55,11 @@ impl Outcome {
     /// the last path segment, a number when it is one. `None` for any other
     /// answer.
     pub fn location_answer(&self) -> Option<serde_json::Value> {
+        self.location_id().map(|id| serde_json::json!({ "id": id }))
+    }
+
+    /// The id of [`Outcome::location_answer`]: a number or a text.
+    pub fn location_id(&self) -> Option<serde_json::Value> {
         if self.status != 201 || !self.body.trim_ascii().is_empty() {
             return None;
         }
@@ -68,11 +73,10 @@ impl Outcome {
         if last.is_empty() || last.contains(':') {
             return None;
         }
-        let id = match last.parse::<i64>() {
+        Some(match last.parse::<i64>() {
             Ok(n) => serde_json::Value::from(n),
             Err(_) => serde_json::Value::from(last),
-        };
-        Some(serde_json::json!({ "id": id }))
+        })
     }
 
     /// Whether the failure means the API could not be reached at all.

@@ -14,6 +14,8 @@ value they set:
                         load, and the handler raises sqlalchemy.exc.TimeoutError
 - TESTBED_HOLD_MS       every item detail holds its connection this long
                         (SELECT pg_sleep), so the pool runs out under load
+- TESTBED_CHECK_MS      a delete's dependency check takes this long inside its
+                        one statement (a HAVING pg_sleep)
 - TESTBED_ERROR_LOG     a file: one line per unhandled exception, "Type: message"
 - TESTBED_USER, TESTBED_PASSWORD   the one account (default admin@example.com / changethis)
 - TESTBED_TOKEN_TTL_S   a token's life (default 3600); expired tokens answer 401
@@ -43,6 +45,7 @@ engine = create_engine(
     pool_timeout=float(os.environ.get("TESTBED_POOL_TIMEOUT", "30")),
 )
 HOLD_S = float(os.environ.get("TESTBED_HOLD_MS", "0")) / 1000.0
+CHECK_S = float(os.environ.get("TESTBED_CHECK_MS", "0")) / 1000.0
 ERROR_LOG = os.environ.get("TESTBED_ERROR_LOG")
 USER = os.environ.get("TESTBED_USER", "admin@example.com")
 PASSWORD = os.environ.get("TESTBED_PASSWORD", "changethis")
@@ -178,8 +181,12 @@ def delete_item(item_id: uuid.UUID, user: str = Depends(current_user)):
     with engine.begin() as c:
         find_item(c, item_id)
         # The dependency check: orders that still reference the item.
-        orders = c.execute(text("SELECT count(*) FROM orders WHERE item_id = :i"),
-                           {"i": item_id}).scalar_one()
+        # An aggregate without GROUP BY is one group whatever the rows, so
+        # HAVING runs the planted sleep exactly once, inside this statement.
+        check, params = "SELECT count(*) FROM orders WHERE item_id = :i", {"i": item_id}
+        if CHECK_S > 0:
+            check, params = check + " HAVING pg_sleep(:s)::text IS NOT NULL", {**params, "s": CHECK_S}
+        orders = c.execute(text(check), params).scalar_one()
         if orders > 0:
             raise HTTPException(status_code=409, detail=f"Item is in {orders} order(s)")
         c.execute(text("DELETE FROM item WHERE id = :i"), {"i": item_id})

@@ -132,6 +132,13 @@ fn dominant(split: &Split) -> Option<(&'static str, f64, f64)> {
 
 fn next_step_for(s: &ScenarioAnalysis, component: &str, words: &Words) -> (String, Option<String>) {
     let check = &words.check;
+    // Without a declared check, all database time is "other": say so
+    // rather than name a check the suite does not have.
+    let db_time = if s.classifier.statement.is_empty() && s.classifier.span.is_empty() {
+        "database time (the suite declares no dependency check)".to_string()
+    } else {
+        format!("database time outside the {check}")
+    };
     match component {
         "cascade" => {
             let statement = s.cascade_statement.clone().unwrap_or_default();
@@ -143,11 +150,11 @@ fn next_step_for(s: &ScenarioAnalysis, component: &str, words: &Words) -> (Strin
             )
         }
         "db other" if s.slowest_db_without_statement => (
-            format!("database time outside the {check}; the slowest DB span has no statement: `{}` (getting a connection: a pool checkout or a new connection)", s.slowest_db_statement.clone().unwrap_or_default()),
+            format!("{db_time}; the slowest DB span has no statement: `{}` (getting a connection: a pool checkout or a new connection)", s.slowest_db_statement.clone().unwrap_or_default()),
             Some("requests wait for a database connection: raise the pool size or lower the concurrency, and keep connections out of slow work".into()),
         ),
         "db other" => (
-            format!("database time outside the {check}; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
+            format!("{db_time}; slowest statement: `{}`", s.slowest_db_statement.clone().unwrap_or_default()),
             Some("EXPLAIN that statement and check its indexes; several statements per request suggest N+1 loading".into()),
         ),
         "queue" => (

@@ -171,6 +171,67 @@ fn wrong_credentials_stop_at_once_and_say_what_the_api_answered() {
     );
 }
 
+/// docs/suites.md's step 5, walked on the test bed: a delete's dependency
+/// check planted at 50 ms (`SELECT count(*) FROM orders …`) is database time
+/// while the suite declares no check, and the delete's *cascade* once the
+/// doc's lines are added — the list's pagination `count(*)` never is, and
+/// the findings use the suite's words.
+#[test]
+fn the_dependency_check_is_singled_out_only_when_the_suite_declares_it() {
+    let bed = Bed::start(&[("TESTBED_CHECK_MS", "50")]);
+    let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
+    let before = rows(db);
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--scenario", "{ITEM_LIST,ITEM_DELETE}"];
+    let off = dir.path().join("off");
+    let o = run(app, collector, &off, "changethis", &flags);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let a = crate::testbed::analysis(&off);
+    let delete = &crate::testbed::scenario(&a, "ITEM_DELETE")["p95_split"];
+    assert_eq!(delete["cascade_ms"].as_f64(), Some(0.0), "{delete}");
+    assert!(delete["db_other_ms"].as_f64().unwrap() >= 48.0, "{delete}");
+    // The slow statement is still named, as database time, not as a check.
+    let findings = a["findings"].to_string();
+    assert!(
+        findings.contains("(the suite declares no dependency check); slowest statement: `SELECT count(*) FROM orders"),
+        "{findings}"
+    );
+
+    // The doc's lines, top-level keys before the suite's first table.
+    let doc = std::fs::read_to_string(workspace_root().join("docs/suites.md")).unwrap();
+    let step = &doc[doc.find("**5. The dependency check").unwrap()..];
+    let block = &step[step.find("```toml\n").unwrap() + 8..];
+    let block = &block[..block.find("```").unwrap()];
+    let suite_text = std::fs::read_to_string(suite()).unwrap();
+    let at = suite_text.find("[auth]").unwrap();
+    let on_suite = dir.path().join("on.toml");
+    let text_on = format!("{}{block}\n{}", &suite_text[..at], &suite_text[at..]);
+    std::fs::write(&on_suite, text_on).unwrap();
+    let on = dir.path().join("on");
+    let env = [
+        ("TESTBED_USER", "admin@example.com"),
+        ("TESTBED_PASSWORD", "changethis"),
+    ];
+    let mut args = vec!["--runs", "10"];
+    args.extend_from_slice(&flags);
+    let o = crate::testbed::run_suite(app, collector, &on, &on_suite, &args, &env);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let a = crate::testbed::analysis(&on);
+    let delete = &crate::testbed::scenario(&a, "ITEM_DELETE")["p95_split"];
+    let cascade = delete["cascade_ms"].as_f64().unwrap();
+    assert!((48.0..=60.0).contains(&cascade), "{delete}");
+    assert!(delete["db_other_ms"].as_f64().unwrap() < 20.0, "{delete}");
+    let list = &crate::testbed::scenario(&a, "ITEM_LIST")["p95_split"];
+    assert_eq!(list["cascade_ms"].as_f64(), Some(0.0), "{list}");
+    let findings = a["findings"].to_string();
+    assert!(
+        findings.contains("the order check") && findings.contains("add an index on item_id"),
+        "{findings}"
+    );
+    assert_eq!(rows(db), before, "the database is as it was");
+}
+
 /// Kept fixtures are removed later by `tracesplit cleanup`, which logs in
 /// as the run did: the ledger names the variables, the environment has them.
 #[test]

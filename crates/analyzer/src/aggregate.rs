@@ -358,7 +358,7 @@ pub fn numbers(
         distribution_ms,
         corrected,
         p95_corrected,
-        stall: crate::transport::stall(t, &expected),
+        stall: crate::transport::stall(t, splits, &expected),
     }
 }
 

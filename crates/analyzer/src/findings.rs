@@ -111,7 +111,11 @@ fn seed_rules(s: &ScenarioAnalysis, out: &mut Vec<Finding>) {
             Severity::Critical,
             "failed_requests",
             Some(s),
-            format!("{}: {} requests failed", s.scenario, s.failed),
+            format!(
+                "{}: {} failed",
+                s.scenario,
+                tracesplit_model::stats::counted(s.failed, "request")
+            ),
             kinds.join(", "),
             None,
         ));
@@ -332,11 +336,38 @@ fn clock_rule(clocks: Option<&ClockCheck>, out: &mut Vec<Finding>) {
         None,
         "the server's clock disagrees with the client's: network includes the server's own time outside its spans".into(),
         format!(
-            "only {} of {} server spans lie inside their client span, so the time outside them cannot be split into wire and queue; durations alone give network = total − server",
-            c.inside, c.checked
+            "{}, so the time outside them cannot be split into wire and queue; durations alone give network = total − server",
+            clock_evidence(c)
         ),
         Some("run the client on the API's host, or synchronize both clocks (chrony/NTP) for the split of network and queue".into()),
     ));
+}
+
+/// What showed the clocks disagree: most spans ending well after the
+/// answer arrived (the server's clock ahead), else spans starting before
+/// their request was sent (behind).
+fn clock_evidence(c: &ClockCheck) -> String {
+    if c.started_early + c.ended_late == 0 {
+        // A check written before the two were counted apart.
+        return format!(
+            "only {} of {} server spans lie inside their client span",
+            c.inside, c.checked
+        );
+    }
+    let mut said = Vec::new();
+    if c.ended_late * 2 > c.checked {
+        said.push(format!(
+            "{} of {} server spans end more than 2 ms after their client read the answer (the server's clock runs ahead)",
+            c.ended_late, c.checked
+        ));
+    }
+    if c.started_early > 0 {
+        said.push(format!(
+            "{} of {} server spans start before their client sent the request (the server's clock runs behind)",
+            c.started_early, c.checked
+        ));
+    }
+    said.join("; ")
 }
 
 /// All findings, most severe first.

@@ -376,7 +376,7 @@ pub fn rules(scenarios: &[ScenarioAnalysis], abandoned: Option<&Abandoned>) -> V
             severity: Severity::Warning,
             rule: "abandoned".into(),
             scenario: None,
-            title: format!("{} requests timed out on the client", a.requests),
+            title: format!("{} timed out on the client", tracesplit_model::stats::counted(a.requests, "request")),
             detail: a.describe(),
             next_step: Some("raise --timeout to see how long they really take, or lower the load until they answer".into()),
         });

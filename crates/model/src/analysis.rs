@@ -48,14 +48,24 @@ pub struct Analysis {
 /// The clock check behind the network/queue split.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClockCheck {
-    /// The server spans lie inside the client spans (≥ 95 % of the matched
-    /// requests that answered as expected: failures and abandoned requests
-    /// are left out).
+    /// The clocks agree: at most 5 % of the server spans start before their
+    /// client span and at most half end more than 2 ms after it (of the
+    /// matched requests that answered as expected: failures and abandoned
+    /// requests are left out).
     pub consistent: bool,
     /// Matched requests whose server span lies inside the client span.
     pub inside: u64,
     /// Matched requests checked.
     pub checked: u64,
+    /// Of those, server spans that start before the client sent the request
+    /// (by more than 0.1 ms): the server's clock is behind.
+    #[serde(default)]
+    pub started_early: u64,
+    /// Of those, server spans that end more than 2 ms after the client read
+    /// the answer: work after the last send (a busy event loop), or — when
+    /// most do — the server's clock is ahead.
+    #[serde(default)]
+    pub ended_late: u64,
     /// The one-way wire latency estimate (ms), when consistent.
     pub one_way_ms: Option<f64>,
 }
@@ -396,6 +406,12 @@ pub struct Stall {
     pub of: u64,
     /// The median wait of the stalled ones (ms).
     pub median_ms: f64,
+    /// Of the stalled ones, those whose server span was still open for most
+    /// of the wait: the server wrote the body late (its own time, in the
+    /// handler), rather than the body waiting in the kernel (network). Known
+    /// only when the clocks agree.
+    #[serde(default)]
+    pub in_server: u64,
 }
 
 /// One finding with its evidence and a next step.

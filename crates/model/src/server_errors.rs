@@ -61,9 +61,10 @@ pub struct Abandoned {
 impl Abandoned {
     /// One sentence for the reports.
     pub fn describe(&self) -> String {
+        let were = if self.requests == 1 { "was" } else { "were" };
         let mut s = format!(
-            "{} requests timed out on the client and were left out of the split and the clock check",
-            self.requests
+            "{} timed out on the client and {were} left out of the split and the clock check",
+            crate::stats::counted(self.requests, "request")
         );
         if self.finished_on_server > 0 {
             s.push_str(&format!(

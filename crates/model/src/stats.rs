@@ -93,6 +93,15 @@ impl LatencyStats {
     }
 }
 
+/// A count with its noun: `1 request`, `3 requests` (nouns that take an s).
+pub fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Milliseconds as every output writes them: `0.42`, `12.3`, `812`.
 pub fn fmt_ms(v: f64) -> String {
     if v >= 100.0 {
@@ -106,6 +115,20 @@ pub fn fmt_ms(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::counted;
+
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(
+            (
+                counted(1, "request"),
+                counted(0, "request"),
+                counted(3, "request")
+            ),
+            ("1 request".into(), "0 requests".into(), "3 requests".into())
+        );
+    }
+
     use super::*;
 
     #[test]

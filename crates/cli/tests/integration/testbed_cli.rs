@@ -322,3 +322,54 @@ fn per_iteration_fixtures_are_created_before_the_clock_starts() {
     // Nothing of the run is left, and the rows that were there are.
     assert_eq!(db.sql("SELECT count(*) FROM item").trim(), "2");
 }
+
+/// The load the issue was found with (`--rate 200 --concurrency 64`, 600
+/// GETs, a 1 s timeout) against a pool of 5 + 10 whose checkout gives up
+/// after 0.5 s: the event loop saturates, and spans end late and bodies
+/// follow their heads late — inside the server span. The clocks still
+/// agree (one host), and the wire stays what loopback is.
+#[test]
+fn the_issues_own_load_keeps_the_clocks_and_the_wire() {
+    let bed = Bed::start(&[
+        ("TESTBED_POOL_SIZE", "5"),
+        ("TESTBED_MAX_OVERFLOW", "10"),
+        ("TESTBED_POOL_TIMEOUT", "0.5"),
+        ("TESTBED_HOLD_MS", "50"),
+    ]);
+    let (app, collector) = (&bed.app, bed.collector);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = testbed::run(
+        app,
+        collector,
+        &out,
+        &[
+            "--scenario",
+            "ITEM_GET",
+            "--rate",
+            "200",
+            "--concurrency",
+            "64",
+            "--runs",
+            "600",
+            "--timeout",
+            "1s",
+        ],
+    );
+    let a = analysis(&out);
+    let clocks = &a["clocks"];
+    assert_eq!(clocks["consistent"], true, "{clocks}\n{}", text(&o));
+    assert_eq!(clocks["started_early"].as_u64(), Some(0), "{clocks}");
+    let p95 = &scenario(&a, "ITEM_GET")["p95_split"];
+    assert!(
+        p95["network_ms"].as_f64().unwrap() < 5.0,
+        "{p95}\n{}",
+        text(&o)
+    );
+    // A stall named is the server's, not the kernel's.
+    for f in a["findings"].as_array().unwrap() {
+        if f["rule"] == "transport_stall" {
+            assert!(f["detail"].as_str().unwrap().contains("not network"), "{f}");
+        }
+    }
+}

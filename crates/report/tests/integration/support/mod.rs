@@ -493,6 +493,7 @@ pub fn analysis() -> Analysis {
             inside: 80,
             checked: 80,
             one_way_ms: Some(0.05),
+            ..Default::default()
         }),
         abandoned: Some(tracesplit_model::server_errors::Abandoned {
             requests: 1,

@@ -35,6 +35,9 @@ fn shape_title(scenario: &str, top: &ShapeDelta) -> String {
     }
 }
 
+/// The attribute under which a span's recorded exception is compared.
+const EXCEPTION_TYPE: &str = "exception.type";
+
 fn attribute_title(scenario: &str, a: &AttributeDelta) -> String {
     format!(
         "{scenario}: {:.0} % of slow requests {} `{}` = `{}` ({:.0} % of the baseline)",
@@ -55,7 +58,12 @@ fn attribute_title(scenario: &str, a: &AttributeDelta) -> String {
 /// first: it says which requests; a span shape then says what they did.
 fn why_slow(s: &ScenarioAnalysis, tail: &TailExplanation) -> Option<(String, String, String)> {
     let shape = strong_shape(tail);
-    let request_attr = tail.attributes.iter().find(|a| a.on_request);
+    // An exception recorded anywhere in the request says which requests as
+    // well as a property of the request itself does.
+    let request_attr = tail
+        .attributes
+        .iter()
+        .find(|a| a.on_request || a.key == EXCEPTION_TYPE);
     let gap = tail.slow_mean_ms - tail.baseline_mean_ms;
     let sets = format!(
         "a slow request ({} at or above the P95, mean {} ms) against a baseline one ({} at or below the P50, mean {} ms)",
@@ -88,10 +96,17 @@ fn why_slow(s: &ScenarioAnalysis, tail: &TailExplanation) -> Option<(String, Str
             Some(top) => format!("{}. {}", attribute_evidence(a), shape_evidence(top)),
             None => format!("{}; {sets}", attribute_evidence(a)),
         };
-        let next = format!(
-            "compare the requests with `{}` = `{}` with the others: the host or instance behind it, its version, its load; then open an outlier's trace",
-            a.key, a.value
-        );
+        let next = if a.key == EXCEPTION_TYPE {
+            format!(
+                "open an outlier's trace at the span that raised `{}`: the exception and what surrounds it (a retry, a lock wait, a timeout) are what these requests did",
+                a.value
+            )
+        } else {
+            format!(
+                "compare the requests with `{}` = `{}` with the others: the host or instance behind it, its version, its load; then open an outlier's trace",
+                a.key, a.value
+            )
+        };
         return Some((attribute_title(&s.scenario, a), detail, next));
     }
     if let Some(top) = shape {

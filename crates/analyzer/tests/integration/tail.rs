@@ -321,6 +321,67 @@ fn an_instance_serving_most_slow_requests_is_the_first_explanation() {
     );
 }
 
+/// The statement of request `r` (its first DB span) recorded an exception.
+fn raised(
+    (r, spans): (RequestRecord, Vec<SpanRecord>),
+    exception_type: &str,
+) -> (RequestRecord, Vec<SpanRecord>) {
+    let mut spans = spans;
+    let events = serde_json::json!([{
+        "name": "exception",
+        "time_unix_nano": spans[0].end_unix_nano,
+        "attributes": {"exception.type": exception_type, "exception.message": "lock timeout"}
+    }]);
+    spans[0].events_json = Some(events.to_string());
+    (r, spans)
+}
+
+#[test]
+fn an_exception_the_slow_requests_raise_is_named_by_the_attribution() {
+    // The 11 slow requests (+30 ms in the handler): 9 of them had their
+    // statement raise psycopg's LockNotAvailable; of the rest, every
+    // twentieth did.
+    let all = (0..200u32)
+        .map(|i| {
+            let slow = i % 18 == 5;
+            let handler = if slow { 30_000 } else { i64::from(i % 5) * 20 };
+            let r = request(i, i64::from(i) * 100, 400, handler, &normal_calls(i));
+            let raises = if slow { i < 150 } else { i % 20 == 0 };
+            if raises {
+                raised(r, "psycopg.errors.LockNotAvailable")
+            } else {
+                r
+            }
+        })
+        .collect();
+    let a = analyzed(all);
+    let tail = a.scenarios[0].tail.as_ref().unwrap();
+    let named = tail
+        .attributes
+        .iter()
+        .find(|d| d.key == "exception.type")
+        .unwrap_or_else(|| panic!("no exception.type: {tail:?}"));
+    assert_eq!(named.value, "psycopg.errors.LockNotAvailable");
+    assert!(
+        !named.on_request && (named.slow_share - 9.0 / 11.0).abs() < 1e-9,
+        "a child span raised it: {named:?}"
+    );
+    let why = a.findings.iter().find(|f| f.rule == "why_slow").unwrap();
+    assert!(
+        why.title.contains(
+            "82 % of slow requests have a span with `exception.type` = `psycopg.errors.LockNotAvailable`"
+        ),
+        "{}",
+        why.title
+    );
+    assert!(
+        why.next_step
+            .as_deref()
+            .is_some_and(|n| n.contains("the span that raised")),
+        "{why:?}"
+    );
+}
+
 #[test]
 fn a_small_difference_in_instances_is_not_a_cause() {
     // Every request is equally likely to be slow on either instance.

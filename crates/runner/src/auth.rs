@@ -172,6 +172,11 @@ impl Auth {
         }
     }
 
+    /// The name of the header the token is sent in (`Authorization`).
+    pub fn header_name(&self) -> &str {
+        self.header.split_once(':').map_or("", |(n, _)| n.trim())
+    }
+
     /// Whether every credential is a `${VAR}` reference (a recorded login can be replayed).
     pub fn replayable(&self) -> bool {
         self.form.values().all(|v| !v.is_empty())

@@ -37,8 +37,23 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
         .unwrap_or_default();
     let timeout = Duration::from_secs(30);
     let mut headers = parse_headers(&args.headers)?;
+    let missing: Vec<&str> = (access.headers.iter())
+        .filter(|name| !headers.contains_key(name.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the run sent {} with -H, and the ledger keeps no header values: pass {} again, e.g. tracesplit cleanup {} -H '{}: …'",
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+            args.ledger.display(),
+            missing[0]
+        );
+    }
     let tls = args.tls.options();
-    if let Some(auth) = access.auth.as_ref().filter(|_| args.headers.is_empty()) {
+    // A header given here that the login would set replaces the login.
+    let login = (access.auth.as_ref()).filter(|a| !headers.contains_key(a.header_name()));
+    if let Some(auth) = login {
         match auth.log_in(&base_url, &headers, timeout, &tls, false).await {
             Ok((name, value)) => {
                 headers.insert(name, value);

@@ -120,15 +120,7 @@ fn wrong_credentials_stop_at_once_and_say_what_the_api_answered() {
     assert!(!out.join("requests.parquet").exists());
     // A stale token given as a header, no login: the first create is
     // refused, the run stops, and says so.
-    let suite_text = std::fs::read_to_string(suite()).unwrap();
-    let start = suite_text.find("[auth]").unwrap();
-    let end = suite_text.find("[[kind]]").unwrap();
-    let no_login = dir.path().join("no-login.toml");
-    std::fs::write(
-        &no_login,
-        format!("{}{}", &suite_text[..start], &suite_text[end..]),
-    )
-    .unwrap();
+    let no_login = no_login_suite(dir.path());
     let out = dir.path().join("token");
     let o = Command::new(bin())
         .args([
@@ -232,6 +224,20 @@ fn the_dependency_check_is_singled_out_only_when_the_suite_declares_it() {
     assert_eq!(rows(db), before, "the database is as it was");
 }
 
+/// The newcomer's suite without its `[auth]` section, written into `dir`.
+fn no_login_suite(dir: &std::path::Path) -> std::path::PathBuf {
+    let suite_text = std::fs::read_to_string(suite()).unwrap();
+    let start = suite_text.find("[auth]").unwrap();
+    let end = suite_text.find("[[kind]]").unwrap();
+    let path = dir.join("no-login.toml");
+    std::fs::write(
+        &path,
+        format!("{}{}", &suite_text[..start], &suite_text[end..]),
+    )
+    .unwrap();
+    path
+}
+
 /// Kept fixtures are removed later by `tracesplit cleanup`, which logs in
 /// as the run did: the ledger names the variables, the environment has them.
 #[test]
@@ -274,6 +280,56 @@ fn cleanup_logs_in_as_the_run_did() {
     let o = cleanup(Some("changethis"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(rows(db), before, "removed with the run's login");
+
+    // A run authenticated by -H alone: cleanup needs the header again
+    // (headers are never kept), and `cleanup -H` removes what it kept.
+    let out = dir.path().join("header");
+    let auth = format!("Authorization: Bearer {}", app.token());
+    let flags = [
+        "--runs",
+        "10",
+        "--keep-fixtures",
+        "--scenario",
+        "ITEM_GET",
+        "-H",
+        auth.as_str(),
+    ];
+    let o = crate::testbed::run_suite(
+        app,
+        collector,
+        &out,
+        &no_login_suite(dir.path()),
+        &flags,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_ne!(rows(db), before, "the kept fixture is there");
+    let ledger = out.join("ledger.jsonl");
+    assert!(!std::fs::read_to_string(&ledger).unwrap().contains(&auth));
+    let bare = Command::new(bin())
+        .args(["cleanup", ledger.to_str().unwrap()])
+        .output()
+        .unwrap();
+    // The ledger names the header, never its value: cleanup asks for it
+    // before it sends anything.
+    assert!(
+        std::fs::read_to_string(&ledger)
+            .unwrap()
+            .contains("\"headers\":[\"authorization\"]")
+    );
+    assert_eq!(bare.status.code(), Some(2), "{}", text(&bare));
+    assert!(
+        text(&bare).contains("the run sent authorization with -H"),
+        "{}",
+        text(&bare)
+    );
+    assert_ne!(rows(db), before, "nothing removed without the header");
+    let with_header = Command::new(bin())
+        .args(["cleanup", ledger.to_str().unwrap(), "-H", auth.as_str()])
+        .output()
+        .unwrap();
+    assert_eq!(with_header.status.code(), Some(0), "{}", text(&with_header));
+    assert_eq!(rows(db), before, "removed with cleanup -H");
 }
 
 /// Tokens that expire every 1.5 s: after a 401 the run logs in again, and

@@ -229,6 +229,11 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
 }
 
 /// The run's fixtures, and the kept set it reuses (its shared fixtures adopted).
+/// The names of the run's `-H` headers, as the ledger keeps them.
+fn header_names(headers: &http::HeaderMap) -> Vec<String> {
+    headers.keys().map(|k| k.as_str().to_owned()).collect()
+}
+
 async fn open_fixtures(
     config: &RunConfig,
     client: ApiClient,
@@ -249,13 +254,17 @@ async fn open_fixtures(
             retry: config.setup_retry,
             progress: config.progress.clone(),
             cancelled: config.cancelled.clone(),
+            header_names: header_names(&config.headers),
         },
     )?;
     if let Some(k) = &kept {
         // The kept set's ledger gets this run's kinds and tag too, so
         // `cleanup` of the set sweeps for every run that added to it.
-        k.ledger
-            .begin(&config.run_id, &config.suite.kinds, &config.suite.access())?;
+        k.ledger.begin(
+            &config.run_id,
+            &config.suite.kinds,
+            &config.suite.access(&header_names(&config.headers)),
+        )?;
         k.adopt_shared(&fixtures).await?;
     }
     Ok((fixtures, kept))

@@ -84,11 +84,13 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// How the API is reached, as the ledger records it (no credential values).
-    pub fn access(&self) -> crate::fixtures::ledger::Access {
+    /// How the API is reached, as the ledger records it (no credential
+    /// values): `header_names` are the run's `-H` headers, by name.
+    pub fn access(&self, header_names: &[String]) -> crate::fixtures::ledger::Access {
         crate::fixtures::ledger::Access {
             health: self.health.clone(),
             auth: self.auth.as_ref().map(crate::auth::Auth::recorded),
+            headers: header_names.to_vec(),
         }
     }
 }

@@ -304,6 +304,11 @@ fn cleanup_logs_in_as_the_run_did() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_ne!(rows(db), before, "the kept fixture is there");
+    assert!(
+        text(&o).contains("-H 'authorization: …'`"),
+        "the advice names the header: {}",
+        text(&o)
+    );
     let ledger = out.join("ledger.jsonl");
     assert!(!std::fs::read_to_string(&ledger).unwrap().contains(&auth));
     let bare = Command::new(bin())

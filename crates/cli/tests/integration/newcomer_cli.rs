@@ -224,6 +224,45 @@ fn the_dependency_check_is_singled_out_only_when_the_suite_declares_it() {
     assert_eq!(rows(db), before, "the database is as it was");
 }
 
+/// A health path the API refuses stops the run before anything is made:
+/// 403 (no token: the suite without its login) names the credentials, 404
+/// the path; both with the API's own words, exit 2, no run directory.
+#[test]
+fn a_health_path_the_api_refuses_stops_the_run_with_its_answer() {
+    let bed = Bed::start(&[]);
+    let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
+    let before = rows(db);
+    let dir = tempfile::tempdir().unwrap();
+    let suite = no_login_suite(dir.path());
+    for (path, status, said, why) in [
+        (
+            "/api/v1/items/",
+            "403",
+            "Could not validate credentials",
+            "credentials",
+        ),
+        (
+            "/api/v1/nope",
+            "404",
+            "Not Found",
+            "the health path is not the API's",
+        ),
+    ] {
+        let out = dir.path().join(status);
+        let flags = ["--runs", "10", "--health-path", path];
+        let o = crate::testbed::run_suite(app, collector, &out, &suite, &flags, &[]);
+        let all = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{all}");
+        assert!(
+            all.contains(&format!("answered {status}")) && all.contains(said) && all.contains(why),
+            "{all}"
+        );
+        assert!(!all.contains("cleanup"), "{all}");
+        assert!(!out.exists(), "no run directory after a refusal");
+    }
+    assert_eq!(rows(db), before);
+}
+
 /// The newcomer's suite without its `[auth]` section, written into `dir`.
 fn no_login_suite(dir: &std::path::Path) -> std::path::PathBuf {
     let suite_text = std::fs::read_to_string(suite()).unwrap();

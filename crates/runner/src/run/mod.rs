@@ -41,18 +41,24 @@ async fn health(
     };
     match client.probe(path).await {
         Ok((200..=299, _)) => Ok(()),
-        Ok((status @ (401 | 403), _)) => {
+        Ok((status @ 400..=499, _)) => {
+            // The probe reads no body: ask again for the API's own words.
             let o = client.send(http::Method::GET, path, None, None).await;
             let body: String = String::from_utf8_lossy(&o.body).chars().take(300).collect();
+            let what = if matches!(status, 401 | 403) {
+                "the API refuses the run's credentials (check --header or the suite's [auth])"
+            } else {
+                "the health path is not the API's (name it with `health = \"/…\"` in the suite or --health-path, or --health-path none)"
+            };
             Err(RunError::Refused(format!(
-                "GET {} answered {status}: {} — the API refuses the run's credentials (check --header or the suite's [auth])",
+                "GET {} answered {status}: {} — {what}",
                 client.url(path),
                 body.trim()
             )))
         }
         Ok((status, _)) => {
             progress.line(&format!(
-                "warning: GET {} answered {status}; continuing (name the API's health path with `health = \"/…\"` in the suite or --health-path, or --health-path none)",
+                "warning: GET {} answered {status}; continuing (the API may be unhealthy: its failures will show in the results)",
                 client.url(path)
             ));
             Ok(())

@@ -53,6 +53,21 @@ fn attribute_title(scenario: &str, a: &AttributeDelta) -> String {
     )
 }
 
+/// The next step when a value of the slow requests leads.
+fn attribute_next(a: &AttributeDelta) -> String {
+    if a.key == EXCEPTION_TYPE {
+        format!(
+            "open an outlier's trace at the span that raised `{}`: the exception and what surrounds it (a retry, a lock wait, a timeout) are what these requests did",
+            a.value
+        )
+    } else {
+        format!(
+            "compare the requests with `{}` = `{}` with the others: the host or instance behind it, its version, its load; then open an outlier's trace",
+            a.key, a.value
+        )
+    }
+}
+
 /// The "why slow" finding's title, evidence and next step. A property of the
 /// request itself (which instance served it, which route or status) comes
 /// first: it says which requests; a span shape then says what they did.
@@ -96,18 +111,7 @@ fn why_slow(s: &ScenarioAnalysis, tail: &TailExplanation) -> Option<(String, Str
             Some(top) => format!("{}. {}", attribute_evidence(a), shape_evidence(top)),
             None => format!("{}; {sets}", attribute_evidence(a)),
         };
-        let next = if a.key == EXCEPTION_TYPE {
-            format!(
-                "open an outlier's trace at the span that raised `{}`: the exception and what surrounds it (a retry, a lock wait, a timeout) are what these requests did",
-                a.value
-            )
-        } else {
-            format!(
-                "compare the requests with `{}` = `{}` with the others: the host or instance behind it, its version, its load; then open an outlier's trace",
-                a.key, a.value
-            )
-        };
-        return Some((attribute_title(&s.scenario, a), detail, next));
+        return Some((attribute_title(&s.scenario, a), detail, attribute_next(a)));
     }
     if let Some(top) = shape {
         let mut detail = shape_evidence(top);

@@ -3,10 +3,12 @@
 use crate::args::CleanupArgs;
 use crate::exit::{self, Unreachable};
 use anyhow::Context;
+use http::HeaderMap;
 use std::time::Duration;
 use tracesplit_model::RunManifest;
 use tracesplit_runner::AuthError;
-use tracesplit_runner::ledger::Ledger;
+use tracesplit_runner::TlsOptions;
+use tracesplit_runner::ledger::{Access, Ledger};
 use tracesplit_runner::{ApiClient, parse_headers};
 
 fn base_url_of(args: &CleanupArgs) -> String {
@@ -24,18 +26,16 @@ fn base_url_of(args: &CleanupArgs) -> String {
         .unwrap_or_else(|| "http://localhost:8000".into())
 }
 
-pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
-    let base_url = base_url_of(&args);
-    let contents = Ledger::read(&args.ledger)
-        .with_context(|| format!("cannot read the ledger {}", args.ledger.display()))?;
-    // How the run reached the API: its health path and login (the ledger
-    // keeps `${VAR}` references, never credentials).
-    let access = contents
-        .runs
-        .last()
-        .map(|r| r.access.clone())
-        .unwrap_or_default();
-    let timeout = Duration::from_secs(30);
+/// The headers cleanup sends: the `-H` given here — every header the run
+/// sent with `-H` must be given again — and the suite's login, unless a
+/// header given here is the one it would set.
+async fn headers_for(
+    args: &CleanupArgs,
+    access: &Access,
+    base_url: &str,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> anyhow::Result<HeaderMap> {
     let mut headers = parse_headers(&args.headers)?;
     let missing: Vec<&str> = (access.headers.iter())
         .filter(|name| !headers.contains_key(name.as_str()))
@@ -50,11 +50,9 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
             missing[0]
         );
     }
-    let tls = args.tls.options();
-    // A header given here that the login would set replaces the login.
     let login = (access.auth.as_ref()).filter(|a| !headers.contains_key(a.header_name()));
     if let Some(auth) = login {
-        match auth.log_in(&base_url, &headers, timeout, &tls, false).await {
+        match auth.log_in(base_url, &headers, timeout, tls, false).await {
             Ok((name, value)) => {
                 headers.insert(name, value);
             }
@@ -62,6 +60,23 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
             Err(e) => return Err(anyhow::anyhow!("{e} (or pass the header with -H)")),
         }
     }
+    Ok(headers)
+}
+
+pub async fn run(args: CleanupArgs) -> anyhow::Result<u8> {
+    let base_url = base_url_of(&args);
+    let contents = Ledger::read(&args.ledger)
+        .with_context(|| format!("cannot read the ledger {}", args.ledger.display()))?;
+    // How the run reached the API: its health path and login (the ledger
+    // keeps `${VAR}` references, never credentials).
+    let access = contents
+        .runs
+        .last()
+        .map(|r| r.access.clone())
+        .unwrap_or_default();
+    let timeout = Duration::from_secs(30);
+    let tls = args.tls.options();
+    let headers = headers_for(&args, &access, &base_url, timeout, &tls).await?;
     let client = ApiClient::with_tls(&base_url, headers, timeout, 8, &tls)?;
     let reached = match access.health.as_deref() {
         Some(path) => client.probe(path).await.map(|_| ()).map_err(|e| (path, e)),

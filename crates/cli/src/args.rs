@@ -294,9 +294,10 @@ pub struct RunArgs {
     /// Run each scenario for this long instead of a number of iterations (e.g. 30s).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
-    /// Iterations in flight at once (closed model).
-    #[arg(long, default_value_t = 1)]
-    pub concurrency: usize,
+    /// Iterations in flight at once (closed model; default 1). With --rate it limits
+    /// nothing (--max-concurrency does), and the run says so.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Start this many iterations per second (open model, like k6's constant-arrival-rate;
     /// latency corrected for coordinated omission). Iterations in flight grow to what the
     /// rate needs, up to --max-concurrency; --concurrency does not limit them.

@@ -71,7 +71,7 @@ pub enum ConfigError {
 
 /// The checks of the numbers, before anything is read or created.
 fn check(args: &RunArgs) -> Result<(), ConfigError> {
-    if args.concurrency == 0 {
+    if args.concurrency == Some(0) {
         return Err(ConfigError::Concurrency);
     }
     if args.runs == 0 && args.duration.is_none() {
@@ -90,6 +90,13 @@ fn check(args: &RunArgs) -> Result<(), ConfigError> {
 /// (and no directory exists yet).
 pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunConfig, Spans)> {
     check(&args)?;
+    if let (Some(c), Some(_)) = (args.concurrency, args.rate) {
+        // k6's users pass both; say which one bounds the open model.
+        eprintln!(
+            "note: --concurrency {c} does not limit an open model: with --rate the iterations in flight follow the rate, up to --max-concurrency ({})",
+            args.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
+        );
+    }
     let mut suite = suite::load(args.suite.as_deref())?;
     // Before the selection, so `--scenario 'CASCADE_SWEEP_*'` runs the sweep alone.
     suite
@@ -132,7 +139,7 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
         stop: args
             .duration
             .map_or(Stop::Iterations(args.runs), Stop::Duration),
-        concurrency: args.concurrency,
+        concurrency: args.concurrency.unwrap_or(1),
         max_concurrency: args.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
         rate: args.rate,
         warmup: args.warmup,

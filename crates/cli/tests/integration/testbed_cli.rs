@@ -356,6 +356,11 @@ fn the_issues_own_load_keeps_the_clocks_and_the_wire() {
             "1s",
         ],
     );
+    assert!(
+        text(&o).contains("--concurrency 64 does not limit an open model"),
+        "{}",
+        text(&o)
+    );
     let a = analysis(&out);
     let clocks = &a["clocks"];
     assert_eq!(clocks["consistent"], true, "{clocks}\n{}", text(&o));

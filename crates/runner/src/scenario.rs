@@ -26,11 +26,12 @@ pub const AHEAD: usize = 64;
 /// that keeps the pool filled ahead of the iterations, so a fixture's
 /// creation is not part of any measured request nor of its start's lateness
 /// (the open model's correction measures the API, not the setup). `None` when
-/// not needed; abort the task when the scenario ends.
+/// not needed. Set the flag when the scenario ends and await the task: it
+/// finishes the create in flight, then returns.
 pub fn keep_fixtures_ahead(
     run: &Arc<ScenarioRun>,
     config: &crate::RunConfig,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> Option<(Arc<AtomicBool>, tokio::task::JoinHandle<()>)> {
     // At a rate, every iteration's fixture was made before the clock started.
     let timed = matches!(config.schedule.stop, crate::schedule::Stop::Duration(_))
         && config.schedule.rate.is_none();
@@ -44,8 +45,13 @@ pub fn keep_fixtures_ahead(
     }
     let target = AHEAD.max(2 * config.schedule.concurrency);
     let run = run.clone();
-    Some(tokio::spawn(async move {
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = done.clone();
+    let task = tokio::spawn(async move {
         loop {
+            if finished.load(Relaxed) {
+                return;
+            }
             let have = run.pool.locked().len();
             if have >= target || run.state.stop.load(Relaxed) {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -76,7 +82,8 @@ pub fn keep_fixtures_ahead(
                 }
             }
         }
-    }))
+    });
+    Some((done, task))
 }
 
 /// Shared state of a run's measured phases.

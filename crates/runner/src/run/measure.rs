@@ -95,6 +95,12 @@ pub(super) async fn measure_suite(
             let rows = setup.existing_rows.iter();
             m.notes
                 .extend(rows.map(|r| format!("{}: {r}", scenario.name)));
+            if setup.made_during_measuring > 0 {
+                m.notes.push(format!(
+                    "{}: {} fixtures were made while the scenario was measured (a timed closed run cannot know how many it needs; give --rate to create them all first)",
+                    scenario.name, setup.made_during_measuring
+                ));
+            }
             m.setups.insert(scenario.name.clone(), setup);
         }
     }
@@ -250,8 +256,12 @@ async fn drive_scenario(config: &RunConfig, run: &Arc<ScenarioRun>) -> (TallySna
         },
     )
     .await;
-    if let Some(p) = producer {
-        p.abort();
+    if let Some((done, p)) = producer {
+        // Let a create in flight finish and be ledgered: cut off, its row
+        // would be made without the run knowing it (the sweep's "lost
+        // answers"). The fixtures left in the pool are removed at cleanup.
+        done.store(true, Relaxed);
+        let _ = p.await;
     }
     bar.finish();
     (run.tally.snapshot(), driven)

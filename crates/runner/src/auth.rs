@@ -84,6 +84,14 @@ pub enum AuthError {
         /// What happened.
         error: String,
     },
+    /// `--http2` without TLS to an API that speaks only HTTP/1.1.
+    #[error(
+        "the login {url} over HTTP/2 without TLS: the API closed the connection on the HTTP/2 preface — it does not speak h2c (HTTP/2 with prior knowledge): drop --http2"
+    )]
+    NoHttp2 {
+        /// Login URL.
+        url: String,
+    },
     /// The header template does not make a header.
     #[error("[auth] header {0:?} is not 'Name: value with {{token}}'")]
     Header(String),
@@ -237,6 +245,13 @@ impl Auth {
             .take(300)
             .collect::<String>();
         if let Some(error) = o.error {
+            // Nothing negotiates HTTP/2 without TLS: an HTTP/1.1 server
+            // closes the connection on the preface (as the health probe
+            // reads it too).
+            let h2c = http2 && base_url.starts_with("http://");
+            if h2c && matches!(error.as_str(), "reset" | "malformed" | "io") {
+                return Err(AuthError::NoHttp2 { url });
+            }
             return Err(AuthError::Unreachable { url, error });
         }
         if !(200..300).contains(&o.status) {

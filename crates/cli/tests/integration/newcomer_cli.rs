@@ -263,6 +263,37 @@ fn a_health_path_the_api_refuses_stops_the_run_with_its_answer() {
     assert_eq!(rows(db), before);
 }
 
+/// `--http2` against uvicorn (HTTP/1.1 only, no TLS): the login and the
+/// health check both say to drop --http2 (exit 2: a flag to change, not an
+/// API that is down), before anything is made.
+#[test]
+fn http2_against_an_http1_api_says_to_drop_it() {
+    let bed = Bed::start(&[]);
+    let (app, collector) = (&bed.app, bed.collector);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("login");
+    let o = run(app, collector, &out, "changethis", &["--http2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("drop --http2"), "{}", text(&o));
+    let out = dir.path().join("health");
+    let flags = ["--runs", "10", "--http2"];
+    let o = crate::testbed::run_suite(
+        app,
+        collector,
+        &out,
+        &no_login_suite(dir.path()),
+        &flags,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("does not speak HTTP/2 without TLS") && text(&o).contains("drop --http2"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+}
+
 /// The newcomer's suite without its `[auth]` section, written into `dir`.
 fn no_login_suite(dir: &std::path::Path) -> std::path::PathBuf {
     let suite_text = std::fs::read_to_string(suite()).unwrap();

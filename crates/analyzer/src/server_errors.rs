@@ -358,15 +358,25 @@ pub fn rules(scenarios: &[ScenarioAnalysis], abandoned: Option<&Abandoned>) -> V
             });
         }
     }
-    for s in scenarios.iter().filter(|s| s.db_spans.duplicates > 0) {
+    // One finding for the run: the instrumentation is the service's, not a
+    // scenario's, and sixteen copies of it would bury the rest.
+    let overlapping: Vec<&ScenarioAnalysis> = scenarios
+        .iter()
+        .filter(|s| s.db_spans.duplicates > 0)
+        .collect();
+    if !overlapping.is_empty() {
+        let copies: u64 = overlapping.iter().map(|s| s.db_spans.duplicates).sum();
+        let names: Vec<&str> = overlapping.iter().map(|s| s.scenario.as_str()).collect();
         out.push(Finding {
             severity: Severity::Info,
             rule: "overlapping_instrumentation".into(),
-            scenario: Some(s.scenario.clone()),
+            scenario: (names.len() == 1).then(|| names[0].to_owned()),
             title: "two instrumentations span the same statements".into(),
             detail: format!(
-                "{} DB spans lay inside a span of the same statement (an ORM's span around its driver's) and were counted once, as the outer span",
-                s.db_spans.duplicates
+                "{copies} DB spans lay inside a span of the same statement (an ORM's span around its driver's) and were counted once, as the outer span, in {} of {} scenarios: {}",
+                names.len(),
+                scenarios.len(),
+                names.join(", ")
             ),
             next_step: Some("nothing to do: counts and the tail use one span per statement; disable one instrumentation to save span volume".into()),
         });

@@ -182,6 +182,20 @@ fn the_dependency_check_is_singled_out_only_when_the_suite_declares_it() {
     let delete = &crate::testbed::scenario(&a, "ITEM_DELETE")["p95_split"];
     assert_eq!(delete["cascade_ms"].as_f64(), Some(0.0), "{delete}");
     assert!(delete["db_other_ms"].as_f64().unwrap() >= 48.0, "{delete}");
+    // Both scenarios' statements are spanned twice (SQLAlchemy and
+    // psycopg): one finding for the run, with every copy counted.
+    let overlapping: Vec<_> = (a["findings"].as_array().unwrap().iter())
+        .filter(|f| f["rule"] == "overlapping_instrumentation")
+        .collect();
+    assert_eq!(overlapping.len(), 1, "{overlapping:?}");
+    let copies: u64 = (a["scenarios"].as_array().unwrap().iter())
+        .map(|s| s["db_spans"]["duplicates"].as_u64().unwrap())
+        .sum();
+    let detail = overlapping[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!("{copies} DB spans")) && detail.contains("in 2 of 2 scenarios"),
+        "{detail}"
+    );
     // The slow statement is still named, as database time, not as a check.
     let findings = a["findings"].to_string();
     assert!(

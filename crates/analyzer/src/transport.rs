@@ -58,7 +58,11 @@ fn held_by_server(t: &RequestTable, sp: &RequestSplit, i: usize, wait: i64) -> b
 pub fn rules(scenarios: &[ScenarioAnalysis], clocks: Option<&ClockCheck>) -> Vec<Finding> {
     let rtt = clocks
         .and_then(|c| c.one_way_ms)
-        .map(|one_way| format!("a {:.2} ms round trip", 2.0 * one_way))
+        .map(|one_way| match 2.0 * one_way {
+            // Loopback: "a 0.00 ms round trip" reads like a missing value.
+            rtt if rtt < 0.005 => "a round trip under 0.01 ms".to_string(),
+            rtt => format!("a {rtt:.2} ms round trip"),
+        })
         .unwrap_or_else(|| "the round trip".into());
     scenarios
         .iter()

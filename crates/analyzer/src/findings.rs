@@ -246,10 +246,14 @@ fn span_rules(s: &ScenarioAnalysis, words: &Words, out: &mut Vec<Finding>) {
             "clamped",
             Some(s),
             format!(
-                "{}: {} requests had a server span longer than the client saw",
-                s.scenario, c.clamped
+                "{}: {} a server span longer than the client saw",
+                s.scenario,
+                match c.clamped {
+                    1 => "1 request had".to_string(),
+                    n => format!("{n} requests had"),
+                }
             ),
-            "network was clamped to 0 for them (clock or instrumentation difference)".into(),
+            "network was clamped to 0 for them: the server ended its span after the answer had arrived (frameworks close it after their last send, later under load), or the clocks differ".into(),
             None,
         ));
     }

@@ -179,8 +179,8 @@ pub fn config(args: RunArgs, cancelled: Arc<AtomicBool>) -> anyhow::Result<(RunC
 
 /// Ctrl-C sets the flag: no new iteration or fixture create starts; fixtures
 /// are still removed. A second Ctrl-C aborts at once, after saying how to
-/// remove the fixtures of the `ledgers` (none for an in-process API).
-pub fn cancel_on_signal(cancelled: Arc<AtomicBool>, ledgers: Vec<PathBuf>) {
+/// remove the fixtures: the `cleanups` commands (none for an in-process API).
+pub fn cancel_on_signal(cancelled: Arc<AtomicBool>, cleanups: Vec<String>) {
     // One listener for both: a second Ctrl-C right after the first is kept.
     let mut interrupts = signal::Interrupts::new();
     tokio::spawn(async move {
@@ -190,12 +190,12 @@ pub fn cancel_on_signal(cancelled: Arc<AtomicBool>, ledgers: Vec<PathBuf>) {
         );
         cancelled.store(true, Ordering::Relaxed);
         interrupts.next().await;
-        if !ledgers.is_empty() {
+        if !cleanups.is_empty() {
             eprintln!(
                 "aborted before cleanup: fixtures of this run may be left in the API; remove them with"
             );
-            for l in &ledgers {
-                eprintln!("  tracesplit cleanup {}", l.display());
+            for c in &cleanups {
+                eprintln!("  {c}");
             }
         }
         std::process::exit(i32::from(exit::INTERRUPTED));
@@ -302,7 +302,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let reports = args.reports.clone();
     let cancelled = Arc::new(AtomicBool::new(false));
     let (config, spans) = config(args, cancelled.clone())?;
-    cancel_on_signal(cancelled, ledgers_of(&config));
+    let cleanups = ledgers_of(&config)
+        .iter()
+        .map(|l| config.cleanup_command(l))
+        .collect();
+    cancel_on_signal(cancelled, cleanups);
     let done = execute(config, spans).await?;
     let failed = tokio::task::block_in_place(|| {
         analyze_after_run(&done, &options, &reports, output.as_deref())

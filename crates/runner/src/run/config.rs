@@ -105,6 +105,16 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// `tracesplit cleanup LEDGER -H 'authorization: …'`: the command that
+    /// removes what `ledger` lists, with every header the run sent with
+    /// `-H` to give again (the ledger keeps their names, never values).
+    pub fn cleanup_command(&self, ledger: &std::path::Path) -> String {
+        let flags: String = (self.headers.keys())
+            .map(|k| format!(" -H '{}: …'", k.as_str()))
+            .collect();
+        format!("tracesplit cleanup {}{flags}", ledger.display())
+    }
+
     /// A run of `suite` against `base_url` with the defaults a caller usually
     /// keeps: 20 sequential iterations, 30 s timeout, a fresh run id, no extra
     /// headers, fixtures removed at the end, a 5 s span wait, no progress

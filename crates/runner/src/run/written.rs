@@ -180,12 +180,11 @@ pub(super) fn run_notes(
     }
     if !cleanup.failed.is_empty() {
         notes.push(format!(
-            "{} fixtures could not be removed (first: {} → {}); run `tracesplit cleanup {}{}` when the API is back",
+            "{} fixtures could not be removed (first: {} → {}); run `{}` when the API is back",
             cleanup.failed.len(),
             cleanup.failed[0].0,
             cleanup.failed[0].1,
-            config.run_dir.join(LEDGER_FILE).display(),
-            header_flags(config)
+            config.cleanup_command(&config.run_dir.join(LEDGER_FILE))
         ));
     }
     if cleanup.swept > 0 {
@@ -199,9 +198,12 @@ pub(super) fn run_notes(
             .reuse_fixtures
             .clone()
             .unwrap_or_else(|| config.run_dir.join(LEDGER_FILE));
+        let command = config.cleanup_command(&ledger);
         let ledger = ledger.display();
-        let flags = header_flags(config);
-        notes.push(format!("{} fixtures kept: reuse them with --fixtures {ledger}, remove them with `tracesplit cleanup {ledger}{flags}`", cleanup.kept));
+        notes.push(format!(
+            "{} fixtures kept: reuse them with --fixtures {ledger}, remove them with `{command}`",
+            cleanup.kept
+        ));
     }
     if spans.dropped() > 0 {
         let why = export_error.map_or_else(
@@ -226,12 +228,4 @@ pub(super) fn run_notes(
         ));
     }
     notes
-}
-
-/// ` -H 'authorization: …'` for each header the run sent with `-H`: cleanup
-/// needs them again (the ledger keeps their names, never their values).
-fn header_flags(config: &RunConfig) -> String {
-    (config.headers.keys())
-        .map(|k| format!(" -H '{}: …'", k.as_str()))
-        .collect()
 }

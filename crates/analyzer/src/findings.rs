@@ -246,12 +246,9 @@ fn span_rules(s: &ScenarioAnalysis, words: &Words, out: &mut Vec<Finding>) {
             "clamped",
             Some(s),
             format!(
-                "{}: {} a server span longer than the client saw",
+                "{}: {} had a server span longer than the client saw",
                 s.scenario,
-                match c.clamped {
-                    1 => "1 request had".to_string(),
-                    n => format!("{n} requests had"),
-                }
+                tracesplit_model::stats::counted(c.clamped, "request")
             ),
             "network was clamped to 0 for them: the server ended its span after the answer had arrived (frameworks close it after their last send, later under load), or the clocks differ".into(),
             None,
@@ -348,16 +345,10 @@ fn clock_rule(clocks: Option<&ClockCheck>, out: &mut Vec<Finding>) {
 }
 
 /// What showed the clocks disagree: most spans ending well after the
-/// answer arrived (the server's clock ahead), else spans starting before
-/// their request was sent (behind).
+/// answer arrived (the server's clock ahead), and spans starting before
+/// their request was sent (behind) — one of the two always, as the check
+/// breaks on nothing else.
 fn clock_evidence(c: &ClockCheck) -> String {
-    if c.started_early + c.ended_late == 0 {
-        // A check written before the two were counted apart.
-        return format!(
-            "only {} of {} server spans lie inside their client span",
-            c.inside, c.checked
-        );
-    }
     let mut said = Vec::new();
     if c.ended_late * 2 > c.checked {
         said.push(format!(
@@ -455,6 +446,49 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_clock_finding_says_which_end_broke() {
+        let said = |c: ClockCheck| {
+            let mut out = Vec::new();
+            clock_rule(Some(&c), &mut out);
+            out.pop().map(|f| f.detail).unwrap_or_default()
+        };
+        let ahead = ClockCheck {
+            checked: 20,
+            ended_late: 15,
+            inside: 5,
+            ..Default::default()
+        };
+        let detail = said(ahead);
+        assert!(
+            detail.starts_with("15 of 20 server spans end more than 2 ms after their client read the answer (the server's clock runs ahead)"),
+            "{detail}"
+        );
+        let behind = ClockCheck {
+            checked: 20,
+            started_early: 18,
+            ended_late: 3,
+            inside: 2,
+            ..Default::default()
+        };
+        let detail = said(behind);
+        assert!(
+            detail.starts_with("18 of 20 server spans start before their client sent the request"),
+            "{detail}"
+        );
+        assert!(
+            !detail.contains("ahead"),
+            "3 of 20 late is no clock: {detail}"
+        );
+        let agreeing = ClockCheck {
+            consistent: true,
+            checked: 20,
+            inside: 20,
+            ..Default::default()
+        };
+        assert_eq!(said(agreeing), "");
     }
 
     #[test]

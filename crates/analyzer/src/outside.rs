@@ -52,12 +52,17 @@ struct Legs {
     setup: i64,
 }
 
+/// Request `i`'s response leg: from its server span's end to the client's
+/// last byte (negative when the span ended after the answer arrived).
+pub fn after_span(sp: &RequestSplit, t: &RequestTable, i: usize) -> i64 {
+    t.start[i] + t.duration[i] - (sp.server_start_ns + sp.server_ns)
+}
+
 /// Request `i`'s legs (`sp`: its split, matched).
 fn legs(sp: &RequestSplit, t: &RequestTable, i: usize) -> Legs {
-    let (c0, c1) = (t.start[i], t.start[i] + t.duration[i]);
     Legs {
-        before: sp.server_start_ns - c0,
-        after: c1 - (sp.server_start_ns + sp.server_ns),
+        before: sp.server_start_ns - t.start[i],
+        after: after_span(sp, t, i),
         transfer: t.ttfb[i].map_or(0, |f| (t.duration[i] - f).max(0)),
         setup: t.setup.get(i).copied().unwrap_or(0),
     }

@@ -50,8 +50,7 @@ pub fn stall(t: &RequestTable, splits: &[RequestSplit], expected: &[usize]) -> O
 /// span was open: the span ended less than half the wait before the last
 /// byte arrived. Only with agreeing clocks (`before_ns` is set then).
 fn held_by_server(t: &RequestTable, sp: &RequestSplit, i: usize, wait: i64) -> bool {
-    let after = t.start[i] + t.duration[i] - (sp.server_start_ns + sp.server_ns);
-    sp.matched && sp.before_ns.is_some() && after < wait / 2
+    sp.matched && sp.before_ns.is_some() && crate::outside::after_span(sp, t, i) < wait / 2
 }
 
 /// A finding per scenario whose answers stall, with the likely cause.

@@ -142,6 +142,14 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl SetupSummary {
+    /// `12 made while the scenario was measured (…)`, when any were.
+    pub fn made_while_measured(&self) -> Option<String> {
+        (self.made_during_measuring > 0).then(|| format!(
+            "{} made while the scenario was measured (created beside or inside its iterations: a timed closed run cannot know how many it needs; give --rate to create them all first)",
+            self.made_during_measuring
+        ))
+    }
+
     /// `1000 created in 12.3 s, 20 reconciled after lost answers, 22 retries`.
     pub fn describe(&self) -> String {
         let mut text = format!("{} created in {:.1} s", self.created, self.seconds);
@@ -154,11 +162,8 @@ impl SetupSummary {
         if self.retries > 0 {
             text.push_str(&format!(", {} retries", self.retries));
         }
-        if self.made_during_measuring > 0 {
-            text.push_str(&format!(
-                ", {} made while the scenario was measured (created beside or inside its iterations: a timed closed run cannot know how many it needs; give --rate to create them all first)",
-                self.made_during_measuring
-            ));
+        if let Some(made) = self.made_while_measured() {
+            text.push_str(&format!(", {made}"));
         }
         if !self.existing_rows.is_empty() {
             text.push_str(&format!(

@@ -240,16 +240,10 @@ impl Auth {
         let o = client
             .send(method.clone(), &self.path, Some(body.into()), None)
             .await;
-        let excerpt = String::from_utf8_lossy(&o.body)
-            .chars()
-            .take(300)
-            .collect::<String>();
+        let excerpt = o.body_excerpt();
         if let Some(error) = o.error {
-            // Nothing negotiates HTTP/2 without TLS: an HTTP/1.1 server
-            // closes the connection on the preface (as the health probe
-            // reads it too).
-            let h2c = http2 && base_url.starts_with("http://");
-            if h2c && matches!(error.as_str(), "reset" | "malformed" | "io") {
+            // A usage error, not an API that is down: its own exit code.
+            if error == crate::client::NO_HTTP2 {
                 return Err(AuthError::NoHttp2 { url });
             }
             return Err(AuthError::Unreachable { url, error });

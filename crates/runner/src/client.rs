@@ -14,7 +14,7 @@ use tracesplit_model::internal::{Locked, RwLocked};
 #[path = "client_outcome.rs"]
 mod outcome;
 use outcome::{ATTEMPTS, send_again, valid_target};
-pub use outcome::{Outcome, classify, url_path};
+pub use outcome::{NO_HTTP2, Outcome, classify, url_path};
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]

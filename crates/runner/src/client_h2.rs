@@ -226,20 +226,7 @@ impl ApiClient {
         let conn = H2Conn::connect(&side.target).await?;
         let target = format!("{}{path}", self.inner.prefix);
         let request = side.request(&Method::GET, &target, false, None)?;
-        // Without TLS nothing negotiates HTTP/2: an HTTP/1.1 server
-        // answers the preface with an error and closes.
-        let answer = conn
-            .exchange(request, Bytes::new())
-            .await
-            .map_err(|e| match (&side.target.tls, &e) {
-                (None, WireError::ClosedEarly | WireError::Malformed(_) | WireError::Io(_)) => {
-                    crate::h2::no_http2(
-                        &side.target.host,
-                        "without TLS (it closed the connection on the HTTP/2 preface; h2c needs prior knowledge)",
-                    )
-                }
-                _ => e,
-            })?;
+        let answer = conn.exchange(request, Bytes::new()).await?;
         let opening = conn.opening;
         side.conns.locked().push(conn);
         Ok((answer.status, opening))

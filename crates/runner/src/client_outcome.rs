@@ -34,6 +34,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The start of the answer's body (300 characters), as messages quote
+    /// what the API said.
+    pub fn body_excerpt(&self) -> String {
+        String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(300)
+            .collect()
+    }
+
     /// What came back, as a message says it: the status and the start of
     /// the body, or the failure kind.
     pub fn answer_text(&self) -> String {
@@ -98,6 +107,9 @@ pub fn url_path(url: &str) -> &str {
     }
 }
 
+/// The failure kind of a request sent with `--http2` to an API without it.
+pub const NO_HTTP2: &str = "no_http2";
+
 /// The failure kind of a request that got no usable response.
 pub fn classify(e: &WireError) -> String {
     use std::io::ErrorKind::*;
@@ -106,7 +118,7 @@ pub fn classify(e: &WireError) -> String {
         WireError::Malformed(_) => "malformed",
         WireError::Resolve { .. } => "resolve",
         WireError::Tls { .. } => "tls",
-        WireError::NoHttp2(_) => "no_http2",
+        WireError::NoHttp2(_) => NO_HTTP2,
         WireError::NotProcessed => "refused_stream",
         WireError::Truncated(_) => "truncated",
         WireError::Io(io) => match io.kind() {

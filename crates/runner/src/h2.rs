@@ -33,6 +33,8 @@ pub struct H2Response {
 pub struct H2Conn {
     send: h2::client::SendRequest<Bytes>,
     host: String,
+    /// h2c (no TLS): nothing negotiated HTTP/2 before the first request.
+    cleartext: bool,
     /// Which connection this is (clones share it): the pool retires by it.
     pub id: u64,
     /// How it was opened.
@@ -130,6 +132,7 @@ impl H2Conn {
         Ok(Self {
             send,
             host: target.host.clone(),
+            cleartext: target.tls.is_none(),
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             opening,
             in_flight: Default::default(),
@@ -174,6 +177,34 @@ impl H2Conn {
 
     /// Sends `request` with `body` and reads the whole answer, trailers included.
     pub async fn exchange(
+        &self,
+        request: Request<()>,
+        body: Bytes,
+    ) -> Result<H2Response, WireError> {
+        self.exchange_on(request, body)
+            .await
+            .map_err(|e| self.unless_no_http2(e))
+    }
+
+    /// Without TLS nothing negotiates HTTP/2: an HTTP/1.1 server answers
+    /// the preface with an error and closes, so a connection that fails
+    /// before any answer came back on it is one to an API without h2c.
+    fn unless_no_http2(&self, e: WireError) -> WireError {
+        let answered = self.settled.load(std::sync::atomic::Ordering::Relaxed);
+        match e {
+            WireError::ClosedEarly | WireError::Malformed(_) | WireError::Io(_)
+                if self.cleartext && !answered =>
+            {
+                no_http2(
+                    &self.host,
+                    "without TLS (it closed the connection on the HTTP/2 preface; h2c needs prior knowledge)",
+                )
+            }
+            e => e,
+        }
+    }
+
+    async fn exchange_on(
         &self,
         request: Request<()>,
         body: Bytes,

@@ -22,15 +22,11 @@ pub fn is_refusal(step: &Step, outcome: &Outcome) -> bool {
 
 /// `POST /path answered 403: {"detail":"Not authenticated"}`.
 pub fn describe(step: &Step, path: &str, outcome: &Outcome) -> String {
-    let body: String = String::from_utf8_lossy(&outcome.body)
-        .chars()
-        .take(300)
-        .collect();
     format!(
         "{} {path} answered {}: {}",
         step.method,
         outcome.status,
-        body.trim()
+        outcome.body_excerpt().trim()
     )
 }
 

@@ -105,10 +105,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// How the run reaches the API, as its ledger records it: the suite's
+    /// health path and login (`${VAR}` references only) and the names of
+    /// the `-H` headers, never their values.
+    pub fn access(&self) -> crate::fixtures::ledger::Access {
+        let names: Vec<String> = self.headers.keys().map(|k| k.as_str().to_owned()).collect();
+        self.suite.access(&names)
+    }
+
     /// `tracesplit cleanup LEDGER -H 'authorization: …'`: the command that
     /// removes what `ledger` lists, with every header the run sent with
     /// `-H` to give again (the ledger keeps their names, never values).
     pub fn cleanup_command(&self, ledger: &std::path::Path) -> String {
+        // Header names are lower case (HeaderMap), as the ledger keeps them.
         let flags: String = (self.headers.keys())
             .map(|k| format!(" -H '{}: …'", k.as_str()))
             .collect();

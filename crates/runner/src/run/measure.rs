@@ -95,11 +95,8 @@ pub(super) async fn measure_suite(
             let rows = setup.existing_rows.iter();
             m.notes
                 .extend(rows.map(|r| format!("{}: {r}", scenario.name)));
-            if setup.made_during_measuring > 0 {
-                m.notes.push(format!(
-                    "{}: {} fixtures were made while the scenario was measured (a timed closed run cannot know how many it needs; give --rate to create them all first)",
-                    scenario.name, setup.made_during_measuring
-                ));
+            if let Some(made) = setup.made_while_measured() {
+                m.notes.push(format!("{}: fixtures: {made}", scenario.name));
             }
             m.setups.insert(scenario.name.clone(), setup);
         }

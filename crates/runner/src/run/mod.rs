@@ -44,7 +44,6 @@ async fn health(
         Ok((status @ 400..=499, _)) => {
             // The probe reads no body: ask again for the API's own words.
             let o = client.send(http::Method::GET, path, None, None).await;
-            let body: String = String::from_utf8_lossy(&o.body).chars().take(300).collect();
             let what = if matches!(status, 401 | 403) {
                 "the API refuses the run's credentials (check --header or the suite's [auth])"
             } else {
@@ -53,7 +52,7 @@ async fn health(
             Err(RunError::Refused(format!(
                 "GET {} answered {status}: {} — {what}",
                 client.url(path),
-                body.trim()
+                o.body_excerpt().trim()
             )))
         }
         Ok((status, _)) => {
@@ -235,11 +234,6 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
 }
 
 /// The run's fixtures, and the kept set it reuses (its shared fixtures adopted).
-/// The names of the run's `-H` headers, as the ledger keeps them.
-fn header_names(headers: &http::HeaderMap) -> Vec<String> {
-    headers.keys().map(|k| k.as_str().to_owned()).collect()
-}
-
 async fn open_fixtures(
     config: &RunConfig,
     client: ApiClient,
@@ -260,17 +254,14 @@ async fn open_fixtures(
             retry: config.setup_retry,
             progress: config.progress.clone(),
             cancelled: config.cancelled.clone(),
-            header_names: header_names(&config.headers),
+            access: config.access(),
         },
     )?;
     if let Some(k) = &kept {
         // The kept set's ledger gets this run's kinds and tag too, so
         // `cleanup` of the set sweeps for every run that added to it.
-        k.ledger.begin(
-            &config.run_id,
-            &config.suite.kinds,
-            &config.suite.access(&header_names(&config.headers)),
-        )?;
+        k.ledger
+            .begin(&config.run_id, &config.suite.kinds, &config.access())?;
         k.adopt_shared(&fixtures).await?;
     }
     Ok((fixtures, kept))

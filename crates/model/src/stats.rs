@@ -115,7 +115,7 @@ pub fn fmt_ms(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::counted;
+    use super::*;
 
     #[test]
     fn a_count_of_one_is_singular() {
@@ -128,8 +128,6 @@ mod tests {
             ("1 request".into(), "0 requests".into(), "3 requests".into())
         );
     }
-
-    use super::*;
 
     #[test]
     fn nearest_rank_matches_the_definition() {

@@ -247,7 +247,6 @@ fn a_health_path_the_api_refuses_stops_the_run_with_its_answer() {
     let (db, app, collector) = (&bed.db, &bed.app, bed.collector);
     let before = rows(db);
     let dir = tempfile::tempdir().unwrap();
-    let suite = no_login_suite(dir.path());
     for (path, status, said, why) in [
         (
             "/api/v1/items/",
@@ -264,7 +263,7 @@ fn a_health_path_the_api_refuses_stops_the_run_with_its_answer() {
     ] {
         let out = dir.path().join(status);
         let flags = ["--runs", "10", "--health-path", path];
-        let o = crate::testbed::run_suite(app, collector, &out, &suite, &flags, &[]);
+        let o = run_without_login(app, collector, dir.path(), &out, &flags);
         let all = text(&o);
         assert_eq!(o.status.code(), Some(2), "{all}");
         assert!(
@@ -291,14 +290,7 @@ fn http2_against_an_http1_api_says_to_drop_it() {
     assert!(text(&o).contains("drop --http2"), "{}", text(&o));
     let out = dir.path().join("health");
     let flags = ["--runs", "10", "--http2"];
-    let o = crate::testbed::run_suite(
-        app,
-        collector,
-        &out,
-        &no_login_suite(dir.path()),
-        &flags,
-        &[],
-    );
+    let o = run_without_login(app, collector, dir.path(), &out, &flags);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("does not speak HTTP/2 without TLS") && text(&o).contains("drop --http2"),
@@ -306,6 +298,18 @@ fn http2_against_an_http1_api_says_to_drop_it() {
         text(&o)
     );
     assert!(!out.exists());
+}
+
+/// `tracesplit run` of the newcomer's suite without its login (written
+/// into `dir`), with `flags` and nothing in the environment.
+fn run_without_login(
+    app: &App,
+    collector: u16,
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    flags: &[&str],
+) -> Output {
+    crate::testbed::run_suite(app, collector, out, &no_login_suite(dir), flags, &[])
 }
 
 /// The newcomer's suite without its `[auth]` section, written into `dir`.
@@ -378,14 +382,7 @@ fn cleanup_logs_in_as_the_run_did() {
         "-H",
         auth.as_str(),
     ];
-    let o = crate::testbed::run_suite(
-        app,
-        collector,
-        &out,
-        &no_login_suite(dir.path()),
-        &flags,
-        &[],
-    );
+    let o = run_without_login(app, collector, dir.path(), &out, &flags);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_ne!(rows(db), before, "the kept fixture is there");
     assert!(

@@ -120,7 +120,7 @@ impl Legs {
 /// beyond 5 % mean the server's clock is behind. A span may end after the
 /// answer arrived, though — the framework closes it after its last send,
 /// and under load its event loop runs other requests first (a FastAPI app
-/// at 200/s ended 5 % of its spans 2–8 ms late on one host). A server clock
+/// at 200/s ended 1–11 % of its spans over 2 ms late on one host). A server clock
 /// ahead of the client's makes the *typical* request end late, so the ends
 /// break the clocks only when more than half of them are late.
 fn check_clocks(splits: &[RequestSplit], t: &RequestTable) -> Option<ClockCheck> {
